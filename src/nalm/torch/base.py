@@ -1,0 +1,87 @@
+"""What every PyTorch unit shares: size checks, input checks, the training hooks, and stacking."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from nalm.registry import Registry
+from nalm.validation import layer_sizes, positive_int
+
+UNITS: Registry[type[ArithmeticUnit]] = Registry("torch")
+"""Every PyTorch unit by name: ``UNITS.get("nalu")`` is :class:`nalm.torch.NALU`."""
+
+
+class ArithmeticUnit(nn.Module):
+    """Base class of the units: maps (..., in_features) to (..., out_features).
+
+    Subclasses create their parameters in ``__init__``, initialize them in
+    ``reset_parameters()`` and compute their formula from the parameters in every ``forward``.
+    A training loop treats all units alike through :meth:`regularization_loss` and
+    :meth:`apply_constraints`.
+    """
+
+    unit_name: ClassVar[str]
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.in_features = positive_int("in_features", in_features)
+        self.out_features = positive_int("out_features", out_features)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise a clear error for a non-float input or a wrong feature size."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"{type(self).__name__} expects a floating-point input, got dtype {x.dtype}")
+        if x.dim() == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs of shape (..., {self.in_features}), got {tuple(x.shape)}"
+            )
+
+    def regularization_loss(self, step: int) -> torch.Tensor:
+        """The unit's regularization loss at training step ``step`` (zero unless a paper adds one)."""
+        return next(self.parameters()).new_zeros(())
+
+    @torch.no_grad()
+    def apply_constraints(self) -> None:
+        """Project the parameters back into their allowed range after an optimizer step (none here)."""
+
+    @classmethod
+    def stack(cls, *dims: int, **options: Any) -> UnitStack:
+        """A feed-forward network of this unit: ``NALU.stack(in, hidden, ..., out, eps=1e-7)``.
+
+        Each consecutive pair of sizes becomes one unit; ``options`` go to every unit. No
+        activations or biases are added between them.
+        """
+        sizes = layer_sizes(dims)
+        return UnitStack(*(cls(i, o, **options) for i, o in zip(sizes[:-1], sizes[1:])))
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+class UnitStack(nn.Sequential):
+    """Units applied one after another, (..., dims[0]) -> (..., dims[-1]), with the training hooks summed."""
+
+    def __init__(self, *units: nn.Module) -> None:
+        if not units:
+            raise ValueError("a UnitStack needs at least one unit")
+        super().__init__(*units)
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """The sizes (in, hidden..., out) of the stack."""
+        return (self[0].in_features, *(unit.out_features for unit in self))
+
+    def regularization_loss(self, step: int) -> torch.Tensor:
+        """Sum of the units' regularization losses at training step ``step``."""
+        return sum((unit.regularization_loss(step) for unit in self), next(self.parameters()).new_zeros(()))
+
+    @torch.no_grad()
+    def apply_constraints(self) -> None:
+        """Apply every unit's post-step constraint."""
+        for unit in self:
+            unit.apply_constraints()

@@ -1,0 +1,130 @@
+"""An arithmetic head for CNN backbones: backbone -> pooling -> flatten -> stack of units."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from nalm.torch.base import UNITS
+from nalm.validation import choice, positive_int
+
+TASKS = ("classification", "regression")
+POOLS = ("adaptive", None)
+
+
+class ArithmeticHead(nn.Module):
+    """A CNN backbone followed by a stack of arithmetic units.
+
+    images (N, ...) -> backbone -> features (N, channels, H, W) -> [adaptive average pool to 1x1]
+    -> flatten -> units -> (N, num_outputs): class logits, or regression outputs.
+
+    Without pooling the units' input size is channels * H * W for the ``feature_shape`` (H, W)
+    given when the head was built, and features of any other shape raise a ValueError.
+    Build it with :func:`build_head`.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        network: nn.Module,
+        *,
+        channels: int,
+        task: str,
+        pool: str | None,
+        feature_shape: tuple[int, int] | None,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.pool = nn.AdaptiveAvgPool2d(1) if pool == "adaptive" else None
+        self.network = network
+        self.channels = channels
+        self.task = task
+        self.feature_shape = feature_shape
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.backbone(images)
+        if features.dim() != 4 or features.shape[1] != self.channels:
+            raise ValueError(
+                f"the backbone must return features of shape (N, {self.channels}, H, W), "
+                f"got {tuple(features.shape)}"
+            )
+        if self.pool is not None:
+            features = self.pool(features)
+        elif tuple(features.shape[2:]) != self.feature_shape:
+            raise ValueError(
+                f"this head was built without pooling for backbone features of spatial size "
+                f"{self.feature_shape}, got {tuple(features.shape[2:])} (from images of shape "
+                f"{tuple(images.shape)}); use pool='adaptive' to accept any image size"
+            )
+        return self.network(features.flatten(1))
+
+    def regularization_loss(self, step: int) -> torch.Tensor:
+        """The units' regularization loss at training step ``step``."""
+        return self.network.regularization_loss(step)
+
+    @torch.no_grad()
+    def apply_constraints(self) -> None:
+        """Apply the units' post-step constraints."""
+        self.network.apply_constraints()
+
+    def extra_repr(self) -> str:
+        return f"task={self.task!r}, channels={self.channels}, feature_shape={self.feature_shape}"
+
+
+def build_head(
+    backbone: nn.Module,
+    channels: int,
+    hidden_dims: Sequence[int],
+    task: str,
+    num_outputs: int,
+    unit: str = "nalu",
+    pool: str | None = "adaptive",
+    *,
+    feature_shape: tuple[int, int] | None = None,
+    **unit_options: Any,
+) -> ArithmeticHead:
+    """Attach a stack of arithmetic units to a CNN backbone.
+
+    Args:
+        backbone: module mapping images to features (N, channels, H, W).
+        channels: the number of channels the backbone outputs.
+        hidden_dims: sizes of the hidden units, e.g. ``(64, 32)``; ``()`` for a single unit.
+        task: ``"classification"`` (``num_outputs`` >= 2 class logits) or ``"regression"``.
+        num_outputs: classes, or regression outputs (usually 1).
+        unit: a registered unit name, e.g. ``"nac"`` or ``"nalu"``.
+        pool: ``"adaptive"`` averages the features to 1x1, so images of any size pass;
+            ``None`` flattens the full feature map, whose spatial size ``feature_shape`` (H, W)
+            must then be given.
+        unit_options: passed to every unit, e.g. ``eps=1e-8``.
+
+    Returns:
+        An :class:`ArithmeticHead` mapping images to (N, num_outputs).
+    """
+    if not isinstance(backbone, nn.Module):
+        raise TypeError(f"backbone must be a torch.nn.Module, got {type(backbone).__name__}")
+    positive_int("channels", channels)
+    choice("task", task, TASKS)
+    positive_int("num_outputs", num_outputs)
+    if task == "classification" and num_outputs < 2:
+        raise ValueError(f"classification needs num_outputs >= 2 classes, got {num_outputs}")
+    choice("pool", pool, POOLS)
+    unit_class = UNITS.get(unit)
+    if isinstance(hidden_dims, (str, bytes)) or not isinstance(hidden_dims, Sequence):
+        raise ValueError(f"hidden_dims must be a sequence of positive integers, got {hidden_dims!r}")
+    hidden = tuple(positive_int("hidden size", h) for h in hidden_dims)
+    if pool is None:
+        if feature_shape is None or len(feature_shape) != 2:
+            raise ValueError(
+                f"pool=None needs feature_shape=(H, W), the backbone's output size, got {feature_shape!r}"
+            )
+        feature_shape = (positive_int("feature height", feature_shape[0]), positive_int("feature width", feature_shape[1]))
+        in_features = channels * feature_shape[0] * feature_shape[1]
+    else:
+        if feature_shape is not None:
+            raise ValueError("feature_shape is only used with pool=None")
+        in_features = channels
+    network = unit_class.stack(in_features, *hidden, num_outputs, **unit_options)
+    return ArithmeticHead(backbone, network, channels=channels, task=task, pool=pool, feature_shape=feature_shape)

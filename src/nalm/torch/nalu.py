@@ -1,0 +1,121 @@
+"""NAC and NALU as PyTorch modules.
+
+Paper: Trask, Hill, Reed, Rae, Dyer, Blunsom, "Neural Arithmetic Logic Units", NeurIPS 2018,
+arXiv 1808.00508. The formulas live in :mod:`nalm.functional`; these modules hold the
+parameters, laid out (in_features, out_features) so that the output is ``x @ W``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nalm import functional as F
+from nalm.torch.base import UNITS, ArithmeticUnit
+from nalm.validation import optional_float, positive_float
+
+
+def _kaiming(weight: torch.Tensor, init: str) -> None:
+    # The layout is (in, out): torch's "fan_out" mode reads size(0), the true fan-in here.
+    if init == "normal":
+        nn.init.kaiming_normal_(weight, mode="fan_out")
+    else:
+        nn.init.kaiming_uniform_(weight, mode="fan_out")
+
+
+@UNITS.register("nac")
+class NAC(ArithmeticUnit):
+    """Neural accumulator: a = x W, W = tanh(W_hat) * sigmoid(M_hat), no bias.
+
+    W is pushed towards {-1, 0, 1}, so the unit adds and subtracts inputs without scaling them.
+    W_hat and M_hat are (in_features, out_features), Kaiming normal initialized.
+
+    Shapes: input (..., in_features), output (..., out_features).
+    """
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__(in_features, out_features)
+        self.W_hat = nn.Parameter(torch.empty(in_features, out_features))
+        self.M_hat = nn.Parameter(torch.empty(in_features, out_features))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _kaiming(self.W_hat, "normal")
+        _kaiming(self.M_hat, "normal")
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The effective weight W = tanh(W_hat) * sigmoid(M_hat), (in_features, out_features)."""
+        return F.nac_weight(self.W_hat, self.M_hat, ops=torch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return F.nac(x, self.W_hat, self.M_hat, ops=torch)
+
+
+@UNITS.register("nalu")
+class NALU(ArithmeticUnit):
+    """Neural arithmetic logic unit: a gate between an additive and a log-space NAC path.
+
+        a = x W,  m = exp(log(|x| + eps) W_m),  g = sigmoid(x G),  y = g * a + (1 - g) * m
+
+    with W = tanh(W_hat) * sigmoid(M_hat). ``shared_weights=True`` (the paper) uses W_m = W;
+    ``False`` gives the multiplicative path its own pair ``W_hat_mul``, ``M_hat_mul``. All weights
+    are (in_features, out_features), Kaiming uniform initialized. No bias.
+
+    Numerics: ``eps`` keeps log(|x| + eps) finite at x = 0, so zeros, negatives and tiny inputs
+    give finite outputs (the sign of x is lost in the multiplicative path, as in the paper).
+    With ``max_exponent=None`` (the paper), m overflows to inf once the product leaves the
+    dtype's range, e.g. |x|^2 for |x| > 1.8e19 in float32; y is then inf, or NaN where the gate
+    is exactly 1. Set ``max_exponent`` (e.g. 20) to cap the exponent, so m <= exp(max_exponent).
+
+    Shapes: input (..., in_features), output (..., out_features).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        eps: float = 1e-7,
+        shared_weights: bool = True,
+        max_exponent: float | None = None,
+    ) -> None:
+        super().__init__(in_features, out_features)
+        if not isinstance(shared_weights, bool):
+            raise ValueError(f"shared_weights must be True or False, got {shared_weights!r}")
+        self.eps = positive_float("eps", eps)
+        self.shared_weights = shared_weights
+        self.max_exponent = optional_float("max_exponent", max_exponent)
+        shape = (in_features, out_features)
+        self.W_hat = nn.Parameter(torch.empty(shape))
+        self.M_hat = nn.Parameter(torch.empty(shape))
+        self.G = nn.Parameter(torch.empty(shape))
+        if not shared_weights:
+            self.W_hat_mul = nn.Parameter(torch.empty(shape))
+            self.M_hat_mul = nn.Parameter(torch.empty(shape))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for weight in self.parameters(recurse=False):
+            _kaiming(weight, "uniform")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return F.nalu(
+            x,
+            self.W_hat,
+            self.M_hat,
+            self.G,
+            eps=self.eps,
+            ops=torch,
+            W_hat_mul=None if self.shared_weights else self.W_hat_mul,
+            M_hat_mul=None if self.shared_weights else self.M_hat_mul,
+            max_exponent=self.max_exponent,
+        )
+
+    def extra_repr(self) -> str:
+        text = f"{super().extra_repr()}, eps={self.eps:g}, shared_weights={self.shared_weights}"
+        if self.max_exponent is not None:
+            text += f", max_exponent={self.max_exponent:g}"
+        return text

@@ -1,0 +1,50 @@
+"""Argument checks shared by every framework: one clear error that names the bad value."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+
+def positive_int(name: str, value: Any) -> int:
+    """Return ``value`` if it is an integer > 0, else raise naming ``name`` and the value."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def positive_float(name: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a finite number > 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def optional_float(name: str, value: Any) -> float | None:
+    """Return ``value`` as a float, or None; raise for anything else (bools, NaN, strings)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"{name} must be a number or None, got {value!r}")
+    return float(value)
+
+
+def layer_sizes(dims: Sequence[Any]) -> tuple[int, ...]:
+    """Check a stack's sizes (in, hidden..., out): at least two, each a positive integer.
+
+    A single list or tuple is accepted in place of separate arguments.
+    """
+    if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
+        dims = tuple(dims[0])
+    if len(dims) < 2:
+        raise ValueError(f"a stack needs at least two sizes (in_features, ..., out_features), got {tuple(dims)!r}")
+    return tuple(positive_int(f"size {i}", d) for i, d in enumerate(dims))
+
+
+def choice(name: str, value: Any, options: Sequence[Any]) -> Any:
+    """Return ``value`` if it is one of ``options``, else raise listing them."""
+    if value not in options:
+        listed = ", ".join(repr(o) for o in options)
+        raise ValueError(f"unknown {name} {value!r}; choose from {listed}")
+    return value
