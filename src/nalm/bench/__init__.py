@@ -1,0 +1,1 @@
+"""The arithmetic benchmark as a pipeline: tasks (data) -> models (stacked units) -> trainer."""

@@ -1,0 +1,131 @@
+"""Train one model on the static arithmetic task and measure interpolation and extrapolation error.
+
+Protocol (Madsen and Johansen 2020): Adam, a fresh batch every step, evaluation every
+``eval_every`` steps on fixed interpolation and extrapolation sets of ``eval_size`` points.
+The model's ``regularization_loss(step)`` is added to the loss and its ``apply_constraints()``
+runs after every optimizer step, so every unit trains through the same loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from nalm.bench.tasks import StaticArithmeticTask
+from nalm.validation import positive_float, positive_int
+
+STREAMS = ("subsets", "train", "interpolation", "extrapolation")
+"""The independent random streams of one seed, each with its own generator."""
+
+
+def stream_generator(seed: int, stream: str) -> torch.Generator:
+    """A CPU generator for one named stream of ``seed``: same seed and stream, same numbers."""
+    return torch.Generator().manual_seed(seed * len(STREAMS) + STREAMS.index(stream))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: steps, batch size, Adam's learning rate, evaluation schedule, seed."""
+
+    steps: int = 10_000
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    eval_every: int = 1_000
+    eval_size: int = 10_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        positive_int("steps", self.steps)
+        positive_int("batch_size", self.batch_size)
+        positive_float("learning_rate", self.learning_rate)
+        positive_int("eval_every", self.eval_every)
+        positive_int("eval_size", self.eval_size)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Mean squared errors on both sets after ``step`` training steps."""
+
+    step: int
+    interpolation_mse: float
+    extrapolation_mse: float
+
+
+@dataclass
+class TrainResult:
+    """Every evaluation of a run, and whether it diverged (a non-finite loss stopped it)."""
+
+    evaluations: list[Evaluation] = field(default_factory=list)
+    diverged: bool = False
+
+    @property
+    def final(self) -> Evaluation:
+        return self.evaluations[-1]
+
+    @property
+    def best(self) -> Evaluation:
+        """The evaluation with the lowest interpolation MSE (the published model selection)."""
+        return min(self.evaluations, key=lambda e: (math.isnan(e.interpolation_mse), e.interpolation_mse))
+
+
+def mean_squared_error(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> float:
+    """MSE of ``model`` on (x, target), without gradients."""
+    with torch.no_grad():
+        return torch.mean((model(x) - target) ** 2).item()
+
+
+def train(
+    model: nn.Module,
+    task: StaticArithmeticTask,
+    config: TrainConfig,
+    *,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``task`` and evaluate it every ``config.eval_every`` steps and at the end.
+
+    Data follows the model's first parameter's device and dtype; the data streams are seeded
+    from ``config.seed`` (the model's initialization is the caller's). ``on_step(step, loss)``
+    is called every 100 steps and at the last one, e.g. for a progress bar.
+    """
+    parameter = next(model.parameters())
+    device, dtype = parameter.device, parameter.dtype
+    subsets = task.subsets(stream_generator(config.seed, "subsets"))
+
+    def data(n: int, bounds: tuple[float, float], stream: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x, target = task.sample(n, bounds, subsets, stream, dtype)
+        return x.to(device), target.to(device)
+
+    interpolation = data(config.eval_size, task.interpolation_range, stream_generator(config.seed, "interpolation"))
+    extrapolation = data(config.eval_size, task.extrapolation_range, stream_generator(config.seed, "extrapolation"))
+    train_stream = stream_generator(config.seed, "train")
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    result = TrainResult()
+
+    def evaluate(step: int) -> None:
+        result.evaluations.append(
+            Evaluation(step, mean_squared_error(model, *interpolation), mean_squared_error(model, *extrapolation))
+        )
+
+    for step in range(1, config.steps + 1):
+        x, target = data(config.batch_size, task.interpolation_range, train_stream)
+        loss = torch.mean((model(x) - target) ** 2) + model.regularization_loss(step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        model.apply_constraints()
+        last = step == config.steps
+        if on_step is not None and (step % 100 == 0 or last):
+            on_step(step, loss.item())
+        if not torch.isfinite(loss):
+            result.diverged = True
+            evaluate(step)
+            break
+        if step % config.eval_every == 0 or last:
+            evaluate(step)
+    return result

@@ -1,0 +1,26 @@
+"""Keras 3 layers: ``NAC`` and ``NALU``, written with ``keras.ops`` so they run on every backend.
+
+Keras picks its backend when it is first imported, from ``KERAS_BACKEND`` or ``~/.keras/keras.json``
+(TensorFlow when neither says otherwise). nalm needs no TensorFlow: run with
+``KERAS_BACKEND=torch`` or ``KERAS_BACKEND=jax``.
+
+``UNITS`` maps each registered name to its layer class, with the same names as ``nalm.torch``::
+
+    from nalm.keras import UNITS
+    layer = UNITS.get("nalu")(units=2)
+"""
+
+try:
+    import keras  # noqa: F401  (imported here only to turn a missing TensorFlow into a clear error)
+except ModuleNotFoundError as error:
+    if error.name is None or not error.name.startswith("tensorflow"):
+        raise
+    raise ImportError(
+        "Keras is set to its TensorFlow backend, which is not installed. nalm.keras does not need "
+        "TensorFlow: set KERAS_BACKEND=torch or KERAS_BACKEND=jax before importing keras or nalm.keras."
+    ) from error
+
+from nalm.keras.base import UNITS, ArithmeticLayer
+from nalm.keras.nalu import NAC, NALU
+
+__all__ = ["UNITS", "ArithmeticLayer", "NAC", "NALU"]

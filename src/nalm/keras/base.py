@@ -1,0 +1,172 @@
+"""What every Keras unit shares: argument checks, weights in build(), shapes, masking, config, stacking.
+
+The units themselves (NAC, NALU; Trask et al. 2018, "Neural Arithmetic Logic Units",
+arXiv 1808.00508) are in :mod:`nalm.keras.nalu`; their formulas are in :mod:`nalm.functional`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import keras
+from keras import constraints, initializers, regularizers
+
+from nalm.registry import Registry
+from nalm.validation import layer_sizes, positive_int
+
+UNITS: Registry[type[ArithmeticLayer]] = Registry("keras")
+"""Every Keras unit by name: ``UNITS.get("nalu")`` is :class:`nalm.keras.NALU`."""
+
+
+class WeightOption:
+    """One ``kernel_*`` argument: a Keras object for every weight, or a dict of them by weight name.
+
+    ``module`` is ``keras.initializers``, ``keras.regularizers`` or ``keras.constraints``: its
+    ``get`` turns a spec (name, config dict, object) into an object and ``serialize`` turns it back.
+    A dict is read per weight when it is not itself a Keras config (those have a ``class_name``);
+    the weights it leaves out get ``default``.
+    """
+
+    def __init__(self, argument: str, value: Any, *, module: Any, default: Any, weight_names: Sequence[str]) -> None:
+        self.module = module
+        self.default = default
+        if isinstance(value, Mapping) and "class_name" not in value:
+            unknown = [name for name in value if name not in weight_names]
+            if unknown:
+                raise ValueError(
+                    f"{argument} names unknown weights {unknown}; this layer's weights are {list(weight_names)}"
+                )
+            self.value: Any = {name: module.get(spec) for name, spec in value.items()}
+        else:
+            self.value = module.get(value)
+
+    def get(self, weight_name: str) -> Any:
+        """The object for one weight."""
+        if isinstance(self.value, dict):
+            return self.value[weight_name] if weight_name in self.value else self.module.get(self.default)
+        return self.value
+
+    def serialize(self) -> Any:
+        """The argument as ``get_config`` stores it: one serialized object, or a dict of them."""
+        if isinstance(self.value, dict):
+            return {name: self.module.serialize(obj) for name, obj in self.value.items()}
+        return self.module.serialize(self.value)
+
+
+class ArithmeticLayer(keras.layers.Layer):
+    """Base class of the Keras units: maps (..., input_dim) to (..., units), usable like Dense.
+
+    Subclasses name their weights (``weight_names``, the PyTorch parameter names); ``build``
+    creates each as an (input_dim, units) attribute of that name, and the subclass's ``call``
+    applies its formula from :mod:`nalm.functional` with ``ops=keras.ops``.
+
+    Arguments shared by every unit (keyword only):
+
+    - ``input_dim``: the feature size, shorthand for ``input_shape=(input_dim,)``. The layer is
+      built at once, so its weights exist before the first call, and as the first layer of a
+      ``keras.Sequential`` it gives the model its input.
+    - ``kernel_initializer`` (default ``"glorot_uniform"``), ``kernel_regularizer`` and
+      ``kernel_constraint`` (default none): one spec for every weight, as in ``Dense``, or a dict
+      ``{weight name: spec}`` whose left-out weights get the default, e.g.
+      ``kernel_initializer={"G": "zeros"}``. Each weight gets its own copy of an initializer
+      object, so the weights do not start equal; an initializer seeded with an integer still draws
+      the same values for every weight of the same shape, so seed weights one by one with a dict.
+    - the usual layer arguments: ``name``, ``dtype``, ``trainable``, ``activity_regularizer``.
+
+    Inputs have rank >= 2 with features on the last axis; a wrong feature size is rejected by the
+    input spec. A mask on the input passes through unchanged. A training loop treats all units
+    alike through :meth:`regularization_loss` and :meth:`apply_constraints`, as in ``nalm.torch``.
+    """
+
+    unit_name: ClassVar[str]
+
+    def __init__(
+        self,
+        units: int,
+        *,
+        weight_names: Sequence[str],
+        input_dim: int | None = None,
+        kernel_initializer: Any = "glorot_uniform",
+        kernel_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        units = positive_int("units", units)
+        input_dim = None if input_dim is None else positive_int("input_dim", input_dim)
+        super().__init__(**kwargs)
+        self.units = units
+        self.input_dim = input_dim
+        self.weight_names = tuple(weight_names)
+        options = {"weight_names": self.weight_names}
+        self.kernel_initializer = WeightOption(
+            "kernel_initializer", kernel_initializer, module=initializers, default="glorot_uniform", **options
+        )
+        self.kernel_regularizer = WeightOption(
+            "kernel_regularizer", kernel_regularizer, module=regularizers, default=None, **options
+        )
+        self.kernel_constraint = WeightOption(
+            "kernel_constraint", kernel_constraint, module=constraints, default=None, **options
+        )
+        self.supports_masking = True
+        self.input_spec = keras.InputSpec(min_ndim=2)
+        if input_dim is not None:
+            # What keras.layers.Layer does with input_dim, without its advice not to use it:
+            # keras.Sequential reads this attribute to give the model its InputLayer.
+            self._input_shape_arg = (input_dim,)
+            self.build((None, input_dim))
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(f"{type(self).__name__} needs a known feature size (last axis), got input shape {input_shape}")
+        for name in self.weight_names:
+            initializer = self.kernel_initializer.get(name)
+            if isinstance(initializer, initializers.Initializer):
+                initializer = initializer.clone()  # one object would draw the same values for every weight
+            weight = self.add_weight(
+                name=name,
+                shape=(input_dim, self.units),
+                initializer=initializer,
+                regularizer=self.kernel_regularizer.get(name),
+                constraint=self.kernel_constraint.get(name),
+            )
+            setattr(self, name, weight)
+        self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: input_dim})
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "input_dim": self.input_dim,
+            "kernel_initializer": self.kernel_initializer.serialize(),
+            "kernel_regularizer": self.kernel_regularizer.serialize(),
+            "kernel_constraint": self.kernel_constraint.serialize(),
+        }
+
+    def regularization_loss(self, step: int) -> Any:
+        """The unit's regularization loss at training step ``step`` (zero unless a paper adds one).
+
+        For losses that follow a schedule; the ``kernel_regularizer`` losses are in ``self.losses``.
+        """
+        return keras.ops.zeros((), dtype=self.variable_dtype)
+
+    def apply_constraints(self) -> None:
+        """Project the weights back into their allowed range after an optimizer step (none here).
+
+        For a unit's own projection; Keras optimizers already apply ``kernel_constraint``.
+        """
+
+    @classmethod
+    def stack(cls, *dims: int, **options: Any) -> keras.Sequential:
+        """A feed-forward network of this unit: ``NALU.stack(in, hidden, ..., out, eps=1e-7)``.
+
+        Each consecutive pair of sizes becomes one layer; ``options`` go to every layer. No
+        activations or biases are added between them. The model is built for inputs (batch, in).
+        """
+        sizes = layer_sizes(dims)
+        first = cls(sizes[1], input_dim=sizes[0], **options)
+        return keras.Sequential([first, *(cls(units, **options) for units in sizes[2:])])

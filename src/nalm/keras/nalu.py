@@ -1,0 +1,102 @@
+"""NAC and NALU as Keras 3 layers.
+
+Paper: Trask, Hill, Reed, Rae, Dyer, Blunsom, "Neural Arithmetic Logic Units", NeurIPS 2018,
+arXiv 1808.00508. The formulas live in :mod:`nalm.functional` and are applied with ``keras.ops``,
+so the layers run on every Keras backend; the weights are laid out (input_dim, units) and named
+as in :mod:`nalm.torch.nalu`, so that the output is ``x @ W`` in both frameworks.
+
+Shapes: input (..., input_dim), output (..., units).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from nalm import functional as F
+from nalm.keras.base import UNITS, ArithmeticLayer
+from nalm.validation import optional_float, positive_float
+
+
+@UNITS.register("nac")
+@keras.saving.register_keras_serializable(package="nalm")
+class NAC(ArithmeticLayer):
+    """Neural accumulator: a = x W, W = tanh(W_hat) * sigmoid(M_hat), no bias.
+
+    W is pushed towards {-1, 0, 1}, so the unit adds and subtracts inputs without scaling them.
+    Weights ``W_hat`` and ``M_hat``, each (input_dim, units). The keyword arguments (``input_dim``,
+    ``kernel_initializer``, ``kernel_regularizer``, ``kernel_constraint``, ``name``, ``dtype``, ...)
+    are those of :class:`nalm.keras.ArithmeticLayer`.
+
+    Shapes: input (..., input_dim), output (..., units).
+    """
+
+    def __init__(self, units: int, **kwargs: Any) -> None:
+        super().__init__(units, weight_names=("W_hat", "M_hat"), **kwargs)
+
+    def call(self, inputs: Any) -> Any:
+        return F.nac(inputs, self.W_hat, self.M_hat, ops=keras.ops)
+
+
+@UNITS.register("nalu")
+@keras.saving.register_keras_serializable(package="nalm")
+class NALU(ArithmeticLayer):
+    """Neural arithmetic logic unit: a gate between an additive and a log-space NAC path.
+
+        a = x W,  m = exp(log(|x| + eps) W_m),  g = sigmoid(x G),  y = g * a + (1 - g) * m
+
+    with W = tanh(W_hat) * sigmoid(M_hat). ``shared_weights=True`` (the paper) uses W_m = W;
+    ``False`` gives the multiplicative path its own pair ``W_hat_mul``, ``M_hat_mul``. Every weight
+    is (input_dim, units), glorot uniform by default. No bias. The other keyword arguments
+    (``input_dim``, ``kernel_initializer``, ``kernel_regularizer``, ``kernel_constraint``, ``name``,
+    ``dtype``, ...) are those of :class:`nalm.keras.ArithmeticLayer`.
+
+    Numerics: ``eps`` keeps log(|x| + eps) finite at x = 0 (the sign of x is lost in the
+    multiplicative path, as in the paper). With ``max_exponent=None`` (the paper), m overflows to
+    inf once the product leaves the dtype's range; set ``max_exponent`` (e.g. 20) to cap the
+    exponent, so m <= exp(max_exponent).
+
+    Shapes: input (..., input_dim), output (..., units).
+    """
+
+    def __init__(
+        self,
+        units: int,
+        *,
+        eps: float = 1e-7,
+        shared_weights: bool = True,
+        max_exponent: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(shared_weights, bool):
+            raise ValueError(f"shared_weights must be True or False, got {shared_weights!r}")
+        eps = positive_float("eps", eps)
+        max_exponent = optional_float("max_exponent", max_exponent)
+        weight_names = ("W_hat", "M_hat", "G") + (() if shared_weights else ("W_hat_mul", "M_hat_mul"))
+        super().__init__(units, weight_names=weight_names, **kwargs)
+        self.eps = eps
+        self.shared_weights = shared_weights
+        self.max_exponent = max_exponent
+
+    def call(self, inputs: Any) -> Any:
+        separate = not self.shared_weights
+        return F.nalu(
+            inputs,
+            self.W_hat,
+            self.M_hat,
+            self.G,
+            eps=self.eps,
+            ops=keras.ops,
+            W_hat_mul=self.W_hat_mul if separate else None,
+            M_hat_mul=self.M_hat_mul if separate else None,
+            max_exponent=self.max_exponent,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "eps": self.eps,
+            "shared_weights": self.shared_weights,
+            "max_exponent": self.max_exponent,
+        }

@@ -1,0 +1,83 @@
+"""PyTorch and Keras compute the same units: same weights in, same outputs and gradients out.
+
+Both frameworks apply the formulas of nalm.functional; this pins their adapters together (weight
+names, layout, options). The Keras side runs on the environment's backend (torch when
+``KERAS_BACKEND`` is unset), with gradients from that backend's own autodiff.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import numpy as np
+import pytest
+import torch
+
+keras = pytest.importorskip("keras")
+
+import nalm.keras
+import nalm.torch
+
+CASES = [
+    pytest.param("nac", {}, id="nac"),
+    pytest.param("nalu", {}, id="nalu"),
+    pytest.param("nalu", {"shared_weights": False}, id="nalu-separate"),
+    pytest.param("nalu", {"shared_weights": False, "eps": 1e-3, "max_exponent": 0.5}, id="nalu-capped"),  # caps 1 in 6
+]
+
+
+def keras_output_and_gradients(layer, x, cotangent):
+    """The layer's output on ``x`` and the gradients of sum(output * cotangent), as numpy arrays.
+
+    Returns (output, gradient w.r.t. x, {weight name: gradient}). The layer runs statelessly on
+    weight values that the backend's autodiff can trace: torch tensors requiring grad, or the
+    arguments of a jax.grad function.
+    """
+    names = [w.name for w in layer.trainable_weights]
+    weights = [keras.ops.convert_to_numpy(w) for w in layer.trainable_weights]
+    backend = keras.backend.backend()
+    if backend == "torch":
+        x, *weights = (keras.ops.convert_to_tensor(a).requires_grad_() for a in (x, *weights))
+        output, _ = layer.stateless_call(weights, [], x)
+        loss = (output * keras.ops.convert_to_tensor(cotangent)).sum()
+        gradients = torch.autograd.grad(loss, [x, *weights])
+        output = output.detach()
+    elif backend == "jax":
+        import jax
+
+        def loss(x, weights):
+            output, _ = layer.stateless_call(weights, [], x)
+            return (output * cotangent).sum(), output
+
+        (_, output), (dx, dweights) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(x, weights)
+        gradients = [dx, *dweights]
+    else:
+        pytest.skip(f"gradients are wired for the torch and jax backends, not {backend}")
+    as_numpy = [keras.ops.convert_to_numpy(g) for g in (output, *gradients)]
+    return as_numpy[0], as_numpy[1], dict(zip(names, as_numpy[2:]))
+
+
+@pytest.mark.parametrize("name, options", CASES)
+def test_torch_and_keras_units_agree(name, options):
+    torch.manual_seed(0)
+    module = nalm.torch.UNITS.get(name)(4, 3, **options)
+    layer = nalm.keras.UNITS.get(name)(3, input_dim=4, **options)
+    for weight in layer.weights:
+        weight.assign(getattr(module, weight.name).detach().numpy())
+    assert len(layer.weights) == len(list(module.parameters()))
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 4)).astype("float32")
+    cotangent = rng.normal(size=(2, 5, 3)).astype("float32")
+
+    x_torch = torch.tensor(x, requires_grad=True)
+    output_torch = module(x_torch)
+    (output_torch * torch.tensor(cotangent)).sum().backward()
+
+    output, dx, dweights = keras_output_and_gradients(layer, x, cotangent)
+    tolerance = {"rtol": 1e-5, "atol": 1e-6}
+    np.testing.assert_allclose(output, output_torch.detach().numpy(), **tolerance)
+    np.testing.assert_allclose(dx, x_torch.grad.numpy(), **tolerance)
+    assert dweights.keys() == dict(module.named_parameters()).keys()
+    for weight_name, gradient in dweights.items():
+        np.testing.assert_allclose(gradient, getattr(module, weight_name).grad.numpy(), **tolerance, err_msg=weight_name)

@@ -1,0 +1,231 @@
+"""The contract every registered PyTorch unit keeps, plus NAC's and NALU's own promises."""
+
+import math
+
+import pytest
+import torch
+
+from nalm.torch import NAC, NALU, UNITS, UnitStack
+
+PARAMETERS_PER_WEIGHT = {"nac": 2, "nalu": 3}
+"""How many (in, out) matrices each unit holds in its default configuration."""
+
+
+def make(name, n_in=4, n_out=3, **options):
+    torch.manual_seed(0)
+    return UNITS.get(name)(n_in, n_out, **options)
+
+
+def test_every_registered_unit_has_an_expected_parameter_count():
+    assert set(UNITS.names()) == set(PARAMETERS_PER_WEIGHT)
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+@pytest.mark.parametrize("leading", [(), (5,), (2, 7), (2, 3, 4)])
+def test_output_shape_for_any_leading_dims(name, leading):
+    unit = make(name)
+    assert unit(torch.randn(*leading, 4)).shape == (*leading, 3)
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_parameter_count(name):
+    unit = make(name, 5, 2)
+    assert sum(p.numel() for p in unit.parameters()) == PARAMETERS_PER_WEIGHT[name] * 5 * 2
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_float64_gradcheck(name):
+    unit = make(name).double()
+    x = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
+    params = tuple(unit.parameters())
+
+    def f(x, *weights):
+        return torch.func.functional_call(unit, dict(zip(dict(unit.named_parameters()), weights)), (x,))
+
+    assert torch.autograd.gradcheck(f, (x, *params))
+
+
+def test_nalu_separate_weights_gradcheck():
+    unit = make("nalu", shared_weights=False).double()
+    x = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(unit, (x,))
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_state_dict_round_trip(name):
+    unit = make(name)
+    torch.manual_seed(1)
+    other = UNITS.get(name)(4, 3)
+    x = torch.randn(8, 4)
+    assert not torch.equal(unit(x), other(x))
+    other.load_state_dict(unit.state_dict())
+    assert torch.equal(unit(x), other(x))
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+@pytest.mark.parametrize(
+    "x",
+    [torch.zeros(3, 4), -torch.rand(3, 4) * 10, torch.full((3, 4), 1e-30), torch.tensor([[0.0, -1.0, 1e-20, 3.0]])],
+    ids=["zeros", "negative", "tiny", "mixed"],
+)
+def test_finite_outputs_and_gradients_on_awkward_inputs(name, x):
+    unit = make(name)
+    y = unit(x)
+    assert torch.isfinite(y).all()
+    y.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in unit.parameters())
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_one_optimizer_step_changes_every_weight(name):
+    unit = make(name)
+    before = {k: v.clone() for k, v in unit.state_dict().items()}
+    optimizer = torch.optim.SGD(unit.parameters(), lr=0.1)
+    unit(torch.rand(16, 4) + 0.5).pow(2).mean().backward()
+    optimizer.step()
+    for key, value in unit.state_dict().items():
+        assert not torch.equal(before[key], value), key
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_weights_are_recomputed_every_forward(name):
+    # The effective weight must follow W_hat: a unit that cached W in __init__ would not change.
+    unit = make(name)
+    x = torch.rand(2, 4) + 0.5
+    before = unit(x)
+    with torch.no_grad():
+        unit.W_hat.add_(1.0)
+    assert not torch.allclose(unit(x), before)
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_training_hooks_are_neutral(name):
+    unit = make(name)
+    assert unit.regularization_loss(step=10).item() == 0.0
+    before = {k: v.clone() for k, v in unit.state_dict().items()}
+    unit.apply_constraints()
+    assert all(torch.equal(before[k], v) for k, v in unit.state_dict().items())
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_compiles_without_graph_breaks(name):
+    unit = make(name)
+    x = torch.randn(5, 4)
+    compiled = torch.compile(unit, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(x), unit(x))
+    compiled(x).sum().backward()
+    assert unit.W_hat.grad is not None
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_runs_under_cpu_autocast(name):
+    unit = make(name)
+    x = torch.rand(5, 4) + 0.5
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = unit(x)
+    assert torch.isfinite(y).all()
+    torch.testing.assert_close(y.float(), unit(x), rtol=0.05, atol=0.05)
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_follows_the_input_dtype(name):
+    unit = make(name).double()
+    assert unit(torch.randn(2, 4, dtype=torch.float64)).dtype == torch.float64
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+@pytest.mark.parametrize("sizes", [(0, 3), (4, 0), (-1, 2), (2.5, 3), (True, 3)])
+def test_bad_sizes_raise_naming_the_value(name, sizes):
+    with pytest.raises(ValueError, match=r"(in|out)_features must be a positive integer, got"):
+        UNITS.get(name)(*sizes)
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_wrong_feature_size_raises(name):
+    with pytest.raises(ValueError, match=r"expects inputs of shape \(\.\.\., 4\), got \(2, 5\)"):
+        make(name)(torch.randn(2, 5))
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_integer_input_raises(name):
+    with pytest.raises(TypeError, match="floating-point input, got dtype torch.int64"):
+        make(name)(torch.ones(2, 4, dtype=torch.long))
+
+
+def test_unknown_unit_lists_the_choices():
+    with pytest.raises(ValueError, match=r"unknown unit 'nmu_typo'; choose from 'nac', 'nalu'"):
+        UNITS.get("nmu_typo")
+
+
+@pytest.mark.parametrize("options", [{"eps": 0}, {"eps": -1e-7}, {"eps": float("nan")}, {"shared_weights": "no"},
+                                     {"max_exponent": "big"}])
+def test_nalu_rejects_bad_options(options):
+    with pytest.raises(ValueError, match=next(iter(options))):
+        NALU(2, 1, **options)
+
+
+def test_nac_initialization_is_kaiming_normal_over_the_true_fan_in():
+    torch.manual_seed(0)
+    unit = NAC(400, 300)
+    expected_std = math.sqrt(2.0 / 400)
+    for weight in (unit.W_hat, unit.M_hat):
+        assert weight.mean().abs() < 0.01 * expected_std * 10
+        assert weight.std().item() == pytest.approx(expected_std, rel=0.02)
+
+
+def test_nalu_initialization_is_kaiming_uniform_over_the_true_fan_in():
+    torch.manual_seed(0)
+    unit = NALU(400, 300, shared_weights=False)
+    bound = math.sqrt(6.0 / 400)
+    for weight in unit.parameters():
+        assert weight.abs().max().item() <= bound
+        assert weight.abs().max().item() > 0.99 * bound
+        assert weight.std().item() == pytest.approx(bound / math.sqrt(3.0), rel=0.02)
+
+
+def test_reset_parameters_redraws_the_weights():
+    unit = make("nalu")
+    before = unit.W_hat.clone()
+    unit.reset_parameters()
+    assert not torch.equal(before, unit.W_hat)
+
+
+def test_nalu_without_cap_overflows_to_inf_and_the_cap_keeps_it_finite():
+    x = torch.full((1, 2), 1e20)
+    plain, capped = NALU(2, 1), NALU(2, 1, max_exponent=20.0)
+    for unit in (plain, capped):
+        with torch.no_grad():
+            unit.W_hat.fill_(40.0)
+            unit.M_hat.fill_(40.0)
+            unit.G.fill_(-1.0)  # gate shut: y = m = product of the inputs
+    assert torch.isinf(plain(x)).all()  # 1e40 exceeds float32's range: documented behaviour
+    assert capped(x).item() == pytest.approx(math.exp(20.0), rel=1e-5)
+
+
+def test_repr_names_sizes_and_options():
+    assert repr(NAC(3, 2)) == "NAC(in_features=3, out_features=2)"
+    assert repr(NALU(3, 2, max_exponent=20)) == (
+        "NALU(in_features=3, out_features=2, eps=1e-07, shared_weights=True, max_exponent=20)"
+    )
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+@pytest.mark.parametrize("dims", [(4, 1), (4, 3, 2), (10, 8, 6, 4, 1)])
+def test_stack_builds_a_feed_forward_network(name, dims):
+    stack = UNITS.get(name).stack(*dims)
+    assert isinstance(stack, UnitStack)
+    assert stack.dims == dims
+    assert len(stack) == len(dims) - 1
+    assert stack(torch.rand(7, dims[0])).shape == (7, dims[-1])
+    assert stack.regularization_loss(step=0).item() == 0.0
+
+
+def test_stack_passes_options_to_every_unit_and_accepts_a_list():
+    stack = NALU.stack([4, 3, 2], eps=1e-8, shared_weights=False)
+    assert all(unit.eps == 1e-8 and not unit.shared_weights for unit in stack)
+
+
+@pytest.mark.parametrize("dims", [(), (4,), (4, 0, 1), (4, -2)])
+def test_stack_rejects_bad_sizes(dims):
+    with pytest.raises(ValueError, match="at least two sizes|must be a positive integer"):
+        NAC.stack(*dims)
