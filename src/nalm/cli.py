@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     run.add_argument("--unit", default="nac", choices=UNITS.names(), help="unit to stack: input -> hidden -> 1")
-    run.add_argument("--operation", "--op", default=defaults_task.operation, choices=tuple(OPERATIONS))
+    run.add_argument("--operation", "--op", default="sub", choices=tuple(OPERATIONS), help="target a op b")
     run.add_argument("--steps", type=int, default=defaults_train.steps)
     run.add_argument("--batch-size", type=int, default=defaults_train.batch_size)
     run.add_argument("--learning-rate", "--lr", type=float, default=defaults_train.learning_rate)
