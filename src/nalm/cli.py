@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from nalm.bench.metrics import success_threshold
 from nalm.bench.models import build_model
 from nalm.bench.tasks import OPERATIONS, StaticArithmeticTask
 from nalm.bench.trainer import TrainConfig, TrainResult, train
@@ -92,6 +93,15 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
             model, task, config, on_step=lambda step, loss: progress.update(bar, completed=step, loss=f"{loss:.3g}")
         )
     console.print(_result_table(result))
+    threshold = success_threshold(task, samples=100_000)
+    solved = result.best.extrapolation_mse < threshold
+    console.print(
+        f"[bold]{'solved' if solved else 'not solved'}[/]: extrapolation MSE at the best interpolation step "
+        f"{result.best.extrapolation_mse:.3g} {'<' if solved else '>='} {threshold:.3g}, the MSE of the exact "
+        "solution with its first layer perturbed by 1e-5"
+    )
+    if result.diverged:
+        console.print("[bold red]diverged[/]: the loss became non-finite and training stopped")
 
 
 def _result_table(result: TrainResult) -> Table:
@@ -102,8 +112,6 @@ def _result_table(result: TrainResult) -> Table:
         table.add_row(
             label, str(evaluation.step), f"{evaluation.interpolation_mse:.4g}", f"{evaluation.extrapolation_mse:.4g}"
         )
-    if result.diverged:
-        table.caption = "diverged: the loss became non-finite and training stopped"
     return table
 
 

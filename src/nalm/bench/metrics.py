@@ -1,0 +1,34 @@
+"""The benchmark's measures (Madsen and Johansen 2020): the success threshold."""
+
+from __future__ import annotations
+
+import torch
+
+from nalm.bench.tasks import OPERATIONS, StaticArithmeticTask
+
+
+def success_threshold(
+    task: StaticArithmeticTask, *, eps: float = 1e-5, samples: int = 1_000_000, seed: int = 0
+) -> float:
+    """The extrapolation MSE of a nearly perfect solution: a run below it counts as solved.
+
+    The exact solution's first layer selects subsets a and b (weights 1, the rest 0). Perturbing
+    it by ``eps`` (zeros become eps, ones 1 - eps) and keeping the exact operation on top gives
+    a hidden pair (a', b'); the threshold is mean((a' op b' - a op b)^2) over ``samples`` points of
+    the extrapolation range, computed in float64.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    subsets = task.subsets(generator)
+    exact = torch.zeros(task.input_size, 2, dtype=torch.float64)
+    exact[subsets[0], 0] = 1.0
+    exact[subsets[1], 1] = 1.0
+    perturbed = exact * (1 - 2 * eps) + eps  # 0 -> eps, 1 -> 1 - eps
+    operation = OPERATIONS[task.operation]
+    total, done = 0.0, 0
+    while done < samples:
+        n = min(100_000, samples - done)
+        x, target = task.sample(n, task.extrapolation_range, subsets, generator, torch.float64)
+        hidden = x @ perturbed
+        total += torch.sum((operation(hidden[:, :1], hidden[:, 1:]) - target) ** 2).item()
+        done += n
+    return total / samples
