@@ -36,6 +36,7 @@ def test_train_is_deterministic(capsys):
         (["train", "--extrapolation-range", "2"], "expected LOW,HIGH"),
         (["train", "--hidden-size", "0"], "hidden_size must be a positive integer, got 0"),
         (["train", "--device", "nodevice"], "device 'nodevice'"),
+        (["train", "--device", "mps", "--steps", "1"], "device 'mps' is not available"),
         ([], "the following arguments are required: command"),
     ],
 )

@@ -75,8 +75,9 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
     try:
         device = torch.device(args.device)
         torch.empty(0, device=device)
-    except RuntimeError as error:
-        raise ValueError(f"device {args.device!r} is not available: {error}") from None
+    except (RuntimeError, AssertionError, NotImplementedError) as error:
+        reason = str(error).strip().split(". ")[0] or type(error).__name__
+        raise ValueError(f"device {args.device!r} is not available: {reason}") from None
     if device.type == "cpu":
         torch.set_num_threads(1)  # the model is tiny: threads would spend more time syncing than computing
     torch.manual_seed(config.seed)
