@@ -28,14 +28,17 @@ class WeightOption:
     the weights it leaves out get ``default``.
     """
 
-    def __init__(self, argument: str, value: Any, *, module: Any, default: Any, weight_names: Sequence[str]) -> None:
+    def __init__(
+        self, argument: str, value: Any, weight_names: Sequence[str], *, module: Any, default: Any
+    ) -> None:
         self.module = module
         self.default = default
         if isinstance(value, Mapping) and "class_name" not in value:
             unknown = [name for name in value if name not in weight_names]
             if unknown:
                 raise ValueError(
-                    f"{argument} names unknown weights {unknown}; this layer's weights are {list(weight_names)}"
+                    f"{argument} names unknown weights {unknown}; "
+                    f"this layer's weights are {list(weight_names)}"
                 )
             self.value: Any = {name: module.get(spec) for name, spec in value.items()}
         else:
@@ -43,9 +46,9 @@ class WeightOption:
 
     def get(self, weight_name: str) -> Any:
         """The object for one weight."""
-        if isinstance(self.value, dict):
-            return self.value[weight_name] if weight_name in self.value else self.module.get(self.default)
-        return self.value
+        if not isinstance(self.value, dict):
+            return self.value
+        return self.value[weight_name] if weight_name in self.value else self.module.get(self.default)
 
     def serialize(self) -> Any:
         """The argument as ``get_config`` stores it: one serialized object, or a dict of them."""
@@ -98,15 +101,15 @@ class ArithmeticLayer(keras.layers.Layer):
         self.units = units
         self.input_dim = input_dim
         self.weight_names = tuple(weight_names)
-        options = {"weight_names": self.weight_names}
+        names = self.weight_names
         self.kernel_initializer = WeightOption(
-            "kernel_initializer", kernel_initializer, module=initializers, default="glorot_uniform", **options
+            "kernel_initializer", kernel_initializer, names, module=initializers, default="glorot_uniform"
         )
         self.kernel_regularizer = WeightOption(
-            "kernel_regularizer", kernel_regularizer, module=regularizers, default=None, **options
+            "kernel_regularizer", kernel_regularizer, names, module=regularizers, default=None
         )
         self.kernel_constraint = WeightOption(
-            "kernel_constraint", kernel_constraint, module=constraints, default=None, **options
+            "kernel_constraint", kernel_constraint, names, module=constraints, default=None
         )
         self.supports_masking = True
         self.input_spec = keras.InputSpec(min_ndim=2)
@@ -119,11 +122,15 @@ class ArithmeticLayer(keras.layers.Layer):
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         input_dim = input_shape[-1]
         if input_dim is None:
-            raise ValueError(f"{type(self).__name__} needs a known feature size (last axis), got input shape {input_shape}")
+            raise ValueError(
+                f"{type(self).__name__} needs a known feature size (last axis), "
+                f"got input shape {tuple(input_shape)}"
+            )
         for name in self.weight_names:
             initializer = self.kernel_initializer.get(name)
             if isinstance(initializer, initializers.Initializer):
-                initializer = initializer.clone()  # one object would draw the same values for every weight
+                # A copy per weight: one object, seeded once, would draw the same values for all.
+                initializer = initializer.clone()
             weight = self.add_weight(
                 name=name,
                 shape=(input_dim, self.units),

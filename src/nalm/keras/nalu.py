@@ -1,9 +1,14 @@
 """NAC and NALU as Keras 3 layers.
 
 Paper: Trask, Hill, Reed, Rae, Dyer, Blunsom, "Neural Arithmetic Logic Units", NeurIPS 2018,
-arXiv 1808.00508. The formulas live in :mod:`nalm.functional` and are applied with ``keras.ops``,
-so the layers run on every Keras backend; the weights are laid out (input_dim, units) and named
-as in :mod:`nalm.torch.nalu`, so that the output is ``x @ W`` in both frameworks.
+arXiv 1808.00508.
+
+    NAC:   a = x W,  W = tanh(W_hat) * sigmoid(M_hat)
+    NALU:  y = g * a + (1 - g) * m,  m = exp(log(|x| + eps) W_m),  g = sigmoid(x G)
+
+The formulas live in :mod:`nalm.functional` and are applied with ``keras.ops``, so the layers
+run on every Keras backend; the weights are laid out (input_dim, units) and named as in
+:mod:`nalm.torch.nalu`, so that the output is ``x @ W`` in both frameworks.
 
 Shapes: input (..., input_dim), output (..., units).
 """
