@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from nalm.cli import main
+from nalm.torch import UNITS
 
 
 def test_train_prints_interpolation_and_extrapolation_error(capsys):
@@ -60,4 +61,4 @@ def test_help_lists_the_registered_units(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--help"])
     assert exit_info.value.code == 0
-    assert "{nac,nalu}" in capsys.readouterr().out
+    assert "{" + ",".join(UNITS.names()) + "}" in capsys.readouterr().out

@@ -14,13 +14,34 @@ keras = pytest.importorskip("keras")
 import nalm.keras
 import nalm.torch
 
-CASES = [
-    pytest.param("nac", {}, id="nac"),
-    pytest.param("nalu", {}, id="nalu"),
+CASES = [pytest.param(name, {}, id=name) for name in nalm.torch.UNITS] + [
     pytest.param("nalu", {"shared_weights": False}, id="nalu-separate"),
     # max_exponent=0.5 caps about 1 in 6 of the exponents below, so the cap's zero gradient is compared too
     pytest.param("nalu", {"shared_weights": False, "eps": 1e-3, "max_exponent": 0.5}, id="nalu-capped"),
+    pytest.param("nalu", {"gate": "independent"}, id="nalu-independent"),
+    pytest.param("inalu", {"gate": "input"}, id="inalu-input"),
+    # eps=1 floors most of the inputs below and omega=0.15 caps 7 of the 30 exponents, so the
+    # clips' zero gradients are compared too
+    pytest.param("inalu", {"omega": 0.15, "eps": 1.0}, id="inalu-clipped"),
+    pytest.param("npu", {"l1": 0.1}, id="npu-l1"),
+    pytest.param("nau", {"lambda_start": 0, "lambda_end": 100}, id="nau-ramp"),
 ]
+
+
+def paired_units(name, options):
+    """A PyTorch unit (4 -> 3) and a Keras layer with the same weights. The NPU's W_im and g are
+    moved off their initial constants (0 and 1/2), so that every term of its formula counts."""
+    torch.manual_seed(0)
+    module = nalm.torch.UNITS.get(name)(4, 3, **options)
+    if name == "npu":
+        with torch.no_grad():
+            module.W_im.normal_(0.0, 0.5)
+            module.g.uniform_(0.1, 0.9)
+    layer = nalm.keras.UNITS.get(name)(3, input_dim=4, **options)
+    for weight in layer.weights:
+        weight.assign(getattr(module, weight.name).detach().numpy())
+    assert len(layer.weights) == len(list(module.parameters()))
+    return module, layer
 
 
 def keras_output_and_gradients(layer, x, cotangent):
@@ -56,12 +77,7 @@ def keras_output_and_gradients(layer, x, cotangent):
 
 @pytest.mark.parametrize("name, options", CASES)
 def test_torch_and_keras_units_agree(name, options):
-    torch.manual_seed(0)
-    module = nalm.torch.UNITS.get(name)(4, 3, **options)
-    layer = nalm.keras.UNITS.get(name)(3, input_dim=4, **options)
-    for weight in layer.weights:
-        weight.assign(getattr(module, weight.name).detach().numpy())
-    assert len(layer.weights) == len(list(module.parameters()))
+    module, layer = paired_units(name, options)
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 5, 4)).astype("float32")
@@ -79,3 +95,24 @@ def test_torch_and_keras_units_agree(name, options):
     for weight_name, gradient in dweights.items():
         expected = getattr(module, weight_name).grad.numpy()
         np.testing.assert_allclose(gradient, expected, **tolerance, err_msg=weight_name)
+
+
+@pytest.mark.parametrize("name, options", CASES)
+def test_torch_and_keras_training_hooks_agree(name, options):
+    # Weights pushed out of their ranges (NAU/NMU weights beyond [-1, 1], NPU gates beyond [0, 1]),
+    # so that the projection has work to do; the penalties are compared along their schedules.
+    module, layer = paired_units(name, options)
+    rng = np.random.default_rng(1)
+    for weight in layer.weights:
+        value = 3 * rng.normal(size=tuple(weight.shape)).astype("float32")
+        weight.assign(value)
+        with torch.no_grad():
+            getattr(module, weight.name).copy_(torch.from_numpy(value))
+    for step in (0, 50, 10_001, 1_500_000, 10**8):
+        expected = module.regularization_loss(step).item()
+        actual = float(keras.ops.convert_to_numpy(layer.regularization_loss(step)))
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-7, err_msg=f"step {step}")
+    module.apply_constraints()
+    layer.apply_constraints()
+    for weight in layer.weights:
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), getattr(module, weight.name).detach().numpy())

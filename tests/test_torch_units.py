@@ -7,8 +7,21 @@ import torch
 
 from nalm.torch import NAC, NALU, UNITS, UnitStack
 
-PARAMETERS_PER_WEIGHT = {"nac": 2, "nalu": 3}
-"""How many (in, out) matrices each unit holds in its default configuration."""
+PARAMETER_LAYOUT = {
+    "nac": (2, 0, 0),
+    "nalu": (3, 0, 0),
+    "nau": (1, 0, 0),
+    "nmu": (1, 0, 0),
+    "inalu": (4, 0, 1),
+    "npu": (2, 1, 0),
+    "realnpu": (1, 1, 0),
+}
+"""How many (in, out) matrices, (in,) vectors and (out,) vectors each unit holds by default."""
+
+UNPENALIZED = ("nac", "nalu")
+"""Units whose papers add no regularization loss."""
+
+MIXED_SIGNS = torch.tensor([1.0, -1.0, 1.0, -1.0])
 
 
 def make(name, n_in=4, n_out=3, **options):
@@ -17,7 +30,7 @@ def make(name, n_in=4, n_out=3, **options):
 
 
 def test_every_registered_unit_has_an_expected_parameter_count():
-    assert set(UNITS.names()) == set(PARAMETERS_PER_WEIGHT)
+    assert set(UNITS.names()) == set(PARAMETER_LAYOUT)
 
 
 @pytest.mark.parametrize("name", UNITS.names())
@@ -30,7 +43,8 @@ def test_output_shape_for_any_leading_dims(name, leading):
 @pytest.mark.parametrize("name", UNITS.names())
 def test_parameter_count(name):
     unit = make(name, 5, 2)
-    assert sum(p.numel() for p in unit.parameters()) == PARAMETERS_PER_WEIGHT[name] * 5 * 2
+    matrices, in_vectors, out_vectors = PARAMETER_LAYOUT[name]
+    assert sum(p.numel() for p in unit.parameters()) == matrices * 5 * 2 + in_vectors * 5 + out_vectors * 2
 
 
 @pytest.mark.parametrize("name", UNITS.names())
@@ -78,10 +92,12 @@ def test_finite_outputs_and_gradients_on_awkward_inputs(name, x):
 
 @pytest.mark.parametrize("name", UNITS.names())
 def test_one_optimizer_step_changes_every_weight(name):
+    # Inputs of both signs: the NPU's imaginary weights start at 0, where only a negative input
+    # gives them a gradient.
     unit = make(name)
     before = {k: v.clone() for k, v in unit.state_dict().items()}
     optimizer = torch.optim.SGD(unit.parameters(), lr=0.1)
-    unit(torch.rand(16, 4) + 0.5).pow(2).mean().backward()
+    unit((torch.rand(16, 4) + 0.5) * MIXED_SIGNS).pow(2).mean().backward()
     optimizer.step()
     for key, value in unit.state_dict().items():
         assert not torch.equal(before[key], value), key
@@ -89,19 +105,32 @@ def test_one_optimizer_step_changes_every_weight(name):
 
 @pytest.mark.parametrize("name", UNITS.names())
 def test_weights_are_recomputed_every_forward(name):
-    # The effective weight must follow W_hat: a unit that cached W in __init__ would not change.
+    # The effective weight must follow the first parameter (W_hat, W, W_re...): a unit that
+    # cached its weight in __init__ would not change.
     unit = make(name)
     x = torch.rand(2, 4) + 0.5
     before = unit(x)
     with torch.no_grad():
-        unit.W_hat.add_(1.0)
+        next(unit.parameters()).add_(1.0)
     assert not torch.allclose(unit(x), before)
 
 
 @pytest.mark.parametrize("name", UNITS.names())
-def test_training_hooks_are_neutral(name):
+@pytest.mark.parametrize("step", [0, 10, 10**7])
+def test_regularization_loss_is_a_finite_non_negative_scalar(name, step):
+    loss = make(name).regularization_loss(step=step)
+    assert loss.shape == () and torch.isfinite(loss) and loss.item() >= 0.0
+
+
+@pytest.mark.parametrize("name", UNPENALIZED)
+def test_units_without_a_published_penalty_have_none(name):
+    assert make(name).regularization_loss(step=10**7).item() == 0.0
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_apply_constraints_leaves_freshly_initialized_weights_unchanged(name):
+    # Every unit starts inside its allowed range, so the projection has nothing to do.
     unit = make(name)
-    assert unit.regularization_loss(step=10).item() == 0.0
     before = {k: v.clone() for k, v in unit.state_dict().items()}
     unit.apply_constraints()
     assert all(torch.equal(before[k], v) for k, v in unit.state_dict().items())
@@ -114,7 +143,7 @@ def test_compiles_without_graph_breaks(name):
     compiled = torch.compile(unit, backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(x), unit(x))
     compiled(x).sum().backward()
-    assert unit.W_hat.grad is not None
+    assert all(p.grad is not None for p in unit.parameters())
 
 
 @pytest.mark.parametrize("name", UNITS.names())
@@ -158,7 +187,7 @@ def test_unknown_unit_lists_the_choices():
 
 
 @pytest.mark.parametrize("options", [{"eps": 0}, {"eps": -1e-7}, {"eps": float("nan")}, {"shared_weights": "no"},
-                                     {"max_exponent": "big"}])
+                                     {"max_exponent": "big"}, {"gate": "sometimes"}])
 def test_nalu_rejects_bad_options(options):
     with pytest.raises(ValueError, match=next(iter(options))):
         NALU(2, 1, **options)

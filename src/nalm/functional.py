@@ -2,8 +2,10 @@
 
 Every function takes ``ops``, a namespace of array functions: the ``torch`` module for the
 PyTorch units, ``keras.ops`` for the Keras layers. Only names that both spell the same way are
-used (``tanh``, ``sigmoid``, ``matmul``, ``exp``, ``log``, ``abs``, ``clip``), with axes passed
-positionally, so one formula serves both frameworks.
+used (``tanh``, ``sigmoid``, ``matmul``, ``exp``, ``log``, ``cos``, ``abs``, ``sign``, ``clip``,
+``minimum``, ``relu``, ``prod``, ``sum``, ``mean``), with axes passed positionally, so one formula
+serves both frameworks. A vector of weights (a gate per output, a relevance per input) is (n,);
+with a leading seed axis it is (S, 1, n), so that it broadcasts over the batch.
 
 Shapes: ``x`` is (..., in_features) and each weight is (..., in_features, out_features). The
 matmuls broadcast, so weights with a leading seed axis (S, in, out) applied to inputs
@@ -12,7 +14,11 @@ matmuls broadcast, so weights with a leading seed axis (S, in, out) applied to i
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
+
+from nalm.validation import non_negative_float, non_negative_int
 
 Array = Any
 """A tensor of whichever framework ``ops`` belongs to."""
@@ -47,19 +53,21 @@ def nalu(
     W_hat_mul: Array | None = None,
     M_hat_mul: Array | None = None,
     max_exponent: float | None = None,
+    gate_kind: str = "input",
 ) -> Array:
     """Neural arithmetic logic unit (Trask et al. 2018, arXiv 1808.00508).
 
         a = x W                                  additive path, W = tanh(W_hat) * sigmoid(M_hat)
         m = exp(min(log(|x| + eps) W_m, max_exponent))   multiplicative path
-        g = sigmoid(x G)                         gate
+        g = sigmoid(x G)                         gate (the paper); sigmoid(G) with
+                                                 ``gate_kind="independent"`` (see :func:`gate`)
         y = g * a + (1 - g) * m
 
     W_m is W itself (the paper) unless ``W_hat_mul`` and ``M_hat_mul`` give the multiplicative
     path its own NAC weights. ``max_exponent=None`` applies no cap: m overflows to inf once the
     product exceeds the dtype's range (about 3.4e38 in float32).
 
-    x: (..., in); weights: (..., in, out); returns (..., out).
+    x: (..., in); weights: (..., in, out), G a vector (out,) when independent; returns (..., out).
     """
     W = nac_weight(W_hat, M_hat, ops=ops)
     additive = ops.matmul(x, W)
@@ -68,5 +76,219 @@ def nalu(
     if max_exponent is not None:
         exponent = ops.clip(exponent, -float("inf"), max_exponent)
     multiplicative = ops.exp(exponent)
-    gate = ops.sigmoid(ops.matmul(x, G))
-    return gate * additive + (1 - gate) * multiplicative
+    g = gate(x, G, gate_kind, ops=ops)
+    return g * additive + (1 - g) * multiplicative
+
+
+# --- The gate shared by NALU and iNALU ---------------------------------------------------------
+
+GATES = ("input", "independent")
+"""How a gate between an additive and a multiplicative path is computed (see :func:`gate`)."""
+
+
+def gate(x: Array, G: Array, kind: str, *, ops: Any) -> Array:
+    """The gate g of NALU and iNALU: ``"input"``: g = sigmoid(x G), G (..., in, out);
+    ``"independent"``: g = sigmoid(G), G a vector (out,), one learned value per output whatever
+    the input (the cheap variant used by later work, e.g. iNALU's independent gating).
+
+    Returns (..., out) for "input", G's shape for "independent"; both broadcast against the
+    paths' (..., out).
+    """
+    if kind == "independent":
+        return ops.sigmoid(G)
+    return ops.sigmoid(ops.matmul(x, G))
+
+
+# --- NAU and NMU (Madsen & Johansen 2020, arXiv 2001.05016) --------------------------------------
+
+NAU_RANGE = (-1.0, 1.0)
+"""The NAU's weights are clamped to this range."""
+
+NMU_RANGE = (0.0, 1.0)
+"""The NMU's weights are clamped to this range."""
+
+
+def nau(x: Array, W: Array, *, ops: Any) -> Array:
+    """Neural addition unit: z = x W with W clamped to [-1, 1].
+
+    x: (..., in); W: (..., in, out); returns (..., out).
+    """
+    return ops.matmul(x, ops.clip(W, *NAU_RANGE))
+
+
+def selective_product(x: Array, W: Array, *, ops: Any) -> Array:
+    """z_o = prod_i (W_io x_i + 1 - W_io): W_io = 1 takes x_i into the product, W_io = 0 the
+    neutral 1. The NMU's formula, and iNALU's sign term (x = sign(inputs), W = |W_m|).
+
+    x: (..., in); W: (..., in, out); returns (..., out), broadcasting as ``x @ W`` does.
+    """
+    if len(x.shape) > 1:  # rows of x: give W a row axis, so a seed axis of W meets the seed axis of x
+        W = W[..., None, :, :]
+    factors = W * x[..., :, None] + (1 - W)  # not (W x + 1) - W, which rounds a tiny x to 0
+    return ops.prod(factors, -2)
+
+
+def nmu(x: Array, W: Array, *, ops: Any) -> Array:
+    """Neural multiplication unit: z_o = prod_i (W_io x_i + 1 - W_io), W clamped to [0, 1].
+
+    Exact for inputs of any sign, zeros included (no logarithm); it cannot divide.
+    x: (..., in); W: (..., in, out); returns (..., out).
+    """
+    return selective_product(x, ops.clip(W, *NMU_RANGE), ops=ops)
+
+
+def seed_count(weight: Array) -> int:
+    """S for a weight with a leading seed axis, (S, in, out) or (S, 1, n); 1 for one model's weight.
+
+    A penalty that is a mean over one model's entries becomes, times this, the sum over the seeds
+    of each seed's own penalty: what a trainer adds to the sum of the seeds' losses.
+    """
+    return weight.shape[0] if len(weight.shape) == 3 else 1
+
+
+def sparsity_penalty(W: Array, *, ops: Any) -> Array:
+    """R = mean(min(|W|, 1 - |W|)) over every entry of W: zero exactly when W is in {-1, 0, 1}.
+
+    Returns a scalar; with a leading seed axis, the sum over the seeds of each seed's R.
+    """
+    W_abs = ops.abs(W)
+    return ops.mean(ops.minimum(W_abs, 1 - W_abs)) * seed_count(W)
+
+
+@dataclass(frozen=True)
+class SparsitySchedule:
+    """The strength of the sparsity penalty at training step t:
+
+        lambda(t) = lambda_sparse * clip((t - lambda_start) / (lambda_end - lambda_start), 0, 1)
+
+    no penalty up to ``lambda_start``, then a linear ramp to full strength at ``lambda_end``.
+    """
+
+    lambda_sparse: float
+    lambda_start: int
+    lambda_end: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lambda_sparse", non_negative_float("lambda_sparse", self.lambda_sparse))
+        non_negative_int("lambda_start", self.lambda_start)
+        non_negative_int("lambda_end", self.lambda_end)
+        if self.lambda_end <= self.lambda_start:
+            raise ValueError(
+                f"lambda_end must be greater than lambda_start, got {self.lambda_end!r} <= {self.lambda_start!r}"
+            )
+
+    def __call__(self, step: int) -> float:
+        progress = (step - self.lambda_start) / (self.lambda_end - self.lambda_start)
+        return self.lambda_sparse * min(max(progress, 0.0), 1.0)
+
+
+NAU_SCHEDULE = SparsitySchedule(0.01, 5_000, 50_000)
+"""The NAU's published schedule (their appendix, static arithmetic task)."""
+
+NMU_SCHEDULE = SparsitySchedule(10.0, 1_000_000, 2_000_000)
+"""The NMU's published schedule (their appendix, static arithmetic task)."""
+
+
+def nau_init_limit(in_features: int, out_features: int) -> float:
+    """The NAU's initialization is U[-r, r] with r = min(0.5, sqrt(3) * sqrt(2 / (in + out))):
+    Glorot's variance, capped so that no weight starts beyond 0.5."""
+    return min(0.5, math.sqrt(3.0) * math.sqrt(2.0 / (in_features + out_features)))
+
+
+NMU_INIT_RANGE = (0.25, 0.75)
+"""The NMU's initialization U[1/2 - r, 1/2 + r] with r = min(1/4, sqrt(3) * sqrt(1/4)) = 1/4: mean
+1/2 as the paper asks; its optimal variance 1/4 would need r = sqrt(3)/2, far outside [0, 1], so
+the authors' implementation caps r at 1/4."""
+
+
+# --- iNALU (Schlör, Ring & Hotho 2020, arXiv 2003.07629) ---------------------------------------
+
+
+def inalu(
+    x: Array,
+    W_hat_a: Array,
+    M_hat_a: Array,
+    W_hat_m: Array,
+    M_hat_m: Array,
+    G: Array,
+    *,
+    gate_kind: str,
+    eps: float,
+    omega: float,
+    ops: Any,
+) -> Array:
+    """Improved NALU:
+
+        a = x W_a                                        additive path, W_a = tanh(W_hat_a) * sigmoid(M_hat_a)
+        m = exp(min(log(max(|x|, eps)) W_m, omega))      multiplicative path, its own W_m
+        s = prod_i (sign(x_i) |W_m,io| + 1 - |W_m,io|)   sign of the product (0 for a root of x_i < 0)
+        y = g * a + (1 - g) * m * s                      g from :func:`gate`
+
+    x: (..., in); the four NAC weights (..., in, out); G as :func:`gate` takes it; returns (..., out).
+    """
+    additive = nac(x, W_hat_a, M_hat_a, ops=ops)
+    W_m = nac_weight(W_hat_m, M_hat_m, ops=ops)
+    log_x = ops.log(ops.clip(ops.abs(x), eps, float("inf")))
+    magnitude = ops.exp(ops.clip(ops.matmul(log_x, W_m), -float("inf"), omega))
+    sign = selective_product(ops.sign(x), ops.abs(W_m), ops=ops)
+    g = gate(x, G, gate_kind, ops=ops)
+    return g * additive + (1 - g) * magnitude * sign
+
+
+INALU_INIT = {"W_hat": (0.88, 0.2), "M_hat": (0.5, 0.2), "G": (0.0, 0.2)}
+"""iNALU's initialization, (mean, standard deviation) of a normal distribution per kind of weight
+(the authors' code: every W_hat, every M_hat, the gate G): W starts near tanh(0.88) * sigmoid(0.5) = 0.44."""
+
+
+def inalu_penalty(weights: Any, threshold: float, *, ops: Any) -> Array:
+    """iNALU's regularizer: sum over weights of mean(max(min(-w, w) + t, 0)) / t, t = ``threshold``.
+
+    It pushes every raw weight (W_hat, M_hat, G) away from 0 until |w| >= t, where tanh and
+    sigmoid saturate. Returns a scalar; with a leading seed axis, the sum over the seeds of each
+    seed's penalty.
+    """
+    return sum(ops.mean(ops.relu(1 - ops.abs(w) / threshold)) * seed_count(w) for w in weights)
+
+
+def inalu_stalled(losses: Any, threshold: float) -> bool:
+    """iNALU's test for a stuck run: the older half of ``losses`` has a mean no lower than the
+    newer half's mean plus its standard deviation, and the newer half's mean is above
+    ``threshold``. Plain Python on a sequence of floats; False with fewer than two losses."""
+    losses = [float(loss) for loss in losses]
+    if len(losses) < 2:
+        return False
+    older, newer = losses[: len(losses) // 2], losses[len(losses) // 2 :]
+    newer_mean = sum(newer) / len(newer)
+    newer_std = math.sqrt(sum((loss - newer_mean) ** 2 for loss in newer) / len(newer))
+    return sum(older) / len(older) <= newer_mean + newer_std and newer_mean > threshold
+
+
+# --- NPU and RealNPU (Heim, Pevný & Šmídl 2020, arXiv 2006.01681) -------------------------------
+
+
+def npu(x: Array, W_re: Array, g: Array, *, eps: float, ops: Any, W_im: Array | None = None) -> Array:
+    """Neural power unit: the real part of prod_i x_i^(W_re,io + i W_im,io), inputs gated by relevance.
+
+        g' = clip(g, 0, 1)                   relevance of each input (g' = 0: the input is ignored)
+        r = g' (|x| + eps) + (1 - g')        magnitude, 1 for an irrelevant input
+        k = g' pi [x < 0]                    phase of a negative input
+        z = exp(log(r) W_re - k W_im) * cos(log(r) W_im + k W_re)
+
+    ``W_im=None`` is the RealNPU: z = exp(log(r) W) * cos(k W).
+    x: (..., in); W_re, W_im: (..., in, out); g: (in,); returns (..., out).
+    """
+    g = ops.clip(g, 0, 1)
+    r = g * (ops.abs(x) + eps) + (1 - g)  # not (g (|x| + eps) + 1) - g, which rounds |x| + eps away
+    k = g * math.pi * ops.clip(-ops.sign(x), 0, 1)
+    log_r = ops.log(r)
+    if W_im is None:
+        return ops.exp(ops.matmul(log_r, W_re)) * ops.cos(ops.matmul(k, W_re))
+    return ops.exp(ops.matmul(log_r, W_re) - ops.matmul(k, W_im)) * ops.cos(
+        ops.matmul(log_r, W_im) + ops.matmul(k, W_re)
+    )
+
+
+def l1_norm(weights: Any, *, ops: Any) -> Array:
+    """The sum of |w| over every entry of every weight (the NPU paper's L1 penalty): a scalar;
+    with a leading seed axis, the sum over the seeds of each seed's penalty."""
+    return sum(ops.sum(ops.abs(w)) for w in weights)

@@ -21,6 +21,20 @@ def positive_float(name: str, value: Any) -> float:
     return float(value)
 
 
+def non_negative_int(name: str, value: Any) -> int:
+    """Return ``value`` if it is an integer >= 0, else raise naming ``name`` and the value."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def non_negative_float(name: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a finite number >= 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+    return float(value)
+
+
 def optional_float(name: str, value: Any) -> float | None:
     """Return ``value`` as a float, or None; raise for anything else (bools, NaN, strings)."""
     if value is None:

@@ -1,4 +1,5 @@
-"""Keras 3 layers: ``NAC`` and ``NALU``, written with ``keras.ops`` so they run on every backend.
+"""Keras 3 layers: ``NAC``, ``NALU``, ``NAU``, ``NMU``, ``INALU``, ``NPU``, ``RealNPU``, written with
+``keras.ops`` so they run on every backend.
 
 Keras picks its backend when it is first imported, from ``KERAS_BACKEND`` or ``~/.keras/keras.json``
 (TensorFlow when neither says otherwise). nalm needs no TensorFlow: run with
@@ -21,6 +22,11 @@ except ModuleNotFoundError as error:
     ) from error
 
 from nalm.keras.base import UNITS, ArithmeticLayer
-from nalm.keras.nalu import NAC, NALU
 
-__all__ = ["UNITS", "ArithmeticLayer", "NAC", "NALU"]
+# Importing a unit's module registers it: this order, the papers' order, is the registry's order.
+from nalm.keras.nalu import NAC, NALU  # isort: skip
+from nalm.keras.nau import NAU, NMU, NAUUniform  # isort: skip
+from nalm.keras.inalu import INALU  # isort: skip
+from nalm.keras.npu import NPU, RealNPU  # isort: skip
+
+__all__ = ["UNITS", "ArithmeticLayer", "NAC", "NALU", "NAU", "NMU", "NAUUniform", "INALU", "NPU", "RealNPU"]

@@ -1,7 +1,8 @@
 """What every Keras unit shares: argument checks, weights in build(), shapes, masking, config, stacking.
 
-The units themselves (NAC, NALU; Trask et al. 2018, "Neural Arithmetic Logic Units",
-arXiv 1808.00508) are in :mod:`nalm.keras.nalu`; their formulas are in :mod:`nalm.functional`.
+The units themselves are in :mod:`nalm.keras.nalu` (NAC, NALU), :mod:`nalm.keras.nau` (NAU, NMU),
+:mod:`nalm.keras.inalu` (iNALU) and :mod:`nalm.keras.npu` (NPU, RealNPU); their formulas are in
+:mod:`nalm.functional`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import keras
-from keras import constraints, initializers, regularizers
+from keras import constraints, regularizers
 
 from nalm.registry import Registry
 from nalm.validation import layer_sizes, positive_int
@@ -25,33 +26,44 @@ class WeightOption:
     ``module`` is ``keras.initializers``, ``keras.regularizers`` or ``keras.constraints``: its
     ``get`` turns a spec (name, config dict, object) into an object and ``serialize`` turns it back.
     A dict is read per weight when it is not itself a Keras config (those have a ``class_name``);
-    the weights it leaves out get ``default``.
+    the weights it leaves out get their entry in ``defaults`` (weight name -> spec), and so do all
+    weights when the argument is None.
     """
 
     def __init__(
-        self, argument: str, value: Any, weight_names: Sequence[str], *, module: Any, default: Any
+        self,
+        argument: str,
+        value: Any,
+        weight_names: Sequence[str],
+        *,
+        module: Any,
+        defaults: Mapping[str, Any],
     ) -> None:
         self.module = module
-        self.default = default
-        if isinstance(value, Mapping) and "class_name" not in value:
+        self.defaults = defaults
+        if value is None:
+            self.value: Any = None
+        elif isinstance(value, Mapping) and "class_name" not in value:
             unknown = [name for name in value if name not in weight_names]
             if unknown:
                 raise ValueError(
                     f"{argument} names unknown weights {unknown}; "
                     f"this layer's weights are {list(weight_names)}"
                 )
-            self.value: Any = {name: module.get(spec) for name, spec in value.items()}
+            self.value = {name: module.get(spec) for name, spec in value.items()}
         else:
             self.value = module.get(value)
 
     def get(self, weight_name: str) -> Any:
         """The object for one weight."""
-        if not isinstance(self.value, dict):
-            return self.value
-        return self.value[weight_name] if weight_name in self.value else self.module.get(self.default)
+        if self.value is None or (isinstance(self.value, dict) and weight_name not in self.value):
+            return self.module.get(self.defaults[weight_name])
+        return self.value[weight_name] if isinstance(self.value, dict) else self.value
 
     def serialize(self) -> Any:
-        """The argument as ``get_config`` stores it: one serialized object, or a dict of them."""
+        """The argument as ``get_config`` stores it: None, one serialized object, or a dict of them."""
+        if self.value is None:
+            return None
         if isinstance(self.value, dict):
             return {name: self.module.serialize(obj) for name, obj in self.value.items()}
         return self.module.serialize(self.value)
@@ -61,16 +73,20 @@ class ArithmeticLayer(keras.layers.Layer):
     """Base class of the Keras units: maps (..., input_dim) to (..., units), usable like Dense.
 
     Subclasses name their weights (``weight_names``, the PyTorch parameter names); ``build``
-    creates each as an (input_dim, units) attribute of that name, and the subclass's ``call``
-    applies its formula from :mod:`nalm.functional` with ``ops=keras.ops``.
+    creates each as an (input_dim, units) attribute of that name, or as a vector for the names in
+    ``vectors`` (name -> ``"input"``: (input_dim,), ``"units"``: (units,)), and the subclass's
+    ``call`` applies its formula from :mod:`nalm.functional` with ``ops=keras.ops``. A subclass
+    gives the initialization of its paper in ``initializers`` (name -> spec; glorot uniform for
+    the names it leaves out).
 
     Arguments shared by every unit (keyword only):
 
     - ``input_dim``: the feature size, shorthand for ``input_shape=(input_dim,)``. The layer is
       built at once, so its weights exist before the first call, and as the first layer of a
       ``keras.Sequential`` it gives the model its input.
-    - ``kernel_initializer`` (default ``"glorot_uniform"``), ``kernel_regularizer`` and
-      ``kernel_constraint`` (default none): one spec for every weight, as in ``Dense``, or a dict
+    - ``kernel_initializer``, ``kernel_regularizer`` and ``kernel_constraint`` (default none: the
+      unit's own initialization, glorot uniform unless its paper says otherwise, and no
+      regularizer or constraint): one spec for every weight, as in ``Dense``, or a dict
       ``{weight name: spec}`` whose left-out weights get the default, e.g.
       ``kernel_initializer={"G": "zeros"}``. Each weight gets its own copy of an initializer
       object, so the weights do not start equal; an initializer seeded with an integer still draws
@@ -89,8 +105,10 @@ class ArithmeticLayer(keras.layers.Layer):
         units: int,
         *,
         weight_names: Sequence[str],
+        vectors: Mapping[str, str] | None = None,
+        initializers: Mapping[str, Any] | None = None,
         input_dim: int | None = None,
-        kernel_initializer: Any = "glorot_uniform",
+        kernel_initializer: Any = None,
         kernel_regularizer: Any = None,
         kernel_constraint: Any = None,
         **kwargs: Any,
@@ -101,15 +119,22 @@ class ArithmeticLayer(keras.layers.Layer):
         self.units = units
         self.input_dim = input_dim
         self.weight_names = tuple(weight_names)
+        self.vectors = dict(vectors or {})
         names = self.weight_names
+        own = dict(initializers or {})
         self.kernel_initializer = WeightOption(
-            "kernel_initializer", kernel_initializer, names, module=initializers, default="glorot_uniform"
+            "kernel_initializer",
+            kernel_initializer,
+            names,
+            module=keras.initializers,
+            defaults={name: own.get(name, "glorot_uniform") for name in names},
         )
+        nothing = dict.fromkeys(names)
         self.kernel_regularizer = WeightOption(
-            "kernel_regularizer", kernel_regularizer, names, module=regularizers, default=None
+            "kernel_regularizer", kernel_regularizer, names, module=regularizers, defaults=nothing
         )
         self.kernel_constraint = WeightOption(
-            "kernel_constraint", kernel_constraint, names, module=constraints, default=None
+            "kernel_constraint", kernel_constraint, names, module=constraints, defaults=nothing
         )
         self.supports_masking = True
         self.input_spec = keras.InputSpec(min_ndim=2)
@@ -128,12 +153,15 @@ class ArithmeticLayer(keras.layers.Layer):
             )
         for name in self.weight_names:
             initializer = self.kernel_initializer.get(name)
-            if isinstance(initializer, initializers.Initializer):
+            if isinstance(initializer, keras.initializers.Initializer):
                 # A copy per weight: one object, seeded once, would draw the same values for all.
                 initializer = initializer.clone()
+            vector_sizes = {"input": input_dim, "units": self.units}
+            vector = self.vectors.get(name)
+            shape = (input_dim, self.units) if vector is None else (vector_sizes[vector],)
             weight = self.add_weight(
                 name=name,
-                shape=(input_dim, self.units),
+                shape=shape,
                 initializer=initializer,
                 regularizer=self.kernel_regularizer.get(name),
                 constraint=self.kernel_constraint.get(name),

@@ -21,7 +21,7 @@ import keras
 
 from nalm import functional as F
 from nalm.keras.base import UNITS, ArithmeticLayer
-from nalm.validation import optional_float, positive_float
+from nalm.validation import choice, optional_float, positive_float
 
 
 @UNITS.register("nac")
@@ -53,7 +53,9 @@ class NALU(ArithmeticLayer):
 
     with W = tanh(W_hat) * sigmoid(M_hat). ``shared_weights=True`` (the paper) uses W_m = W;
     ``False`` gives the multiplicative path its own pair ``W_hat_mul``, ``M_hat_mul``. Every weight
-    is (input_dim, units), glorot uniform by default. No bias. The other keyword arguments
+    is (input_dim, units), glorot uniform by default. No bias. ``gate="independent"`` is the
+    cheap variant of later work (e.g. iNALU, arXiv 2003.07629): g = sigmoid(G), G a vector
+    (units,) initialized to 0, whatever the input. The other keyword arguments
     (``input_dim``, ``kernel_initializer``, ``kernel_regularizer``, ``kernel_constraint``, ``name``,
     ``dtype``, ...) are those of :class:`nalm.keras.ArithmeticLayer`.
 
@@ -72,17 +74,27 @@ class NALU(ArithmeticLayer):
         eps: float = 1e-7,
         shared_weights: bool = True,
         max_exponent: float | None = None,
+        gate: str = "input",
         **kwargs: Any,
     ) -> None:
         if not isinstance(shared_weights, bool):
             raise ValueError(f"shared_weights must be True or False, got {shared_weights!r}")
         eps = positive_float("eps", eps)
         max_exponent = optional_float("max_exponent", max_exponent)
+        gate = choice("gate", gate, F.GATES)
         weight_names = ("W_hat", "M_hat", "G") + (() if shared_weights else ("W_hat_mul", "M_hat_mul"))
-        super().__init__(units, weight_names=weight_names, **kwargs)
+        independent = {"G": "units"} if gate == "independent" else {}
+        super().__init__(
+            units,
+            weight_names=weight_names,
+            vectors=independent,
+            initializers=dict.fromkeys(independent, "zeros"),
+            **kwargs,
+        )
         self.eps = eps
         self.shared_weights = shared_weights
         self.max_exponent = max_exponent
+        self.gate = gate
 
     def call(self, inputs: Any) -> Any:
         separate = not self.shared_weights
@@ -96,6 +108,7 @@ class NALU(ArithmeticLayer):
             W_hat_mul=self.W_hat_mul if separate else None,
             M_hat_mul=self.M_hat_mul if separate else None,
             max_exponent=self.max_exponent,
+            gate_kind=self.gate,
         )
 
     def get_config(self) -> dict[str, Any]:
@@ -104,4 +117,5 @@ class NALU(ArithmeticLayer):
             "eps": self.eps,
             "shared_weights": self.shared_weights,
             "max_exponent": self.max_exponent,
+            "gate": self.gate,
         }

@@ -1,13 +1,34 @@
-"""PyTorch units: ``NAC``, ``NALU``, stacks of them, and an arithmetic head for CNN backbones.
+"""PyTorch units, stacks of them, and an arithmetic head for CNN backbones.
 
-``UNITS`` maps each registered name to its module class::
+The units: ``NAC``, ``NALU`` (Trask et al. 2018), ``NAU``, ``NMU`` (Madsen & Johansen 2020),
+``INALU`` (Schlör et al. 2020), ``NPU``, ``RealNPU`` (Heim et al. 2020). ``UNITS`` maps each
+registered name to its module class::
 
     from nalm.torch import UNITS
     layer = UNITS.get("nalu")(in_features=4, out_features=2)
 """
 
 from nalm.torch.base import UNITS, ArithmeticUnit, UnitStack
-from nalm.torch.head import ArithmeticHead, build_head
-from nalm.torch.nalu import NAC, NALU
 
-__all__ = ["UNITS", "ArithmeticUnit", "UnitStack", "NAC", "NALU", "ArithmeticHead", "build_head"]
+# Importing a unit's module registers it: this order, the papers' order, is the registry's order.
+from nalm.torch.nalu import NAC, NALU  # isort: skip
+from nalm.torch.nau import NAU, NMU  # isort: skip
+from nalm.torch.inalu import INALU, reinitialize_if_stuck  # isort: skip
+from nalm.torch.npu import NPU, RealNPU  # isort: skip
+from nalm.torch.head import ArithmeticHead, build_head  # isort: skip
+
+__all__ = [
+    "UNITS",
+    "ArithmeticUnit",
+    "UnitStack",
+    "NAC",
+    "NALU",
+    "NAU",
+    "NMU",
+    "INALU",
+    "NPU",
+    "RealNPU",
+    "reinitialize_if_stuck",
+    "ArithmeticHead",
+    "build_head",
+]

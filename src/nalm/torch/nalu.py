@@ -12,7 +12,7 @@ from torch import nn
 
 from nalm import functional as F
 from nalm.torch.base import UNITS, ArithmeticUnit
-from nalm.validation import optional_float, positive_float
+from nalm.validation import choice, optional_float, positive_float
 
 
 def _kaiming(weight: torch.Tensor, init: str) -> None:
@@ -63,6 +63,10 @@ class NALU(ArithmeticUnit):
     ``False`` gives the multiplicative path its own pair ``W_hat_mul``, ``M_hat_mul``. All weights
     are (in_features, out_features), Kaiming uniform initialized. No bias.
 
+    ``gate="input"`` is the paper's gate; ``gate="independent"`` is the cheap variant later work
+    uses (e.g. iNALU, arXiv 2003.07629): g = sigmoid(G) with G a vector (out_features,), one
+    learned value per output whatever the input, initialized to 0 (g = 1/2).
+
     Numerics: ``eps`` keeps log(|x| + eps) finite at x = 0, so zeros, negatives and tiny inputs
     give finite outputs (the sign of x is lost in the multiplicative path, as in the paper).
     With ``max_exponent=None`` (the paper), m overflows to inf once the product leaves the
@@ -80,6 +84,7 @@ class NALU(ArithmeticUnit):
         eps: float = 1e-7,
         shared_weights: bool = True,
         max_exponent: float | None = None,
+        gate: str = "input",
     ) -> None:
         super().__init__(in_features, out_features)
         if not isinstance(shared_weights, bool):
@@ -87,10 +92,11 @@ class NALU(ArithmeticUnit):
         self.eps = positive_float("eps", eps)
         self.shared_weights = shared_weights
         self.max_exponent = optional_float("max_exponent", max_exponent)
+        self.gate = choice("gate", gate, F.GATES)
         shape = (in_features, out_features)
         self.W_hat = nn.Parameter(torch.empty(shape))
         self.M_hat = nn.Parameter(torch.empty(shape))
-        self.G = nn.Parameter(torch.empty(shape))
+        self.G = nn.Parameter(torch.empty(shape if gate == "input" else (out_features,)))
         if not shared_weights:
             self.W_hat_mul = nn.Parameter(torch.empty(shape))
             self.M_hat_mul = nn.Parameter(torch.empty(shape))
@@ -98,7 +104,10 @@ class NALU(ArithmeticUnit):
 
     def reset_parameters(self) -> None:
         for weight in self.parameters(recurse=False):
-            _kaiming(weight, "uniform")
+            if weight is self.G and self.gate == "independent":
+                nn.init.zeros_(weight)  # g = 1/2: neither path is preferred at the start
+            else:
+                _kaiming(weight, "uniform")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
@@ -112,10 +121,13 @@ class NALU(ArithmeticUnit):
             W_hat_mul=None if self.shared_weights else self.W_hat_mul,
             M_hat_mul=None if self.shared_weights else self.M_hat_mul,
             max_exponent=self.max_exponent,
+            gate_kind=self.gate,
         )
 
     def extra_repr(self) -> str:
         text = f"{super().extra_repr()}, eps={self.eps:g}, shared_weights={self.shared_weights}"
         if self.max_exponent is not None:
             text += f", max_exponent={self.max_exponent:g}"
+        if self.gate != "input":
+            text += f", gate={self.gate!r}"
         return text

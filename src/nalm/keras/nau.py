@@ -1,0 +1,154 @@
+"""NAU and NMU as Keras 3 layers.
+
+Paper: Madsen, Johansen, "Neural Arithmetic Units", ICLR 2020, arXiv 2001.05016.
+
+    NAU:  z = x W,                          W clamped to [-1, 1]
+    NMU:  z_o = prod_i (W_io x_i + 1 - W_io),  W clamped to [0, 1]
+
+The formulas live in :mod:`nalm.functional` and are applied with ``keras.ops``; the one weight
+``W`` is (input_dim, units) as in :mod:`nalm.torch.nau`. It is clamped in every call, and in place
+by :meth:`apply_constraints`, which a training loop calls after every optimizer step.
+
+Shapes: input (..., input_dim), output (..., units).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import keras
+
+from nalm import functional as F
+from nalm.keras.base import UNITS, ArithmeticLayer
+
+
+@keras.saving.register_keras_serializable(package="nalm")
+class NAUUniform(keras.initializers.RandomUniform):
+    """The NAU's initialization: U[-r, r], r = min(0.5, sqrt(3) * sqrt(2 / (fan_in + fan_out)))."""
+
+    def __init__(self, seed: Any = None) -> None:
+        super().__init__(-0.5, 0.5, seed=seed)
+
+    def __call__(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        limit = F.nau_init_limit(*shape)
+        return keras.random.uniform(shape, -limit, limit, seed=self.seed, dtype=dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": super().get_config()["seed"]}
+
+
+class SparseArithmeticLayer(ArithmeticLayer):
+    """What NAU and NMU share: one weight W clamped to ``weight_range``, and the paper's sparsity
+    penalty lambda(t) * mean(min(|W|, 1 - |W|)) on the schedule of :class:`nalm.functional.SparsitySchedule`."""
+
+    weight_range: ClassVar[tuple[float, float]]
+
+    def __init__(
+        self,
+        units: int,
+        *,
+        lambda_sparse: float,
+        lambda_start: int,
+        lambda_end: int,
+        initializer: Any,
+        **kwargs: Any,
+    ) -> None:
+        schedule = F.SparsitySchedule(lambda_sparse, lambda_start, lambda_end)
+        super().__init__(units, weight_names=("W",), initializers={"W": initializer}, **kwargs)
+        self.schedule = schedule
+
+    def regularization_loss(self, step: int) -> Any:
+        """lambda(step) * mean(min(|W|, 1 - |W|)) of the clamped W: zero until ``lambda_start``."""
+        return self.schedule(step) * F.sparsity_penalty(keras.ops.clip(self.W, *self.weight_range), ops=keras.ops)
+
+    def apply_constraints(self) -> None:
+        """Clamp W into ``weight_range`` in place."""
+        self.W.assign(keras.ops.clip(self.W, *self.weight_range))
+
+    def get_config(self) -> dict[str, Any]:
+        s = self.schedule
+        return {
+            **super().get_config(),
+            "lambda_sparse": s.lambda_sparse,
+            "lambda_start": s.lambda_start,
+            "lambda_end": s.lambda_end,
+        }
+
+
+@UNITS.register("nau")
+@keras.saving.register_keras_serializable(package="nalm")
+class NAU(SparseArithmeticLayer):
+    """Neural addition unit (Madsen & Johansen, "Neural Arithmetic Units", 2020, arXiv 2001.05016).
+
+        z = x W,  W clamped to [-1, 1], no bias
+
+    Adds and subtracts inputs exactly once W is in {-1, 0, 1}. W starts U[-r, r],
+    r = min(0.5, sqrt(3) * sqrt(2 / (input_dim + units))) (:class:`NAUUniform`).
+    ``regularization_loss(step)`` = lambda(step) * mean(min(|W|, 1 - |W|)), lambda ramping from 0
+    at ``lambda_start`` to ``lambda_sparse`` at ``lambda_end`` (the paper's NAU: 0.01, steps
+    5,000 to 50,000). The other keyword arguments are those of :class:`nalm.keras.ArithmeticLayer`.
+
+    Shapes: input (..., input_dim), output (..., units).
+    """
+
+    weight_range = F.NAU_RANGE
+
+    def __init__(
+        self,
+        units: int,
+        *,
+        lambda_sparse: float = F.NAU_SCHEDULE.lambda_sparse,
+        lambda_start: int = F.NAU_SCHEDULE.lambda_start,
+        lambda_end: int = F.NAU_SCHEDULE.lambda_end,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            units,
+            lambda_sparse=lambda_sparse,
+            lambda_start=lambda_start,
+            lambda_end=lambda_end,
+            initializer=NAUUniform(),
+            **kwargs,
+        )
+
+    def call(self, inputs: Any) -> Any:
+        return F.nau(inputs, self.W, ops=keras.ops)
+
+
+@UNITS.register("nmu")
+@keras.saving.register_keras_serializable(package="nalm")
+class NMU(SparseArithmeticLayer):
+    """Neural multiplication unit (Madsen & Johansen, "Neural Arithmetic Units", 2020, arXiv 2001.05016).
+
+        z_o = prod_i (W_io x_i + 1 - W_io),  W clamped to [0, 1], no bias
+
+    Multiplies the inputs with W = 1, exactly, for inputs of any sign, zero included; it cannot
+    divide. W starts U[0.25, 0.75]. Sparsity penalty as :class:`NAU`, with the paper's NMU
+    schedule by default (10, steps 1,000,000 to 2,000,000). The other keyword arguments are those
+    of :class:`nalm.keras.ArithmeticLayer`.
+
+    Shapes: input (..., input_dim), output (..., units).
+    """
+
+    weight_range = F.NMU_RANGE
+
+    def __init__(
+        self,
+        units: int,
+        *,
+        lambda_sparse: float = F.NMU_SCHEDULE.lambda_sparse,
+        lambda_start: int = F.NMU_SCHEDULE.lambda_start,
+        lambda_end: int = F.NMU_SCHEDULE.lambda_end,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            units,
+            lambda_sparse=lambda_sparse,
+            lambda_start=lambda_start,
+            lambda_end=lambda_end,
+            initializer=keras.initializers.RandomUniform(*F.NMU_INIT_RANGE),
+            **kwargs,
+        )
+
+    def call(self, inputs: Any) -> Any:
+        return F.nmu(inputs, self.W, ops=keras.ops)

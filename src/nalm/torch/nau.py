@@ -1,0 +1,129 @@
+"""NAU and NMU as PyTorch modules.
+
+Paper: Madsen, Johansen, "Neural Arithmetic Units", ICLR 2020, arXiv 2001.05016. The formulas
+live in :mod:`nalm.functional`; each module holds one weight W, (in_features, out_features),
+clamped to its range in every forward pass and, by :meth:`apply_constraints`, in place after every
+optimizer step (the paper clamps W each iteration).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from nalm import functional as F
+from nalm.torch.base import UNITS, ArithmeticUnit
+
+
+class SparseArithmeticUnit(ArithmeticUnit):
+    """What NAU and NMU share: one weight W clamped to ``weight_range``, and the paper's sparsity
+    penalty lambda(t) * mean(min(|W|, 1 - |W|)) on the schedule of :class:`nalm.functional.SparsitySchedule`."""
+
+    weight_range: ClassVar[tuple[float, float]]
+
+    def __init__(
+        self, in_features: int, out_features: int, *, lambda_sparse: float, lambda_start: int, lambda_end: int
+    ) -> None:
+        super().__init__(in_features, out_features)
+        self.schedule = F.SparsitySchedule(lambda_sparse, lambda_start, lambda_end)
+        self.W = nn.Parameter(torch.empty(in_features, out_features))
+        self.reset_parameters()
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The weight the formula uses: W clamped to ``weight_range``, (in_features, out_features)."""
+        return self.W.clamp(*self.weight_range)
+
+    def regularization_loss(self, step: int) -> torch.Tensor:
+        """lambda(step) * mean(min(|W|, 1 - |W|)) of the clamped W: zero until ``lambda_start``."""
+        return self.schedule(step) * F.sparsity_penalty(self.weight, ops=torch)
+
+    @torch.no_grad()
+    def apply_constraints(self) -> None:
+        """Clamp W into ``weight_range`` in place."""
+        self.W.clamp_(*self.weight_range)
+
+    def extra_repr(self) -> str:
+        s = self.schedule
+        return (
+            f"{super().extra_repr()}, lambda_sparse={s.lambda_sparse:g}, "
+            f"lambda_start={s.lambda_start}, lambda_end={s.lambda_end}"
+        )
+
+
+@UNITS.register("nau")
+class NAU(SparseArithmeticUnit):
+    """Neural addition unit (Madsen & Johansen, "Neural Arithmetic Units", 2020, arXiv 2001.05016).
+
+        z = x W,  W clamped to [-1, 1], no bias
+
+    Adds and subtracts inputs exactly once W is in {-1, 0, 1}, for inputs of any sign and size.
+    W starts U[-r, r], r = min(0.5, sqrt(3) * sqrt(2 / (in + out))). The sparsity penalty
+    ``regularization_loss(step)`` = lambda(step) * mean(min(|W|, 1 - |W|)) pulls W onto
+    {-1, 0, 1}; lambda ramps linearly from 0 at ``lambda_start`` to ``lambda_sparse`` at
+    ``lambda_end`` (the paper's NAU: 0.01, from step 5,000 to 50,000).
+
+    Shapes: input (..., in_features), output (..., out_features).
+    """
+
+    weight_range = F.NAU_RANGE
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        lambda_sparse: float = F.NAU_SCHEDULE.lambda_sparse,
+        lambda_start: int = F.NAU_SCHEDULE.lambda_start,
+        lambda_end: int = F.NAU_SCHEDULE.lambda_end,
+    ) -> None:
+        super().__init__(
+            in_features, out_features, lambda_sparse=lambda_sparse, lambda_start=lambda_start, lambda_end=lambda_end
+        )
+
+    def reset_parameters(self) -> None:
+        limit = F.nau_init_limit(self.in_features, self.out_features)
+        nn.init.uniform_(self.W, -limit, limit)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return F.nau(x, self.W, ops=torch)
+
+
+@UNITS.register("nmu")
+class NMU(SparseArithmeticUnit):
+    """Neural multiplication unit (Madsen & Johansen, "Neural Arithmetic Units", 2020, arXiv 2001.05016).
+
+        z_o = prod_i (W_io x_i + 1 - W_io),  W clamped to [0, 1], no bias
+
+    Multiplies the inputs with W = 1 (W = 0 contributes the neutral 1), exactly, for inputs of
+    any sign, zero included: there is no logarithm. It cannot divide. W starts U[0.25, 0.75].
+    Sparsity penalty as in :class:`NAU`, with the paper's NMU schedule by default: 10, from
+    step 1,000,000 to 2,000,000.
+
+    Shapes: input (..., in_features), output (..., out_features).
+    """
+
+    weight_range = F.NMU_RANGE
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        lambda_sparse: float = F.NMU_SCHEDULE.lambda_sparse,
+        lambda_start: int = F.NMU_SCHEDULE.lambda_start,
+        lambda_end: int = F.NMU_SCHEDULE.lambda_end,
+    ) -> None:
+        super().__init__(
+            in_features, out_features, lambda_sparse=lambda_sparse, lambda_start=lambda_start, lambda_end=lambda_end
+        )
+
+    def reset_parameters(self) -> None:
+        nn.init.uniform_(self.W, *F.NMU_INIT_RANGE)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return F.nmu(x, self.W, ops=torch)

@@ -1,0 +1,169 @@
+"""Many seeds side by side: each seed of a stacked run trains exactly as it would alone."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from nalm.bench import seeds as seeds_module
+from nalm.bench.models import build_model
+from nalm.bench.seeds import stack_seeds, train_seeds, train_stacked
+from nalm.bench.tasks import StaticArithmeticTask
+from nalm.bench.trainer import TrainConfig, train
+from nalm.torch import UNITS
+
+TASK = StaticArithmeticTask("mul", input_size=20)
+CONFIG = TrainConfig(steps=30, batch_size=16, learning_rate=0.01, eval_every=10, eval_size=50)
+SEEDS = [3, 0, 7]
+
+# Options that switch every regularizer on within CONFIG's 30 steps, so that the test covers it.
+REGULARIZED = {
+    "nau": {"lambda_sparse": 1.0, "lambda_start": 0, "lambda_end": 10},
+    "nmu": {"lambda_sparse": 1.0, "lambda_start": 0, "lambda_end": 10},
+    "inalu": {"regularization_start": 0},
+}
+
+
+def builder(unit, dtype=torch.float32, **options):
+    return lambda: build_model(unit, TASK.input_size, **options).to(dtype)
+
+
+def sequential(build, config, seeds):
+    """The reference: each seed trained alone by the single-seed trainer."""
+    results = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        results.append(train(build(), TASK, replace(config, seed=seed)))
+    return results
+
+
+def assert_same_results(batched, alone, rtol):
+    assert len(batched) == len(alone)
+    for b, a in zip(batched, alone):
+        assert b.diverged == a.diverged
+        assert [e.step for e in b.evaluations] == [e.step for e in a.evaluations]
+        for eb, ea in zip(b.evaluations, a.evaluations):
+            assert eb.interpolation_mse == pytest.approx(ea.interpolation_mse, rel=rtol, nan_ok=True)
+            assert eb.extrapolation_mse == pytest.approx(ea.extrapolation_mse, rel=rtol, nan_ok=True)
+
+
+@pytest.mark.parametrize("unit", UNITS.names())
+def test_stacked_parameters_hold_each_seeds_initialization(unit):
+    build = builder(unit)
+    stacked = stack_seeds(build, SEEDS)
+    for i, seed in enumerate(SEEDS):
+        torch.manual_seed(seed)
+        for (name, p), (_, q) in zip(build().named_parameters(), stacked.named_parameters()):
+            assert q.shape[0] == len(SEEDS), name
+            assert torch.equal(q[i].reshape(p.shape), p), name
+
+
+@pytest.mark.parametrize("unit", UNITS.names())
+def test_stacked_forward_equals_each_seeds_forward(unit):
+    build = builder(unit, torch.float64)
+    stacked = stack_seeds(build, SEEDS)
+    x = torch.rand(len(SEEDS), 5, TASK.input_size, dtype=torch.float64) + 0.5
+    y = stacked(x)
+    assert y.shape == (len(SEEDS), 5, 1)
+    for i, seed in enumerate(SEEDS):
+        torch.manual_seed(seed)
+        torch.testing.assert_close(y[i], build()(x[i]))
+
+
+def test_vectors_get_a_row_axis_to_broadcast_over_the_batch():
+    stacked = stack_seeds(lambda: build_model("nalu", 4, gate="independent"), [0, 1])
+    assert stacked[0].G.shape == (2, 1, 2)
+    assert stacked[0].W_hat.shape == (2, 4, 2)
+
+
+@pytest.mark.parametrize("unit", UNITS.names())
+def test_each_seed_trains_as_it_would_alone_float64(unit):
+    build = builder(unit, torch.float64, **REGULARIZED.get(unit, {}))
+    assert_same_results(train_seeds(build, TASK, CONFIG, SEEDS), sequential(build, CONFIG, SEEDS), rtol=1e-9)
+
+
+@pytest.mark.parametrize("unit", ["nac", "nalu", "nau", "nmu"])
+def test_each_seed_trains_as_it_would_alone_float32(unit):
+    # Batched float32 matmuls round differently; over a few steps the MSEs still agree closely.
+    config = replace(CONFIG, steps=20)
+    build = builder(unit)
+    assert_same_results(train_seeds(build, TASK, config, SEEDS), sequential(build, config, SEEDS), rtol=1e-4)
+
+
+def test_npu_l1_penalty_is_per_seed():
+    build = builder("npu", torch.float64, l1=0.1)
+    assert_same_results(train_seeds(build, TASK, CONFIG, SEEDS), sequential(build, CONFIG, SEEDS), rtol=1e-9)
+
+
+def test_chunked_data_matches_step_by_step_draws(monkeypatch):
+    # Chunks of 3 steps (and rows of 7) must give the same numbers as one big or many small draws.
+    monkeypatch.setattr(seeds_module, "TRAIN_CHUNK_ELEMENTS", 3 * len(SEEDS) * CONFIG.batch_size * TASK.input_size)
+    monkeypatch.setattr(seeds_module, "EVAL_CHUNK_ELEMENTS", 7 * len(SEEDS) * TASK.input_size)
+    build = builder("nau", torch.float64)
+    assert_same_results(train_seeds(build, TASK, CONFIG, SEEDS), sequential(build, CONFIG, SEEDS), rtol=1e-9)
+
+
+def test_a_diverging_seed_does_not_poison_the_others():
+    build = builder("nalu", torch.float64)
+    stacked = stack_seeds(build, SEEDS)
+    with torch.no_grad():
+        stacked[0].W_hat[1] = float("nan")  # seed 0 (index 1) diverges at step 1
+    results = train_stacked(stacked, TASK, CONFIG, SEEDS)
+    assert results[1].diverged and [e.step for e in results[1].evaluations] == [1]
+    others = [results[0], results[2]]
+    assert_same_results(others, sequential(build, CONFIG, [SEEDS[0], SEEDS[2]]), rtol=1e-9)
+    assert all(torch.isfinite(p).all() for p in stacked.parameters())
+
+
+def test_training_stops_when_every_seed_has_diverged():
+    stacked = stack_seeds(builder("nac"), [0, 1])
+    with torch.no_grad():
+        stacked[0].W_hat.fill_(float("nan"))
+    results = train_stacked(stacked, TASK, CONFIG, [0, 1])
+    assert all(r.diverged and [e.step for e in r.evaluations] == [1] for r in results)
+
+
+def test_training_is_deterministic():
+    build = builder("nmu")
+    first, second = (train_seeds(build, TASK, CONFIG, SEEDS) for _ in range(2))
+    assert [r.evaluations for r in first] == [r.evaluations for r in second]
+
+
+def test_data_threads_change_no_number():
+    build = builder("nmu")
+    one, two = (train_seeds(build, TASK, CONFIG, SEEDS, workers=workers) for workers in (1, 2))
+    assert [r.evaluations for r in one] == [r.evaluations for r in two]
+
+
+def test_workers_must_be_positive():
+    with pytest.raises(ValueError, match="workers must be a positive integer, got 0"):
+        train_seeds(builder("nac"), TASK, CONFIG, SEEDS, workers=0)
+
+
+def test_a_seeds_result_does_not_depend_on_its_neighbours():
+    build = builder("nau", torch.float64)
+    together = train_seeds(build, TASK, CONFIG, SEEDS)
+    alone = train_seeds(build, TASK, CONFIG, [SEEDS[2]])
+    assert_same_results([together[2]], alone, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [([], "at least one seed"), ([1, 2, 1], "distinct"), ([0, -1], "non-negative"), ([0, True], "non-negative")],
+)
+def test_bad_seeds_are_rejected(seeds, message):
+    with pytest.raises(ValueError, match=message):
+        stack_seeds(builder("nac"), seeds)
+    with pytest.raises(ValueError, match=message):
+        train_seeds(builder("nac"), TASK, CONFIG, seeds)
+
+
+def test_a_model_without_the_seed_axis_is_rejected():
+    with pytest.raises(ValueError, match="leading seed axis of 3"):
+        train_stacked(builder("nac")(), TASK, CONFIG, SEEDS)
+
+
+def test_builds_that_differ_are_rejected():
+    sizes = iter([2, 3])
+    with pytest.raises(ValueError, match="different model for seed 1"):
+        stack_seeds(lambda: build_model("nac", 4, hidden_size=next(sizes)), [0, 1])
