@@ -15,6 +15,7 @@ matmuls broadcast, so weights with a leading seed axis (S, in, out) applied to i
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +177,10 @@ class SparsitySchedule:
             raise ValueError(
                 f"lambda_end must be greater than lambda_start, got {self.lambda_end!r} <= {self.lambda_start!r}"
             )
+
+    def replace(self, **changes: float | int | None) -> SparsitySchedule:
+        """A copy with the given fields changed; fields given as None keep this schedule's value."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def __call__(self, step: int) -> float:
         progress = (step - self.lambda_start) / (self.lambda_end - self.lambda_start)

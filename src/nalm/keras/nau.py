@@ -42,20 +42,28 @@ class SparseArithmeticLayer(ArithmeticLayer):
     penalty lambda(t) * mean(min(|W|, 1 - |W|)) on the schedule of :class:`nalm.functional.SparsitySchedule`."""
 
     weight_range: ClassVar[tuple[float, float]]
+    default_schedule: ClassVar[F.SparsitySchedule]
 
     def __init__(
         self,
         units: int,
         *,
-        lambda_sparse: float,
-        lambda_start: int,
-        lambda_end: int,
-        initializer: Any,
+        lambda_sparse: float | None = None,
+        lambda_start: int | None = None,
+        lambda_end: int | None = None,
         **kwargs: Any,
     ) -> None:
-        schedule = F.SparsitySchedule(lambda_sparse, lambda_start, lambda_end)
-        super().__init__(units, weight_names=("W",), initializers={"W": initializer}, **kwargs)
+        """Schedule arguments left as None take the paper's value, ``default_schedule``."""
+        schedule = self.default_schedule.replace(
+            lambda_sparse=lambda_sparse, lambda_start=lambda_start, lambda_end=lambda_end
+        )
+        super().__init__(units, weight_names=("W",), initializers={"W": self.default_initializer()}, **kwargs)
         self.schedule = schedule
+
+    @staticmethod
+    def default_initializer() -> keras.initializers.Initializer:
+        """The paper's initialization of W."""
+        raise NotImplementedError
 
     def regularization_loss(self, step: int) -> Any:
         """lambda(step) * mean(min(|W|, 1 - |W|)) of the clamped W: zero until ``lambda_start``."""
@@ -92,24 +100,11 @@ class NAU(SparseArithmeticLayer):
     """
 
     weight_range = F.NAU_RANGE
+    default_schedule = F.NAU_SCHEDULE
 
-    def __init__(
-        self,
-        units: int,
-        *,
-        lambda_sparse: float = F.NAU_SCHEDULE.lambda_sparse,
-        lambda_start: int = F.NAU_SCHEDULE.lambda_start,
-        lambda_end: int = F.NAU_SCHEDULE.lambda_end,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            units,
-            lambda_sparse=lambda_sparse,
-            lambda_start=lambda_start,
-            lambda_end=lambda_end,
-            initializer=NAUUniform(),
-            **kwargs,
-        )
+    @staticmethod
+    def default_initializer() -> keras.initializers.Initializer:
+        return NAUUniform()
 
     def call(self, inputs: Any) -> Any:
         return F.nau(inputs, self.W, ops=keras.ops)
@@ -131,24 +126,11 @@ class NMU(SparseArithmeticLayer):
     """
 
     weight_range = F.NMU_RANGE
+    default_schedule = F.NMU_SCHEDULE
 
-    def __init__(
-        self,
-        units: int,
-        *,
-        lambda_sparse: float = F.NMU_SCHEDULE.lambda_sparse,
-        lambda_start: int = F.NMU_SCHEDULE.lambda_start,
-        lambda_end: int = F.NMU_SCHEDULE.lambda_end,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            units,
-            lambda_sparse=lambda_sparse,
-            lambda_start=lambda_start,
-            lambda_end=lambda_end,
-            initializer=keras.initializers.RandomUniform(*F.NMU_INIT_RANGE),
-            **kwargs,
-        )
+    @staticmethod
+    def default_initializer() -> keras.initializers.Initializer:
+        return keras.initializers.RandomUniform(*F.NMU_INIT_RANGE)
 
     def call(self, inputs: Any) -> Any:
         return F.nmu(inputs, self.W, ops=keras.ops)

@@ -22,12 +22,22 @@ class SparseArithmeticUnit(ArithmeticUnit):
     penalty lambda(t) * mean(min(|W|, 1 - |W|)) on the schedule of :class:`nalm.functional.SparsitySchedule`."""
 
     weight_range: ClassVar[tuple[float, float]]
+    default_schedule: ClassVar[F.SparsitySchedule]
 
     def __init__(
-        self, in_features: int, out_features: int, *, lambda_sparse: float, lambda_start: int, lambda_end: int
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        lambda_sparse: float | None = None,
+        lambda_start: int | None = None,
+        lambda_end: int | None = None,
     ) -> None:
+        """Schedule arguments left as None take the paper's value, ``default_schedule``."""
         super().__init__(in_features, out_features)
-        self.schedule = F.SparsitySchedule(lambda_sparse, lambda_start, lambda_end)
+        self.schedule = self.default_schedule.replace(
+            lambda_sparse=lambda_sparse, lambda_start=lambda_start, lambda_end=lambda_end
+        )
         self.W = nn.Parameter(torch.empty(in_features, out_features))
         self.reset_parameters()
 
@@ -69,19 +79,7 @@ class NAU(SparseArithmeticUnit):
     """
 
     weight_range = F.NAU_RANGE
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        lambda_sparse: float = F.NAU_SCHEDULE.lambda_sparse,
-        lambda_start: int = F.NAU_SCHEDULE.lambda_start,
-        lambda_end: int = F.NAU_SCHEDULE.lambda_end,
-    ) -> None:
-        super().__init__(
-            in_features, out_features, lambda_sparse=lambda_sparse, lambda_start=lambda_start, lambda_end=lambda_end
-        )
+    default_schedule = F.NAU_SCHEDULE
 
     def reset_parameters(self) -> None:
         limit = F.nau_init_limit(self.in_features, self.out_features)
@@ -107,19 +105,7 @@ class NMU(SparseArithmeticUnit):
     """
 
     weight_range = F.NMU_RANGE
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        lambda_sparse: float = F.NMU_SCHEDULE.lambda_sparse,
-        lambda_start: int = F.NMU_SCHEDULE.lambda_start,
-        lambda_end: int = F.NMU_SCHEDULE.lambda_end,
-    ) -> None:
-        super().__init__(
-            in_features, out_features, lambda_sparse=lambda_sparse, lambda_start=lambda_start, lambda_end=lambda_end
-        )
+    default_schedule = F.NMU_SCHEDULE
 
     def reset_parameters(self) -> None:
         nn.init.uniform_(self.W, *F.NMU_INIT_RANGE)
