@@ -82,9 +82,11 @@ def test_each_seed_trains_as_it_would_alone_float64(unit):
     assert_same_results(train_seeds(build, TASK, CONFIG, SEEDS), sequential(build, CONFIG, SEEDS), rtol=1e-9)
 
 
-@pytest.mark.parametrize("unit", ["nac", "nalu", "nau", "nmu"])
+@pytest.mark.parametrize("unit", ["nac", "nau", "nmu"])
 def test_each_seed_trains_as_it_would_alone_float32(unit):
     # Batched float32 matmuls round differently; over a few steps the MSEs still agree closely.
+    # Not NALU: its exp path amplifies those last-bit differences within a few steps on these
+    # inputs (about 1% apart after 20 steps), while in float64 it matches bitwise (the test above).
     config = replace(CONFIG, steps=20)
     build = builder(unit)
     assert_same_results(train_seeds(build, TASK, config, SEEDS), sequential(build, config, SEEDS), rtol=1e-4)

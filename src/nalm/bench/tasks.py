@@ -92,11 +92,11 @@ class StaticArithmeticTask:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` rows x ~ U[bounds]^input_size and targets a op b: shapes (n, input_size), (n, 1).
 
-        Data is drawn on the CPU from ``generator``, so a seed gives the same data on any device.
+        x is drawn in ``dtype`` on the CPU from ``generator`` (so a seed gives the same data on
+        any device); the targets are computed from those x in float64, then rounded to ``dtype``.
         """
         low, high = bounds
-        x = torch.rand(n, self.input_size, generator=generator, dtype=torch.float64) * (high - low) + low
-        a = x[:, subsets[0]].sum(-1, keepdim=True)
-        b = x[:, subsets[1]].sum(-1, keepdim=True)
-        target = OPERATIONS[self.operation](a, b)
-        return x.to(dtype), target.to(dtype)
+        x = torch.rand(n, self.input_size, generator=generator, dtype=dtype) * (high - low) + low
+        a = x[:, subsets[0]].double().sum(-1, keepdim=True)
+        b = x[:, subsets[1]].double().sum(-1, keepdim=True)
+        return x, OPERATIONS[self.operation](a, b).to(dtype)
