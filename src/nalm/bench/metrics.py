@@ -1,6 +1,8 @@
-"""The benchmark's measures (Madsen and Johansen 2020): the success threshold."""
+"""The benchmark's measures (Madsen and Johansen 2020): the success threshold and the sparsity error."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import torch
 
@@ -32,3 +34,15 @@ def success_threshold(
         total += torch.sum((operation(hidden[:, :1], hidden[:, 1:]) - target) ** 2).item()
         done += n
     return total / samples
+
+
+def sparsity_error(weights: Iterable[torch.Tensor]) -> torch.Tensor:
+    """Madsen and Johansen's sparsity error: max over every entry of every W of min(|W|, |1 - |W||).
+
+    Zero exactly when all weights are in {-1, 0, 1}. Each W is (..., in, out); the leading axes
+    (e.g. a seed axis S) are kept, so weights (S, in, out) give errors (S,).
+    """
+    errors = [torch.minimum(W.abs(), (1 - W.abs()).abs()).amax(dim=(-2, -1)) for W in weights]
+    if not errors:
+        raise ValueError("sparsity_error needs at least one weight, got none")
+    return torch.stack(errors).amax(dim=0)

@@ -49,6 +49,11 @@ class ArithmeticUnit(nn.Module):
     def apply_constraints(self) -> None:
         """Project the parameters back into their allowed range after an optimizer step (none here)."""
 
+    def weights(self) -> tuple[torch.Tensor, ...]:
+        """The effective weight matrices the formula applies, each (..., in_features, out_features)
+        (e.g. NAC's tanh(W_hat) * sigmoid(M_hat)), without gates: what the sparsity error reads."""
+        raise NotImplementedError(f"{type(self).__name__} does not define weights()")
+
     @classmethod
     def stack(cls, *dims: int, **options: Any) -> UnitStack:
         """A feed-forward network of this unit: ``NALU.stack(in, hidden, ..., out, eps=1e-7)``.

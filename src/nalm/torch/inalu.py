@@ -90,6 +90,13 @@ class INALU(ArithmeticUnit):
             ops=torch,
         )
 
+    def weights(self) -> tuple[torch.Tensor, ...]:
+        """(W_a, W_m), the two paths' effective NAC weights; the gate G is left out."""
+        return (
+            F.nac_weight(self.W_hat_a, self.M_hat_a, ops=torch),
+            F.nac_weight(self.W_hat_m, self.M_hat_m, ops=torch),
+        )
+
     def regularization_loss(self, step: int) -> torch.Tensor:
         """The paper's penalty once ``step`` is past ``regularization_start``, else zero."""
         active = float(step > self.regularization_start)

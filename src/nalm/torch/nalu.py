@@ -48,6 +48,10 @@ class NAC(ArithmeticUnit):
         """The effective weight W = tanh(W_hat) * sigmoid(M_hat), (in_features, out_features)."""
         return F.nac_weight(self.W_hat, self.M_hat, ops=torch)
 
+    def weights(self) -> tuple[torch.Tensor, ...]:
+        """(W,), the effective weight."""
+        return (self.weight,)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         return F.nac(x, self.W_hat, self.M_hat, ops=torch)
@@ -108,6 +112,13 @@ class NALU(ArithmeticUnit):
                 nn.init.zeros_(weight)  # g = 1/2: neither path is preferred at the start
             else:
                 _kaiming(weight, "uniform")
+
+    def weights(self) -> tuple[torch.Tensor, ...]:
+        """(W,) with shared weights, else (W, W_m); the gate G is left out."""
+        pairs = [(self.W_hat, self.M_hat)] if self.shared_weights else [
+            (self.W_hat, self.M_hat), (self.W_hat_mul, self.M_hat_mul)
+        ]
+        return tuple(F.nac_weight(W_hat, M_hat, ops=torch) for W_hat, M_hat in pairs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

@@ -46,6 +46,10 @@ class SparseArithmeticUnit(ArithmeticUnit):
         """The weight the formula uses: W clamped to ``weight_range``, (in_features, out_features)."""
         return self.W.clamp(*self.weight_range)
 
+    def weights(self) -> tuple[torch.Tensor, ...]:
+        """(W,), clamped to ``weight_range``."""
+        return (self.weight,)
+
     def regularization_loss(self, step: int) -> torch.Tensor:
         """lambda(step) * mean(min(|W|, 1 - |W|)) of the clamped W: zero until ``lambda_start``."""
         return self.schedule(step) * F.sparsity_penalty(self.weight, ops=torch)

@@ -63,6 +63,10 @@ class NPU(ArithmeticUnit):
         self.check_input(x)
         return F.npu(x, self.W_re, self.g, eps=self.eps, ops=torch, W_im=self.W_im if self.imaginary else None)
 
+    def weights(self) -> tuple[torch.Tensor, ...]:
+        """(W_re, W_im), or (W_re,) without imaginary weights; the relevance gate g is left out."""
+        return (self.W_re, self.W_im) if self.imaginary else (self.W_re,)
+
     def regularization_loss(self, step: int) -> torch.Tensor:
         """``l1`` times the L1 norm of every parameter (the same at every step)."""
         return self.l1 * F.l1_norm(self.parameters(recurse=False), ops=torch)
