@@ -75,10 +75,7 @@ def keras_output_and_gradients(layer, x, cotangent):
     return as_numpy[0], as_numpy[1], dict(zip(names, as_numpy[2:]))
 
 
-@pytest.mark.parametrize("name, options", CASES)
-def test_torch_and_keras_units_agree(name, options):
-    module, layer = paired_units(name, options)
-
+def assert_same_outputs_and_gradients(module, layer):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 5, 4)).astype("float32")
     cotangent = rng.normal(size=(2, 5, 3)).astype("float32")
@@ -95,6 +92,31 @@ def test_torch_and_keras_units_agree(name, options):
     for weight_name, gradient in dweights.items():
         expected = getattr(module, weight_name).grad.numpy()
         np.testing.assert_allclose(gradient, expected, **tolerance, err_msg=weight_name)
+
+
+@pytest.mark.parametrize("name, options", CASES)
+def test_torch_and_keras_units_agree(name, options):
+    assert_same_outputs_and_gradients(*paired_units(name, options))
+
+
+@pytest.mark.parametrize("name", ["nau", "nmu", "npu", "realnpu"])
+def test_gradients_agree_with_weights_on_their_bounds(name):
+    # After a clamp the weights sit on their bounds, where the solutions lie (W = -1, 0, 1; g = 0, 1):
+    # every backend must pass the full gradient there, as torch.clamp does (jax's clip halves it).
+    module, layer = paired_units(name, {})
+    before = [p.detach().clone() for p in module.parameters()]
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.mul_(100.0)
+        module.apply_constraints()
+        for parameter, value in zip(module.parameters(), before):
+            if torch.equal(parameter, 100.0 * value):  # not a clamped weight: put it back
+                parameter.copy_(value)
+    on_bounds = sum(int(((p == 0) | (p.abs() == 1)).sum()) for p in module.parameters())
+    assert on_bounds >= 4
+    for weight in layer.weights:
+        weight.assign(getattr(module, weight.name).detach().numpy())
+    assert_same_outputs_and_gradients(module, layer)
 
 
 @pytest.mark.parametrize("name, options", CASES)

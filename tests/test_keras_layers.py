@@ -362,3 +362,30 @@ def test_nalu_learns_multiplication_and_extrapolates():
     target = test.prod(-1, keepdims=True)
     relative_error = np.abs(model.predict(test, batch_size=1024, verbose=0) - target) / target
     assert relative_error.max() < 1e-3
+
+
+@pytest.mark.parametrize(
+    "unit, weight, bounds, target",
+    [
+        (NAU, "W", (-1.0, 1.0), lambda x: 50 * x.sum(-1, keepdims=True)),
+        (NMU, "W", (0.0, 1.0), lambda x: 50 * x.sum(-1, keepdims=True)),
+        (NPU, "g", (0.0, 1.0), lambda x: x.prod(-1, keepdims=True) ** 3),
+    ],
+    ids=["nau", "nmu", "npu"],
+)
+def test_fit_keeps_clamped_weights_in_their_range(unit, weight, bounds, target):
+    # Targets beyond what the range allows push the weights past their bounds; the default Clamp
+    # constraint, applied by the optimizer after every step, keeps them inside.
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).uniform(1, 2, size=(64, 2)).astype("float32")
+    model = keras.Sequential([unit(1, input_dim=2)])
+    model.compile(keras.optimizers.Adam(0.05), "mse")
+    model.fit(x, target(x), epochs=20, verbose=0)
+    values = numpy(getattr(model.layers[0], weight))
+    assert values.min() >= bounds[0] and values.max() <= bounds[1]
+    assert np.isin(values, bounds).any()  # the clamp had work to do
+
+
+def test_numpy_integers_and_floats_are_accepted():
+    layer = NALU(np.int64(3), eps=np.float32(1e-7), input_dim=np.int32(2))
+    assert (layer.units, layer.input_dim) == (3, 2) and isinstance(layer.units, int)

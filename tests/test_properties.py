@@ -18,7 +18,7 @@ def test_saturated_nac_computes_exact_signed_sums(signs, data):
     nac = NAC(len(signs), 1).double()
     with torch.no_grad():
         sign = torch.tensor(signs, dtype=torch.float64).unsqueeze(1)
-        nac.W_hat.copy_(SAT * sign)  # tanh(+-20) = +-1; tanh(0) = 0 gives W = 0
+        nac.W_hat.copy_(SAT * sign)  # tanh(+-40) = +-1; tanh(0) = 0 gives W = 0
         nac.M_hat.fill_(SAT)
     x = torch.tensor([xs], dtype=torch.float64)
     expected = sum(s * v for s, v in zip(signs, xs))

@@ -258,3 +258,23 @@ def test_stack_passes_options_to_every_unit_and_accepts_a_list():
 def test_stack_rejects_bad_sizes(dims):
     with pytest.raises(ValueError, match="at least two sizes|must be a positive integer"):
         NAC.stack(*dims)
+
+
+def test_numpy_integers_and_floats_are_accepted():
+    import numpy as np
+
+    unit = NALU(np.int64(4), np.int32(3), eps=np.float64(1e-7))
+    assert (unit.in_features, unit.out_features) == (4, 3) and isinstance(unit.in_features, int)
+
+
+def test_nalu_dividing_by_many_zeros_overflows_unless_capped():
+    # exp(-8 * log(1e-7)) = exp(129) is past float32's limit (exp(88.7)): documented; the cap keeps it finite.
+    plain, capped = NALU(8, 1), NALU(8, 1, max_exponent=20.0)
+    for unit in (plain, capped):
+        with torch.no_grad():
+            unit.W_hat.fill_(-40.0)
+            unit.M_hat.fill_(40.0)
+            unit.G.fill_(-40.0)
+    x = torch.zeros(1, 8)
+    assert torch.isinf(plain(x)).all()
+    assert capped(x).item() == pytest.approx(math.exp(20.0) / 2, rel=1e-5)  # gate sigmoid(0) = 1/2

@@ -102,6 +102,15 @@ def gate(x: Array, G: Array, kind: str, *, ops: Any) -> Array:
 
 # --- NAU and NMU (Madsen & Johansen 2020, arXiv 2001.05016) --------------------------------------
 
+def clamp(W: Array, low: float, high: float, *, ops: Any) -> Array:
+    """W clipped to [low, high], passing the full gradient inside the range and on its bounds.
+
+    The bounds are where the solutions lie (W = -1, 0, 1): ``jax.numpy.clip`` would halve the
+    gradient there, ``torch.clamp`` passes all of it; this gives every backend torch's rule.
+    """
+    return ops.where(ops.logical_and(W >= low, W <= high), W, ops.clip(W, low, high))
+
+
 NAU_RANGE = (-1.0, 1.0)
 """The NAU's weights are clamped to this range."""
 
@@ -114,7 +123,7 @@ def nau(x: Array, W: Array, *, ops: Any) -> Array:
 
     x: (..., in); W: (..., in, out); returns (..., out).
     """
-    return ops.matmul(x, ops.clip(W, *NAU_RANGE))
+    return ops.matmul(x, clamp(W, *NAU_RANGE, ops=ops))
 
 
 def selective_product(x: Array, W: Array, *, ops: Any) -> Array:
@@ -135,7 +144,7 @@ def nmu(x: Array, W: Array, *, ops: Any) -> Array:
     Exact for inputs of any sign, zeros included (no logarithm); it cannot divide.
     x: (..., in); W: (..., in, out); returns (..., out).
     """
-    return selective_product(x, ops.clip(W, *NMU_RANGE), ops=ops)
+    return selective_product(x, clamp(W, *NMU_RANGE, ops=ops), ops=ops)
 
 
 def seed_count(weight: Array) -> int:
@@ -256,8 +265,8 @@ def inalu_penalty(weights: Any, threshold: float, *, ops: Any) -> Array:
 
 
 def inalu_stalled(losses: Any, threshold: float) -> bool:
-    """iNALU's test for a stuck run: the older half of ``losses`` has a mean no lower than the
-    newer half's mean plus its standard deviation, and the newer half's mean is above
+    """iNALU's test for a stuck run: the older half of ``losses`` has a mean no higher than the
+    newer half's mean plus its standard deviation (no real progress), and the newer half's mean is above
     ``threshold``. Plain Python on a sequence of floats; False with fewer than two losses."""
     losses = [float(loss) for loss in losses]
     if len(losses) < 2:
@@ -271,6 +280,10 @@ def inalu_stalled(losses: Any, threshold: float) -> bool:
 # --- NPU and RealNPU (Heim, Pevný & Šmídl 2020, arXiv 2006.01681) -------------------------------
 
 
+NPU_GATE_RANGE = (0.0, 1.0)
+"""The NPU's relevance gate g is clamped to [0, 1]."""
+
+
 def npu(x: Array, W_re: Array, g: Array, *, eps: float, ops: Any, W_im: Array | None = None) -> Array:
     """Neural power unit: the real part of prod_i x_i^(W_re,io + i W_im,io), inputs gated by relevance.
 
@@ -282,7 +295,7 @@ def npu(x: Array, W_re: Array, g: Array, *, eps: float, ops: Any, W_im: Array | 
     ``W_im=None`` is the RealNPU: z = exp(log(r) W) * cos(k W).
     x: (..., in); W_re, W_im: (..., in, out); g: (in,); returns (..., out).
     """
-    g = ops.clip(g, 0, 1)
+    g = clamp(g, *NPU_GATE_RANGE, ops=ops)
     r = g * (ops.abs(x) + eps) + (1 - g)  # not (g (|x| + eps) + 1) - g, which rounds |x| + eps away
     k = g * math.pi * ops.clip(-ops.sign(x), 0, 1)
     log_r = ops.log(r)

@@ -4,33 +4,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 
 def positive_int(name: str, value: Any) -> int:
-    """Return ``value`` if it is an integer > 0, else raise naming ``name`` and the value."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    """Return ``value`` as an int if it is an integer > 0 (numpy integers too, not bools), else raise."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def positive_float(name: str, value: Any) -> float:
     """Return ``value`` as a float if it is a finite number > 0, else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
 
 
 def non_negative_int(name: str, value: Any) -> int:
     """Return ``value`` if it is an integer >= 0, else raise naming ``name`` and the value."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def non_negative_float(name: str, value: Any) -> float:
     """Return ``value`` as a float if it is a finite number >= 0, else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
     return float(value)
 
@@ -39,7 +40,7 @@ def optional_float(name: str, value: Any) -> float | None:
     """Return ``value`` as a float, or None; raise for anything else (bools, NaN, strings)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value):
         raise ValueError(f"{name} must be a number or None, got {value!r}")
     return float(value)
 

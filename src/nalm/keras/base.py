@@ -11,13 +11,31 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import keras
-from keras import constraints, regularizers
+from keras import regularizers
 
 from nalm.registry import Registry
 from nalm.validation import layer_sizes, positive_int
 
 UNITS: Registry[type[ArithmeticLayer]] = Registry("keras")
 """Every Keras unit by name: ``UNITS.get("nalu")`` is :class:`nalm.keras.NALU`."""
+
+
+@keras.saving.register_keras_serializable(package="nalm")
+class Clamp(keras.constraints.Constraint):
+    """Clips a weight into [low, high]: a unit's range for a weight (NAU/NMU's W, the NPU's g).
+
+    Keras optimizers apply a weight's constraint after every step, so ``model.fit`` keeps the
+    weight in range as the papers do; :meth:`ArithmeticLayer.apply_constraints` applies it by hand.
+    """
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = float(low), float(high)
+
+    def __call__(self, w: Any) -> Any:
+        return keras.ops.clip(w, self.low, self.high)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high}
 
 
 class WeightOption:
@@ -107,6 +125,7 @@ class ArithmeticLayer(keras.layers.Layer):
         weight_names: Sequence[str],
         vectors: Mapping[str, str] | None = None,
         initializers: Mapping[str, Any] | None = None,
+        constraints: Mapping[str, Any] | None = None,
         input_dim: int | None = None,
         kernel_initializer: Any = None,
         kernel_regularizer: Any = None,
@@ -122,6 +141,7 @@ class ArithmeticLayer(keras.layers.Layer):
         self.vectors = dict(vectors or {})
         names = self.weight_names
         own = dict(initializers or {})
+        own_constraints = dict(constraints or {})
         self.kernel_initializer = WeightOption(
             "kernel_initializer",
             kernel_initializer,
@@ -134,7 +154,11 @@ class ArithmeticLayer(keras.layers.Layer):
             "kernel_regularizer", kernel_regularizer, names, module=regularizers, defaults=nothing
         )
         self.kernel_constraint = WeightOption(
-            "kernel_constraint", kernel_constraint, names, module=constraints, defaults=nothing
+            "kernel_constraint",
+            kernel_constraint,
+            names,
+            module=keras.constraints,
+            defaults={**nothing, **own_constraints},
         )
         self.supports_masking = True
         self.input_spec = keras.InputSpec(min_ndim=2)
@@ -169,6 +193,14 @@ class ArithmeticLayer(keras.layers.Layer):
             setattr(self, name, weight)
         self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: input_dim})
 
+    def tensor(self, name: str) -> Any:
+        """Weight ``name`` as a backend tensor (the stateless value inside ``stateless_call``).
+
+        The clamps of :func:`nalm.functional.clamp` need it: on JAX, ``keras.ops.where`` does not
+        take Keras variables.
+        """
+        return keras.ops.convert_to_tensor(getattr(self, name))
+
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (*input_shape[:-1], self.units)
 
@@ -190,10 +222,15 @@ class ArithmeticLayer(keras.layers.Layer):
         return keras.ops.zeros((), dtype=self.variable_dtype)
 
     def apply_constraints(self) -> None:
-        """Project the weights back into their allowed range after an optimizer step (none here).
+        """Apply every weight's constraint in place (what Keras optimizers do after each step).
 
-        For a unit's own projection; Keras optimizers already apply ``kernel_constraint``.
+        For training loops of one's own; a unit's range constraint (e.g. NAU's W in [-1, 1]) is
+        its default ``kernel_constraint`` for that weight.
         """
+        for name in self.weight_names:
+            weight = getattr(self, name)
+            if weight.constraint is not None:
+                weight.assign(weight.constraint(weight))
 
     @classmethod
     def stack(cls, *dims: int, **options: Any) -> keras.Sequential:

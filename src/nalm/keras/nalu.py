@@ -59,10 +59,11 @@ class NALU(ArithmeticLayer):
     (``input_dim``, ``kernel_initializer``, ``kernel_regularizer``, ``kernel_constraint``, ``name``,
     ``dtype``, ...) are those of :class:`nalm.keras.ArithmeticLayer`.
 
-    Numerics: ``eps`` keeps log(|x| + eps) finite at x = 0 (the sign of x is lost in the
-    multiplicative path, as in the paper). With ``max_exponent=None`` (the paper), m overflows to
-    inf once the product leaves the dtype's range; set ``max_exponent`` (e.g. 20) to cap the
-    exponent, so m <= exp(max_exponent).
+    Numerics as :class:`nalm.torch.NALU`: ``eps`` keeps log(|x| + eps) finite at x = 0 (the sign
+    of x is lost in the multiplicative path, as in the paper). With ``max_exponent=None`` (the
+    paper), m overflows to inf once the exponent passes the dtype's limit (88.7 in float32): a
+    huge product, or a quotient by zero inputs whose negative weights sum below about -5.5. Set
+    ``max_exponent`` (e.g. 20) to cap the exponent, so m <= exp(max_exponent).
 
     Shapes: input (..., input_dim), output (..., units).
     """

@@ -7,7 +7,8 @@ Paper: Madsen, Johansen, "Neural Arithmetic Units", ICLR 2020, arXiv 2001.05016.
 
 The formulas live in :mod:`nalm.functional` and are applied with ``keras.ops``; the one weight
 ``W`` is (input_dim, units) as in :mod:`nalm.torch.nau`. It is clamped in every call, and in place
-by :meth:`apply_constraints`, which a training loop calls after every optimizer step.
+after every optimizer step by its default constraint (:class:`nalm.keras.base.Clamp`), which
+``model.fit`` applies and :meth:`apply_constraints` applies in a loop of one's own.
 
 Shapes: input (..., input_dim), output (..., units).
 """
@@ -19,7 +20,7 @@ from typing import Any, ClassVar
 import keras
 
 from nalm import functional as F
-from nalm.keras.base import UNITS, ArithmeticLayer
+from nalm.keras.base import UNITS, ArithmeticLayer, Clamp
 
 
 @keras.saving.register_keras_serializable(package="nalm")
@@ -57,7 +58,13 @@ class SparseArithmeticLayer(ArithmeticLayer):
         schedule = self.default_schedule.replace(
             lambda_sparse=lambda_sparse, lambda_start=lambda_start, lambda_end=lambda_end
         )
-        super().__init__(units, weight_names=("W",), initializers={"W": self.default_initializer()}, **kwargs)
+        super().__init__(
+            units,
+            weight_names=("W",),
+            initializers={"W": self.default_initializer()},
+            constraints={"W": Clamp(*self.weight_range)},
+            **kwargs,
+        )
         self.schedule = schedule
 
     @staticmethod
@@ -67,11 +74,8 @@ class SparseArithmeticLayer(ArithmeticLayer):
 
     def regularization_loss(self, step: int) -> Any:
         """lambda(step) * mean(min(|W|, 1 - |W|)) of the clamped W: zero until ``lambda_start``."""
-        return self.schedule(step) * F.sparsity_penalty(keras.ops.clip(self.W, *self.weight_range), ops=keras.ops)
-
-    def apply_constraints(self) -> None:
-        """Clamp W into ``weight_range`` in place."""
-        self.W.assign(keras.ops.clip(self.W, *self.weight_range))
+        W = F.clamp(self.tensor("W"), *self.weight_range, ops=keras.ops)
+        return self.schedule(step) * F.sparsity_penalty(W, ops=keras.ops)
 
     def get_config(self) -> dict[str, Any]:
         s = self.schedule
@@ -107,7 +111,7 @@ class NAU(SparseArithmeticLayer):
         return NAUUniform()
 
     def call(self, inputs: Any) -> Any:
-        return F.nau(inputs, self.W, ops=keras.ops)
+        return F.nau(inputs, self.tensor("W"), ops=keras.ops)
 
 
 @UNITS.register("nmu")
@@ -133,4 +137,4 @@ class NMU(SparseArithmeticLayer):
         return keras.initializers.RandomUniform(*F.NMU_INIT_RANGE)
 
     def call(self, inputs: Any) -> Any:
-        return F.nmu(inputs, self.W, ops=keras.ops)
+        return F.nmu(inputs, self.tensor("W"), ops=keras.ops)

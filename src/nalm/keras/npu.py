@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import keras
 
 from nalm import functional as F
-from nalm.keras.base import UNITS, ArithmeticLayer
+from nalm.keras.base import UNITS, ArithmeticLayer, Clamp
 from nalm.validation import non_negative_float, positive_float
 
 
@@ -52,6 +52,7 @@ class NPU(ArithmeticLayer):
             weight_names=("W_re", "W_im", "g") if self.imaginary else ("W_re", "g"),
             vectors={"g": "input"},
             initializers={"W_im": "zeros", "g": keras.initializers.Constant(0.5)},
+            constraints={"g": Clamp(*F.NPU_GATE_RANGE)},
             **kwargs,
         )
         self.eps = eps
@@ -59,15 +60,11 @@ class NPU(ArithmeticLayer):
 
     def call(self, inputs: Any) -> Any:
         W_im = self.W_im if self.imaginary else None
-        return F.npu(inputs, self.W_re, self.g, eps=self.eps, ops=keras.ops, W_im=W_im)
+        return F.npu(inputs, self.W_re, self.tensor("g"), eps=self.eps, ops=keras.ops, W_im=W_im)
 
     def regularization_loss(self, step: int) -> Any:
         """``l1`` times the L1 norm of every weight (the same at every step)."""
         return self.l1 * F.l1_norm([getattr(self, name) for name in self.weight_names], ops=keras.ops)
-
-    def apply_constraints(self) -> None:
-        """Clamp the relevance gate g into [0, 1] in place."""
-        self.g.assign(keras.ops.clip(self.g, 0.0, 1.0))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "eps": self.eps, "l1": self.l1}

@@ -27,7 +27,8 @@ class INALU(ArithmeticUnit):
         y = g * a + (1 - g) * m * s
 
     The two paths have their own NAC weights. |x| is floored at ``eps`` in log space and the
-    exponent capped at ``omega``, so zeros, tiny and huge inputs give finite outputs (m <= e^omega).
+    exponent capped at ``omega``, so zeros, tiny and huge inputs give finite outputs (m <= e^omega)
+    in float32 and bfloat16; float16 overflows past e^11 (use ``omega`` <= 11 there).
     The sign term restores the sign of products and quotients of negative inputs; it is 0 for a
     fractional power of a negative input and for an exact zero input (a product with 0 is 0, and
     so is a quotient by 0). ``gate="independent"`` (default, the variant with
@@ -113,7 +114,7 @@ def reinitialize_if_stuck(model: nn.Module, losses: Sequence[float], *, threshol
     """iNALU's restart rule: if training has stalled, draw ``model``'s weights again.
 
     Stalled (:func:`nalm.functional.inalu_stalled`): the mean of the older half of ``losses`` is
-    not below the newer half's mean plus its standard deviation, and the newer half's mean is
+    no higher than the newer half's mean plus its standard deviation, and the newer half's mean is
     above ``threshold``. Then every submodule of ``model`` with a ``reset_parameters`` method
     (every unit) is reinitialized and True is returned; the caller should clear its loss
     history. The paper checks every 10 epochs once more than 10,000 losses are recorded.

@@ -71,11 +71,14 @@ class NALU(ArithmeticUnit):
     uses (e.g. iNALU, arXiv 2003.07629): g = sigmoid(G) with G a vector (out_features,), one
     learned value per output whatever the input, initialized to 0 (g = 1/2).
 
-    Numerics: ``eps`` keeps log(|x| + eps) finite at x = 0, so zeros, negatives and tiny inputs
-    give finite outputs (the sign of x is lost in the multiplicative path, as in the paper).
-    With ``max_exponent=None`` (the paper), m overflows to inf once the product leaves the
-    dtype's range, e.g. |x|^2 for |x| > 1.8e19 in float32; y is then inf, or NaN where the gate
-    is exactly 1. Set ``max_exponent`` (e.g. 20) to cap the exponent, so m <= exp(max_exponent).
+    Numerics: ``eps`` keeps log(|x| + eps) finite at x = 0 (|log(eps)| = 16.1 for 1e-7), so
+    zeros, negatives and tiny inputs give finite outputs while the weights on them are moderate
+    (the sign of x is lost in the multiplicative path, as in the paper). With
+    ``max_exponent=None`` (the paper), m overflows to inf once the exponent passes the dtype's
+    limit (88.7 in float32): a product beyond about 3.4e38, e.g. |x|^2 for |x| > 1.8e19, or a
+    quotient by zero inputs whose negative weights sum below about -5.5. y is then inf, or NaN
+    where the gate is exactly 1. Set ``max_exponent`` (e.g. 20) to cap the exponent, so that
+    m <= exp(max_exponent). The gradient of log(|x| + eps) is up to 1/eps near x = 0.
 
     Shapes: input (..., in_features), output (..., out_features).
     """

@@ -29,7 +29,9 @@ class NPU(ArithmeticUnit):
 
     For a relevant input (g = 1) and W_im = 0 this is prod_i x_i^W_io with the sign of a negative
     x_i restored through cos(pi W_io): products, quotients and powers of inputs of any sign
-    (zero is floored at eps, so dividing by it gives a large finite value). An irrelevant input
+    (zero becomes eps, so dividing by it gives a large value, 1/eps = 1e7 for a weight of -1;
+    it overflows to inf once the exponent passes the dtype's limit, 88.7 in float32, and there
+    is no cap: the unit is a power function, so huge inputs overflow too). An irrelevant input
     (g = 0) contributes the neutral 1. g is clamped to [0, 1] in every forward pass and in place
     by :meth:`apply_constraints`.
 
