@@ -1,24 +1,33 @@
-"""The ``nalm`` command line: wires the benchmark's pieces (task, model, trainer) together.
+"""The ``nalm`` command line: wires the benchmark's pieces (task, model, trainer, results, report) together.
 
     nalm train --unit nalu --operation mul --steps 20000
+    nalm bench --preset quick --results results/quick.jsonl
+    nalm report results/quick.jsonl --out results/quick
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from nalm.bench.aggregate import summarize
+from nalm.bench.grid import PRESETS, Benchmark, Configuration, preset
 from nalm.bench.metrics import success_threshold
-from nalm.bench.models import build_model
+from nalm.bench.models import MODELS, build_model
+from nalm.bench.report import MissingDependencyError, several_ranges, summary_cells, write_report
+from nalm.bench.results import ResultsFile, Row, read_results, run_benchmark
 from nalm.bench.tasks import OPERATIONS, StaticArithmeticTask
 from nalm.bench.trainer import TrainConfig, TrainResult, train
 from nalm.torch import UNITS
+from nalm.validation import positive_int
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -29,6 +38,13 @@ def _range(text: str) -> tuple[float, float]:
         return float(parts[0]), float(parts[1])
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected LOW,HIGH (e.g. 1,2), got {text!r}") from None
+
+
+def _range_pair(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH:LOW,HIGH (e.g. 1,2:2,6), got {text!r}")
+    return _range(parts[0]), _range(parts[1])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +71,58 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--extrapolation-range", type=_range, default="2,6", metavar="LOW,HIGH")
     run.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_bench_parser(commands)
+    report = commands.add_parser(
+        "report",
+        help="write a Markdown table and figures of a results file",
+        description="Summarize a results file of nalm bench: report.md (success rate with 95%% Wilson "
+        "interval, solved at, sparsity error), success_rate.png and extrapolation_error.png.",
+    )
+    report.add_argument("results", type=Path, help="a results file written by nalm bench")
+    report.add_argument("--out", type=Path, help="folder for the report (default: RESULTS without its suffix)")
     return parser
+
+
+def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
+    """``nalm bench``: a preset, and an option for each of its values (dest = the Benchmark field)."""
+    bench = commands.add_parser(
+        "bench",
+        help="train a grid of models x operations with many seeds and save one line per run",
+        description="Train each model on each operation with seeds 0..S-1 side by side, append one JSON "
+        "line per run to the results file (a rerun trains only what is missing), and print each "
+        "configuration's success rate. Options left out take the preset's value.",
+    )
+    bench.add_argument("--preset", default="quick", choices=tuple(PRESETS), help="default: quick")
+    bench.add_argument("--models", nargs="+", choices=tuple(MODELS), metavar="MODEL",
+                       help=f"models (layer pairs) from {', '.join(MODELS)}")
+    bench.add_argument("--operations", "--ops", nargs="+", choices=tuple(OPERATIONS), metavar="OP",
+                       help=f"operations from {', '.join(OPERATIONS)}")
+    for name, kind, text in (
+        ("seeds", int, "seeds per configuration, 0..N-1, trained side by side"),
+        ("steps", int, "training steps"),
+        ("eval-every", int, "steps between evaluations"),
+        ("batch-size", int, "training batch size"),
+        ("learning-rate", float, "Adam's learning rate"),
+        ("eval-size", int, "points in each evaluation set"),
+        ("input-size", int, "inputs of the task"),
+        ("subset-ratio", float, "size of the subsets a and b, as a fraction of the inputs"),
+        ("overlap-ratio", float, "overlap of the subsets, as a fraction of their size"),
+        ("hidden-size", int, "hidden units between the pair's layers; 0: the second layer alone"),
+        ("threshold-samples", int, "samples estimating the success threshold"),
+    ):
+        bench.add_argument(f"--{name}", type=kind, help=text)
+    bench.add_argument("--range", dest="ranges", type=_range_pair, action="append", metavar="LOW,HIGH:LOW,HIGH",
+                       help="interpolation:extrapolation range pair, repeatable; negative: --range=-2,-1:-6,-2")
+    bench.add_argument("--results", type=Path, help="results file (default: results/PRESET.jsonl)")
+    bench.add_argument("--workers", type=int, default=2, help="processes training configurations (default: 2)")
+    bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def benchmark_from_args(args: argparse.Namespace) -> Benchmark:
+    """The preset with every option that was given replacing its value."""
+    names = [field.name for field in dataclasses.fields(Benchmark)]
+    overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    return dataclasses.replace(preset(args.preset), **overrides)
 
 
 def _train_command(args: argparse.Namespace, console: Console) -> None:
@@ -116,7 +183,52 @@ def _result_table(result: TrainResult) -> Table:
     return table
 
 
-COMMANDS = {"train": _train_command}
+def _bench_command(args: argparse.Namespace, console: Console) -> None:
+    benchmark = benchmark_from_args(args)
+    positive_int("workers", args.workers)
+    results = ResultsFile(args.results or Path("results") / f"{args.preset}.jsonl", benchmark)
+    torch.set_num_threads(1)  # for configurations trained in this process; workers set their own
+    console.print(
+        f"[bold]{args.preset}[/]: {len(benchmark.configurations())} configurations x {benchmark.seeds} seeds, "
+        f"{benchmark.steps} steps, results in {results.path}"
+    )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=args.no_progress) as progress:
+        bar = progress.add_task("configurations", total=None)
+
+        def done(configuration: Configuration, rows: list[Row]) -> None:
+            progress.advance(bar)
+            progress.update(bar, description=f"done {configuration.model} {configuration.operation}")
+
+        rows = run_benchmark(
+            results, workers=args.workers, on_start=lambda n: progress.update(bar, total=n), on_done=done
+        )
+    console.print(_summary_table(rows))
+
+
+def _summary_table(rows: list[Row]) -> Table:
+    summaries = summarize(rows)
+    with_ranges = several_ranges(summaries)
+    table = Table(title=f"success over {len(rows)} runs (selected at the lowest interpolation MSE)")
+    for column in ("model", "op", *(("ranges",) if with_ranges else ()), "success rate [95% interval]",
+                   "solved at (median)", "sparsity error"):
+        table.add_column(column, justify="left" if column in ("model", "op", "ranges") else "right")
+    for summary in summaries:
+        c = summary.configuration
+        ranges = (c.ranges_label,) if with_ranges else ()
+        table.add_row(c.model, c.operation, *ranges, *summary_cells(summary))
+    return table
+
+
+def _report_command(args: argparse.Namespace, console: Console) -> None:
+    if not args.results.is_file():
+        raise ValueError(f"no results file {args.results}")
+    out = args.out or args.results.with_suffix("")
+    for path in write_report(read_results(args.results), out):
+        console.print(f"wrote {path}")
+
+
+COMMANDS = {"train": _train_command, "bench": _bench_command, "report": _report_command}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         COMMANDS[args.command](args, console)
     except ValueError as error:
         parser.exit(2, f"nalm {args.command}: error: {error}\n")
+    except MissingDependencyError as error:
+        parser.exit(1, f"nalm {args.command}: error: {error}\n")
     return 0
 
 

@@ -1,0 +1,181 @@
+"""A benchmark: which models, operations and ranges to train, with how many seeds and which settings.
+
+A :class:`Benchmark` expands to :class:`Configuration` s, one per model x operation x range pair;
+each configuration is trained with seeds 0 .. S-1 side by side
+(:func:`nalm.bench.seeds.train_stacked`). :data:`PRESETS` holds the published settings.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, fields
+
+from nalm.bench.models import MODELS
+from nalm.bench.tasks import OPERATIONS, StaticArithmeticTask, value_range
+from nalm.bench.trainer import TrainConfig
+from nalm.validation import choice, non_negative_int, positive_int
+
+Range = tuple[float, float]
+RangePair = tuple[Range, Range]
+"""(interpolation range, extrapolation range), each (low, high)."""
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One model on one operation and range pair: the unit of training (S seeds side by side)."""
+
+    model: str
+    operation: str
+    interpolation_range: Range
+    extrapolation_range: Range
+
+    @property
+    def key(self) -> tuple[str, str, Range, Range]:
+        return (self.model, self.operation, self.interpolation_range, self.extrapolation_range)
+
+    @property
+    def ranges_label(self) -> str:
+        """"U[1,2] -> U[2,6]": the interpolation and extrapolation ranges."""
+        (a, b), (c, d) = self.interpolation_range, self.extrapolation_range
+        return f"U[{a:g},{b:g}] -> U[{c:g},{d:g}]"
+
+    def label(self, with_ranges: bool) -> str:
+        """"nmu mul", or "nmu mul U[1,2] -> U[2,6]" with ``with_ranges``."""
+        return f"{self.model} {self.operation}" + (f" {self.ranges_label}" if with_ranges else "")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """Every value of a benchmark. Defaults: the static task of Madsen and Johansen 2020
+    (100 inputs, subsets of 25 overlapping by 12, U[1,2] -> U[2,6]) with the ``quick`` preset's
+    models, operations, seeds and steps.
+
+    ``hidden_size`` 0 means no hidden layer: the model is its pair's second unit alone
+    (see :func:`nalm.bench.models.build_network`). ``threshold_samples`` is the number of
+    extrapolation samples that estimate the success threshold
+    (:func:`nalm.bench.metrics.success_threshold`).
+    """
+
+    models: tuple[str, ...] = ("nau", "nmu", "nac", "nalu")
+    operations: tuple[str, ...] = ("add", "sub", "mul")
+    seeds: int = 8
+    steps: int = 6_000
+    eval_every: int = 500
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    eval_size: int = 10_000
+    input_size: int = 100
+    subset_ratio: float = 0.25
+    overlap_ratio: float = 0.5
+    hidden_size: int = 2
+    ranges: tuple[RangePair, ...] = (((1.0, 2.0), (2.0, 6.0)),)
+    threshold_samples: int = 100_000
+
+    def __post_init__(self) -> None:
+        for name, options in (("models", tuple(MODELS)), ("operations", tuple(OPERATIONS))):
+            values = tuple(getattr(self, name))
+            if not values:
+                raise ValueError(f"{name} must name at least one, got none")
+            for value in values:
+                choice(name[:-1], value, options)
+            object.__setattr__(self, name, tuple(dict.fromkeys(values)))
+        positive_int("seeds", self.seeds)
+        positive_int("threshold_samples", self.threshold_samples)
+        non_negative_int("hidden_size", self.hidden_size)
+        if not self.ranges:
+            raise ValueError("ranges must hold at least one (interpolation, extrapolation) pair, got none")
+        ranges = tuple(
+            (value_range("interpolation_range", tuple(i)), value_range("extrapolation_range", tuple(e)))
+            for i, e in self.ranges
+        )
+        object.__setattr__(self, "ranges", ranges)
+        self.train_config()  # checks steps, eval_every, batch_size, learning_rate, eval_size
+        for configuration in self.configurations():
+            self.task(configuration)  # checks input_size, subset_ratio, overlap_ratio
+
+    def configurations(self) -> list[Configuration]:
+        """Model x operation x range pair, in that nesting order."""
+        return [
+            Configuration(model, operation, *pair)
+            for model, operation, pair in itertools.product(self.models, self.operations, self.ranges)
+        ]
+
+    def seed_list(self) -> tuple[int, ...]:
+        """The seeds every configuration is trained with: 0 .. seeds - 1."""
+        return tuple(range(self.seeds))
+
+    def task(self, configuration: Configuration) -> StaticArithmeticTask:
+        return StaticArithmeticTask(
+            operation=configuration.operation,
+            input_size=self.input_size,
+            subset_ratio=self.subset_ratio,
+            overlap_ratio=self.overlap_ratio,
+            interpolation_range=configuration.interpolation_range,
+            extrapolation_range=configuration.extrapolation_range,
+        )
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            steps=self.steps,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            eval_every=self.eval_every,
+            eval_size=self.eval_size,
+        )
+
+    def settings(self) -> dict[str, int | float]:
+        """The values every run shares, all but the grid's axes (models, operations, ranges, seeds):
+        runs with different settings must not be mixed in one results file."""
+        axes = {"models", "operations", "ranges", "seeds"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in axes}
+
+
+SINGLE_RANGES: tuple[RangePair, ...] = (
+    ((-20.0, -10.0), (-40.0, -20.0)),
+    ((-2.0, -1.0), (-6.0, -2.0)),
+    ((-1.2, -1.1), (-6.1, -1.2)),
+    ((-0.2, -0.1), (-2.0, -0.2)),
+    ((0.1, 0.2), (0.2, 2.0)),
+    ((1.0, 2.0), (2.0, 6.0)),
+    ((1.1, 1.2), (1.2, 6.0)),
+    ((10.0, 20.0), (20.0, 40.0)),
+)
+"""The range pairs of the single-unit task of Mistry et al. 2021, less U[-2,2] -> U[-6,-2] u U[2,6],
+whose extrapolation range is a union that the task cannot sample yet."""
+
+PRESETS: dict[str, Benchmark] = {
+    # About three minutes on two CPU cores: the published task and protocol, but 6,000 steps
+    # instead of 5e6, 8 seeds, evaluated every 500 steps. Enough for NAU to solve sub.
+    "quick": Benchmark(),
+    # Madsen and Johansen, "Neural Arithmetic Units", ICLR 2020, arXiv 2001.05016: the static
+    # task at the published settings (their Table 1, less NAC in log space).
+    "madsen2020": Benchmark(
+        models=("linear", "relu", "relu6", "nac", "nalu", "nau", "nmu"),
+        operations=("add", "sub", "mul"),
+        seeds=100,
+        steps=5_000_000,
+        eval_every=1_000,
+        threshold_samples=1_000_000,
+    ),
+    # Mistry, Farrahi, Hare, "A Primer for Neural Arithmetic Logic Modules", 2021, arXiv 2101.09530:
+    # each unit alone on two inputs, a op b, over their range pairs.
+    "primer2021": Benchmark(
+        models=("nac", "nalu", "inalu", "nau", "nmu", "npu", "realnpu"),
+        operations=("add", "sub", "mul", "div"),
+        seeds=25,
+        steps=50_000,
+        eval_every=1_000,
+        input_size=2,
+        subset_ratio=0.5,
+        overlap_ratio=0.0,
+        hidden_size=0,
+        ranges=SINGLE_RANGES,
+        threshold_samples=1_000_000,
+    ),
+}
+"""The benchmark presets by name; ``nalm bench --preset NAME`` overrides any value from the command line."""
+
+
+def preset(name: str) -> Benchmark:
+    """The preset ``name``; an unknown name raises ValueError listing the known ones."""
+    return PRESETS[choice("preset", name, tuple(PRESETS))]

@@ -1,0 +1,257 @@
+"""Run a benchmark and keep its results: one JSON line per run (model, operation, ranges, seed).
+
+Each configuration's runs are appended and flushed as soon as it finishes, so a sweep that is
+killed loses only the configurations in flight, and the same command run again trains only what
+the file lacks. Every line carries the benchmark's settings (:meth:`Benchmark.settings`); a file
+written with other settings is refused, never mixed.
+
+Per run, following Madsen and Johansen 2020: the selected evaluation is the one with the lowest
+interpolation MSE; ``success`` = its extrapolation MSE < the task's threshold; ``solved_at`` =
+the first evaluation step with extrapolation MSE < threshold (successful runs only). The NALU
+paper's normalized error is 100 * final MSE / (the same seed's MSE at initialization, step 0).
+The sparsity error is read from the weights after the last step (the trainer keeps no earlier ones).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nalm.bench.grid import Benchmark, Configuration
+from nalm.bench.metrics import sparsity_error, success_threshold
+from nalm.bench.models import build_network
+from nalm.bench.seeds import stack_seeds, train_stacked
+from nalm.bench.tasks import StaticArithmeticTask
+from nalm.bench.trainer import TrainConfig, TrainResult, mean_squared_error, stream_generator
+from nalm.validation import positive_int
+
+Row = dict[str, Any]
+"""One run's results, as written to the file."""
+
+
+@functools.lru_cache(maxsize=None)
+def _threshold(task: StaticArithmeticTask, samples: int) -> float:
+    """:func:`success_threshold`, once per task and process."""
+    return success_threshold(task, samples=samples)
+
+
+def initial_errors(
+    build: Callable[[], torch.nn.Module], task: StaticArithmeticTask, config: TrainConfig, seed: int
+) -> tuple[float, float]:
+    """Seed ``seed``'s (interpolation, extrapolation) MSE at initialization, on the evaluation sets
+    its training run uses (the model built after ``torch.manual_seed(seed)``, as :func:`stack_seeds` builds it)."""
+    torch.manual_seed(seed)
+    model = build()
+    subsets = task.subsets(stream_generator(seed, "subsets"))
+    errors = []
+    for stream, bounds in (("interpolation", task.interpolation_range), ("extrapolation", task.extrapolation_range)):
+        x, target = task.sample(config.eval_size, bounds, subsets, stream_generator(seed, stream))
+        errors.append(mean_squared_error(model, x, target))
+    return errors[0], errors[1]
+
+
+def _normalized(mse: float, initial: float) -> float:
+    """100 * mse / initial: 100 is as bad as the untrained model, 0 is exact."""
+    return 100 * mse / initial if initial > 0 else math.nan
+
+
+def _row(
+    benchmark: Benchmark,
+    configuration: Configuration,
+    seed: int,
+    result: TrainResult,
+    threshold: float,
+    initial: tuple[float, float],
+    sparsity: float,
+) -> Row:
+    """The line of one run (see the module docstring for the measures)."""
+    selected, final = result.best, result.final
+    success = selected.extrapolation_mse < threshold
+    solved = [e.step for e in result.evaluations if e.extrapolation_mse < threshold]
+    return {
+        "model": configuration.model,
+        "operation": configuration.operation,
+        "interpolation_range": list(configuration.interpolation_range),
+        "extrapolation_range": list(configuration.extrapolation_range),
+        "seed": seed,
+        "settings": benchmark.settings(),
+        "threshold": threshold,
+        "success": success,
+        "solved_at": solved[0] if success else None,
+        "selected_step": selected.step,
+        "interpolation_mse": selected.interpolation_mse,
+        "extrapolation_mse": selected.extrapolation_mse,
+        # Read from the weights after the last step: the trainer keeps no weights of earlier steps.
+        "sparsity_error": None if result.diverged else sparsity,
+        "sparsity_step": final.step,
+        "final_step": final.step,
+        "final_interpolation_mse": final.interpolation_mse,
+        "final_extrapolation_mse": final.extrapolation_mse,
+        "initial_interpolation_mse": initial[0],
+        "initial_extrapolation_mse": initial[1],
+        "normalized_interpolation_error": _normalized(final.interpolation_mse, initial[0]),
+        "normalized_extrapolation_error": _normalized(final.extrapolation_mse, initial[1]),
+        "diverged": result.diverged,
+    }
+
+
+def run_configuration(benchmark: Benchmark, configuration: Configuration, seeds: tuple[int, ...]) -> list[Row]:
+    """Train ``configuration`` with ``seeds`` side by side and return one row per seed."""
+    task, config = benchmark.task(configuration), benchmark.train_config()
+
+    def build() -> torch.nn.Module:
+        return build_network(configuration.model, benchmark.input_size, benchmark.hidden_size)
+
+    initial = [initial_errors(build, task, config, seed) for seed in seeds]
+    model = stack_seeds(build, seeds)
+    results = train_stacked(model, task, config, seeds)
+    with torch.no_grad():
+        sparsity = sparsity_error(W for layer in model for W in layer.weights()).tolist()
+    threshold = _threshold(task, benchmark.threshold_samples)
+    return [
+        _row(benchmark, configuration, seed, result, threshold, start, error)
+        for seed, result, start, error in zip(seeds, results, initial, sparsity)
+    ]
+
+
+def configuration_of(row: Row) -> Configuration:
+    """The configuration a row belongs to."""
+    return Configuration(
+        row["model"], row["operation"], tuple(row["interpolation_range"]), tuple(row["extrapolation_range"])
+    )
+
+
+def read_results(path: str | os.PathLike[str]) -> list[Row]:
+    """Every complete line of a results file; a last line cut off by a kill is left out."""
+    text = Path(path).read_text()
+    lines = text.split("\n")
+    complete = lines[:-1]  # after the last newline: "" or a line still being written
+    try:
+        return [json.loads(line) for line in complete if line]
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not a results file: line {error.lineno}: {error.msg}") from None
+
+
+class ResultsFile:
+    """A benchmark's results file: which seeds of each configuration it holds, and appending more.
+
+    Opening it reads the existing lines (a last line cut off by a kill is dropped from the file)
+    and raises ValueError if any was written with settings other than ``benchmark``'s.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], benchmark: Benchmark) -> None:
+        self.path = Path(path)
+        self.benchmark = benchmark
+        rows = read_results(self.path) if self.path.exists() else []
+        settings = benchmark.settings()
+        for row in rows:
+            if row.get("settings") != settings:
+                theirs = row.get("settings") or {}
+                differ = ", ".join(
+                    f"{key} {theirs.get(key)!r} there, {value!r} here"
+                    for key, value in settings.items()
+                    if theirs.get(key) != value
+                )
+                raise ValueError(
+                    f"results file {self.path} was written by another benchmark ({differ}); "
+                    "choose another --results path or the same settings"
+                )
+        self._done: dict[tuple, set[int]] = {}
+        for row in rows:
+            self._done.setdefault(configuration_of(row).key, set()).add(row["seed"])
+        if self.path.exists():
+            self._drop_cut_line()
+
+    def _drop_cut_line(self) -> None:
+        """Truncate the file after its last newline (a line cut off by a kill)."""
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            with self.path.open("r+b") as file:
+                file.truncate(end)
+
+    def missing_seeds(self, configuration: Configuration) -> tuple[int, ...]:
+        """The benchmark's seeds of ``configuration`` that the file does not hold yet."""
+        done = self._done.get(configuration.key, set())
+        return tuple(seed for seed in self.benchmark.seed_list() if seed not in done)
+
+    def pending(self) -> list[tuple[Configuration, tuple[int, ...]]]:
+        """Each configuration with seeds still to train, and those seeds."""
+        work = [(c, self.missing_seeds(c)) for c in self.benchmark.configurations()]
+        return [(c, seeds) for c, seeds in work if seeds]
+
+    def append(self, rows: Iterable[Row]) -> None:
+        """Write ``rows`` as JSON lines in one write, then flush them to disk."""
+        rows = list(rows)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as file:
+            file.write("".join(json.dumps(row) + "\n" for row in rows))
+            file.flush()
+            os.fsync(file.fileno())
+        for row in rows:
+            self._done.setdefault(configuration_of(row).key, set()).add(row["seed"])
+
+
+def _single_threaded() -> None:
+    """Worker initializer: one thread per process, the processes use the cores."""
+    torch.set_num_threads(1)
+
+
+def run_benchmark(
+    results: ResultsFile,
+    *,
+    workers: int = 2,
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[Configuration, list[Row]], None] | None = None,
+) -> list[Row]:
+    """Train every configuration of ``results.benchmark`` that ``results`` lacks, ``workers``
+    processes at a time, appending each one's rows as it finishes. Returns the file's rows of the
+    benchmark's configurations and seeds, in the grid's order, then by seed.
+
+    ``on_start(n)`` is told how many configurations are to train, ``on_done(configuration, rows)``
+    each one as it is saved (e.g. for a progress bar). With ``workers=1`` they train in this process;
+    otherwise in spawned processes, so a script that calls this needs ``if __name__ == "__main__":``.
+    """
+    positive_int("workers", workers)
+    benchmark = results.benchmark
+    pending = results.pending()
+    if on_start is not None:
+        on_start(len(pending))
+    for configuration, rows in _train_all(benchmark, pending, workers):
+        results.append(rows)
+        if on_done is not None:
+            on_done(configuration, rows)
+    order = {c.key: i for i, c in enumerate(benchmark.configurations())}
+    seeds = set(benchmark.seed_list())
+    rows = [row for row in read_results(results.path) if configuration_of(row).key in order and row["seed"] in seeds]
+    return sorted(rows, key=lambda row: (order[configuration_of(row).key], row["seed"]))
+
+
+def _train_all(
+    benchmark: Benchmark, pending: list[tuple[Configuration, tuple[int, ...]]], workers: int
+) -> Iterator[tuple[Configuration, list[Row]]]:
+    """Each pending configuration with its rows, in the order they finish."""
+    if workers == 1 or len(pending) <= 1:
+        for configuration, seeds in pending:
+            yield configuration, run_configuration(benchmark, configuration, seeds)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process that has started torch's threads
+    pool = ProcessPoolExecutor(min(workers, len(pending)), mp_context=context, initializer=_single_threaded)
+    try:
+        futures: dict[Future, Configuration] = {
+            pool.submit(run_configuration, benchmark, configuration, seeds): configuration
+            for configuration, seeds in pending
+        }
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)  # on an error or interrupt: start nothing more

@@ -1,0 +1,260 @@
+"""The benchmark pipeline: grid -> results (resumable) -> aggregates -> report, and its commands."""
+
+import json
+import re
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+
+from nalm.bench import results as results_module
+from nalm.bench.aggregate import summarize, wilson_interval
+from nalm.bench.grid import PRESETS, Benchmark, Configuration, preset
+from nalm.bench.metrics import sparsity_error
+from nalm.bench.models import MODELS, build_network
+from nalm.bench.results import ResultsFile, read_results, run_benchmark
+from nalm.bench.seeds import stack_seeds
+from nalm.cli import main
+from nalm.torch import UNITS
+
+TINY = Benchmark(
+    models=("nau", "linear"),
+    operations=("add", "mul"),
+    seeds=2,
+    steps=30,
+    eval_every=10,
+    eval_size=64,
+    input_size=10,
+    threshold_samples=1_000,
+)
+
+
+@pytest.mark.parametrize(
+    "successes, trials, expected",
+    [
+        # z^2 / (n + z^2) = 3.8415 / 13.8415 for 0 of 10; symmetric for 10 of 10.
+        (0, 10, (0.0, 0.277533)),
+        (10, 10, (0.722467, 1.0)),
+        # 0.5 -/+ z sqrt(0.025 + z^2 / 400) / (1 + z^2 / 10) = 0.5 -/+ 0.263407
+        (5, 10, (0.236593, 0.763407)),
+        (1, 1, (0.206549, 1.0)),  # 1 / (1 + z^2)
+    ],
+)
+def test_wilson_interval_matches_hand_computed_values(successes, trials, expected):
+    assert wilson_interval(successes, trials) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("successes, trials", [(0, 0), (11, 10), (-1, 10), (True, 10)])
+def test_wilson_interval_rejects_impossible_counts(successes, trials):
+    with pytest.raises(ValueError):
+        wilson_interval(successes, trials)
+
+
+def test_sparsity_error_is_the_worst_distance_to_minus_one_zero_or_one():
+    W1 = torch.tensor([[1.0, 0.0], [-1.0, 0.1]])
+    W2 = torch.tensor([[0.7], [-1.2]])  # min(0.7, 0.3) = 0.3; min(1.2, 0.2) = 0.2
+    assert sparsity_error([W1, W2]).item() == pytest.approx(0.3)
+    stacked = torch.stack([W1, torch.zeros(2, 2)])  # a leading seed axis is kept
+    assert sparsity_error([stacked]).tolist() == pytest.approx([0.1, 0.0])
+
+
+@pytest.mark.parametrize("unit", UNITS.names())
+def test_every_unit_exposes_its_effective_weights(unit):
+    layer = UNITS.get(unit)(3, 2)
+    weights = layer.weights()
+    assert weights and all(W.shape == (3, 2) for W in weights)
+
+
+def test_nac_weights_are_the_effective_weight():
+    layer = UNITS.get("nac")(3, 2)
+    (W,) = layer.weights()
+    assert torch.equal(W, torch.tanh(layer.W_hat) * torch.sigmoid(layer.M_hat))
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_every_model_builds_and_stacks_over_seeds(model):
+    network = build_network(model, 6)
+    assert network(torch.rand(5, 6)).shape == (5, 1)
+    stacked = stack_seeds(lambda: build_network(model, 6), [0, 1, 2])
+    assert stacked(torch.rand(3, 5, 6)).shape == (3, 5, 1)
+    assert sparsity_error(W for layer in stacked for W in layer.weights()).shape == (3,)
+
+
+def test_models_are_the_published_layer_pairs():
+    nmu = build_network("nmu", 6)
+    assert [type(layer).__name__ for layer in nmu] == ["NAU", "NMU"]
+    assert [type(layer).__name__ for layer in build_network("nmu", 2, hidden_size=0)] == ["NMU"]
+    relu = build_network("relu", 6)
+    assert [layer.activation for layer in relu] == ["relu", "linear"]
+
+
+def test_a_benchmark_expands_to_model_x_operation_x_ranges():
+    configurations = TINY.configurations()
+    assert [(c.model, c.operation) for c in configurations] == [
+        ("nau", "add"), ("nau", "mul"), ("linear", "add"), ("linear", "mul")
+    ]
+    assert TINY.seed_list() == (0, 1)
+    assert TINY.task(configurations[1]).operation == "mul"
+    assert TINY.train_config().steps == 30
+
+
+def test_presets_hold_the_published_settings():
+    madsen = preset("madsen2020")
+    assert (madsen.steps, madsen.seeds, madsen.eval_every) == (5_000_000, 100, 1_000)
+    assert madsen.models == ("linear", "relu", "relu6", "nac", "nalu", "nau", "nmu")
+    primer = preset("primer2021")
+    assert (primer.input_size, primer.hidden_size, primer.seeds, primer.steps) == (2, 0, 25, 50_000)
+    assert primer.operations == ("add", "sub", "mul", "div")
+    assert len(primer.configurations()) == len(primer.models) * 4 * len(primer.ranges)
+    single = primer.task(primer.configurations()[0])
+    generator = torch.Generator().manual_seed(0)
+    assert single.subsets(generator) == (slice(0, 1), slice(1, 2))  # a = x0, b = x1
+    assert set(PRESETS) == {"quick", "madsen2020", "primer2021"}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"models": ("lstm",)}, "unknown model 'lstm'"),
+        ({"operations": ("pow",)}, "unknown operation 'pow'"),
+        ({"models": ()}, "models must name at least one"),
+        ({"seeds": 0}, "seeds must be a positive integer"),
+        ({"ranges": (((2.0, 1.0), (2.0, 6.0)),)}, "interpolation_range must have low < high"),
+        ({"steps": 0}, "steps must be a positive integer"),
+    ],
+)
+def test_a_bad_benchmark_is_a_clear_error(change, message):
+    with pytest.raises(ValueError, match=message):
+        replace(TINY, **change)
+
+
+def test_an_unknown_preset_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown preset 'paper'; choose from 'quick', 'madsen2020'"):
+        preset("paper")
+
+
+@pytest.fixture(scope="module")
+def tiny_results(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench") / "tiny.jsonl"
+    rows = run_benchmark(ResultsFile(path, TINY), workers=1)
+    return path, rows
+
+
+def test_each_run_is_one_line_with_its_measures(tiny_results):
+    path, rows = tiny_results
+    assert read_results(path) == rows
+    assert len(rows) == len(TINY.configurations()) * TINY.seeds
+    row = rows[0]
+    assert (row["model"], row["operation"], row["seed"]) == ("nau", "add", 0)
+    assert row["settings"] == TINY.settings()
+    selected = row["selected_step"]
+    assert row["success"] == (row["extrapolation_mse"] < row["threshold"])
+    assert selected in (10, 20, 30) and row["final_step"] == 30
+    assert row["normalized_extrapolation_error"] == pytest.approx(
+        100 * row["final_extrapolation_mse"] / row["initial_extrapolation_mse"]
+    )
+    assert 0 <= row["sparsity_error"] <= 1
+
+
+def test_a_rerun_trains_nothing_and_leaves_the_file_as_it_was(tiny_results, monkeypatch):
+    path, rows = tiny_results
+    before = path.read_bytes()
+    monkeypatch.setattr(results_module, "run_configuration", lambda *args: pytest.fail("retrained"))
+    assert run_benchmark(ResultsFile(path, TINY), workers=2) == rows
+    assert path.read_bytes() == before
+
+
+def test_a_killed_sweep_resumes_where_it_stopped(tiny_results, tmp_path):
+    path, rows = tiny_results
+    partial = tmp_path / "partial.jsonl"
+    first = rows[: TINY.seeds]  # the first configuration finished, then a kill cut the next line
+    partial.write_text("".join(json.dumps(row) + "\n" for row in first) + json.dumps(rows[2])[:40])
+    trained = []
+    resumed = run_benchmark(ResultsFile(partial, TINY), workers=1, on_done=lambda c, r: trained.append(c))
+    assert trained == TINY.configurations()[1:]
+    assert resumed == rows  # the same numbers as the uninterrupted sweep
+    assert read_results(partial) == rows
+
+
+def test_more_seeds_trains_only_the_new_ones(tiny_results, tmp_path):
+    path, rows = tiny_results
+    grown = tmp_path / "grown.jsonl"
+    grown.write_bytes(path.read_bytes())
+    more = replace(TINY, models=("nau",), operations=("add",), seeds=3)
+    assert ResultsFile(grown, more).pending() == [(more.configurations()[0], (2,))]
+
+
+def test_a_results_file_of_other_settings_is_refused(tiny_results):
+    path, _ = tiny_results
+    with pytest.raises(ValueError, match="written by another benchmark \\(steps 30 there, 40 here\\)"):
+        ResultsFile(path, replace(TINY, steps=40))
+
+
+def test_summaries_count_successes_per_configuration(tiny_results):
+    _, rows = tiny_results
+    summaries = summarize(rows)
+    assert [s.configuration for s in summaries] == TINY.configurations()
+    for summary in summaries:
+        assert summary.runs == 2
+        assert summary.interval == wilson_interval(summary.successes, 2)
+
+
+def test_bench_and_report_commands_end_to_end(tmp_path, capsys):
+    results = tmp_path / "runs.jsonl"
+    args = ["bench", "--models", "nau", "nmu", "--ops", "add", "--seeds", "2", "--steps", "20",
+            "--eval-every", "10", "--eval-size", "64", "--input-size", "10", "--threshold-samples", "1000",
+            "--range", "1,2:2,6", "--results", str(results), "--workers", "2", "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "success rate" in out and "nmu" in out
+    assert re.search(r"[012]/2 = \d+%", out)
+    assert len(read_results(results)) == 4
+    assert main(["report", str(results), "--out", str(tmp_path / "report")]) == 0
+    written = {p.name for p in (tmp_path / "report").iterdir()}
+    assert written == {"report.md", "success_rate.png", "extrapolation_error.png"}
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert "| nau add |" in table and "| nmu add |" in table
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["bench", "--preset", "paper"], "invalid choice: 'paper'"),
+        (["bench", "--models", "lstm"], "invalid choice: 'lstm'"),
+        (["bench", "--ops", "pow"], "invalid choice: 'pow'"),
+        (["bench", "--range", "2,1:2,6"], "interpolation_range must have low < high, got (2, 1)"),
+        (["bench", "--range", "1,2"], "expected LOW,HIGH:LOW,HIGH"),
+        (["bench", "--seeds", "0"], "seeds must be a positive integer, got 0"),
+        (["bench", "--workers", "0", "--steps", "1"], "workers must be a positive integer, got 0"),
+        (["report", "no/such/file.jsonl"], "no results file no/such/file.jsonl"),
+    ],
+)
+def test_bad_bench_arguments_exit_2_with_a_message(args, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, *(["--results", str(tmp_path / "r.jsonl")] if args[0] == "bench" else [])])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bench_refuses_a_results_file_of_another_config(tiny_results, capsys):
+    path, _ = tiny_results
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--models", "nau", "--steps", "5", "--results", str(path), "--no-progress"])
+    assert exit_info.value.code == 2
+    assert "was written by another benchmark" in capsys.readouterr().err
+
+
+def test_configuration_labels_name_the_ranges_only_when_asked():
+    c = Configuration("nmu", "mul", (1.0, 2.0), (2.0, 6.0))
+    assert c.label(False) == "nmu mul"
+    assert c.label(True) == "nmu mul U[1,2] -> U[2,6]"
+
+
+def test_report_without_matplotlib_says_how_to_install_it(tiny_results, tmp_path, monkeypatch, capsys):
+    path, _ = tiny_results
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes "import matplotlib" fail
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(path), "--out", str(tmp_path)])
+    assert exit_info.value.code == 1
+    assert "pip install matplotlib" in capsys.readouterr().err
