@@ -45,6 +45,8 @@ def assert_same_results(batched, alone, rtol):
         for eb, ea in zip(b.evaluations, a.evaluations):
             assert eb.interpolation_mse == pytest.approx(ea.interpolation_mse, rel=rtol, nan_ok=True)
             assert eb.extrapolation_mse == pytest.approx(ea.extrapolation_mse, rel=rtol, nan_ok=True)
+            assert ea.sparsity_error is not None
+            assert eb.sparsity_error == pytest.approx(ea.sparsity_error, rel=rtol, abs=1e-7, nan_ok=True)
 
 
 @pytest.mark.parametrize("unit", UNITS.names())

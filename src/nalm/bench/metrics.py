@@ -46,3 +46,14 @@ def sparsity_error(weights: Iterable[torch.Tensor]) -> torch.Tensor:
     if not errors:
         raise ValueError("sparsity_error needs at least one weight, got none")
     return torch.stack(errors).amax(dim=0)
+
+
+@torch.no_grad()
+def network_sparsity(network: torch.nn.Module) -> torch.Tensor | None:
+    """:func:`sparsity_error` over the effective weights (``layer.weights()``) of every layer of a
+    stack (or of one unit): () for one model, (S,) for a model with a leading seed axis; None if
+    a layer has no ``weights()``."""
+    layers = list(network) if isinstance(network, torch.nn.Sequential) else [network]
+    if not all(hasattr(layer, "weights") for layer in layers):
+        return None
+    return sparsity_error(W for layer in layers for W in layer.weights())

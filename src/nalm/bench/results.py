@@ -9,7 +9,7 @@ Per run, following Madsen and Johansen 2020: the selected evaluation is the one 
 interpolation MSE; ``success`` = its extrapolation MSE < the task's threshold; ``solved_at`` =
 the first evaluation step with extrapolation MSE < threshold (successful runs only). The NALU
 paper's normalized error is 100 * final MSE / (the same seed's MSE at initialization, step 0).
-The sparsity error is read from the weights after the last step (the trainer keeps no earlier ones).
+The sparsity error is read at the selected step, like the errors.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from typing import Any
 import torch
 
 from nalm.bench.grid import Benchmark, Configuration
-from nalm.bench.metrics import sparsity_error, success_threshold
+from nalm.bench.metrics import success_threshold
 from nalm.bench.models import build_network
-from nalm.bench.seeds import stack_seeds, train_stacked
+from nalm.bench.seeds import train_seeds
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.trainer import TrainConfig, TrainResult, mean_squared_error, stream_generator
 from nalm.validation import positive_int
@@ -48,7 +48,7 @@ def initial_errors(
     build: Callable[[], torch.nn.Module], task: StaticArithmeticTask, config: TrainConfig, seed: int
 ) -> tuple[float, float]:
     """Seed ``seed``'s (interpolation, extrapolation) MSE at initialization, on the evaluation sets
-    its training run uses (the model built after ``torch.manual_seed(seed)``, as :func:`stack_seeds` builds it)."""
+    its training run uses (the model built after ``torch.manual_seed(seed)``, as :func:`nalm.bench.seeds.stack_seeds` builds it)."""
     torch.manual_seed(seed)
     model = build()
     subsets = task.subsets(stream_generator(seed, "subsets"))
@@ -71,7 +71,6 @@ def _row(
     result: TrainResult,
     threshold: float,
     initial: tuple[float, float],
-    sparsity: float,
 ) -> Row:
     """The line of one run (see the module docstring for the measures)."""
     selected, final = result.best, result.final
@@ -90,9 +89,7 @@ def _row(
         "selected_step": selected.step,
         "interpolation_mse": selected.interpolation_mse,
         "extrapolation_mse": selected.extrapolation_mse,
-        # Read from the weights after the last step: the trainer keeps no weights of earlier steps.
-        "sparsity_error": None if result.diverged else sparsity,
-        "sparsity_step": final.step,
+        "sparsity_error": selected.sparsity_error,
         "final_step": final.step,
         "final_interpolation_mse": final.interpolation_mse,
         "final_extrapolation_mse": final.extrapolation_mse,
@@ -112,14 +109,11 @@ def run_configuration(benchmark: Benchmark, configuration: Configuration, seeds:
         return build_network(configuration.model, benchmark.input_size, benchmark.hidden_size)
 
     initial = [initial_errors(build, task, config, seed) for seed in seeds]
-    model = stack_seeds(build, seeds)
-    results = train_stacked(model, task, config, seeds)
-    with torch.no_grad():
-        sparsity = sparsity_error(W for layer in model for W in layer.weights()).tolist()
+    results = train_seeds(build, task, config, seeds)
     threshold = _threshold(task, benchmark.threshold_samples)
     return [
-        _row(benchmark, configuration, seed, result, threshold, start, error)
-        for seed, result, start, error in zip(seeds, results, initial, sparsity)
+        _row(benchmark, configuration, seed, result, threshold, start)
+        for seed, result, start in zip(seeds, results, initial)
     ]
 
 

@@ -22,6 +22,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 import torch
 from torch import nn
 
+from nalm.bench.metrics import network_sparsity
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.trainer import Evaluation, TrainConfig, TrainResult, stream_generator
 from nalm.validation import positive_int
@@ -201,8 +202,10 @@ def _train(
     def evaluate(step: int, which: list[int]) -> None:
         interpolation = _mean_squared_errors(model, task, config, seeds, subsets, "interpolation", like, pool)
         extrapolation = _mean_squared_errors(model, task, config, seeds, subsets, "extrapolation", like, pool)
+        sparsity = network_sparsity(model)
+        sparsity = [None] * len(seeds) if sparsity is None else sparsity.tolist()
         for i in which:
-            results[i].evaluations.append(Evaluation(step, interpolation[i], extrapolation[i]))
+            results[i].evaluations.append(Evaluation(step, interpolation[i], extrapolation[i], sparsity[i]))
 
     batches = _training_batches(task, config, subsets, streams, like, pool)
     for step, (x, target) in enumerate(batches, start=1):

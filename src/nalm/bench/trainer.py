@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from nalm.bench.metrics import network_sparsity
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.validation import positive_float, positive_int
 
@@ -50,11 +51,13 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Mean squared errors on both sets after ``step`` training steps."""
+    """Mean squared errors on both sets after ``step`` training steps, and the sparsity error of
+    the weights then (None for a model whose layers have no ``weights()``)."""
 
     step: int
     interpolation_mse: float
     extrapolation_mse: float
+    sparsity_error: float | None = None
 
 
 @dataclass
@@ -108,8 +111,14 @@ def train(
     result = TrainResult()
 
     def evaluate(step: int) -> None:
+        sparsity = network_sparsity(model)
         result.evaluations.append(
-            Evaluation(step, mean_squared_error(model, *interpolation), mean_squared_error(model, *extrapolation))
+            Evaluation(
+                step,
+                mean_squared_error(model, *interpolation),
+                mean_squared_error(model, *extrapolation),
+                None if sparsity is None else sparsity.item(),
+            )
         )
 
     for step in range(1, config.steps + 1):
