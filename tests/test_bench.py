@@ -258,3 +258,22 @@ def test_report_without_matplotlib_says_how_to_install_it(tiny_results, tmp_path
         main(["report", str(path), "--out", str(tmp_path)])
     assert exit_info.value.code == 1
     assert "pip install matplotlib" in capsys.readouterr().err
+
+
+def test_the_union_range_pair_runs_and_round_trips_through_the_results_file(tmp_path):
+    from nalm.bench.grid import SINGLE_RANGES
+    from nalm.cli import _range_pair
+
+    union = ((-2.0, 2.0), ((-6.0, -2.0), (2.0, 6.0)))
+    assert union in SINGLE_RANGES and len(SINGLE_RANGES) == 9
+    assert _range_pair("-2,2:-6,-2u2,6") == union
+    results = tmp_path / "r.jsonl"
+    args = ["bench", "--preset", "primer2021", "--models", "nau", "--operations", "add", "--seeds", "2",
+            "--steps", "20", "--eval-every", "10", "--eval-size", "50", "--threshold-samples", "1000",
+            "--range=-2,2:-6,-2u2,6", "--results", str(results), "--workers", "1", "--no-progress"]
+    assert main(args) == 0
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(rows) == 2 and rows[0]["extrapolation_range"] == [[-6.0, -2.0], [2.0, 6.0]]
+    assert rows[0]["threshold"] > 0
+    assert main(args) == 0  # the rerun finds both seeds done
+    assert len(results.read_text().splitlines()) == 2

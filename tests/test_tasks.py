@@ -58,3 +58,28 @@ def test_samples_lie_in_the_range_and_targets_match_the_subsets():
 def test_bad_configuration_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):
         StaticArithmeticTask(**kwargs)
+
+
+def test_a_union_range_is_sampled_uniformly_over_its_intervals():
+    task = StaticArithmeticTask(input_size=4, subset_ratio=0.5, extrapolation_range=((-6.0, -2.0), (2.0, 6.0)))
+    x, _ = task.sample(20_000, task.extrapolation_range, (slice(0, 2), slice(1, 3)), torch.Generator().manual_seed(0))
+    inside = ((x >= -6) & (x < -2)) | ((x >= 2) & (x < 6))
+    assert inside.all()
+    assert (x < 0).double().mean().item() == pytest.approx(0.5, abs=0.01)  # both intervals are 4 long
+    assert x[x > 0].mean().item() == pytest.approx(4.0, abs=0.02)
+
+
+def test_one_interval_draws_the_same_numbers_as_before_unions():
+    u = torch.rand(100, 7, generator=torch.Generator().manual_seed(5))
+    x, _ = StaticArithmeticTask(input_size=7).sample(100, (2.0, 6.0), (slice(0, 1), slice(0, 1)), torch.Generator().manual_seed(5))
+    assert torch.equal(x, u * 4.0 + 2.0)
+
+
+@pytest.mark.parametrize(
+    "bounds, message",
+    [(((2.0, 6.0), (-6.0, -2.0)), "sorted and disjoint"), (((-6.0, 0.0), (-1.0, 6.0)), "sorted and disjoint"),
+     (((-6.0, -2.0), (3.0, 2.0)), "low < high")],
+)
+def test_bad_unions_raise(bounds, message):
+    with pytest.raises(ValueError, match=message):
+        StaticArithmeticTask(extrapolation_range=bounds)

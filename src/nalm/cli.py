@@ -24,23 +24,27 @@ from nalm.bench.metrics import success_threshold
 from nalm.bench.models import MODELS, build_model
 from nalm.bench.report import MissingDependencyError, several_ranges, summary_cells, write_report
 from nalm.bench.results import ResultsFile, Row, read_results, run_benchmark
-from nalm.bench.tasks import OPERATIONS, StaticArithmeticTask
+from nalm.bench.tasks import OPERATIONS, Range, StaticArithmeticTask, range_label
 from nalm.bench.trainer import TrainConfig, TrainResult, train
 from nalm.torch import UNITS
 from nalm.validation import positive_int
 
 
-def _range(text: str) -> tuple[float, float]:
-    parts = text.split(",")
+def _range(text: str) -> Range:
+    """"LOW,HIGH", or a union "LOW,HIGH u LOW,HIGH" (e.g. "-6,-2u2,6"), as a :data:`Range`."""
     try:
-        if len(parts) != 2:
-            raise ValueError
-        return float(parts[0]), float(parts[1])
+        intervals = []
+        for part in text.split("u"):
+            low, high = part.split(",")
+            intervals.append((float(low), float(high)))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LOW,HIGH (e.g. 1,2), got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected LOW,HIGH (e.g. 1,2) or a union LOW,HIGHuLOW,HIGH (e.g. -6,-2u2,6), got {text!r}"
+        ) from None
+    return intervals[0] if len(intervals) == 1 else tuple(intervals)
 
 
-def _range_pair(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
+def _range_pair(text: str) -> tuple[Range, Range]:
     parts = text.split(":")
     if len(parts) != 2:
         raise argparse.ArgumentTypeError(f"expected LOW,HIGH:LOW,HIGH (e.g. 1,2:2,6), got {text!r}")
@@ -112,7 +116,8 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     ):
         bench.add_argument(f"--{name}", type=kind, help=text)
     bench.add_argument("--range", dest="ranges", type=_range_pair, action="append", metavar="LOW,HIGH:LOW,HIGH",
-                       help="interpolation:extrapolation range pair, repeatable; negative: --range=-2,-1:-6,-2")
+                       help="interpolation:extrapolation range pair, repeatable; negative: --range=-2,-1:-6,-2; "
+                       "a union: --range=-2,2:-6,-2u2,6")
     bench.add_argument("--results", type=Path, help="results file (default: results/PRESET.jsonl)")
     bench.add_argument("--workers", type=int, default=2, help="processes training configurations (default: 2)")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -151,7 +156,7 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
     model = build_model(args.unit, task.input_size, args.hidden_size).to(device)
     console.print(
         f"[bold]{args.unit}[/] on [bold]{task.operation}[/]: {task.input_size} inputs, "
-        f"interpolation U{list(task.interpolation_range)}, extrapolation U{list(task.extrapolation_range)}, "
+        f"interpolation {range_label(task.interpolation_range)}, extrapolation {range_label(task.extrapolation_range)}, "
         f"{config.steps} steps, seed {config.seed}"
     )
     columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"))

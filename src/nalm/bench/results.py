@@ -30,7 +30,7 @@ from nalm.bench.grid import Benchmark, Configuration
 from nalm.bench.metrics import success_threshold
 from nalm.bench.models import build_network
 from nalm.bench.seeds import train_seeds
-from nalm.bench.tasks import StaticArithmeticTask
+from nalm.bench.tasks import StaticArithmeticTask, value_range
 from nalm.bench.trainer import TrainConfig, TrainResult, mean_squared_error, stream_generator
 from nalm.validation import positive_int
 
@@ -79,8 +79,8 @@ def _row(
     return {
         "model": configuration.model,
         "operation": configuration.operation,
-        "interpolation_range": list(configuration.interpolation_range),
-        "extrapolation_range": list(configuration.extrapolation_range),
+        "interpolation_range": configuration.interpolation_range,
+        "extrapolation_range": configuration.extrapolation_range,
         "seed": seed,
         "settings": benchmark.settings(),
         "threshold": threshold,
@@ -120,7 +120,10 @@ def run_configuration(benchmark: Benchmark, configuration: Configuration, seeds:
 def configuration_of(row: Row) -> Configuration:
     """The configuration a row belongs to."""
     return Configuration(
-        row["model"], row["operation"], tuple(row["interpolation_range"]), tuple(row["extrapolation_range"])
+        row["model"],
+        row["operation"],
+        value_range("interpolation_range", row["interpolation_range"]),
+        value_range("extrapolation_range", row["extrapolation_range"]),
     )
 
 

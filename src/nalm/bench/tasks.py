@@ -27,14 +27,44 @@ OPERATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 """Target of each operation from the subset sums a and b."""
 
 
-def value_range(name: str, bounds: tuple[float, float]) -> tuple[float, float]:
-    """Check a (low, high) pair of finite numbers with low < high."""
-    if len(bounds) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in bounds):
+Interval = tuple[float, float]
+Range = Interval | tuple[Interval, ...]
+"""A range to draw inputs from: one interval (low, high), or a union of disjoint intervals
+((low, high), (low, high), ...), e.g. ((-6, -2), (2, 6))."""
+
+
+def _interval(name: str, bounds: object) -> Interval:
+    if (
+        not isinstance(bounds, (tuple, list))
+        or len(bounds) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in bounds)
+    ):
         raise ValueError(f"{name} must be a pair (low, high) of finite numbers, got {bounds!r}")
     low, high = float(bounds[0]), float(bounds[1])
     if not low < high:
         raise ValueError(f"{name} must have low < high, got ({low:g}, {high:g})")
     return low, high
+
+
+def value_range(name: str, bounds: object) -> Range:
+    """Check a range: a pair (low, high) of finite numbers with low < high, or a tuple of such
+    pairs, sorted and disjoint (a union). Lists are accepted (e.g. read from JSON), tuples returned."""
+    if isinstance(bounds, (tuple, list)) and bounds and all(isinstance(b, (tuple, list)) for b in bounds):
+        parts = tuple(_interval(name, b) for b in bounds)
+        if any(a[1] > b[0] for a, b in zip(parts[:-1], parts[1:])):
+            raise ValueError(f"{name}'s intervals must be sorted and disjoint, got {bounds!r}")
+        return parts[0] if len(parts) == 1 else parts
+    return _interval(name, bounds)
+
+
+def intervals(bounds: Range) -> tuple[Interval, ...]:
+    """The intervals of a checked range: one for (low, high), several for a union."""
+    return bounds if isinstance(bounds[0], tuple) else (bounds,)  # type: ignore[return-value]
+
+
+def range_label(bounds: Range) -> str:
+    """"U[1,2]", or "U[-6,-2]u[2,6]" for a union."""
+    return "U" + "u".join(f"[{low:g},{high:g}]" for low, high in intervals(bounds))
 
 
 @dataclass(frozen=True)
@@ -49,8 +79,8 @@ class StaticArithmeticTask:
     input_size: int = 100
     subset_ratio: float = 0.25
     overlap_ratio: float = 0.5
-    interpolation_range: tuple[float, float] = (1.0, 2.0)
-    extrapolation_range: tuple[float, float] = (2.0, 6.0)
+    interpolation_range: Range = (1.0, 2.0)
+    extrapolation_range: Range = (2.0, 6.0)
 
     def __post_init__(self) -> None:
         choice("operation", self.operation, tuple(OPERATIONS))
@@ -85,7 +115,7 @@ class StaticArithmeticTask:
     def sample(
         self,
         n: int,
-        bounds: tuple[float, float],
+        bounds: Range,
         subsets: tuple[slice, slice],
         generator: torch.Generator,
         dtype: torch.dtype = torch.float32,
@@ -95,8 +125,23 @@ class StaticArithmeticTask:
         x is drawn in ``dtype`` on the CPU from ``generator`` (so a seed gives the same data on
         any device); the targets are computed from those x in float64, then rounded to ``dtype``.
         """
-        low, high = bounds
-        x = torch.rand(n, self.input_size, generator=generator, dtype=dtype) * (high - low) + low
+        x = uniform(torch.rand(n, self.input_size, generator=generator, dtype=dtype), bounds)
         a = x[:, subsets[0]].double().sum(-1, keepdim=True)
         b = x[:, subsets[1]].double().sum(-1, keepdim=True)
         return x, OPERATIONS[self.operation](a, b).to(dtype)
+
+
+def uniform(u: torch.Tensor, bounds: Range) -> torch.Tensor:
+    """Map u ~ U[0, 1) to U[bounds]: uniform over the total length of the range's intervals.
+
+    One draw per value, whatever the number of intervals, so a union costs no extra randomness.
+    """
+    parts = intervals(bounds)
+    total = sum(high - low for low, high in parts)
+    t = u * total
+    x = t + parts[0][0]
+    start = 0.0
+    for (low, high), (next_low, _) in zip(parts[:-1], parts[1:]):
+        start += high - low
+        x = torch.where(t >= start, t - start + next_low, x)
+    return x
