@@ -389,3 +389,18 @@ def test_fit_keeps_clamped_weights_in_their_range(unit, weight, bounds, target):
 def test_numpy_integers_and_floats_are_accepted():
     layer = NALU(np.int64(3), eps=np.float32(1e-7), input_dim=np.int32(2))
     assert (layer.units, layer.input_dim) == (3, 2) and isinstance(layer.units, int)
+
+
+@pytest.mark.parametrize("unit", [NAU, NMU, INALU])
+def test_scheduled_penalties_accept_a_tensor_step(unit):
+    # e.g. optimizer.iterations inside a compiled training step
+    layer = unit(2, input_dim=3, **({"regularization_start": 5} if unit is INALU else {"lambda_start": 5, "lambda_end": 10}))
+    for step in (0, 7, 20):
+        from_int = numpy(layer.regularization_loss(step))
+        from_tensor = numpy(layer.regularization_loss(keras.ops.convert_to_tensor(step)))
+        np.testing.assert_allclose(from_tensor, from_int, rtol=1e-6)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        traced = jax.jit(lambda step: layer.regularization_loss(step))(7)
+        np.testing.assert_allclose(numpy(traced), numpy(layer.regularization_loss(7)), rtol=1e-6)

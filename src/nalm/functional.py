@@ -191,9 +191,13 @@ class SparsitySchedule:
         """A copy with the given fields changed; fields given as None keep this schedule's value."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def __call__(self, step: int) -> float:
+    def __call__(self, step: Any, *, ops: Any = None) -> Any:
+        """lambda(step): a float for an int ``step``; with ``ops``, a tensor, so that ``step`` may
+        be a tensor too (e.g. an optimizer's iteration count inside a compiled training step)."""
         progress = (step - self.lambda_start) / (self.lambda_end - self.lambda_start)
-        return self.lambda_sparse * min(max(progress, 0.0), 1.0)
+        if ops is None:
+            return self.lambda_sparse * min(max(progress, 0.0), 1.0)
+        return self.lambda_sparse * ops.clip(progress, 0.0, 1.0)
 
 
 NAU_SCHEDULE = SparsitySchedule(0.01, 5_000, 50_000)

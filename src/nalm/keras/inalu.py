@@ -92,7 +92,7 @@ class INALU(ArithmeticLayer):
 
     def regularization_loss(self, step: int) -> Any:
         """The paper's penalty once ``step`` is past ``regularization_start``, else zero."""
-        active = float(step > self.regularization_start)
+        active = keras.ops.cast(keras.ops.greater(step, self.regularization_start), self.variable_dtype)
         weights = [getattr(self, name) for name in WEIGHTS]
         return active * F.inalu_penalty(weights, self.threshold, ops=keras.ops)
 

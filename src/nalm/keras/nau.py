@@ -75,7 +75,7 @@ class SparseArithmeticLayer(ArithmeticLayer):
     def regularization_loss(self, step: int) -> Any:
         """lambda(step) * mean(min(|W|, 1 - |W|)) of the clamped W: zero until ``lambda_start``."""
         W = F.clamp(self.tensor("W"), *self.weight_range, ops=keras.ops)
-        return self.schedule(step) * F.sparsity_penalty(W, ops=keras.ops)
+        return self.schedule(step, ops=keras.ops) * F.sparsity_penalty(W, ops=keras.ops)
 
     def get_config(self) -> dict[str, Any]:
         s = self.schedule
