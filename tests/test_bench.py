@@ -277,3 +277,12 @@ def test_the_union_range_pair_runs_and_round_trips_through_the_results_file(tmp_
     assert rows[0]["threshold"] > 0
     assert main(args) == 0  # the rerun finds both seeds done
     assert len(results.read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize("trials", [1, 3, 7, 20, 25, 100])
+def test_wilson_interval_holds_the_rate_exactly_at_0_and_1(trials):
+    assert wilson_interval(trials, trials)[1] == 1.0
+    assert wilson_interval(0, trials)[0] == 0.0
+    for successes in range(trials + 1):
+        low, high = wilson_interval(successes, trials)
+        assert low <= successes / trials <= high

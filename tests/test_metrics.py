@@ -30,3 +30,12 @@ def test_threshold_is_zero_without_perturbation_and_positive_for_every_operation
         task = StaticArithmeticTask(operation=operation, input_size=10)
         assert success_threshold(task, eps=0.0, samples=1000) == 0.0
         assert success_threshold(task, samples=1000) > 0.0
+
+
+def test_single_layer_threshold_perturbs_only_the_ones():
+    # One unit on (a, b) = (x0, x1): a selection perturbation would cancel for a + b; scaling the
+    # ones gives eps^2 E[(a + b)^2], with a, b ~ U[2, 6]: E[(a + b)^2] = 64 + 2 * 4/3.
+    task = StaticArithmeticTask(operation="add", input_size=2, subset_ratio=0.5, overlap_ratio=0.0)
+    assert success_threshold(task, samples=10_000) < 1e-20
+    threshold = success_threshold(task, samples=200_000, hidden_layer=False)
+    assert threshold == pytest.approx(1e-10 * (64 + 8 / 3), rel=0.01)

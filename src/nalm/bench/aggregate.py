@@ -33,7 +33,10 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     center = p + z * z / (2 * n)
     spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     scale = 1 + z * z / n
-    return max(0.0, (center - spread) / scale), min(1.0, (center + spread) / scale)
+    # At p = 0 and p = 1 the bound is exactly 0 or 1; rounding must not move it inside.
+    low = 0.0 if successes == 0 else max(0.0, (center - spread) / scale)
+    high = 1.0 if successes == trials else min(1.0, (center + spread) / scale)
+    return low, high
 
 
 @dataclass(frozen=True)

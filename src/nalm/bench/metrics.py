@@ -10,7 +10,12 @@ from nalm.bench.tasks import OPERATIONS, StaticArithmeticTask
 
 
 def success_threshold(
-    task: StaticArithmeticTask, *, eps: float = 1e-5, samples: int = 1_000_000, seed: int = 0
+    task: StaticArithmeticTask,
+    *,
+    eps: float = 1e-5,
+    samples: int = 1_000_000,
+    seed: int = 0,
+    hidden_layer: bool = True,
 ) -> float:
     """The extrapolation MSE of a nearly perfect solution: a run below it counts as solved.
 
@@ -18,13 +23,17 @@ def success_threshold(
     it by ``eps`` (zeros become eps, ones 1 - eps) and keeping the exact operation on top gives
     a hidden pair (a', b'); the threshold is mean((a' op b' - a op b)^2) over ``samples`` points of
     the extrapolation range, computed in float64.
+
+    ``hidden_layer=False`` is for one unit reading a and b directly (the single-unit task): its
+    exact weights have no zeros, so only the ones are perturbed, a' = (1 - eps) a and
+    b' = (1 - eps) b. (Perturbing a selection there would cancel for addition: a' + b' = a + b.)
     """
     generator = torch.Generator().manual_seed(seed)
     subsets = task.subsets(generator)
     exact = torch.zeros(task.input_size, 2, dtype=torch.float64)
     exact[subsets[0], 0] = 1.0
     exact[subsets[1], 1] = 1.0
-    perturbed = exact * (1 - 2 * eps) + eps  # 0 -> eps, 1 -> 1 - eps
+    perturbed = exact * (1 - 2 * eps) + eps if hidden_layer else exact * (1 - eps)  # 0 -> eps, 1 -> 1 - eps
     operation = OPERATIONS[task.operation]
     total, done = 0.0, 0
     while done < samples:

@@ -39,9 +39,9 @@ Row = dict[str, Any]
 
 
 @functools.lru_cache(maxsize=None)
-def _threshold(task: StaticArithmeticTask, samples: int) -> float:
+def _threshold(task: StaticArithmeticTask, samples: int, hidden_layer: bool) -> float:
     """:func:`success_threshold`, once per task and process."""
-    return success_threshold(task, samples=samples)
+    return success_threshold(task, samples=samples, hidden_layer=hidden_layer)
 
 
 def initial_errors(
@@ -110,7 +110,7 @@ def run_configuration(benchmark: Benchmark, configuration: Configuration, seeds:
 
     initial = [initial_errors(build, task, config, seed) for seed in seeds]
     results = train_seeds(build, task, config, seeds)
-    threshold = _threshold(task, benchmark.threshold_samples)
+    threshold = _threshold(task, benchmark.threshold_samples, hidden_layer=benchmark.hidden_size > 0)
     return [
         _row(benchmark, configuration, seed, result, threshold, start)
         for seed, result, start in zip(seeds, results, initial)
