@@ -39,3 +39,9 @@ def test_single_layer_threshold_perturbs_only_the_ones():
     assert success_threshold(task, samples=10_000) < 1e-20
     threshold = success_threshold(task, samples=200_000, hidden_layer=False)
     assert threshold == pytest.approx(1e-10 * (64 + 8 / 3), rel=0.01)
+
+
+@pytest.mark.parametrize("operation", ["add", "sub", "mul", "div", "square", "sqrt"])
+def test_single_layer_threshold_never_cancels(operation):
+    task = StaticArithmeticTask(operation=operation, input_size=2, subset_ratio=0.5, overlap_ratio=0.0)
+    assert success_threshold(task, samples=10_000, hidden_layer=False) > 1e-14

@@ -25,22 +25,30 @@ def success_threshold(
     the extrapolation range, computed in float64.
 
     ``hidden_layer=False`` is for one unit reading a and b directly (the single-unit task): its
-    exact weights have no zeros, so only the ones are perturbed, a' = (1 - eps) a and
-    b' = (1 - eps) b. (Perturbing a selection there would cancel for addition: a' + b' = a + b.)
+    exact weights (+-1 on a and b, or the exponents of a product) are moved eps towards zero, so
+    the perturbed output is (1 - eps) (a +- b) for add and sub, and sign(t) |t|^(1 - eps) for the
+    multiplicative targets t (mul, div, square, sqrt). (Perturbing a selection there would cancel:
+    a' + b' = a + b.)
     """
     generator = torch.Generator().manual_seed(seed)
     subsets = task.subsets(generator)
     exact = torch.zeros(task.input_size, 2, dtype=torch.float64)
     exact[subsets[0], 0] = 1.0
     exact[subsets[1], 1] = 1.0
-    perturbed = exact * (1 - 2 * eps) + eps if hidden_layer else exact * (1 - eps)  # 0 -> eps, 1 -> 1 - eps
+    perturbed = exact * (1 - 2 * eps) + eps  # 0 -> eps, 1 -> 1 - eps
     operation = OPERATIONS[task.operation]
     total, done = 0.0, 0
     while done < samples:
         n = min(100_000, samples - done)
         x, target = task.sample(n, task.extrapolation_range, subsets, generator, torch.float64)
-        hidden = x @ perturbed
-        total += torch.sum((operation(hidden[:, :1], hidden[:, 1:]) - target) ** 2).item()
+        if hidden_layer:
+            hidden = x @ perturbed
+            nearly = operation(hidden[:, :1], hidden[:, 1:])
+        elif task.operation in ("add", "sub"):
+            nearly = (1 - eps) * target
+        else:
+            nearly = torch.sign(target) * target.abs() ** (1 - eps)
+        total += torch.sum((nearly - target) ** 2).item()
         done += n
     return total / samples
 
