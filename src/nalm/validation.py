@@ -45,6 +45,13 @@ def optional_float(name: str, value: Any) -> float | None:
     return float(value)
 
 
+def boolean(name: str, value: Any) -> bool:
+    """Return ``value`` if it is True or False, else raise naming ``name`` and the value."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def layer_sizes(dims: Sequence[Any]) -> tuple[int, ...]:
     """Check a stack's sizes (in, hidden..., out): at least two, each a positive integer.
 

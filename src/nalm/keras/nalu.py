@@ -21,7 +21,7 @@ import keras
 
 from nalm import functional as F
 from nalm.keras.base import UNITS, ArithmeticLayer
-from nalm.validation import choice, optional_float, positive_float
+from nalm.validation import boolean, choice, optional_float, positive_float
 
 
 @UNITS.register("nac")
@@ -78,8 +78,7 @@ class NALU(ArithmeticLayer):
         gate: str = "input",
         **kwargs: Any,
     ) -> None:
-        if not isinstance(shared_weights, bool):
-            raise ValueError(f"shared_weights must be True or False, got {shared_weights!r}")
+        boolean("shared_weights", shared_weights)
         eps = positive_float("eps", eps)
         max_exponent = optional_float("max_exponent", max_exponent)
         gate = choice("gate", gate, F.GATES)

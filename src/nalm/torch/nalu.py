@@ -12,7 +12,7 @@ from torch import nn
 
 from nalm import functional as F
 from nalm.torch.base import UNITS, ArithmeticUnit
-from nalm.validation import choice, optional_float, positive_float
+from nalm.validation import boolean, choice, optional_float, positive_float
 
 
 def _kaiming(weight: torch.Tensor, init: str) -> None:
@@ -94,8 +94,7 @@ class NALU(ArithmeticUnit):
         gate: str = "input",
     ) -> None:
         super().__init__(in_features, out_features)
-        if not isinstance(shared_weights, bool):
-            raise ValueError(f"shared_weights must be True or False, got {shared_weights!r}")
+        boolean("shared_weights", shared_weights)
         self.eps = positive_float("eps", eps)
         self.shared_weights = shared_weights
         self.max_exponent = optional_float("max_exponent", max_exponent)
