@@ -99,12 +99,21 @@ def test_npu_l1_penalty_is_per_seed():
     assert_same_results(train_seeds(build, TASK, CONFIG, SEEDS), sequential(build, CONFIG, SEEDS), rtol=1e-9)
 
 
-def test_chunked_data_matches_step_by_step_draws(monkeypatch):
-    # Chunks of 3 steps (and rows of 7) must give the same numbers as one big or many small draws.
-    monkeypatch.setattr(seeds_module, "TRAIN_CHUNK_ELEMENTS", 3 * len(SEEDS) * CONFIG.batch_size * TASK.input_size)
+@pytest.mark.parametrize("unit", ["nau", "nalu"])  # with and without the fused first layer
+def test_evaluation_sets_drawn_in_chunks_are_the_same_sets(monkeypatch, unit):
+    # Rows of 7 per chunk must give the same evaluation sets as one draw of all rows.
     monkeypatch.setattr(seeds_module, "EVAL_CHUNK_ELEMENTS", 7 * len(SEEDS) * TASK.input_size)
-    build = builder("nau", torch.float64)
+    build = builder(unit, torch.float64)
     assert_same_results(train_seeds(build, TASK, CONFIG, SEEDS), sequential(build, CONFIG, SEEDS), rtol=1e-9)
+
+
+@pytest.mark.parametrize(("model", "fused"), [("nmu", True), ("nac", True), ("linear", True), ("relu", False), ("nalu", False)])
+def test_linear_first_layers_are_fused_with_the_data(model, fused):
+    from nalm.bench.models import build_network
+
+    for dtype, expected in ((torch.float32, fused), (torch.float64, fused), (torch.bfloat16, False)):
+        stacked = stack_seeds(lambda: build_network(model, TASK.input_size).to(dtype), SEEDS)
+        assert seeds_module._SeedBatches(stacked, TASK, SEEDS).fused is expected
 
 
 def test_a_diverging_seed_does_not_poison_the_others():

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import torch
 
+from nalm.bench.data import SeedStreams
 from nalm.bench.tasks import OPERATIONS, StaticArithmeticTask
 
 
@@ -30,8 +31,8 @@ def success_threshold(
     multiplicative targets t (mul, div, square, sqrt). (Perturbing a selection there would cancel:
     a' + b' = a + b.)
     """
-    generator = torch.Generator().manual_seed(seed)
-    subsets = task.subsets(generator)
+    subsets = task.subsets(seed)
+    streams = SeedStreams([seed], "threshold")
     exact = torch.zeros(task.input_size, 2, dtype=torch.float64)
     exact[subsets[0], 0] = 1.0
     exact[subsets[1], 1] = 1.0
@@ -40,7 +41,8 @@ def success_threshold(
     total, done = 0.0, 0
     while done < samples:
         n = min(100_000, samples - done)
-        x, target = task.sample(n, task.extrapolation_range, subsets, generator, torch.float64)
+        x, target = task.sample(n, task.extrapolation_range, [subsets], streams, torch.float64)
+        x, target = x[0], target[0]
         if hidden_layer:
             hidden = x @ perturbed
             nearly = operation(hidden[:, :1], hidden[:, 1:])

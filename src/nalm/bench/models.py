@@ -40,6 +40,10 @@ class Dense(ArithmeticUnit):
         """(W,)."""
         return (self.W,)
 
+    def linear_weight(self) -> torch.Tensor | None:
+        """W for the linear activation (the layer is x @ W), else None."""
+        return self.W if self.activation == "linear" else None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         return ACTIVATIONS[self.activation](x @ self.W)

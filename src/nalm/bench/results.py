@@ -26,12 +26,13 @@ from typing import Any
 
 import torch
 
+from nalm.bench.data import SeedStreams
 from nalm.bench.grid import Benchmark, Configuration
 from nalm.bench.metrics import success_threshold
 from nalm.bench.models import build_network
 from nalm.bench.seeds import train_seeds
 from nalm.bench.tasks import StaticArithmeticTask, value_range
-from nalm.bench.trainer import TrainConfig, TrainResult, mean_squared_error, stream_generator
+from nalm.bench.trainer import TrainConfig, TrainResult, mean_squared_error
 from nalm.validation import positive_int
 
 Row = dict[str, Any]
@@ -51,11 +52,11 @@ def initial_errors(
     its training run uses (the model built after ``torch.manual_seed(seed)``, as :func:`nalm.bench.seeds.stack_seeds` builds it)."""
     torch.manual_seed(seed)
     model = build()
-    subsets = task.subsets(stream_generator(seed, "subsets"))
+    subsets = [task.subsets(seed)]
     errors = []
     for stream, bounds in (("interpolation", task.interpolation_range), ("extrapolation", task.extrapolation_range)):
-        x, target = task.sample(config.eval_size, bounds, subsets, stream_generator(seed, stream))
-        errors.append(mean_squared_error(model, x, target))
+        x, target = task.sample(config.eval_size, bounds, subsets, SeedStreams([seed], stream))
+        errors.append(mean_squared_error(model, x[0], target[0]))
     return errors[0], errors[1]
 
 
@@ -101,15 +102,18 @@ def _row(
     }
 
 
-def run_configuration(benchmark: Benchmark, configuration: Configuration, seeds: tuple[int, ...]) -> list[Row]:
-    """Train ``configuration`` with ``seeds`` side by side and return one row per seed."""
+def run_configuration(
+    benchmark: Benchmark, configuration: Configuration, seeds: tuple[int, ...], threads: int = 1
+) -> list[Row]:
+    """Train ``configuration`` with ``seeds`` side by side, ``threads`` threads drawing the data,
+    and return one row per seed."""
     task, config = benchmark.task(configuration), benchmark.train_config()
 
     def build() -> torch.nn.Module:
         return build_network(configuration.model, benchmark.input_size, benchmark.hidden_size)
 
     initial = [initial_errors(build, task, config, seed) for seed in seeds]
-    results = train_seeds(build, task, config, seeds)
+    results = train_seeds(build, task, config, seeds, workers=threads)
     threshold = _threshold(task, benchmark.threshold_samples, hidden_layer=benchmark.hidden_size > 0)
     return [
         _row(benchmark, configuration, seed, result, threshold, start)
@@ -215,8 +219,9 @@ def run_benchmark(
     benchmark's configurations and seeds, in the grid's order, then by seed.
 
     ``on_start(n)`` is told how many configurations are to train, ``on_done(configuration, rows)``
-    each one as it is saved (e.g. for a progress bar). With ``workers=1`` they train in this process;
-    otherwise in spawned processes, so a script that calls this needs ``if __name__ == "__main__":``.
+    each one as it is saved (e.g. for a progress bar). With ``workers=1``, or with one configuration
+    to train, they train in this process, ``workers`` threads drawing the data; otherwise in spawned
+    processes of one thread each, so a script that calls this needs ``if __name__ == "__main__":``.
     """
     positive_int("workers", workers)
     benchmark = results.benchmark
@@ -239,7 +244,7 @@ def _train_all(
     """Each pending configuration with its rows, in the order they finish."""
     if workers == 1 or len(pending) <= 1:
         for configuration, seeds in pending:
-            yield configuration, run_configuration(benchmark, configuration, seeds)
+            yield configuration, run_configuration(benchmark, configuration, seeds, threads=workers)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that has started torch's threads
     pool = ProcessPoolExecutor(min(workers, len(pending)), mp_context=context, initializer=_single_threaded)

@@ -7,28 +7,26 @@ the stacked parameters is S independent Adams, and :func:`train_seeds` gives eac
 initialization, data, updates and evaluations as :func:`nalm.bench.trainer.train` gives it alone
 (up to float32 rounding of the batched matmuls).
 
-Data: each seed draws from its own generators (:func:`nalm.bench.trainer.stream_generator`).
-A CPU generator's ``torch.rand`` stream is sequential, so drawing the batches of K steps in one
-call gives the same numbers as K calls of one batch; :func:`train_seeds` draws in such chunks to
-cut the per-call overhead, and regenerates the evaluation sets in row chunks at every evaluation
-so that memory stays O(S * chunk) however many seeds run.
+Data: each seed draws from its own streams (:mod:`nalm.bench.data`), with compiled kernels that
+draw all the seeds at once on ``workers`` threads. When the first layer is linear (NAC, NAU, a
+linear baseline: ``linear_weight()`` is not None) the kernel multiplies each batch by that
+layer's weight as it draws it, so the batch never passes through autograd (see
+:func:`nalm.bench.data.draw_projection`). Evaluation sets are drawn again in row chunks at every
+evaluation, so memory stays O(S * chunk) however many seeds run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
+from nalm.bench.data import SeedStreams, draw_projection, set_threads
 from nalm.bench.metrics import network_sparsity
-from nalm.bench.tasks import StaticArithmeticTask
-from nalm.bench.trainer import Evaluation, TrainConfig, TrainResult, stream_generator
+from nalm.bench.tasks import Range, StaticArithmeticTask, intervals
+from nalm.bench.trainer import Evaluation, TrainConfig, TrainResult
 from nalm.validation import positive_int
-
-TRAIN_CHUNK_ELEMENTS = 1 << 23
-"""Training inputs drawn at once, over all seeds: K steps with S * K * batch * inputs <= this."""
 
 EVAL_CHUNK_ELEMENTS = 1 << 22
 """Evaluation inputs in one forward pass, over all seeds: S * rows * inputs <= this."""
@@ -92,68 +90,41 @@ def stack_seeds(build: Callable[[], nn.Module], seeds: Sequence[int]) -> nn.Modu
     return stacked
 
 
-def _seed_data(
-    task: StaticArithmeticTask,
-    rows: int,
-    bounds: tuple[float, float],
-    subsets: Sequence[tuple[slice, slice]],
-    streams: Sequence[torch.Generator],
-    like: torch.Tensor,
-    pool: Executor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``rows`` samples per seed, each from its own stream, drawn by ``pool``'s threads:
-    x (S, rows, inputs), target (S, rows, 1), on ``like``'s device and dtype."""
+class _SeedBatches:
+    """Draws the seeds' rows and runs them through the stacked model: (S, rows, 1) outputs and targets."""
 
-    def draw(seed_subsets: tuple[slice, slice], stream: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        return task.sample(rows, bounds, seed_subsets, stream, like.dtype)
+    def __init__(self, model: nn.Module, task: StaticArithmeticTask, seeds: Sequence[int]) -> None:
+        self.model, self.task = model, task
+        self.subsets = [task.subsets(seed) for seed in seeds]
+        self.spans = task.spans(self.subsets)
+        self.layers = list(model) if isinstance(model, nn.Sequential) else [model]
+        self.like = next(model.parameters())
+        linear = getattr(self.layers[0], "linear_weight", lambda: None)()
+        self.fused = linear is not None and linear.device.type == "cpu" and linear.dtype in (torch.float32, torch.float64)
 
-    pairs = list(pool.map(draw, subsets, streams))
-    x = torch.stack([pair[0] for pair in pairs]).to(like.device)
-    target = torch.stack([pair[1] for pair in pairs]).to(like.device)
-    return x, target
+    def __call__(self, streams: SeedStreams, rows: int, bounds: Range) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next ``rows`` rows of ``streams`` from ``bounds``: model outputs and targets."""
+        if not self.fused:
+            x, target = self.task.sample(rows, bounds, self.subsets, streams, self.like.dtype)
+            return self.model(x.to(self.like.device)), target.to(self.like.device)
+        h, sums = draw_projection(streams, rows, intervals(bounds), self.spans, self.layers[0].linear_weight())
+        for layer in self.layers[1:]:
+            h = layer(h)
+        return h, self.task.targets(sums, self.like.dtype)
 
-
-def _training_batches(
-    task: StaticArithmeticTask,
-    config: TrainConfig,
-    subsets: Sequence[tuple[slice, slice]],
-    streams: Sequence[torch.Generator],
-    like: torch.Tensor,
-    pool: Executor,
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Each step's batch for every seed, x (S, batch, inputs) and target (S, batch, 1), drawn
-    ``chunk`` steps at a time per seed (the same numbers as one draw per step)."""
-    n_seeds, batch = len(streams), config.batch_size
-    chunk = max(1, TRAIN_CHUNK_ELEMENTS // (n_seeds * batch * task.input_size))
-    for start in range(0, config.steps, chunk):
-        steps = min(chunk, config.steps - start)
-        x, target = _seed_data(task, steps * batch, task.interpolation_range, subsets, streams, like, pool)
-        x, target = x.view(n_seeds, steps, batch, -1), target.view(n_seeds, steps, batch, 1)
-        for k in range(steps):
-            yield x[:, k], target[:, k]
-
-
-def _mean_squared_errors(
-    model: nn.Module,
-    task: StaticArithmeticTask,
-    config: TrainConfig,
-    seeds: Sequence[int],
-    subsets: Sequence[tuple[slice, slice]],
-    stream: str,
-    like: torch.Tensor,
-    pool: Executor,
-) -> list[float]:
-    """Each seed's MSE on its ``stream`` set ("interpolation" or "extrapolation") of
-    ``config.eval_size`` points, drawn again from the seed's generator in row chunks."""
-    bounds = task.interpolation_range if stream == "interpolation" else task.extrapolation_range
-    streams = [stream_generator(seed, stream) for seed in seeds]
-    rows = max(1, EVAL_CHUNK_ELEMENTS // (len(seeds) * task.input_size))
-    total = torch.zeros(len(seeds), dtype=torch.float64, device=like.device)
-    with torch.no_grad():
-        for start in range(0, config.eval_size, rows):
-            x, target = _seed_data(task, min(rows, config.eval_size - start), bounds, subsets, streams, like, pool)
-            total += ((model(x) - target) ** 2).sum(dim=(1, 2), dtype=torch.float64)
-    return (total / config.eval_size).tolist()
+    @torch.no_grad()
+    def mean_squared_errors(self, seeds: Sequence[int], stream: str, rows: int) -> list[float]:
+        """Each seed's MSE on its ``stream`` set ("interpolation" or "extrapolation") of ``rows``
+        points, drawn again from the seed's stream in row chunks."""
+        task = self.task
+        bounds = task.interpolation_range if stream == "interpolation" else task.extrapolation_range
+        streams = SeedStreams(seeds, stream)
+        chunk = max(1, EVAL_CHUNK_ELEMENTS // (len(seeds) * task.input_size))
+        total = torch.zeros(len(seeds), dtype=torch.float64, device=self.like.device)
+        for start in range(0, rows, chunk):
+            output, target = self(streams, min(chunk, rows - start), bounds)
+            total += ((output - target) ** 2).sum(dim=(1, 2), dtype=torch.float64)
+        return (total / rows).tolist()
 
 
 def train_stacked(
@@ -174,42 +145,42 @@ def train_stacked(
     cannot spread NaN to the other seeds. Training stops early when every seed has diverged.
 
     ``workers`` threads draw the seeds' data (data dominates the time of many small models);
-    each seed has its own generators, so the numbers do not depend on ``workers``.
+    each seed has its own streams, so the numbers do not depend on ``workers``.
 
     Returns one :class:`~nalm.bench.trainer.TrainResult` per seed, in the order of ``seeds``.
     """
     seeds = check_seeds(seeds)
-    positive_int("workers", workers)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return _train(model, task, config, seeds, pool)
+    threads = set_threads(positive_int("workers", workers))
+    try:
+        return _train(model, task, config, seeds)
+    finally:
+        set_threads(threads)
 
 
-def _train(
-    model: nn.Module, task: StaticArithmeticTask, config: TrainConfig, seeds: tuple[int, ...], pool: Executor
-) -> list[TrainResult]:
-    """:func:`train_stacked` with its arguments checked and its data threads started."""
+def _train(model: nn.Module, task: StaticArithmeticTask, config: TrainConfig, seeds: tuple[int, ...]) -> list[TrainResult]:
+    """:func:`train_stacked` with its arguments checked."""
     parameters = list(model.parameters())
     if any(p.shape[0] != len(seeds) for p in parameters):
         shapes = [tuple(p.shape) for p in parameters]
         raise ValueError(f"every parameter of model needs a leading seed axis of {len(seeds)}, got shapes {shapes}")
     like = parameters[0]
-    subsets = [task.subsets(stream_generator(seed, "subsets")) for seed in seeds]
-    streams = [stream_generator(seed, "train") for seed in seeds]
-    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate)
+    batches = _SeedBatches(model, task, seeds)
+    streams = SeedStreams(seeds, "train")
+    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, foreach=False, fused=True)
     results = [TrainResult() for _ in seeds]
     alive = torch.ones(len(seeds), dtype=torch.bool, device=like.device)
 
     def evaluate(step: int, which: list[int]) -> None:
-        interpolation = _mean_squared_errors(model, task, config, seeds, subsets, "interpolation", like, pool)
-        extrapolation = _mean_squared_errors(model, task, config, seeds, subsets, "extrapolation", like, pool)
+        interpolation = batches.mean_squared_errors(seeds, "interpolation", config.eval_size)
+        extrapolation = batches.mean_squared_errors(seeds, "extrapolation", config.eval_size)
         sparsity = network_sparsity(model)
         sparsity = [None] * len(seeds) if sparsity is None else sparsity.tolist()
         for i in which:
             results[i].evaluations.append(Evaluation(step, interpolation[i], extrapolation[i], sparsity[i]))
 
-    batches = _training_batches(task, config, subsets, streams, like, pool)
-    for step, (x, target) in enumerate(batches, start=1):
-        errors = ((model(x) - target) ** 2).mean(dim=(1, 2))
+    for step in range(1, config.steps + 1):
+        output, target = batches(streams, config.batch_size, task.interpolation_range)
+        errors = ((output - target) ** 2).mean(dim=(1, 2))
         loss = torch.where(alive, errors, 0.0).sum() + model.regularization_loss(step)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -4,16 +4,19 @@ Madsen and Johansen, "Neural Arithmetic Units", ICLR 2020 (after Trask et al. 20
 ``input_size`` inputs drawn iid from a range; subset a is ``floor(subset_ratio * input_size)``
 contiguous inputs, subset b as many, starting ``floor(overlap_ratio * subset size)`` inputs
 before a ends. Both are shifted by one offset per seed, drawn so that they fit in x.
+The random numbers come from each seed's streams in :mod:`nalm.bench.data`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from nalm.bench.data import SeedStreams, draw, uniforms
 from nalm.validation import choice, positive_int
 
 OPERATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
@@ -104,44 +107,36 @@ class StaticArithmeticTask:
     def overlap_size(self) -> int:
         return math.floor(self.overlap_ratio * self.subset_size)
 
-    def subsets(self, generator: torch.Generator) -> tuple[slice, slice]:
-        """The input slices of a and b, shifted by one offset drawn from ``generator``."""
+    def subsets(self, seed: int) -> tuple[slice, slice]:
+        """Seed ``seed``'s input slices of a and b, shifted by one offset drawn from its "subsets" stream."""
         span = 2 * self.subset_size - self.overlap_size
-        offset = int(torch.randint(0, self.input_size - span + 1, (), generator=generator))
+        offset = int(uniforms(seed, "subsets", 1)[0] * (self.input_size - span + 1))
         a = slice(offset, offset + self.subset_size)
         b_start = a.stop - self.overlap_size
         return a, slice(b_start, b_start + self.subset_size)
 
     def sample(
         self,
-        n: int,
+        rows: int,
         bounds: Range,
-        subsets: tuple[slice, slice],
-        generator: torch.Generator,
+        subsets: Sequence[tuple[slice, slice]],
+        streams: SeedStreams,
         dtype: torch.dtype = torch.float32,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n`` rows x ~ U[bounds]^input_size and targets a op b: shapes (n, input_size), (n, 1).
+        """The next ``rows`` rows of each seed's stream: x ~ U[bounds]^input_size and targets a op b,
+        shapes (S, rows, input_size) and (S, rows, 1), for S = len(subsets) seeds (seed s with
+        subsets[s], drawn from stream s of ``streams``).
 
-        x is drawn in ``dtype`` on the CPU from ``generator`` (so a seed gives the same data on
-        any device); the targets are computed from those x in float64, then rounded to ``dtype``.
+        x is drawn in ``dtype`` on the CPU (so a seed gives the same data on any device); the
+        targets are computed from those x in float64, then rounded to ``dtype``.
         """
-        x = uniform(torch.rand(n, self.input_size, generator=generator, dtype=dtype), bounds)
-        a = x[:, subsets[0]].double().sum(-1, keepdim=True)
-        b = x[:, subsets[1]].double().sum(-1, keepdim=True)
-        return x, OPERATIONS[self.operation](a, b).to(dtype)
+        x, sums = draw(streams, rows, self.input_size, intervals(bounds), self.spans(subsets), dtype)
+        return x, self.targets(sums, dtype)
 
+    def spans(self, subsets: Sequence[tuple[slice, slice]]) -> np.ndarray:
+        """(S, 4) int64: (a.start, a.stop, b.start, b.stop) of each seed's subsets."""
+        return np.array([(a.start, a.stop, b.start, b.stop) for a, b in subsets], dtype=np.int64).reshape(-1, 4)
 
-def uniform(u: torch.Tensor, bounds: Range) -> torch.Tensor:
-    """Map u ~ U[0, 1) to U[bounds]: uniform over the total length of the range's intervals.
-
-    One draw per value, whatever the number of intervals, so a union costs no extra randomness.
-    """
-    parts = intervals(bounds)
-    total = sum(high - low for low, high in parts)
-    t = u * total
-    x = t + parts[0][0]
-    start = 0.0
-    for (low, high), (next_low, _) in zip(parts[:-1], parts[1:]):
-        start += high - low
-        x = torch.where(t >= start, t - start + next_low, x)
-    return x
+    def targets(self, sums: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """a op b from the float64 subset sums (..., 2) = (a, b): (..., 1) in ``dtype``."""
+        return OPERATIONS[self.operation](sums[..., :1], sums[..., 1:]).to(dtype)

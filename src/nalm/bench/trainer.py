@@ -15,18 +15,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from nalm.bench.data import SeedStreams
 from nalm.bench.metrics import network_sparsity
-from nalm.bench.tasks import StaticArithmeticTask
+from nalm.bench.tasks import Range, StaticArithmeticTask
 from nalm.validation import positive_float, positive_int
-
-STREAMS = ("subsets", "train", "interpolation", "extrapolation")
-"""The independent random streams of one seed, each with its own generator."""
-
-
-def stream_generator(seed: int, stream: str) -> torch.Generator:
-    """A CPU generator for one named stream of ``seed``: same seed and stream, same numbers."""
-    return torch.Generator().manual_seed(seed * len(STREAMS) + STREAMS.index(stream))
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -92,21 +84,21 @@ def train(
 ) -> TrainResult:
     """Train ``model`` on ``task`` and evaluate it every ``config.eval_every`` steps and at the end.
 
-    Data follows the model's first parameter's device and dtype; the data streams are seeded
-    from ``config.seed`` (the model's initialization is the caller's). ``on_step(step, loss)``
+    Data follows the model's first parameter's device and dtype; it comes from the streams of
+    seed ``config.seed`` (see :mod:`nalm.bench.data`; the model's initialization is the caller's). ``on_step(step, loss)``
     is called every 100 steps and at the last one, e.g. for a progress bar.
     """
     parameter = next(model.parameters())
     device, dtype = parameter.device, parameter.dtype
-    subsets = task.subsets(stream_generator(config.seed, "subsets"))
+    subsets = [task.subsets(config.seed)]
 
-    def data(n: int, bounds: tuple[float, float], stream: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        x, target = task.sample(n, bounds, subsets, stream, dtype)
-        return x.to(device), target.to(device)
+    def data(rows: int, bounds: Range, streams: SeedStreams) -> tuple[torch.Tensor, torch.Tensor]:
+        x, target = task.sample(rows, bounds, subsets, streams, dtype)
+        return x[0].to(device), target[0].to(device)
 
-    interpolation = data(config.eval_size, task.interpolation_range, stream_generator(config.seed, "interpolation"))
-    extrapolation = data(config.eval_size, task.extrapolation_range, stream_generator(config.seed, "extrapolation"))
-    train_stream = stream_generator(config.seed, "train")
+    interpolation = data(config.eval_size, task.interpolation_range, SeedStreams([config.seed], "interpolation"))
+    extrapolation = data(config.eval_size, task.extrapolation_range, SeedStreams([config.seed], "extrapolation"))
+    train_streams = SeedStreams([config.seed], "train")
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     result = TrainResult()
 
@@ -122,7 +114,7 @@ def train(
         )
 
     for step in range(1, config.steps + 1):
-        x, target = data(config.batch_size, task.interpolation_range, train_stream)
+        x, target = data(config.batch_size, task.interpolation_range, train_streams)
         loss = torch.mean((model(x) - target) ** 2) + model.regularization_loss(step)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -49,6 +49,11 @@ class ArithmeticUnit(nn.Module):
     def apply_constraints(self) -> None:
         """Project the parameters back into their allowed range after an optimizer step (none here)."""
 
+    def linear_weight(self) -> torch.Tensor | None:
+        """W (..., in_features, out_features) if the unit is linear, forward(x) = x @ W for every x
+        (NAC, NAU), else None. A trainer may then compute x @ W itself, e.g. fused with drawing x."""
+        return None
+
     def weights(self) -> tuple[torch.Tensor, ...]:
         """The effective weight matrices the formula applies, each (..., in_features, out_features)
         (e.g. NAC's tanh(W_hat) * sigmoid(M_hat)), without gates: what the sparsity error reads."""

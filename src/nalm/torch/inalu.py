@@ -100,8 +100,9 @@ class INALU(ArithmeticUnit):
 
     def regularization_loss(self, step: int) -> torch.Tensor:
         """The paper's penalty once ``step`` is past ``regularization_start``, else zero."""
-        active = float(step > self.regularization_start)
-        return active * F.inalu_penalty(self.parameters(recurse=False), self.threshold, ops=torch)
+        if step <= self.regularization_start:
+            return self.W_hat_a.new_zeros(())
+        return F.inalu_penalty(self.parameters(recurse=False), self.threshold, ops=torch)
 
     def extra_repr(self) -> str:
         return (

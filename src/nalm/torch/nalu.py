@@ -52,6 +52,10 @@ class NAC(ArithmeticUnit):
         """(W,), the effective weight."""
         return (self.weight,)
 
+    def linear_weight(self) -> torch.Tensor:
+        """The effective weight W: the NAC is x @ W."""
+        return self.weight
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         return F.nac(x, self.W_hat, self.M_hat, ops=torch)

@@ -52,7 +52,10 @@ class SparseArithmeticUnit(ArithmeticUnit):
 
     def regularization_loss(self, step: int) -> torch.Tensor:
         """lambda(step) * mean(min(|W|, 1 - |W|)) of the clamped W: zero until ``lambda_start``."""
-        return self.schedule(step) * F.sparsity_penalty(self.weight, ops=torch)
+        strength = self.schedule(step)
+        if strength == 0:
+            return self.W.new_zeros(())
+        return strength * F.sparsity_penalty(self.weight, ops=torch)
 
     @torch.no_grad()
     def apply_constraints(self) -> None:
@@ -88,6 +91,10 @@ class NAU(SparseArithmeticUnit):
     def reset_parameters(self) -> None:
         limit = F.nau_init_limit(self.in_features, self.out_features)
         nn.init.uniform_(self.W, -limit, limit)
+
+    def linear_weight(self) -> torch.Tensor:
+        """W clamped to [-1, 1] with the full gradient on the bounds: the NAU is x @ that."""
+        return F.nau_weight(self.W, ops=torch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

@@ -1,0 +1,265 @@
+"""The benchmark's random data: counter-based streams, drawn by compiled kernels, many seeds at once.
+
+Every seed has independent named streams (:data:`STREAMS`). Draw n of a stream is the 64-bit
+SplitMix64 mixing function (Steele, Lea and Flood, OOPSLA 2014) of the counter
+``GAMMA * (start + n)``; the streams' starts are :data:`STREAM_DRAWS` apart, so no two streams
+share a draw, and any draw is computed from its position alone. One 64-bit draw gives two uniform
+values in [0, 1), one per 32-bit half: k / 2^32 with all 32 bits for float64 data, the top 24
+bits for float32 (so float32 data is float64 data cut to 24 bits). A row of ``columns`` values
+takes ceil(columns / 2) draws, so any row of a set can be drawn without the rows before it.
+
+The kernels (numba, in parallel over the seeds) write the inputs x (S, rows, columns) and the
+subset sums a, b (S, rows, 2) of the static task in float64; :func:`draw_projection` also
+multiplies x by a per-seed weight as it draws, for models whose first layer is linear, and keeps
+x for the gradient of that weight. Sums may be vectorized in any order (``reassoc``), so results
+are the same from run to run on one machine, but may differ in the last bits between CPUs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numba
+import numpy as np
+import torch
+from numba import njit, prange
+
+STREAMS = ("subsets", "train", "interpolation", "extrapolation", "threshold")
+"""The independent random streams of one seed."""
+
+STREAM_DRAWS = 1 << 40
+"""64-bit draws that one stream of one seed may use (1.1e12: 4.4e4 times 5e6 steps of 128 x 100)."""
+
+MAX_SEED = (1 << 64) // (STREAM_DRAWS * len(STREAMS)) - 1
+"""The largest seed whose streams fit in the 64-bit counter."""
+
+GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+_FASTMATH = {"reassoc", "contract"}  # lets sums vectorize; makes no assumption about NaN or inf
+_BITS = {torch.float32: 24, torch.float64: 32}
+"""Random bits per value of the dtypes drawn natively; other dtypes are drawn in float32 and cast."""
+
+
+def stream_start(seed: int, stream: str) -> int:
+    """The position of the first draw of ``seed``'s ``stream`` (one of :data:`STREAMS`)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {seed!r}")
+    if stream not in STREAMS:
+        raise ValueError(f"stream must be one of {', '.join(STREAMS)}, got {stream!r}")
+    return (int(seed) * len(STREAMS) + STREAMS.index(stream)) * STREAM_DRAWS
+
+
+class SeedStreams:
+    """One named stream of each of several seeds, each at its own position: (S,) uint64 ``positions``.
+
+    :meth:`advance` hands out the positions of the next ``rows`` rows and moves every stream past
+    them, so consecutive calls continue each seed's stream (as one call for all the rows would).
+    """
+
+    def __init__(self, seeds: Sequence[int], stream: str) -> None:
+        self.positions = np.array([stream_start(seed, stream) for seed in seeds], dtype=np.uint64)
+
+    def advance(self, rows: int, columns: int) -> np.ndarray:
+        """The current positions, (S,) uint64; the streams move on by ``rows`` rows of ``columns`` values."""
+        positions = self.positions.copy()
+        self.positions += np.uint64(rows * draws_per_row(columns))
+        return positions
+
+
+def draws_per_row(columns: int) -> int:
+    """64-bit draws for one row of ``columns`` values: two values per draw."""
+    return (columns + 1) // 2
+
+
+@njit(inline="always")
+def _splitmix(position):  # noqa: ANN001, ANN202 (compiled: numba types it)
+    """SplitMix64's mixing function of the counter GAMMA * position: 64 random bits."""
+    z = position * GAMMA
+    z = (z ^ (z >> np.uint64(30))) * _MIX_1
+    z = (z ^ (z >> np.uint64(27))) * _MIX_2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(inline="always")
+def _fill_row(row, position, bits, lows, starts, total):  # noqa: ANN001, ANN202
+    """Write ``row`` (columns,) from the draws at ``position`` onwards, ``bits`` random bits per
+    value, uniform over the intervals that begin at ``lows[k]`` and at ``starts[k]`` along their
+    total length ``total``."""
+    columns = row.shape[0]
+    if bits == 24:  # float32: the top 24 bits of each half; int32 converts in vector registers
+        for j in range(columns // 2):
+            z = _splitmix(position + np.uint64(j))
+            row[2 * j] = np.int32(z >> np.uint64(40))
+            row[2 * j + 1] = np.int32((z >> np.uint64(8)) & np.uint64(0xFFFFFF))
+    else:  # float64: all 32 bits of each half
+        for j in range(columns // 2):
+            z = _splitmix(position + np.uint64(j))
+            row[2 * j] = np.int64(z >> np.uint64(32))
+            row[2 * j + 1] = np.int64(z & np.uint64(0xFFFFFFFF))
+    if columns % 2:
+        row[columns - 1] = np.int64(_splitmix(position + np.uint64(columns // 2)) >> np.uint64(64 - bits))
+    scale = row.dtype.type(2.0**-bits)
+    width = row.dtype.type(total) * scale
+    offset = row.dtype.type(lows[0])
+    for j in range(columns):
+        row[j] = row[j] * width + offset
+    if lows.shape[0] > 1:  # a union: move each value past interval k's start into interval k
+        for j in range(columns):
+            for k in range(lows.shape[0] - 1, 0, -1):
+                start = lows[0] + starts[k]
+                if row[j] >= start:
+                    row[j] += lows[k] - start
+                    break
+
+
+@njit(inline="always")
+def _sum(row, start, stop):  # noqa: ANN001, ANN202
+    """sum(row[start:stop]) in float64."""
+    total = 0.0
+    for j in range(start, stop):
+        total += np.float64(row[j])
+    return total
+
+
+@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+def _draw(positions, per_row, bits, lows, starts, total, spans, x, sums):  # noqa: ANN001, ANN202
+    """x[s, r] from seed s's stream at positions[s] + r * per_row; sums[s, r] its subset sums."""
+    for s in prange(x.shape[0]):
+        a_start, a_stop, b_start, b_stop = spans[s, 0], spans[s, 1], spans[s, 2], spans[s, 3]
+        for r in range(x.shape[1]):
+            row = x[s, r]
+            _fill_row(row, positions[s] + np.uint64(r * per_row), bits, lows, starts, total)
+            sums[s, r, 0] = _sum(row, a_start, a_stop)
+            sums[s, r, 1] = _sum(row, b_start, b_stop)
+
+
+@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+def _draw_project(positions, per_row, bits, lows, starts, total, spans, weight_t, x, sums, h):  # noqa: ANN001, ANN202
+    """:func:`_draw`, and h[s, r, k] = x[s, r] . weight_t[s, k] while the row is in cache."""
+    for s in prange(x.shape[0]):
+        a_start, a_stop, b_start, b_stop = spans[s, 0], spans[s, 1], spans[s, 2], spans[s, 3]
+        for r in range(x.shape[1]):
+            row = x[s, r]
+            _fill_row(row, positions[s] + np.uint64(r * per_row), bits, lows, starts, total)
+            sums[s, r, 0] = _sum(row, a_start, a_stop)
+            sums[s, r, 1] = _sum(row, b_start, b_stop)
+            for k in range(weight_t.shape[1]):
+                w = weight_t[s, k]
+                acc = row[0] * w[0]
+                for j in range(1, row.shape[0]):
+                    acc += row[j] * w[j]
+                h[s, r, k] = acc
+
+
+@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+def _project_back(x, grad_h_t, grad_weight_t):  # noqa: ANN001, ANN202
+    """grad_weight_t[s, k] = sum over rows r of grad_h_t[s, k, r] * x[s, r]."""
+    for s in prange(x.shape[0]):
+        for k in range(grad_h_t.shape[1]):
+            out = grad_weight_t[s, k]
+            out[:] = 0.0
+            for r in range(x.shape[1]):
+                g = grad_h_t[s, k, r]
+                row = x[s, r]
+                for j in range(row.shape[0]):
+                    out[j] += row[j] * g
+
+
+def _interval_arrays(bounds: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray, float]:
+    """(lows, starts, total) of :func:`_place` for the intervals ``bounds``."""
+    lengths = np.array([high - low for low, high in bounds])
+    starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
+    return np.array([low for low, _ in bounds]), starts, float(lengths.sum())
+
+
+def _native(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the kernels draw for ``dtype``: itself for float32 and float64, else float32."""
+    return dtype if dtype in _BITS else torch.float32
+
+
+def draw(
+    streams: SeedStreams,
+    rows: int,
+    columns: int,
+    bounds: Sequence[tuple[float, float]],
+    spans: np.ndarray,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The next ``rows`` rows of every seed's stream: x ~ U[bounds]^columns, (S, rows, columns) in
+    ``dtype``, and the sums (S, rows, 2) float64 of x[..., spans[s, 0]:spans[s, 1]] and
+    x[..., spans[s, 2]:spans[s, 3]] (in ``dtype``'s precision) for seed s. On the CPU.
+
+    ``bounds`` are disjoint sorted intervals (low, high); x is uniform over their union.
+    ``spans`` is (S, 4) int64.
+    """
+    native = _native(dtype)
+    x = np.empty((len(streams.positions), rows, columns), dtype=_numpy(native))
+    sums = np.empty((len(streams.positions), rows, 2))
+    per_row = draws_per_row(columns)
+    _draw(streams.advance(rows, columns), per_row, _BITS[native], *_interval_arrays(bounds), spans, x, sums)
+    return torch.from_numpy(x).to(dtype), torch.from_numpy(sums)
+
+
+class _Projection(torch.autograd.Function):
+    """h = x @ weight for freshly drawn x, (S, rows, columns) @ (S, columns, out); x is kept for backward."""
+
+    @staticmethod
+    def forward(ctx, weight, positions, rows, bounds, spans):  # noqa: ANN001, ANN205
+        columns = weight.shape[1]
+        x = np.empty((weight.shape[0], rows, columns), dtype=_numpy(weight.dtype))
+        sums = np.empty((weight.shape[0], rows, 2))
+        h = np.empty((weight.shape[0], rows, weight.shape[2]), dtype=x.dtype)
+        weight_t = weight.detach().transpose(1, 2).contiguous().numpy()
+        _draw_project(
+            positions, draws_per_row(columns), _BITS[weight.dtype], *_interval_arrays(bounds), spans, weight_t, x, sums, h
+        )
+        ctx.x = x
+        sums = torch.from_numpy(sums)
+        ctx.mark_non_differentiable(sums)
+        return torch.from_numpy(h), sums
+
+    @staticmethod
+    def backward(ctx, grad_h, grad_sums):  # noqa: ANN001, ANN205
+        grad_h_t = grad_h.transpose(1, 2).contiguous().numpy()
+        grad_weight_t = np.empty((ctx.x.shape[0], grad_h_t.shape[1], ctx.x.shape[2]), dtype=ctx.x.dtype)
+        _project_back(ctx.x, grad_h_t, grad_weight_t)
+        return torch.from_numpy(grad_weight_t).transpose(1, 2), None, None, None, None
+
+
+def draw_projection(
+    streams: SeedStreams,
+    rows: int,
+    bounds: Sequence[tuple[float, float]],
+    spans: np.ndarray,
+    weight: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`draw` of the next ``rows`` rows, returning x @ weight instead of x: h (S, rows, out)
+    and the sums (S, rows, 2), for ``weight`` (S, columns, out), float32 or float64, on the CPU.
+
+    h is differentiable with respect to ``weight`` (the gradient is x^T grad_h per seed, from the
+    kept x), so a linear first layer trains without x ever reaching autograd.
+    """
+    if weight.device.type != "cpu" or weight.dtype not in _BITS or weight.dim() != 3:
+        raise ValueError(
+            f"draw_projection needs a float32 or float64 CPU weight (S, columns, out), got "
+            f"{weight.dtype} {tuple(weight.shape)} on {weight.device}"
+        )
+    return _Projection.apply(weight, streams.advance(rows, weight.shape[1]), rows, bounds, spans)
+
+
+def uniforms(seed: int, stream: str, n: int) -> np.ndarray:
+    """The first ``n`` values in [0, 1) of ``seed``'s ``stream``, float64, as :func:`draw` would make them."""
+    x, _ = draw(SeedStreams([seed], stream), 1, n, [(0.0, 1.0)], np.zeros((1, 4), dtype=np.int64), torch.float64)
+    return x.numpy()[0, 0]
+
+
+def _numpy(dtype: torch.dtype) -> np.dtype:
+    return torch.empty((), dtype=dtype).numpy().dtype
+
+
+def set_threads(threads: int) -> int:
+    """Let the kernels use ``threads`` threads (at most numba's configured maximum); return the old number."""
+    old = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    return old

@@ -1,0 +1,137 @@
+"""The benchmark's random data: counter-based streams and the drawing kernels."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nalm.bench import data
+from nalm.bench.data import MAX_SEED, SeedStreams, draw, draw_projection, stream_start, uniforms
+
+UNIT = [(0.0, 1.0)]
+
+
+def no_spans(n_seeds):
+    return np.zeros((n_seeds, 4), dtype=np.int64)
+
+
+def test_splitmix_matches_the_published_first_output():
+    # SplitMix64 seeded with 0 first outputs 0xE220A8397B1DCDAF: the mix of GAMMA * 1.
+    assert int(data._splitmix(np.uint64(1))) == 0xE220A8397B1DCDAF
+
+
+def test_float64_values_are_the_two_32_bit_halves_of_each_draw():
+    u = uniforms(0, "train", 4)
+    first = int(data._splitmix(np.uint64(stream_start(0, "train"))))
+    second = int(data._splitmix(np.uint64(stream_start(0, "train") + 1)))
+    expected = [first >> 32, first & 0xFFFFFFFF, second >> 32, second & 0xFFFFFFFF]
+    assert u.tolist() == [k / 2**32 for k in expected]
+
+
+def test_float32_values_are_the_float64_values_cut_to_24_bits():
+    x64, _ = draw(SeedStreams([4], "train"), 50, 9, UNIT, no_spans(1), torch.float64)
+    x32, _ = draw(SeedStreams([4], "train"), 50, 9, UNIT, no_spans(1), torch.float32)
+    assert torch.equal(x32.double(), torch.floor(x64 * 2**24) / 2**24)
+
+
+def test_consecutive_draws_continue_the_stream():
+    whole, whole_sums = draw(SeedStreams([1, 5], "train"), 10, 7, [(2.0, 6.0)], np.array([[0, 3, 2, 6]] * 2), torch.float64)
+    streams = SeedStreams([1, 5], "train")
+    parts = [draw(streams, rows, 7, [(2.0, 6.0)], np.array([[0, 3, 2, 6]] * 2), torch.float64) for rows in (3, 1, 6)]
+    assert torch.equal(torch.cat([x for x, _ in parts], dim=1), whole)
+    assert torch.equal(torch.cat([s for _, s in parts], dim=1), whole_sums)
+
+
+def test_a_seeds_numbers_do_not_depend_on_the_other_seeds():
+    together, _ = draw(SeedStreams([9, 2, 30], "interpolation"), 20, 11, UNIT, no_spans(3))
+    alone, _ = draw(SeedStreams([2], "interpolation"), 20, 11, UNIT, no_spans(1))
+    assert torch.equal(together[1], alone[0])
+
+
+def test_every_seed_and_stream_draws_other_numbers():
+    firsts = {(seed, stream): tuple(uniforms(seed, stream, 4)) for seed in range(5) for stream in data.STREAMS}
+    assert len(set(firsts.values())) == len(firsts)
+    starts = sorted(stream_start(seed, stream) for seed in (0, 1, MAX_SEED) for stream in data.STREAMS)
+    assert all(b - a >= data.STREAM_DRAWS for a, b in zip(starts, starts[1:]))
+    assert starts[-1] + data.STREAM_DRAWS <= 2**64
+
+
+def test_values_are_uniform_and_adjacent_columns_uncorrelated():
+    x, _ = draw(SeedStreams([0], "train"), 20_000, 10, UNIT, no_spans(1), torch.float64)
+    u = np.sort(x.numpy().ravel())
+    n = u.size
+    ks = np.max(np.abs(np.arange(1, n + 1) / n - u))  # Kolmogorov-Smirnov distance to U[0, 1)
+    assert ks < 1.63 / math.sqrt(n)  # the 1% critical value
+    assert x.mean().item() == pytest.approx(0.5, abs=0.005) and x.var().item() == pytest.approx(1 / 12, abs=0.002)
+    columns = x[0].numpy()
+    assert abs(np.corrcoef(columns[:, 0], columns[:, 1])[0, 1]) < 0.03  # halves of one draw
+    assert abs(np.corrcoef(columns[:, 1], columns[:, 2])[0, 1]) < 0.03  # neighbouring draws
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_values_lie_in_the_range_in_the_asked_dtype(dtype):
+    x, sums = draw(SeedStreams([3], "extrapolation"), 500, 5, [(-20.0, -10.0)], no_spans(1), dtype)
+    assert x.dtype == dtype and x.shape == (1, 500, 5) and sums.dtype == torch.float64
+    assert x.min() >= -20.0 and x.max() <= -10.0
+
+
+def test_a_union_is_sampled_uniformly_over_its_intervals():
+    bounds = [(-6.0, -2.0), (0.0, 1.0), (2.0, 6.0)]
+    x, _ = draw(SeedStreams([0], "train"), 30_000, 3, bounds, no_spans(1), torch.float64)
+    inside = ((x >= -6) & (x < -2)) | ((x >= 0) & (x < 1)) | ((x >= 2) & (x < 6))
+    assert inside.all()
+    for (low, high), share in zip(bounds, (4 / 9, 1 / 9, 4 / 9)):
+        part = x[(x >= low) & (x < high)]
+        assert part.numel() / x.numel() == pytest.approx(share, abs=0.01)
+        assert part.mean().item() == pytest.approx((low + high) / 2, abs=0.02)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sums_are_the_float64_sums_of_the_drawn_values(dtype):
+    spans = np.array([[0, 4, 2, 7], [3, 9, 1, 2]])
+    x, sums = draw(SeedStreams([0, 1], "train"), 40, 9, [(1.0, 2.0)], spans, dtype)
+    for s, (a0, a1, b0, b1) in enumerate(spans):
+        torch.testing.assert_close(sums[s, :, 0], x[s, :, a0:a1].double().sum(-1), rtol=1e-15, atol=0)
+        torch.testing.assert_close(sums[s, :, 1], x[s, :, b0:b1].double().sum(-1), rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_projection_is_the_drawn_inputs_times_the_weight(dtype):
+    weight = torch.randn(2, 9, 3, dtype=dtype, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    spans = np.array([[0, 4, 2, 7], [3, 9, 1, 2]])
+    x, sums = draw(SeedStreams([6, 2], "train"), 16, 9, [(1.0, 2.0)], spans, dtype)
+    h, projected_sums = draw_projection(SeedStreams([6, 2], "train"), 16, [(1.0, 2.0)], spans, weight)
+    assert not projected_sums.requires_grad and torch.equal(projected_sums, sums)
+    torch.testing.assert_close(h, x @ weight.detach())
+    grad_h = torch.randn_like(h)
+    h.backward(grad_h)
+    torch.testing.assert_close(weight.grad, x.transpose(1, 2) @ grad_h)
+
+
+def test_projection_gradient_float64():
+    def project(weight):
+        return draw_projection(SeedStreams([5, 9], "train"), 4, [(1.0, 2.0)], no_spans(2), weight)[0]
+
+    weight = torch.rand(2, 7, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(project, (weight,))
+
+
+@pytest.mark.parametrize(
+    "weight",
+    [torch.zeros(1, 4, 2, dtype=torch.bfloat16), torch.zeros(4, 2), torch.zeros(1, 4, 2, device="meta")],
+)
+def test_projection_rejects_weights_it_cannot_draw_for(weight):
+    with pytest.raises(ValueError, match="float32 or float64 CPU weight"):
+        draw_projection(SeedStreams([0], "train"), 2, UNIT, no_spans(1), weight)
+
+
+@pytest.mark.parametrize(
+    ("seed", "stream", "message"),
+    [(-1, "train", "seed must be an integer"), (MAX_SEED + 1, "train", "seed must be an integer"),
+     (1.0, "train", "seed must be an integer"), (True, "train", "seed must be an integer"),
+     (0, "test", "stream must be one of")],
+)
+def test_bad_seeds_and_streams_raise(seed, stream, message):
+    with pytest.raises(ValueError, match=message):
+        stream_start(seed, stream)
