@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from nalm.bench import results as results_module
+from nalm.bench import seeds as seeds_module
 from nalm.bench.aggregate import summarize, wilson_interval
 from nalm.bench.grid import PRESETS, Benchmark, Configuration, preset
 from nalm.bench.metrics import sparsity_error
@@ -174,6 +175,28 @@ def test_a_killed_sweep_resumes_where_it_stopped(tiny_results, tmp_path):
     assert trained == TINY.configurations()[1:]
     assert resumed == rows  # the same numbers as the uninterrupted sweep
     assert read_results(partial) == rows
+
+
+def test_a_sweep_killed_mid_configuration_resumes_from_its_checkpoint(tiny_results, tmp_path, monkeypatch):
+    path, rows = tiny_results
+    partial = tmp_path / "partial.jsonl"
+    evaluations = []
+    real_save = seeds_module._save
+
+    def save_then_crash(*args):
+        real_save(*args)
+        evaluations.append(args[2])
+        if len(evaluations) == 2:  # the first configuration's second evaluation: step 20
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(seeds_module, "_save", save_then_crash)
+        with pytest.raises(KeyboardInterrupt):
+            run_benchmark(ResultsFile(partial, TINY), workers=1)
+    folder = tmp_path / "partial.jsonl.checkpoints"
+    assert [torch.load(p)["step"] for p in folder.iterdir()] == [20]
+    assert run_benchmark(ResultsFile(partial, TINY), workers=1) == rows
+    assert not folder.exists()  # removed once the rows are saved
 
 
 def test_more_seeds_trains_only_the_new_ones(tiny_results, tmp_path):

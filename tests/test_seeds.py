@@ -10,7 +10,7 @@ from nalm.bench.models import build_model
 from nalm.bench.seeds import stack_seeds, train_seeds, train_stacked
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.trainer import TrainConfig, train
-from nalm.torch import UNITS
+from nalm.torch import UNITS, UnitStack
 
 TASK = StaticArithmeticTask("mul", input_size=20)
 CONFIG = TrainConfig(steps=30, batch_size=16, learning_rate=0.01, eval_every=10, eval_size=50)
@@ -180,3 +180,33 @@ def test_builds_that_differ_are_rejected():
     sizes = iter([2, 3])
     with pytest.raises(ValueError, match="different model for seed 1"):
         stack_seeds(lambda: build_model("nac", 4, hidden_size=next(sizes)), [0, 1])
+
+
+def test_a_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_run(tmp_path, monkeypatch):
+    build = builder("nmu", torch.float64, **REGULARIZED["nmu"])
+    uninterrupted = train_seeds(build, TASK, CONFIG, SEEDS)
+    checkpoint = tmp_path / "run.pt"
+    steps = []
+
+    def crash_at_step_25(self):
+        steps.append(1)
+        if len(steps) == 25:
+            raise KeyboardInterrupt
+        for unit in self:
+            unit.apply_constraints()
+
+    with monkeypatch.context() as patch:
+        patch.setattr(UnitStack, "apply_constraints", crash_at_step_25)
+        with pytest.raises(KeyboardInterrupt):
+            train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
+    assert torch.load(checkpoint)["step"] == 20  # the last evaluation before the crash
+    resumed = train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
+    assert [r.evaluations for r in resumed] == [r.evaluations for r in uninterrupted]
+    assert torch.load(checkpoint)["step"] == CONFIG.steps
+
+
+def test_a_checkpoint_of_another_run_is_refused(tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    train_seeds(builder("nau"), TASK, CONFIG, SEEDS, checkpoint=checkpoint)
+    with pytest.raises(ValueError, match="belongs to another run"):
+        train_seeds(builder("nau"), TASK, CONFIG, [0, 1], checkpoint=checkpoint)

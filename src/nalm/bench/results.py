@@ -1,8 +1,10 @@
 """Run a benchmark and keep its results: one JSON line per run (model, operation, ranges, seed).
 
-Each configuration's runs are appended and flushed as soon as it finishes, so a sweep that is
-killed loses only the configurations in flight, and the same command run again trains only what
-the file lacks. Every line carries the benchmark's settings (:meth:`Benchmark.settings`); a file
+Each configuration's runs are appended and flushed as soon as it finishes; while it trains, its
+state is checkpointed at every evaluation (in the folder RESULTS.checkpoints, removed once the
+rows are saved). A sweep that is killed loses at most the steps since the last evaluation of the
+configurations in flight: the same command run again trains only what the file lacks, resuming
+those configurations from their checkpoints. Every line carries the benchmark's settings (:meth:`Benchmark.settings`); a file
 written with other settings is refused, never mixed.
 
 Per run, following Madsen and Johansen 2020: the selected evaluation is the one with the lowest
@@ -15,6 +17,7 @@ The sparsity error is read at the selected step, like the errors.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import multiprocessing
@@ -103,9 +106,14 @@ def _row(
 
 
 def run_configuration(
-    benchmark: Benchmark, configuration: Configuration, seeds: tuple[int, ...], threads: int = 1
+    benchmark: Benchmark,
+    configuration: Configuration,
+    seeds: tuple[int, ...],
+    threads: int = 1,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> list[Row]:
     """Train ``configuration`` with ``seeds`` side by side, ``threads`` threads drawing the data,
+    saving and resuming the run at ``checkpoint`` (see :func:`nalm.bench.seeds.train_stacked`),
     and return one row per seed."""
     task, config = benchmark.task(configuration), benchmark.train_config()
 
@@ -113,7 +121,7 @@ def run_configuration(
         return build_network(configuration.model, benchmark.input_size, benchmark.hidden_size)
 
     initial = [initial_errors(build, task, config, seed) for seed in seeds]
-    results = train_seeds(build, task, config, seeds, workers=threads)
+    results = train_seeds(build, task, config, seeds, workers=threads, checkpoint=checkpoint)
     threshold = _threshold(task, benchmark.threshold_samples, hidden_layer=benchmark.hidden_size > 0)
     return [
         _row(benchmark, configuration, seed, result, threshold, start)
@@ -190,6 +198,14 @@ class ResultsFile:
         work = [(c, self.missing_seeds(c)) for c in self.benchmark.configurations()]
         return [(c, seeds) for c, seeds in work if seeds]
 
+    def checkpoint(self, configuration: Configuration, seeds: tuple[int, ...]) -> Path:
+        """Where the run of ``configuration`` with ``seeds`` keeps its checkpoint: a file in the
+        folder RESULTS.checkpoints, named by the model, the operation and a digest of the run."""
+        run = repr((configuration.key, seeds, sorted(self.benchmark.settings().items())))
+        digest = hashlib.sha256(run.encode()).hexdigest()[:16]
+        folder = self.path.with_name(self.path.name + ".checkpoints")
+        return folder / f"{configuration.model}-{configuration.operation}-{digest}.pt"
+
     def append(self, rows: Iterable[Row]) -> None:
         """Write ``rows`` as JSON lines in one write, then flush them to disk."""
         rows = list(rows)
@@ -228,8 +244,13 @@ def run_benchmark(
     pending = results.pending()
     if on_start is not None:
         on_start(len(pending))
-    for configuration, rows in _train_all(benchmark, pending, workers):
+    checkpoints = {configuration.key: results.checkpoint(configuration, seeds) for configuration, seeds in pending}
+    for configuration, rows in _train_all(benchmark, pending, list(checkpoints.values()), workers):
         results.append(rows)
+        checkpoint = checkpoints[configuration.key]
+        checkpoint.unlink(missing_ok=True)
+        if not any(checkpoint.parent.iterdir()):
+            checkpoint.parent.rmdir()
         if on_done is not None:
             on_done(configuration, rows)
     order = {c.key: i for i, c in enumerate(benchmark.configurations())}
@@ -239,19 +260,22 @@ def run_benchmark(
 
 
 def _train_all(
-    benchmark: Benchmark, pending: list[tuple[Configuration, tuple[int, ...]]], workers: int
+    benchmark: Benchmark,
+    pending: list[tuple[Configuration, tuple[int, ...]]],
+    checkpoints: list[Path],
+    workers: int,
 ) -> Iterator[tuple[Configuration, list[Row]]]:
     """Each pending configuration with its rows, in the order they finish."""
     if workers == 1 or len(pending) <= 1:
-        for configuration, seeds in pending:
-            yield configuration, run_configuration(benchmark, configuration, seeds, threads=workers)
+        for (configuration, seeds), checkpoint in zip(pending, checkpoints):
+            yield configuration, run_configuration(benchmark, configuration, seeds, workers, checkpoint)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that has started torch's threads
     pool = ProcessPoolExecutor(min(workers, len(pending)), mp_context=context, initializer=_single_threaded)
     try:
         futures: dict[Future, Configuration] = {
-            pool.submit(run_configuration, benchmark, configuration, seeds): configuration
-            for configuration, seeds in pending
+            pool.submit(run_configuration, benchmark, configuration, seeds, 1, checkpoint): configuration
+            for (configuration, seeds), checkpoint in zip(pending, checkpoints)
         }
         for future in as_completed(futures):
             yield futures[future], future.result()

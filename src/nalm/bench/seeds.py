@@ -17,7 +17,11 @@ evaluation, so memory stays O(S * chunk) however many seeds run.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -128,7 +132,13 @@ class _SeedBatches:
 
 
 def train_stacked(
-    model: nn.Module, task: StaticArithmeticTask, config: TrainConfig, seeds: Sequence[int], *, workers: int = 1
+    model: nn.Module,
+    task: StaticArithmeticTask,
+    config: TrainConfig,
+    seeds: Sequence[int],
+    *,
+    workers: int = 1,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> list[TrainResult]:
     """Train a :func:`stack_seeds` model, seed s on seed s's data, as :func:`~nalm.bench.trainer.train` would alone.
 
@@ -147,17 +157,26 @@ def train_stacked(
     ``workers`` threads draw the seeds' data (data dominates the time of many small models);
     each seed has its own streams, so the numbers do not depend on ``workers``.
 
+    With a ``checkpoint`` path, the run's state (step, weights, Adam state, evaluations so far) is
+    written there at every evaluation, atomically. If the file exists when the run starts, the run
+    continues from it and ends exactly as the uninterrupted run would (the data streams are
+    counter-based: the step fixes their positions); a checkpoint of another run (other seeds, task
+    or config) raises ValueError. The file is left in place, for the caller to remove once it has
+    saved the results.
+
     Returns one :class:`~nalm.bench.trainer.TrainResult` per seed, in the order of ``seeds``.
     """
     seeds = check_seeds(seeds)
     threads = set_threads(positive_int("workers", workers))
     try:
-        return _train(model, task, config, seeds)
+        return _train(model, task, config, seeds, None if checkpoint is None else Path(checkpoint))
     finally:
         set_threads(threads)
 
 
-def _train(model: nn.Module, task: StaticArithmeticTask, config: TrainConfig, seeds: tuple[int, ...]) -> list[TrainResult]:
+def _train(
+    model: nn.Module, task: StaticArithmeticTask, config: TrainConfig, seeds: tuple[int, ...], checkpoint: Path | None
+) -> list[TrainResult]:
     """:func:`train_stacked` with its arguments checked."""
     parameters = list(model.parameters())
     if any(p.shape[0] != len(seeds) for p in parameters):
@@ -169,6 +188,11 @@ def _train(model: nn.Module, task: StaticArithmeticTask, config: TrainConfig, se
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, foreach=False, fused=True)
     results = [TrainResult() for _ in seeds]
     alive = torch.ones(len(seeds), dtype=torch.bool, device=like.device)
+    run = {"seeds": list(seeds), "task": repr(task), "config": repr(config)}
+    done = 0
+    if checkpoint is not None and checkpoint.exists():
+        done = _restore(checkpoint, run, model, optimizer, results, alive)
+        streams.advance(done * config.batch_size, task.input_size)
 
     def evaluate(step: int, which: list[int]) -> None:
         interpolation = batches.mean_squared_errors(seeds, "interpolation", config.eval_size)
@@ -178,7 +202,7 @@ def _train(model: nn.Module, task: StaticArithmeticTask, config: TrainConfig, se
         for i in which:
             results[i].evaluations.append(Evaluation(step, interpolation[i], extrapolation[i], sparsity[i]))
 
-    for step in range(1, config.steps + 1):
+    for step in range(done + 1, config.steps + 1):
         output, target = batches(streams, config.batch_size, task.interpolation_range)
         errors = ((output - target) ** 2).mean(dim=(1, 2))
         loss = torch.where(alive, errors, 0.0).sum() + model.regularization_loss(step)
@@ -198,7 +222,54 @@ def _train(model: nn.Module, task: StaticArithmeticTask, config: TrainConfig, se
                 break
         if step % config.eval_every == 0 or step == config.steps:
             evaluate(step, alive.nonzero().flatten().tolist())
+            if checkpoint is not None:
+                _save(checkpoint, run, step, model, optimizer, results, alive)
     return results
+
+
+def _save(
+    path: Path,
+    run: dict[str, Any],
+    step: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    results: list[TrainResult],
+    alive: torch.Tensor,
+) -> None:
+    """Write the state of a run after ``step`` to ``path``, atomically (a new file, then renamed)."""
+    state = {
+        "run": run,
+        "step": step,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "alive": alive,
+        "results": [{"evaluations": [asdict(e) for e in r.evaluations], "diverged": r.diverged} for r in results],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def _restore(
+    path: Path,
+    run: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    results: list[TrainResult],
+    alive: torch.Tensor,
+) -> int:
+    """Load the state :func:`_save` wrote into the run's objects and return its step."""
+    state = torch.load(path, map_location=alive.device)
+    if state["run"] != run:
+        raise ValueError(f"checkpoint {path} belongs to another run: {state['run']}, not {run}")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    alive.copy_(state["alive"])
+    for result, saved in zip(results, state["results"]):
+        result.evaluations = [Evaluation(**e) for e in saved["evaluations"]]
+        result.diverged = saved["diverged"]
+    return state["step"]
 
 
 @torch.no_grad()
@@ -218,13 +289,14 @@ def train_seeds(
     seeds: Sequence[int],
     *,
     workers: int = 1,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> list[TrainResult]:
     """Build and train one model per seed, all at once: :func:`stack_seeds` then :func:`train_stacked`.
 
     ``build()`` makes one single-seed model, (batch, inputs) -> (batch, 1), e.g.
     ``lambda: build_model("nmu", task.input_size)``. Seed s's result equals
     ``torch.manual_seed(s); train(build(), task, replace(config, seed=s))`` up to float32 rounding.
-    ``workers`` threads draw the data (see :func:`train_stacked`).
+    ``workers`` threads draw the data; ``checkpoint`` saves and resumes the run (see :func:`train_stacked`).
     Returns one :class:`~nalm.bench.trainer.TrainResult` per seed, in the order of ``seeds``.
     """
-    return train_stacked(stack_seeds(build, seeds), task, config, seeds, workers=workers)
+    return train_stacked(stack_seeds(build, seeds), task, config, seeds, workers=workers, checkpoint=checkpoint)
