@@ -1,13 +1,14 @@
 """Seed-steps per second on the static task: many seeds side by side versus one after another.
 
-    python benchmarks/speed_static.py --steps 200
+    python benchmarks/speed_static.py --steps 1000
 
 The model is the paper's "NMU" (NAU -> NMU, hidden size 2) on a * b with the published data sizes.
 For each number of seeds S, "side by side" trains the S seeds at once with
-:func:`nalm.bench.seeds.train_seeds` for ``--steps`` steps; "one after another" trains the same
-seeds with :func:`nalm.bench.trainer.train`, ``--sequential-steps`` steps each (fewer, as the
-rate per seed-step does not depend on the number of steps). Evaluation runs once, at the last
-step, on ``--eval-size`` points, so the figures are about the training loop.
+:func:`nalm.bench.seeds.train_seeds` for ``--steps`` steps, ``--workers`` threads drawing the data
+(both cores by default); "one after another" trains the same seeds with
+:func:`nalm.bench.trainer.train`, ``--sequential-steps`` steps each (fewer, as the rate per
+seed-step does not depend on the number of steps). Evaluation runs once, at the last step, on
+``--eval-size`` points, so the figures are about the training loop.
 """
 
 from __future__ import annotations
@@ -50,12 +51,12 @@ def one_after_another(task: StaticArithmeticTask, config: TrainConfig, seeds: li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200, help="steps of the side-by-side runs")
+    parser.add_argument("--steps", type=int, default=1000, help="steps of the side-by-side runs")
     parser.add_argument("--sequential-steps", type=int, default=50, help="steps of each one-after-another run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 10, 100], help="numbers of seeds to compare")
     parser.add_argument("--eval-size", type=int, default=100, help="points of each evaluation set")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the fastest for these tiny models)")
-    parser.add_argument("--workers", type=int, default=1, help="threads drawing the seeds' data side by side")
+    parser.add_argument("--workers", type=int, default=2, help="threads drawing the seeds' data side by side")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 

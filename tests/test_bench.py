@@ -196,7 +196,7 @@ def test_a_sweep_killed_mid_configuration_resumes_from_its_checkpoint(tiny_resul
     folder = tmp_path / "partial.jsonl.checkpoints"
     assert [torch.load(p)["step"] for p in folder.iterdir()] == [20]
     assert run_benchmark(ResultsFile(partial, TINY), workers=1) == rows
-    assert not folder.exists()  # removed once the rows are saved
+    assert not folder.exists()  # removed when the sweep is done
 
 
 def test_more_seeds_trains_only_the_new_ones(tiny_results, tmp_path):
@@ -211,6 +211,15 @@ def test_a_results_file_of_other_settings_is_refused(tiny_results):
     path, _ = tiny_results
     with pytest.raises(ValueError, match="written by another benchmark \\(steps 30 there, 40 here\\)"):
         ResultsFile(path, replace(TINY, steps=40))
+
+
+def test_a_results_file_of_other_data_streams_is_refused(tiny_results, tmp_path):
+    path, rows = tiny_results
+    older = tmp_path / "older.jsonl"
+    settings = {key: value for key, value in rows[0]["settings"].items() if key != "data"}
+    older.write_text(json.dumps({**rows[0], "settings": settings}) + "\n")
+    with pytest.raises(ValueError, match="data None there, 'splitmix64-v1' here"):
+        ResultsFile(older, TINY)
 
 
 def test_summaries_count_successes_per_configuration(tiny_results):

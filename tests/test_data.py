@@ -135,3 +135,32 @@ def test_projection_rejects_weights_it_cannot_draw_for(weight):
 def test_bad_seeds_and_streams_raise(seed, stream, message):
     with pytest.raises(ValueError, match=message):
         stream_start(seed, stream)
+
+
+def test_low_precision_sums_are_those_of_the_rounded_inputs():
+    spans = np.array([[0, 25, 12, 37]])
+    x, sums = draw(SeedStreams([0], "train"), 64, 40, [(1.0, 2.0)], spans, torch.bfloat16)
+    assert torch.equal(sums[0, :, 0], x[0, :, 0:25].double().sum(-1))
+    assert torch.equal(sums[0, :, 1], x[0, :, 12:37].double().sum(-1))
+
+
+@pytest.mark.parametrize(
+    ("spans", "columns"),
+    [(np.zeros((2, 4)), 5), (np.array([[0, 6, 0, 1]]), 5), (np.array([[3, 2, 0, 1]]), 5),
+     (np.array([[-1, 2, 0, 1]]), 5), (np.zeros((1, 4)), 0)],
+)
+def test_spans_outside_the_row_are_refused(spans, columns):
+    with pytest.raises(ValueError, match="spans"):
+        draw(SeedStreams([0], "train"), 2, columns, UNIT, spans)
+
+
+def test_a_stream_cannot_run_into_the_next_one():
+    streams = SeedStreams([0], "train")
+    streams.advance(data.STREAM_DRAWS - 1, 2)
+    with pytest.raises(ValueError, match="a stream holds"):
+        streams.advance(2, 2)
+
+
+def test_projection_needs_one_weight_per_seed():
+    with pytest.raises(ValueError, match=r"weight \(2, columns, out\)"):
+        draw_projection(SeedStreams([0, 1], "train"), 2, UNIT, no_spans(2), torch.zeros(3, 4, 2))

@@ -5,7 +5,7 @@ SplitMix64 mixing function (Steele, Lea and Flood, OOPSLA 2014) of the counter
 ``GAMMA * (start + n)``; the streams' starts are :data:`STREAM_DRAWS` apart, so no two streams
 share a draw, and any draw is computed from its position alone. One 64-bit draw gives two uniform
 values in [0, 1), one per 32-bit half: k / 2^32 with all 32 bits for float64 data, the top 24
-bits for float32 (so float32 data is float64 data cut to 24 bits). A row of ``columns`` values
+bits for float32 (the same draws, cut to 24 bits). A row of ``columns`` values
 takes ceil(columns / 2) draws, so any row of a set can be drawn without the rows before it.
 
 The kernels (numba, in parallel over the seeds) write the inputs x (S, rows, columns) and the
@@ -23,12 +23,16 @@ import numba
 import numpy as np
 import torch
 from numba import njit, prange
+from torch.autograd.function import once_differentiable
 
 STREAMS = ("subsets", "train", "interpolation", "extrapolation", "threshold")
 """The independent random streams of one seed."""
 
+DATA_STREAMS = "splitmix64-v1"
+"""The version of this data layout, recorded with benchmark results: other data, other numbers."""
+
 STREAM_DRAWS = 1 << 40
-"""64-bit draws that one stream of one seed may use (1.1e12: 4.4e4 times 5e6 steps of 128 x 100)."""
+"""64-bit draws that one stream of one seed may use: 1.1e12, 34 runs of 5e6 steps of 128 x 100 values."""
 
 MAX_SEED = (1 << 64) // (STREAM_DRAWS * len(STREAMS)) - 1
 """The largest seed whose streams fit in the 64-bit counter."""
@@ -59,11 +63,17 @@ class SeedStreams:
 
     def __init__(self, seeds: Sequence[int], stream: str) -> None:
         self.positions = np.array([stream_start(seed, stream) for seed in seeds], dtype=np.uint64)
+        self._used = 0
 
     def advance(self, rows: int, columns: int) -> np.ndarray:
-        """The current positions, (S,) uint64; the streams move on by ``rows`` rows of ``columns`` values."""
+        """The current positions, (S,) uint64; the streams move on by ``rows`` rows of ``columns`` values.
+        Raises ValueError before a stream would run past its :data:`STREAM_DRAWS` draws."""
+        draws = rows * draws_per_row(columns)
+        if self._used + draws > STREAM_DRAWS:
+            raise ValueError(f"a stream holds {STREAM_DRAWS} draws; {self._used + draws} were asked for")
         positions = self.positions.copy()
-        self.positions += np.uint64(rows * draws_per_row(columns))
+        self.positions += np.uint64(draws)
+        self._used += draws
         return positions
 
 
@@ -167,7 +177,7 @@ def _project_back(x, grad_h_t, grad_weight_t):  # noqa: ANN001, ANN202
 
 
 def _interval_arrays(bounds: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray, float]:
-    """(lows, starts, total) of :func:`_place` for the intervals ``bounds``."""
+    """(lows, starts, total) of :func:`_fill_row` for the intervals ``bounds``."""
     lengths = np.array([high - low for low, high in bounds])
     starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
     return np.array([low for low, _ in bounds]), starts, float(lengths.sum())
@@ -191,14 +201,35 @@ def draw(
     x[..., spans[s, 2]:spans[s, 3]] (in ``dtype``'s precision) for seed s. On the CPU.
 
     ``bounds`` are disjoint sorted intervals (low, high); x is uniform over their union.
-    ``spans`` is (S, 4) int64.
+    ``spans`` is (S, 4) int64. Dtypes other than float32 and float64 are drawn in float32, then
+    rounded; their sums are those of the rounded x.
     """
+    spans = _check_spans(spans, len(streams.positions), columns)
     native = _native(dtype)
     x = np.empty((len(streams.positions), rows, columns), dtype=_numpy(native))
     sums = np.empty((len(streams.positions), rows, 2))
     per_row = draws_per_row(columns)
     _draw(streams.advance(rows, columns), per_row, _BITS[native], *_interval_arrays(bounds), spans, x, sums)
-    return torch.from_numpy(x).to(dtype), torch.from_numpy(sums)
+    if native == dtype:
+        return torch.from_numpy(x), torch.from_numpy(sums)
+    rounded = torch.from_numpy(x).to(dtype)
+    sums = torch.stack(
+        [torch.stack([rounded[s, :, a0:a1].double().sum(-1), rounded[s, :, b0:b1].double().sum(-1)], -1)
+         for s, (a0, a1, b0, b1) in enumerate(spans.tolist())]
+    )
+    return rounded, sums
+
+
+def _check_spans(spans: np.ndarray, n_seeds: int, columns: int) -> np.ndarray:
+    """``spans`` as (S, 4) int64 with 0 <= start <= stop <= columns, else ValueError (the kernels
+    do not check bounds)."""
+    spans = np.ascontiguousarray(spans, dtype=np.int64)
+    if columns < 1 or spans.shape != (n_seeds, 4):
+        raise ValueError(f"need columns >= 1 and spans of shape ({n_seeds}, 4), got {columns} and {spans.shape}")
+    starts, stops = spans[:, 0::2], spans[:, 1::2]
+    if (starts < 0).any() or (starts > stops).any() or (stops > columns).any():
+        raise ValueError(f"spans must be (start, stop, start, stop) with 0 <= start <= stop <= {columns}, got {spans}")
+    return spans
 
 
 class _Projection(torch.autograd.Function):
@@ -220,6 +251,7 @@ class _Projection(torch.autograd.Function):
         return torch.from_numpy(h), sums
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_h, grad_sums):  # noqa: ANN001, ANN205
         grad_h_t = grad_h.transpose(1, 2).contiguous().numpy()
         grad_weight_t = np.empty((ctx.x.shape[0], grad_h_t.shape[1], ctx.x.shape[2]), dtype=ctx.x.dtype)
@@ -240,11 +272,13 @@ def draw_projection(
     h is differentiable with respect to ``weight`` (the gradient is x^T grad_h per seed, from the
     kept x), so a linear first layer trains without x ever reaching autograd.
     """
-    if weight.device.type != "cpu" or weight.dtype not in _BITS or weight.dim() != 3:
+    n_seeds = len(streams.positions)
+    if weight.device.type != "cpu" or weight.dtype not in _BITS or weight.dim() != 3 or weight.shape[0] != n_seeds:
         raise ValueError(
-            f"draw_projection needs a float32 or float64 CPU weight (S, columns, out), got "
+            f"draw_projection needs a float32 or float64 CPU weight ({n_seeds}, columns, out), got "
             f"{weight.dtype} {tuple(weight.shape)} on {weight.device}"
         )
+    spans = _check_spans(spans, n_seeds, weight.shape[1])
     return _Projection.apply(weight, streams.advance(rows, weight.shape[1]), rows, bounds, spans)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, fields
 
+from nalm.bench.data import DATA_STREAMS
 from nalm.bench.models import MODELS
 from nalm.bench.tasks import OPERATIONS, Range, StaticArithmeticTask, range_label, value_range
 from nalm.bench.trainer import TrainConfig
@@ -122,10 +123,11 @@ class Benchmark:
         )
 
     def settings(self) -> dict[str, int | float]:
-        """The values every run shares, all but the grid's axes (models, operations, ranges, seeds):
-        runs with different settings must not be mixed in one results file."""
+        """The values every run shares, all but the grid's axes (models, operations, ranges, seeds),
+        and the version of the data streams: runs with different settings must not be mixed in one
+        results file."""
         axes = {"models", "operations", "ranges", "seeds"}
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in axes}
+        return {**{f.name: getattr(self, f.name) for f in fields(self) if f.name not in axes}, "data": DATA_STREAMS}
 
 
 SINGLE_RANGES: tuple[RangePair, ...] = (

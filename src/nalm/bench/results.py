@@ -22,6 +22,7 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -203,8 +204,15 @@ class ResultsFile:
         folder RESULTS.checkpoints, named by the model, the operation and a digest of the run."""
         run = repr((configuration.key, seeds, sorted(self.benchmark.settings().items())))
         digest = hashlib.sha256(run.encode()).hexdigest()[:16]
-        folder = self.path.with_name(self.path.name + ".checkpoints")
-        return folder / f"{configuration.model}-{configuration.operation}-{digest}.pt"
+        return self._checkpoints / f"{configuration.model}-{configuration.operation}-{digest}.pt"
+
+    @property
+    def _checkpoints(self) -> Path:
+        return self.path.with_name(self.path.name + ".checkpoints")
+
+    def remove_checkpoints(self) -> None:
+        """Delete the checkpoint folder and what is in it (checkpoints of runs since saved or abandoned)."""
+        shutil.rmtree(self._checkpoints, ignore_errors=True)
 
     def append(self, rows: Iterable[Row]) -> None:
         """Write ``rows`` as JSON lines in one write, then flush them to disk."""
@@ -247,12 +255,10 @@ def run_benchmark(
     checkpoints = {configuration.key: results.checkpoint(configuration, seeds) for configuration, seeds in pending}
     for configuration, rows in _train_all(benchmark, pending, list(checkpoints.values()), workers):
         results.append(rows)
-        checkpoint = checkpoints[configuration.key]
-        checkpoint.unlink(missing_ok=True)
-        if not any(checkpoint.parent.iterdir()):
-            checkpoint.parent.rmdir()
+        checkpoints[configuration.key].unlink(missing_ok=True)
         if on_done is not None:
             on_done(configuration, rows)
+    results.remove_checkpoints()  # everything is saved: what is left belongs to no pending run
     order = {c.key: i for i, c in enumerate(benchmark.configurations())}
     seeds = set(benchmark.seed_list())
     rows = [row for row in read_results(results.path) if configuration_of(row).key in order and row["seed"] in seeds]

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nalm.bench.data import SeedStreams, draw_projection, set_threads
+from nalm.bench.data import MAX_SEED, SeedStreams, draw_projection, set_threads
 from nalm.bench.metrics import network_sparsity
 from nalm.bench.tasks import Range, StaticArithmeticTask, intervals
 from nalm.bench.trainer import Evaluation, TrainConfig, TrainResult
@@ -42,8 +42,8 @@ def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     if not seeds:
         raise ValueError("seeds must hold at least one seed, got none")
     for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seeds must be non-negative integers, got {seed!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seeds must be integers in [0, {MAX_SEED}], got {seed!r}")
     duplicates = sorted({seed for seed in seeds if seeds.count(seed) > 1})
     if duplicates:
         raise ValueError(f"seeds must be distinct, got {duplicates} more than once")
@@ -185,10 +185,11 @@ def _train(
     like = parameters[0]
     batches = _SeedBatches(model, task, seeds)
     streams = SeedStreams(seeds, "train")
-    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, foreach=False, fused=True)
+    fused = like.device.type in ("cpu", "cuda")  # one kernel for all of Adam's updates, where torch has it
+    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, fused=fused or None)
     results = [TrainResult() for _ in seeds]
     alive = torch.ones(len(seeds), dtype=torch.bool, device=like.device)
-    run = {"seeds": list(seeds), "task": repr(task), "config": repr(config)}
+    run = {"seeds": list(seeds), "task": repr(task), "config": repr(config), "model": repr(model), "dtype": str(like.dtype)}
     done = 0
     if checkpoint is not None and checkpoint.exists():
         done = _restore(checkpoint, run, model, optimizer, results, alive)
@@ -247,7 +248,10 @@ def _save(
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
+    with partial.open("wb") as file:
+        torch.save(state, file)
+        file.flush()
+        os.fsync(file.fileno())
     os.replace(partial, path)
 
 
