@@ -98,7 +98,7 @@ class _SeedBatches:
     """Draws the seeds' rows and runs them through the stacked model: (S, rows, 1) outputs and targets."""
 
     def __init__(self, model: nn.Module, task: StaticArithmeticTask, seeds: Sequence[int]) -> None:
-        self.model, self.task = model, task
+        self.model, self.task, self.seeds = model, task, seeds
         self.subsets = [task.subsets(seed) for seed in seeds]
         self.spans = task.spans(self.subsets)
         self.layers = list(model) if isinstance(model, nn.Sequential) else [model]
@@ -117,14 +117,14 @@ class _SeedBatches:
         return h, self.task.targets(sums, self.like.dtype)
 
     @torch.no_grad()
-    def mean_squared_errors(self, seeds: Sequence[int], stream: str, rows: int) -> list[float]:
+    def mean_squared_errors(self, stream: str, rows: int) -> list[float]:
         """Each seed's MSE on its ``stream`` set ("interpolation" or "extrapolation") of ``rows``
         points, drawn again from the seed's stream in row chunks."""
         task = self.task
         bounds = task.interpolation_range if stream == "interpolation" else task.extrapolation_range
-        streams = SeedStreams(seeds, stream)
-        chunk = max(1, EVAL_CHUNK_ELEMENTS // (len(seeds) * task.input_size))
-        total = torch.zeros(len(seeds), dtype=torch.float64, device=self.like.device)
+        streams = SeedStreams(self.seeds, stream)
+        chunk = max(1, EVAL_CHUNK_ELEMENTS // (len(self.seeds) * task.input_size))
+        total = torch.zeros(len(self.seeds), dtype=torch.float64, device=self.like.device)
         for start in range(0, rows, chunk):
             output, target = self(streams, min(chunk, rows - start), bounds)
             total += ((output - target) ** 2).sum(dim=(1, 2), dtype=torch.float64)
@@ -196,8 +196,8 @@ def _train(
         streams.advance(done * config.batch_size, task.input_size)
 
     def evaluate(step: int, which: list[int]) -> None:
-        interpolation = batches.mean_squared_errors(seeds, "interpolation", config.eval_size)
-        extrapolation = batches.mean_squared_errors(seeds, "extrapolation", config.eval_size)
+        interpolation = batches.mean_squared_errors("interpolation", config.eval_size)
+        extrapolation = batches.mean_squared_errors("extrapolation", config.eval_size)
         sparsity = network_sparsity(model)
         sparsity = [None] * len(seeds) if sparsity is None else sparsity.tolist()
         for i in which:
