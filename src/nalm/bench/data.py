@@ -133,20 +133,9 @@ def _sum(row, start, stop):  # noqa: ANN001, ANN202
 
 
 @njit(parallel=True, fastmath=_FASTMATH, cache=True)
-def _draw(positions, per_row, bits, lows, starts, total, spans, x, sums):  # noqa: ANN001, ANN202
-    """x[s, r] from seed s's stream at positions[s] + r * per_row; sums[s, r] its subset sums."""
-    for s in prange(x.shape[0]):
-        a_start, a_stop, b_start, b_stop = spans[s, 0], spans[s, 1], spans[s, 2], spans[s, 3]
-        for r in range(x.shape[1]):
-            row = x[s, r]
-            _fill_row(row, positions[s] + np.uint64(r * per_row), bits, lows, starts, total)
-            sums[s, r, 0] = _sum(row, a_start, a_stop)
-            sums[s, r, 1] = _sum(row, b_start, b_stop)
-
-
-@njit(parallel=True, fastmath=_FASTMATH, cache=True)
-def _draw_project(positions, per_row, bits, lows, starts, total, spans, weight_t, x, sums, h):  # noqa: ANN001, ANN202
-    """:func:`_draw`, and h[s, r, k] = x[s, r] . weight_t[s, k] while the row is in cache."""
+def _draw(positions, per_row, bits, lows, starts, total, spans, weight_t, x, sums, h):  # noqa: ANN001, ANN202
+    """x[s, r] from seed s's stream at positions[s] + r * per_row, sums[s, r] its subset sums, and
+    h[s, r, k] = x[s, r] . weight_t[s, k] while the row is in cache (none for a weight_t (S, 0, columns))."""
     for s in prange(x.shape[0]):
         a_start, a_stop, b_start, b_stop = spans[s, 0], spans[s, 1], spans[s, 2], spans[s, 3]
         for r in range(x.shape[1]):
@@ -204,12 +193,16 @@ def draw(
     ``spans`` is (S, 4) int64. Dtypes other than float32 and float64 are drawn in float32, then
     rounded; their sums are those of the rounded x.
     """
-    spans = _check_spans(spans, len(streams.positions), columns)
+    n_seeds = len(streams.positions)
+    spans = _check_spans(spans, n_seeds, columns)
     native = _native(dtype)
-    x = np.empty((len(streams.positions), rows, columns), dtype=_numpy(native))
-    sums = np.empty((len(streams.positions), rows, 2))
-    per_row = draws_per_row(columns)
-    _draw(streams.advance(rows, columns), per_row, _BITS[native], *_interval_arrays(bounds), spans, x, sums)
+    x = np.empty((n_seeds, rows, columns), dtype=_numpy(native))
+    sums = np.empty((n_seeds, rows, 2))
+    no_weight = np.empty((n_seeds, 0, columns), dtype=x.dtype)
+    no_projection = np.empty((n_seeds, rows, 0), dtype=x.dtype)
+    positions = streams.advance(rows, columns)
+    intervals = _interval_arrays(bounds)
+    _draw(positions, draws_per_row(columns), _BITS[native], *intervals, spans, no_weight, x, sums, no_projection)
     if native == dtype:
         return torch.from_numpy(x), torch.from_numpy(sums)
     rounded = torch.from_numpy(x).to(dtype)
@@ -242,9 +235,7 @@ class _Projection(torch.autograd.Function):
         sums = np.empty((weight.shape[0], rows, 2))
         h = np.empty((weight.shape[0], rows, weight.shape[2]), dtype=x.dtype)
         weight_t = weight.detach().transpose(1, 2).contiguous().numpy()
-        _draw_project(
-            positions, draws_per_row(columns), _BITS[weight.dtype], *_interval_arrays(bounds), spans, weight_t, x, sums, h
-        )
+        _draw(positions, draws_per_row(columns), _BITS[weight.dtype], *_interval_arrays(bounds), spans, weight_t, x, sums, h)
         ctx.x = x
         sums = torch.from_numpy(sums)
         ctx.mark_non_differentiable(sums)
@@ -257,6 +248,11 @@ class _Projection(torch.autograd.Function):
         grad_weight_t = np.empty((ctx.x.shape[0], grad_h_t.shape[1], ctx.x.shape[2]), dtype=ctx.x.dtype)
         _project_back(ctx.x, grad_h_t, grad_weight_t)
         return torch.from_numpy(grad_weight_t).transpose(1, 2), None, None, None, None
+
+
+def projectable(weight: torch.Tensor) -> bool:
+    """Whether :func:`draw_projection` can draw for ``weight``: float32 or float64, on the CPU."""
+    return weight.device.type == "cpu" and weight.dtype in _BITS
 
 
 def draw_projection(
@@ -273,7 +269,7 @@ def draw_projection(
     kept x), so a linear first layer trains without x ever reaching autograd.
     """
     n_seeds = len(streams.positions)
-    if weight.device.type != "cpu" or weight.dtype not in _BITS or weight.dim() != 3 or weight.shape[0] != n_seeds:
+    if not projectable(weight) or weight.dim() != 3 or weight.shape[0] != n_seeds:
         raise ValueError(
             f"draw_projection needs a float32 or float64 CPU weight ({n_seeds}, columns, out), got "
             f"{weight.dtype} {tuple(weight.shape)} on {weight.device}"

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nalm.bench.data import MAX_SEED, SeedStreams, draw_projection, set_threads
+from nalm.bench.data import MAX_SEED, SeedStreams, draw_projection, projectable, set_threads
 from nalm.bench.metrics import network_sparsity
 from nalm.bench.tasks import Range, StaticArithmeticTask, intervals
 from nalm.bench.trainer import Evaluation, TrainConfig, TrainResult
@@ -104,7 +104,7 @@ class _SeedBatches:
         self.layers = list(model) if isinstance(model, nn.Sequential) else [model]
         self.like = next(model.parameters())
         linear = getattr(self.layers[0], "linear_weight", lambda: None)()
-        self.fused = linear is not None and linear.device.type == "cpu" and linear.dtype in (torch.float32, torch.float64)
+        self.fused = linear is not None and projectable(linear)
 
     def __call__(self, streams: SeedStreams, rows: int, bounds: Range) -> tuple[torch.Tensor, torch.Tensor]:
         """The next ``rows`` rows of ``streams`` from ``bounds``: model outputs and targets."""
