@@ -23,10 +23,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from nalm.bench.data import MAX_SEED, SeedStreams, draw_projection, projectable, set_threads
+from nalm.bench.fused import FusedRun, plan
 from nalm.bench.metrics import network_sparsity
 from nalm.bench.tasks import Range, StaticArithmeticTask, intervals
 from nalm.bench.trainer import Evaluation, TrainConfig, TrainResult
@@ -175,18 +177,25 @@ def train_stacked(
 
 
 def _train(
-    model: nn.Module, task: StaticArithmeticTask, config: TrainConfig, seeds: tuple[int, ...], checkpoint: Path | None
+    model: nn.Module,
+    task: StaticArithmeticTask,
+    config: TrainConfig,
+    seeds: tuple[int, ...],
+    checkpoint: Path | None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> list[TrainResult]:
-    """:func:`train_stacked` with its arguments checked."""
+    """:func:`train_stacked` with its arguments checked; ``on_step(step, loss)`` every 100 steps and
+    at the last, with the loss summed over the seeds."""
     parameters = list(model.parameters())
     if any(p.shape[0] != len(seeds) for p in parameters):
         shapes = [tuple(p.shape) for p in parameters]
         raise ValueError(f"every parameter of model needs a leading seed axis of {len(seeds)}, got shapes {shapes}")
     like = parameters[0]
-    batches = _SeedBatches(model, task, seeds)
     streams = SeedStreams(seeds, "train")
     fused = like.device.type in ("cpu", "cuda")  # one kernel for all of Adam's updates, where torch has it
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, fused=fused or None)
+    compiled = FusedRun(model, task, seeds, optimizer) if plan(model) is not None else None
+    batches = _SeedBatches(model, task, seeds)
     results = [TrainResult() for _ in seeds]
     alive = torch.ones(len(seeds), dtype=torch.bool, device=like.device)
     run = {"seeds": list(seeds), "task": repr(task), "config": repr(config), "model": repr(model), "dtype": str(like.dtype)}
@@ -195,36 +204,63 @@ def _train(
         done = _restore(checkpoint, run, model, optimizer, results, alive)
         streams.advance(done * config.batch_size, task.input_size)
 
-    def evaluate(step: int, which: list[int]) -> None:
-        interpolation = batches.mean_squared_errors("interpolation", config.eval_size)
-        extrapolation = batches.mean_squared_errors("extrapolation", config.eval_size)
+    def evaluate(steps: dict[int, int]) -> None:
+        """Evaluate seed i (an index into ``seeds``) as after step steps[i]."""
+        if compiled is not None:
+            interpolation = compiled.mean_squared_errors("interpolation", config.eval_size, seeds)
+            extrapolation = compiled.mean_squared_errors("extrapolation", config.eval_size, seeds)
+        else:
+            interpolation = batches.mean_squared_errors("interpolation", config.eval_size)
+            extrapolation = batches.mean_squared_errors("extrapolation", config.eval_size)
         sparsity = network_sparsity(model)
         sparsity = [None] * len(seeds) if sparsity is None else sparsity.tolist()
-        for i in which:
+        for i, step in steps.items():
             results[i].evaluations.append(Evaluation(step, interpolation[i], extrapolation[i], sparsity[i]))
 
-    for step in range(done + 1, config.steps + 1):
-        output, target = batches(streams, config.batch_size, task.interpolation_range)
-        errors = ((output - target) ** 2).mean(dim=(1, 2))
-        loss = torch.where(alive, errors, 0.0).sum() + model.regularization_loss(step)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        model.apply_constraints()
-        diverged = alive & ~torch.isfinite(errors.detach())
-        if diverged.any():
-            newly = diverged.nonzero().flatten().tolist()
-            evaluate(step, newly)
-            for i in newly:
-                results[i].diverged = True
-            _reset_seeds(optimizer, diverged)
-            alive &= ~diverged
-            if not alive.any():
-                break
+    def diverge(steps: dict[int, int]) -> None:
+        """Seeds that diverged: evaluated as they are, then zeroed and left out from now on."""
+        evaluate(steps)
+        mask = torch.zeros_like(alive)
+        for i in steps:
+            results[i].diverged = True
+            mask[i] = True
+        _reset_seeds(optimizer, mask)
+        alive.logical_and_(~mask)
+
+    def evaluated(step: int) -> None:
+        """Evaluate the living seeds and save the checkpoint, at the evaluation steps."""
         if step % config.eval_every == 0 or step == config.steps:
-            evaluate(step, alive.nonzero().flatten().tolist())
+            evaluate({i: step for i in alive.nonzero().flatten().tolist()})
             if checkpoint is not None:
                 _save(checkpoint, run, step, model, optimizer, results, alive)
+
+    step = done
+    while step < config.steps and alive.any():
+        if compiled is None:
+            step += 1
+            output, target = batches(streams, config.batch_size, task.interpolation_range)
+            errors = ((output - target) ** 2).mean(dim=(1, 2))
+            loss = torch.where(alive, errors, 0.0).sum() + model.regularization_loss(step)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            model.apply_constraints()
+            last_loss = loss.detach()
+            diverged = {i: step for i in (alive & ~torch.isfinite(errors.detach())).nonzero().flatten().tolist()}
+        else:  # up to the next evaluation (or report) in one call
+            stop = min(config.steps, (step // config.eval_every + 1) * config.eval_every)
+            if on_step is not None:
+                stop = min(stop, (step // 100 + 1) * 100)
+            per_step, diverged_at = compiled.train(streams, range(step + 1, stop + 1), config.batch_size, alive.numpy())
+            step = stop
+            last_loss = torch.from_numpy(per_step[:, -1]).nansum()
+            diverged = {i: int(at) for i, at in enumerate(diverged_at) if at}
+        if on_step is not None and (step % 100 == 0 or step == config.steps):
+            on_step(step, last_loss.item())
+        if diverged:
+            diverge(diverged)
+        if alive.any():
+            evaluated(step)
     return results
 
 

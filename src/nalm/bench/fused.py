@@ -1,0 +1,509 @@
+"""Training steps compiled whole: draw, forward, backward, penalty, Adam and clamp in one kernel.
+
+For the benchmark's models whose layers it knows (NAU, NMU, NAC, NAC•, NALU and the dense
+baselines, see :func:`plan`), one numba kernel runs many training steps of many seeds, each seed
+on its own thread of the parallel loop and all its state in cache: it draws a row of x
+(:mod:`nalm.bench.data`), runs it through both layers, takes the gradient of the squared error
+by hand, and after the batch adds the sparsity penalty's gradient, applies Adam (PyTorch's
+update rule) and clamps the weights. Python is entered once per evaluation, not once per step,
+and no seed's numbers depend on the seeds beside it.
+
+The hand-written gradients are those of the formulas in :mod:`nalm.functional`; the tests pin
+them to PyTorch's autograd of those formulas (one step in float64, every supported layer) and
+the whole runs to the PyTorch loop of :mod:`nalm.bench.seeds`.
+
+Layer ops (``kind[0]``) on an input u (n_in,) with effective weight W and gate G (n_in, n_out):
+``MATMUL`` z = act(u W); ``PRODUCT`` the NMU, z_k = prod_i (W_ik u_i + 1 - W_ik);
+``EXP_LOG`` NAC•, z = exp(min(log(|u| + eps) W, e_max)); ``NALU`` z = g a + (1 - g) m with
+a = u W, m = exp(min(log(|u| + eps) W, e_max)), g = sigmoid(u G). Weights (``kind[1]``):
+``PLAIN`` W = clamp(P0, low, high) (full gradient on the bounds), ``NAC`` W = tanh(P0) sigmoid(P1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numba import njit, prange
+from torch import nn
+
+from nalm import functional as F
+from nalm.bench.data import _BITS, SeedStreams, _fill_row, _interval_arrays, _sum, draws_per_row
+from nalm.bench.tasks import OPERATIONS, Range, StaticArithmeticTask, intervals
+
+OP_NONE, OP_MATMUL, OP_PRODUCT, OP_EXP_LOG, OP_NALU = 0, 1, 2, 3, 4
+WEIGHT_PLAIN, WEIGHT_NAC = 0, 1
+ACT_NONE, ACT_RELU, ACT_RELU6 = 0, 1, 2
+OPERATION_CODES = {name: code for code, name in enumerate(OPERATIONS)}
+"""The task's operations as the kernels number them (add 0, sub 1, mul 2, div 3, square 4, sqrt 5)."""
+
+_FAST = {"reassoc", "contract"}
+_NJIT = {"fastmath": _FAST, "error_model": "numpy", "cache": True}
+_INLINE = {**_NJIT, "inline": "always"}  # helpers: no calls (and no reference counting) per row
+
+
+@njit(error_model="numpy", cache=True, inline="always")
+def _target(code, a, b):  # noqa: ANN001, ANN202 (compiled: numba types it)
+    """a op b in float64, op numbered as :data:`OPERATION_CODES`."""
+    if code == 0:
+        return a + b
+    if code == 1:
+        return a - b
+    if code == 2:
+        return a * b
+    if code == 3:
+        return a / b
+    if code == 4:
+        return a * a
+    return np.sqrt(a)
+
+
+@njit(error_model="numpy", cache=True)
+def _factor(w, u):  # noqa: ANN001, ANN202
+    """One factor of the NMU, w u + (1 - w), rounded as :func:`nalm.functional.selective_product` does
+    (kept out of the fast-math kernels, which could reassociate it)."""
+    return w * u + (1 - w)
+
+
+@njit(**_INLINE)
+def _weights(kind, num, P, Wt, Gt):  # noqa: ANN001, ANN202
+    """Wt[k, i] = the layer's effective weight (i, k), Gt[k, i] its gate, from the raw P (3, in, out)."""
+    low, high = P.dtype.type(num[0]), P.dtype.type(num[1])
+    for i in range(P.shape[1]):
+        for k in range(P.shape[2]):
+            if kind[1] == WEIGHT_NAC:
+                Wt[k, i] = np.tanh(P[0, i, k]) / (1 + np.exp(-P[1, i, k]))
+            else:
+                Wt[k, i] = min(max(P[0, i, k], low), high)
+            Gt[k, i] = P[2, i, k]
+
+
+@njit(**_INLINE)
+def _dot(u, w):  # noqa: ANN001, ANN202
+    """sum_i u[i] w[i] in u's dtype (one plain loop, so that it vectorizes once inlined)."""
+    total = u.dtype.type(0)
+    for i in range(u.shape[0]):
+        total += u[i] * w[i]
+    return total
+
+
+@njit(**_INLINE)
+def _add_scaled(y, u, d):  # noqa: ANN001, ANN202
+    """y += u * d for vectors y, u and a scalar d."""
+    for i in range(u.shape[0]):
+        y[i] += u[i] * d
+
+
+@njit(**_INLINE)
+def _forward(kind, num, u, log_u, Wt, Gt, out, cache):  # noqa: ANN001, ANN202
+    """out (n_out,) = the layer of u (n_in,); cache (4, n_out) keeps (a or pre-activation, m, g, exponent)."""
+    op, act = kind[0], kind[2]
+    zero, one, six = Wt.dtype.type(0), Wt.dtype.type(1), Wt.dtype.type(6)
+    if op == OP_EXP_LOG or op == OP_NALU:
+        eps = Wt.dtype.type(num[2])
+        for i in range(u.shape[0]):
+            log_u[i] = np.log(np.abs(u[i]) + eps)
+    for k in range(Wt.shape[0]):
+        w = Wt[k]
+        if op == OP_PRODUCT:
+            product = one
+            for i in range(u.shape[0]):
+                product *= _factor(w[i], u[i])
+            out[k] = product
+            continue
+        a = _dot(u, w)
+        cache[0, k] = a
+        if op == OP_MATMUL:
+            if act == ACT_RELU:
+                a = max(a, zero)
+            elif act == ACT_RELU6:
+                a = min(max(a, zero), six)
+            out[k] = a
+            continue
+        exponent = _dot(log_u, w)
+        cache[3, k] = exponent
+        m = np.exp(min(exponent, Wt.dtype.type(num[3])))
+        cache[1, k] = m
+        if op == OP_EXP_LOG:
+            out[k] = m
+            continue
+        q = _dot(u, Gt[k])
+        g = one / (one + np.exp(-q))
+        cache[2, k] = g
+        out[k] = g * a + (one - g) * m
+
+
+@njit(**_INLINE)
+def _backward(kind, num, u, log_u, Wt, Gt, out, cache, grad_out, gWt, gGt, grad_u, want_grad_u):  # noqa: ANN001, ANN202
+    """Add the layer's gradients for one row: gWt, gGt (n_out, n_in) += d out / d W, G times grad_out;
+    with ``want_grad_u``, grad_u (n_in,) = d out / d u times grad_out."""
+    op, act = kind[0], kind[2]
+    one = Wt.dtype.type(1)
+    eps = Wt.dtype.type(num[2])
+    if want_grad_u:
+        grad_u[:] = 0
+    for k in range(Wt.shape[0]):
+        w, d = Wt[k], grad_out[k]
+        if op == OP_PRODUCT:
+            for i in range(u.shape[0]):  # the product of the other factors
+                others = one
+                for j in range(u.shape[0]):
+                    if j != i:
+                        others *= _factor(w[j], u[j])
+                gWt[k, i] += d * others * (u[i] - one)
+                if want_grad_u:
+                    grad_u[i] += d * others * w[i]
+            continue
+        if op == OP_MATMUL:
+            pre = cache[0, k]
+            if (act == ACT_RELU and not pre > 0) or (act == ACT_RELU6 and not 0 < pre < 6):
+                d = 0 * d
+            _add_scaled(gWt[k], u, d)
+            if want_grad_u:
+                _add_scaled(grad_u, w, d)
+            continue
+        m = cache[1, k]
+        if op == OP_NALU:
+            g = cache[2, k]
+            d_a = g * d
+            d_exponent = (one - g) * d * m
+            d_q = d * (cache[0, k] - m) * g * (one - g)
+        else:
+            d_a = 0 * d
+            d_exponent = d * m
+            d_q = 0 * d
+        if not cache[3, k] <= num[3]:  # the exponent was capped: no gradient through it
+            d_exponent = 0 * d
+        _add_scaled(gWt[k], u, d_a)
+        _add_scaled(gWt[k], log_u, d_exponent)
+        if op == OP_NALU:
+            _add_scaled(gGt[k], u, d_q)
+        if want_grad_u:
+            for i in range(u.shape[0]):
+                magnitude = np.abs(u[i]) + eps
+                log_grad = np.sign(u[i]) / magnitude
+                grad_u[i] += w[i] * (d_a + d_exponent * log_grad) + Gt[k, i] * d_q
+
+
+@njit(**_INLINE)
+def _sparsity(Wt):  # noqa: ANN001, ANN202
+    """mean(min(|W|, 1 - |W|)) over every entry, float64."""
+    total = 0.0
+    for k in range(Wt.shape[0]):
+        for i in range(Wt.shape[1]):
+            magnitude = abs(np.float64(Wt[k, i]))
+            total += min(magnitude, 1 - magnitude)
+    return total / Wt.size
+
+
+@njit(**_INLINE)
+def _update(kind, num, P, M, V, Wt, gWt, gGt, strength, step, adam):  # noqa: ANN001, ANN202
+    """Add the penalty ``strength`` * mean(min(|W|, 1 - |W|)) to the weight gradient, carry it to the
+    raw P (3, in, out), take one Adam step (PyTorch's rule; M, V its moments) and clamp P0."""
+    dtype = P.dtype.type
+    low, high = dtype(num[0]), dtype(num[1])
+    lr, beta1, beta2, adam_eps = adam[0], adam[1], adam[2], adam[3]
+    step_size = dtype(lr / (1 - beta1**step))
+    root_correction = dtype(math.sqrt(1 - beta2**step))
+    one_minus_beta1, beta2_, one_minus_beta2 = dtype(1 - beta1), dtype(beta2), dtype(1 - beta2)
+    penalty = dtype(strength / Wt.size)
+    n_params = kind[3]
+    for i in range(P.shape[1]):
+        for k in range(P.shape[2]):
+            grad_w = gWt[k, i]
+            if strength != 0:  # d/dW min(|W|, 1 - |W|): sign(W) below 1/2, -sign(W) above, 0 at 1/2
+                w = Wt[k, i]
+                magnitude = abs(w)
+                if magnitude < 1 - magnitude:
+                    grad_w += penalty * np.sign(w)
+                elif magnitude > 1 - magnitude:
+                    grad_w -= penalty * np.sign(w)
+            if kind[1] == WEIGHT_NAC:  # from the raw weights before this update
+                tanh_w = np.tanh(P[0, i, k])
+                sigmoid_m = 1 / (1 + np.exp(-P[1, i, k]))
+            for p in range(n_params):
+                value = P[p, i, k]
+                if p == 2:
+                    grad = gGt[k, i]
+                elif kind[1] == WEIGHT_NAC and p == 0:  # d W / d W_hat = sigmoid(M_hat) (1 - tanh(W_hat)^2)
+                    grad = grad_w * (sigmoid_m * (1.0 - tanh_w * tanh_w))
+                elif kind[1] == WEIGHT_NAC:  # d W / d M_hat = tanh(W_hat) sigmoid(M_hat) (1 - sigmoid(M_hat))
+                    grad = grad_w * (tanh_w * sigmoid_m * (1.0 - sigmoid_m))
+                else:
+                    grad = grad_w if low <= value <= high else 0 * grad_w
+                m = M[p, i, k] + one_minus_beta1 * (grad - M[p, i, k])
+                v = beta2_ * V[p, i, k] + one_minus_beta2 * grad * grad
+                M[p, i, k], V[p, i, k] = m, v
+                value -= step_size * m / (np.sqrt(v) / root_correction + dtype(adam_eps))
+                if p == 0 and kind[1] == WEIGHT_PLAIN:
+                    value = min(max(value, low), high)
+                P[p, i, k] = value
+
+
+@njit(**_INLINE)
+def _draw_row(row, position, bits, lows, starts, total, span, code):  # noqa: ANN001, ANN202
+    """Fill ``row`` from the stream at ``position``; return the target a op b in the row's dtype."""
+    _fill_row(row, position, bits, lows, starts, total)
+    a = _sum(row, span[0], span[1])
+    b = _sum(row, span[2], span[3])
+    return row.dtype.type(_target(code, a, b))
+
+
+@njit(parallel=True, **_NJIT)
+def _train_steps(
+    positions, per_row, bits, lows, starts, total, spans, code, batch, first_step,
+    kind1, num1, P1, M1, V1, lam1, kind2, num2, P2, M2, V2, lam2, adam, alive, diverged_at, losses,
+):  # noqa: ANN001, ANN202
+    """Train every alive seed s for len(lam1) steps from ``first_step`` on: batches of ``batch`` rows
+    from its stream at positions[s]; layer 1 (kind1, raw weights P1 (S, 3, in, hidden), Adam moments
+    M1, V1, penalty strength lam1[t]) then layer 2 (likewise, (S, 3, hidden, 1)). A layer 1 of op
+    OP_NONE passes x through. losses[s, t] = the MSE plus the penalties; a seed whose MSE is not
+    finite gets diverged_at[s] = its step, and alive[s] = False after that step's update."""
+    n_x = P1.shape[2] if kind1[0] != OP_NONE else P2.shape[2]
+    for s in prange(P2.shape[0]):
+        if not alive[s]:
+            continue
+        dtype = P2.dtype.type
+        hidden = P2.shape[2]
+        x, log_x, grad_x = np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype)
+        h, log_h, grad_h = np.empty(hidden, P2.dtype), np.empty(hidden, P2.dtype), np.empty(hidden, P2.dtype)
+        z, grad_z = np.empty(1, P2.dtype), np.empty(1, P2.dtype)
+        cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
+        W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
+        gW1t, gG1t = np.empty_like(W1t), np.empty_like(W1t)
+        W2t, G2t = np.empty((1, hidden), P2.dtype), np.empty((1, hidden), P2.dtype)
+        gW2t, gG2t = np.empty_like(W2t), np.empty_like(W2t)
+        position = positions[s]
+        for t in range(lam1.shape[0]):
+            step = first_step + t
+            if kind1[0] != OP_NONE:
+                _weights(kind1, num1, P1[s], W1t, G1t)
+                gW1t[:], gG1t[:] = 0, 0
+            _weights(kind2, num2, P2[s], W2t, G2t)
+            gW2t[:], gG2t[:] = 0, 0
+            squared = 0.0
+            scale = dtype(2.0 / batch)
+            for r in range(batch):
+                target = _draw_row(x, position, bits, lows, starts, total, spans[s], code)
+                position += np.uint64(per_row)
+                if kind1[0] != OP_NONE:
+                    _forward(kind1, num1, x, log_x, W1t, G1t, h, cache1)
+                else:
+                    h[:] = x
+                _forward(kind2, num2, h, log_h, W2t, G2t, z, cache2)
+                error = z[0] - target
+                squared += np.float64(error * error)
+                grad_z[0] = scale * error
+                _backward(kind2, num2, h, log_h, W2t, G2t, z, cache2, grad_z, gW2t, gG2t, grad_h, kind1[0] != OP_NONE)
+                if kind1[0] != OP_NONE:
+                    _backward(kind1, num1, x, log_x, W1t, G1t, h, cache1, grad_h, gW1t, gG1t, grad_x, False)
+            mse = squared / batch
+            loss = mse + lam2[t] * _sparsity(W2t)
+            _update(kind2, num2, P2[s], M2[s], V2[s], W2t, gW2t, gG2t, lam2[t], step, adam)
+            if kind1[0] != OP_NONE:
+                loss += lam1[t] * _sparsity(W1t)
+                _update(kind1, num1, P1[s], M1[s], V1[s], W1t, gW1t, gG1t, lam1[t], step, adam)
+            losses[s, t] = loss
+            if not np.isfinite(mse):
+                diverged_at[s] = step
+                alive[s] = False
+                break
+
+
+@njit(parallel=True, **_NJIT)
+def _squared_errors(positions, per_row, bits, lows, starts, total, spans, code, rows, kind1, num1, P1, kind2, num2, P2, out):  # noqa: ANN001, ANN202
+    """out[s] = the sum over ``rows`` rows of seed s's stream of (model output - target)^2, float64."""
+    n_x = P1.shape[2] if kind1[0] != OP_NONE else P2.shape[2]
+    for s in prange(P2.shape[0]):
+        hidden = P2.shape[2]
+        x, log_x = np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype)
+        h, log_h, z = np.empty(hidden, P2.dtype), np.empty(hidden, P2.dtype), np.empty(1, P2.dtype)
+        cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
+        W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
+        W2t, G2t = np.empty((1, hidden), P2.dtype), np.empty((1, hidden), P2.dtype)
+        if kind1[0] != OP_NONE:
+            _weights(kind1, num1, P1[s], W1t, G1t)
+        _weights(kind2, num2, P2[s], W2t, G2t)
+        total_error = 0.0
+        for r in range(rows):
+            target = _draw_row(x, positions[s] + np.uint64(r * per_row), bits, lows, starts, total, spans[s], code)
+            if kind1[0] != OP_NONE:
+                _forward(kind1, num1, x, log_x, W1t, G1t, h, cache1)
+            else:
+                h[:] = x
+            _forward(kind2, num2, h, log_h, W2t, G2t, z, cache2)
+            error = z[0] - target
+            total_error += np.float64(error * error)
+        out[s] = total_error
+
+
+# --- Which layers the kernels know -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """One layer as the kernels run it: ``kind`` (op, weight, activation, raw parameters),
+    ``numbers`` (low, high, eps, max exponent), its raw parameters in slot order (P0, P1, G) and
+    the strength of its sparsity penalty by step."""
+
+    kind: tuple[int, int, int, int]
+    numbers: tuple[float, float, float, float]
+    parameters: tuple[nn.Parameter, ...]
+    strength: Callable[[int], float] | None = None
+
+
+def layer_plan(layer: nn.Module) -> LayerPlan | None:
+    """The kernels' plan for ``layer``, or None if they do not run it (another unit, other options)."""
+    from nalm.bench.models import Dense
+    from nalm.torch import NAC, NALU, NAU, NMU
+
+    inf = math.inf
+    kind = type(layer)
+    if kind is NAU or kind is NMU:
+        op = OP_MATMUL if kind is NAU else OP_PRODUCT
+        return LayerPlan((op, WEIGHT_PLAIN, ACT_NONE, 1), (*layer.weight_range, 0.0, inf), (layer.W,), layer.schedule)
+    if kind is NAC:
+        return LayerPlan((OP_MATMUL, WEIGHT_NAC, ACT_NONE, 2), (-inf, inf, 0.0, inf), (layer.W_hat, layer.M_hat))
+    if kind is NALU and layer.shared_weights and layer.gate == "input":
+        cap = inf if layer.max_exponent is None else layer.max_exponent
+        return LayerPlan((OP_NALU, WEIGHT_NAC, ACT_NONE, 3), (-inf, inf, layer.eps, cap), (layer.W_hat, layer.M_hat, layer.G))
+    if kind is Dense:
+        activation = {"linear": ACT_NONE, "relu": ACT_RELU, "relu6": ACT_RELU6}[layer.activation]
+        return LayerPlan((OP_MATMUL, WEIGHT_PLAIN, activation, 1), (-inf, inf, 0.0, inf), (layer.W,))
+    return None
+
+
+def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
+    """(first layer or None, second layer) if the kernels can train ``model``, else None.
+
+    They can for a stack of one or two known layers (:func:`layer_plan`) ending in one output,
+    whose parameters are all float32 or float64 on the CPU and have a leading seed axis
+    (S, in, out), as :func:`nalm.bench.seeds.stack_seeds` makes them.
+    """
+    layers = list(model) if isinstance(model, nn.Sequential) else [model]
+    if not 1 <= len(layers) <= 2:
+        return None
+    plans = [layer_plan(layer) for layer in layers]
+    if any(p is None for p in plans) or layers[-1].out_features != 1:
+        return None
+    parameters = [p for layer_plan_ in plans for p in layer_plan_.parameters]
+    if len(parameters) != len(list(model.parameters())):
+        return None
+    like = parameters[0]
+    if like.device.type != "cpu" or like.dtype not in _BITS:
+        return None
+    if any(p.dtype != like.dtype or p.dim() != 3 or p.shape[0] != like.shape[0] for p in parameters):
+        return None
+    return (None, *plans) if len(plans) == 1 else (plans[0], plans[1])
+
+
+class _PackedLayer:
+    """A layer's raw parameters and Adam moments packed (S, 3, in, out) for the kernels."""
+
+    def __init__(self, layer: LayerPlan | None, like: torch.Tensor, seeds: int, shape: tuple[int, int]) -> None:
+        self.layer = layer
+        dtype = like.detach().numpy().dtype
+        self.P = np.zeros((seeds, 3, *shape), dtype=dtype)
+        self.M, self.V = np.zeros_like(self.P), np.zeros_like(self.P)
+        none = (OP_NONE, WEIGHT_PLAIN, ACT_NONE, 0), (-math.inf, math.inf, 0.0, math.inf)
+        kind, numbers = none if layer is None else (layer.kind, layer.numbers)
+        self.kind, self.numbers = np.array(kind, dtype=np.int64), np.array(numbers, dtype=np.float64)
+
+    def strengths(self, steps: range) -> np.ndarray:
+        if self.layer is None or self.layer.strength is None:
+            return np.zeros(len(steps))
+        return np.array([float(self.layer.strength(step)) for step in steps])
+
+    def load(self, moments: Callable[[nn.Parameter], tuple[torch.Tensor, torch.Tensor]] | None) -> None:
+        """Copy the parameters (and, with ``moments``, their Adam moments) in."""
+        for slot, parameter in enumerate(() if self.layer is None else self.layer.parameters):
+            self.P[:, slot] = parameter.detach().numpy()
+            if moments is not None:
+                m, v = moments(parameter)
+                self.M[:, slot], self.V[:, slot] = m.numpy(), v.numpy()
+
+    def store(self, moments: Callable[[nn.Parameter], tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Copy the parameters and Adam moments back out."""
+        for slot, parameter in enumerate(() if self.layer is None else self.layer.parameters):
+            with torch.no_grad():
+                parameter.copy_(torch.from_numpy(self.P[:, slot]))
+            m, v = moments(parameter)
+            m.copy_(torch.from_numpy(self.M[:, slot]))
+            v.copy_(torch.from_numpy(self.V[:, slot]))
+
+
+class FusedRun:
+    """Train and evaluate the stacked ``model`` (:func:`plan` must accept it) on ``task`` with the kernels.
+
+    The parameters stay the model's and the Adam moments the optimizer's (``exp_avg``,
+    ``exp_avg_sq``, ``step`` of ``optimizer.state``) between calls, so checkpoints and the
+    PyTorch loop read and write the same state.
+    """
+
+    def __init__(
+        self, model: nn.Module, task: StaticArithmeticTask, seeds: Sequence[int], optimizer: torch.optim.Adam
+    ) -> None:
+        layers = plan(model)
+        if layers is None:
+            raise ValueError(f"the fused kernels cannot train {model}")
+        self.task, self.optimizer = task, optimizer
+        self.spans = task.spans([task.subsets(seed) for seed in seeds])
+        self.code = OPERATION_CODES[task.operation]
+        first, second = layers
+        like = second.parameters[0]
+        hidden = second.parameters[0].shape[1]
+        self.first = _PackedLayer(first, like, len(seeds), (task.input_size, hidden))
+        self.second = _PackedLayer(second, like, len(seeds), (hidden, 1))
+        self.bits = _BITS[like.dtype]
+        group = optimizer.param_groups[0]
+        if group["weight_decay"] or group["amsgrad"] or group["maximize"]:
+            raise ValueError("the fused kernels run plain Adam: no weight decay, amsgrad or maximize")
+        self.adam = np.array([group["lr"], *group["betas"], group["eps"]], dtype=np.float64)
+
+    def _moments(self, parameter: nn.Parameter) -> tuple[torch.Tensor, torch.Tensor]:
+        state = self.optimizer.state[parameter]
+        if not state:
+            state["step"] = torch.tensor(0.0)
+            state["exp_avg"] = torch.zeros_like(parameter, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(parameter, memory_format=torch.preserve_format)
+        return state["exp_avg"], state["exp_avg_sq"]
+
+    def train(self, streams: SeedStreams, steps: range, batch: int, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Train the ``alive`` seeds (S,) bool, updated in place) through ``steps`` (consecutive, from
+        1 on) with batches of ``batch`` rows from ``streams``. Returns the losses (S, len(steps)) and
+        each seed's diverged step (0 if it did not diverge)."""
+        positions = streams.advance(batch * len(steps), self.task.input_size)
+        for layer in (self.first, self.second):
+            layer.load(self._moments)
+        losses = np.full((len(alive), len(steps)), np.nan)
+        diverged_at = np.zeros(len(alive), dtype=np.int64)
+        _train_steps(
+            positions, draws_per_row(self.task.input_size), self.bits,
+            *_interval_arrays(intervals(self.task.interpolation_range)), self.spans, self.code, batch, steps.start,
+            self.first.kind, self.first.numbers, self.first.P, self.first.M, self.first.V, self.first.strengths(steps),
+            self.second.kind, self.second.numbers, self.second.P, self.second.M, self.second.V, self.second.strengths(steps),
+            self.adam, alive, diverged_at, losses,
+        )
+        for layer in (self.first, self.second):
+            layer.store(self._moments)
+        for group in self.optimizer.param_groups:
+            for parameter in group["params"]:
+                self.optimizer.state[parameter]["step"].fill_(steps.stop - 1)
+        return losses, diverged_at
+
+    def mean_squared_errors(self, stream: str, rows: int, seeds: Sequence[int]) -> list[float]:
+        """Each seed's MSE on the first ``rows`` rows of its ``stream`` ("interpolation" or "extrapolation")."""
+        bounds: Range = self.task.interpolation_range if stream == "interpolation" else self.task.extrapolation_range
+        for layer in (self.first, self.second):
+            layer.load(None)
+        out = np.zeros(len(seeds))
+        positions = SeedStreams(seeds, stream).advance(rows, self.task.input_size)
+        _squared_errors(
+            positions, draws_per_row(self.task.input_size), self.bits, *_interval_arrays(intervals(bounds)),
+            self.spans, self.code, rows, self.first.kind, self.first.numbers, self.first.P,
+            self.second.kind, self.second.numbers, self.second.P, out,
+        )
+        return (out / rows).tolist()

@@ -1,0 +1,120 @@
+"""The compiled training steps: their hand-written gradients equal autograd of the shared formulas,
+and whole runs equal the PyTorch loop."""
+
+import numpy as np
+import pytest
+import torch
+
+from nalm.bench import fused
+from nalm.bench import seeds as seeds_module
+from nalm.bench.data import SeedStreams
+from nalm.bench.models import Dense, build_network
+from nalm.bench.seeds import stack_seeds, train_stacked
+from nalm.bench.tasks import StaticArithmeticTask
+from nalm.bench.trainer import TrainConfig
+from nalm.torch import NAC, NALU, NAU, NMU, INALU, UnitStack
+
+SEEDS = [4, 0, 9]
+BIG = 1e6  # Adam with betas (0, 0) and eps BIG moves each weight by lr * g / (|g| + BIG): g is read back exactly
+
+
+def layers_under_test():
+    """(name, builder of a stack, task): every op, weight and activation the kernels run."""
+    task = StaticArithmeticTask("mul", input_size=12, subset_ratio=0.25)
+    ramp = {"lambda_sparse": 3.0, "lambda_start": 0, "lambda_end": 2}  # a penalty at step 1
+    return [
+        ("nau-nmu", lambda: UnitStack(NAU(12, 2, **ramp), NMU(2, 1, **ramp)), task),
+        ("nau-nau", lambda: UnitStack(NAU(12, 2, **ramp), NAU(2, 1, **ramp)), StaticArithmeticTask("sub", input_size=12)),
+        ("nac-nac", lambda: UnitStack(NAC(12, 2), NAC(2, 1)), task),
+        ("nalu-nalu", lambda: UnitStack(NALU(12, 2), NALU(2, 1)), StaticArithmeticTask("div", input_size=12)),
+        ("nalu capped", lambda: UnitStack(NALU(12, 3, max_exponent=0.5), NALU(3, 1, max_exponent=0.5)), task),
+        ("relu-linear", lambda: UnitStack(Dense(12, 2, activation="relu"), Dense(2, 1)), task),
+        ("relu6-linear", lambda: UnitStack(Dense(12, 2, activation="relu6"), Dense(2, 1)), task),
+        ("nmu alone", lambda: UnitStack(NMU(12, 1, **ramp)), StaticArithmeticTask("mul", input_size=12)),
+        ("nalu alone", lambda: UnitStack(NALU(2, 1)), StaticArithmeticTask("div", input_size=2, subset_ratio=0.5, overlap_ratio=0)),
+    ]
+
+
+def autograd_gradients(model, task, batch):
+    """d loss / d parameters by PyTorch, on the first training batch of every seed."""
+    subsets = [task.subsets(seed) for seed in SEEDS]
+    x, target = task.sample(batch, task.interpolation_range, subsets, SeedStreams(SEEDS, "train"), torch.float64)
+    loss = ((model(x) - target) ** 2).mean(dim=(1, 2)).sum() + model.regularization_loss(1)
+    return torch.autograd.grad(loss, list(model.parameters()))
+
+
+def kernel_gradients(model, task, batch):
+    """The same gradients, read back from one step of the kernels' Adam with betas (0, 0), eps BIG."""
+    lr = 1e-6 * BIG
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.0, 0.0), eps=BIG)
+    run = fused.FusedRun(model, task, SEEDS, optimizer)
+    run.train(SeedStreams(SEEDS, "train"), range(1, 2), batch, np.ones(len(SEEDS), dtype=bool))
+    gradients = []
+    for old, new in zip(before, model.parameters()):
+        update = old - new.detach()
+        gradients.append(update * BIG / (lr - update.abs()))
+    return gradients
+
+
+@pytest.mark.parametrize(("name", "build", "task"), layers_under_test(), ids=[c[0] for c in layers_under_test()])
+def test_one_step_gradients_equal_autograd_in_float64(name, build, task):
+    model = stack_seeds(lambda: build().double(), SEEDS)
+    assert fused.plan(model) is not None
+    expected = autograd_gradients(model, task, batch=8)
+    got = kernel_gradients(model, task, batch=8)
+    for (parameter, _), e, g in zip(model.named_parameters(), expected, got):
+        assert torch.allclose(g, e, rtol=1e-6, atol=1e-9), f"{name} {parameter}: {(g - e).abs().max()}"
+
+
+@pytest.mark.parametrize("model", ["nmu", "nau", "nac", "linear", "relu"])
+def test_whole_runs_equal_the_pytorch_loop(model, monkeypatch):
+    task = StaticArithmeticTask("mul" if model == "nmu" else "add", input_size=20)
+    config = TrainConfig(steps=60, batch_size=16, learning_rate=0.01, eval_every=20, eval_size=64)
+
+    def run():
+        stacked = stack_seeds(lambda: build_network(model, 20).double(), SEEDS)
+        return train_stacked(stacked, task, config, SEEDS)
+
+    compiled = run()
+    monkeypatch.setattr(seeds_module, "plan", lambda m: None)
+    reference = run()
+    for c, r in zip(compiled, reference):
+        assert [e.step for e in c.evaluations] == [e.step for e in r.evaluations] == [20, 40, 60]
+        for ec, er in zip(c.evaluations, r.evaluations):
+            assert ec.interpolation_mse == pytest.approx(er.interpolation_mse, rel=1e-9)
+            assert ec.extrapolation_mse == pytest.approx(er.extrapolation_mse, rel=1e-9)
+            assert ec.sparsity_error == pytest.approx(er.sparsity_error, rel=1e-9)
+
+
+def test_float32_runs_stay_within_rounding_of_the_pytorch_loop(monkeypatch):
+    task = StaticArithmeticTask("mul")
+    config = TrainConfig(steps=200, eval_every=100, eval_size=500)
+
+    def run():
+        stacked = stack_seeds(lambda: build_network("nmu", 100), SEEDS)
+        return train_stacked(stacked, task, config, SEEDS)
+
+    compiled = run()
+    monkeypatch.setattr(seeds_module, "plan", lambda m: None)
+    for c, r in zip(compiled, run()):
+        for ec, er in zip(c.evaluations, r.evaluations):
+            assert ec.interpolation_mse == pytest.approx(er.interpolation_mse, rel=1e-4)
+            assert ec.extrapolation_mse == pytest.approx(er.extrapolation_mse, rel=1e-4)
+
+
+def test_a_seed_trains_the_same_whatever_seeds_run_beside_it():
+    task = StaticArithmeticTask("mul", input_size=20)
+    config = TrainConfig(steps=50, batch_size=16, learning_rate=0.01, eval_every=25, eval_size=64)
+    build = lambda: build_network("nmu", 20)  # noqa: E731
+    together = train_stacked(stack_seeds(build, [5, 6, 7, 8]), task, config, [5, 6, 7, 8], workers=2)
+    alone = train_stacked(stack_seeds(build, [7]), task, config, [7])
+    assert together[2].evaluations == alone[0].evaluations  # float32, bit for bit
+
+
+def test_models_the_kernels_do_not_know_are_left_to_pytorch():
+    assert fused.plan(stack_seeds(lambda: UnitStack(INALU(4, 2), INALU(2, 1)), SEEDS)) is None
+    assert fused.plan(stack_seeds(lambda: UnitStack(NALU(4, 2, gate="independent"), NAU(2, 1)), SEEDS)) is None
+    assert fused.plan(stack_seeds(lambda: UnitStack(NAU(4, 2), NAU(2, 2)), SEEDS)) is None  # two outputs
+    assert fused.plan(stack_seeds(lambda: UnitStack(NAU(4, 2), NAU(2, 1)).to(torch.bfloat16), SEEDS)) is None
+    assert fused.plan(UnitStack(NAU(4, 2), NAU(2, 1))) is None  # no seed axis
