@@ -182,21 +182,22 @@ def test_builds_that_differ_are_rejected():
         stack_seeds(lambda: build_model("nac", 4, hidden_size=next(sizes)), [0, 1])
 
 
-def test_a_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_run(tmp_path, monkeypatch, compiled):
+    if not compiled:
+        monkeypatch.setattr(seeds_module, "plan", lambda model: None)
     build = builder("nmu", torch.float64, **REGULARIZED["nmu"])
     uninterrupted = train_seeds(build, TASK, CONFIG, SEEDS)
     checkpoint = tmp_path / "run.pt"
-    steps = []
+    save = seeds_module._save
 
-    def crash_at_step_25(self):
-        steps.append(1)
-        if len(steps) == 25:
+    def crash_before_step_30_is_saved(path, run, step, *args):
+        if step == 30:
             raise KeyboardInterrupt
-        for unit in self:
-            unit.apply_constraints()
+        save(path, run, step, *args)
 
     with monkeypatch.context() as patch:
-        patch.setattr(UnitStack, "apply_constraints", crash_at_step_25)
+        patch.setattr(seeds_module, "_save", crash_before_step_30_is_saved)
         with pytest.raises(KeyboardInterrupt):
             train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
     assert torch.load(checkpoint)["step"] == 20  # the last evaluation before the crash

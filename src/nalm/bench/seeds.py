@@ -18,7 +18,8 @@ evaluation, so memory stays O(S * chunk) however many seeds run.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,23 @@ def seed_axis_shape(shape: torch.Size, n_seeds: int) -> tuple[int, ...]:
     """The stacked shape of a parameter of ``shape``: (S, *shape) for a matrix; a vector (n,)
     becomes (S, 1, n) and a scalar (S, 1, 1), so that they broadcast over (S, batch, features)."""
     return (n_seeds, *(1,) * max(0, 2 - len(shape)), *shape)
+
+
+@contextmanager
+def seed_axis_view(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, ``model``'s parameters are views of themselves with a leading seed axis of 1
+    (shapes as :func:`seed_axis_shape`), sharing their storage: training the view trains the model."""
+    originals = list(model.named_parameters())
+    try:
+        for name, parameter in originals:
+            owner, _, attribute = name.rpartition(".")
+            view = nn.Parameter(parameter.detach().view(seed_axis_shape(parameter.shape, 1)))
+            setattr(model.get_submodule(owner), attribute, view)
+        yield model
+    finally:
+        for name, parameter in originals:
+            owner, _, attribute = name.rpartition(".")
+            setattr(model.get_submodule(owner), attribute, parameter)
 
 
 def stack_seeds(build: Callable[[], nn.Module], seeds: Sequence[int]) -> nn.Module:
@@ -141,6 +159,7 @@ def train_stacked(
     *,
     workers: int = 1,
     checkpoint: str | os.PathLike[str] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> list[TrainResult]:
     """Train a :func:`stack_seeds` model, seed s on seed s's data, as :func:`~nalm.bench.trainer.train` would alone.
 
@@ -164,14 +183,15 @@ def train_stacked(
     continues from it and ends exactly as the uninterrupted run would (the data streams are
     counter-based: the step fixes their positions); a checkpoint of another run (other seeds, task
     or config) raises ValueError. The file is left in place, for the caller to remove once it has
-    saved the results.
+    saved the results. ``on_step(step, loss)`` is called every 100 steps and at the last one with
+    the loss summed over the seeds.
 
     Returns one :class:`~nalm.bench.trainer.TrainResult` per seed, in the order of ``seeds``.
     """
     seeds = check_seeds(seeds)
     threads = set_threads(positive_int("workers", workers))
     try:
-        return _train(model, task, config, seeds, None if checkpoint is None else Path(checkpoint))
+        return _train(model, task, config, seeds, None if checkpoint is None else Path(checkpoint), on_step)
     finally:
         set_threads(threads)
 

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from nalm.bench.data import SeedStreams
-from nalm.bench.metrics import network_sparsity
-from nalm.bench.tasks import Range, StaticArithmeticTask
+from nalm.bench.tasks import StaticArithmeticTask
 from nalm.validation import positive_float, positive_int
 
 @dataclass(frozen=True)
@@ -84,49 +82,14 @@ def train(
 ) -> TrainResult:
     """Train ``model`` on ``task`` and evaluate it every ``config.eval_every`` steps and at the end.
 
+    The model is trained in place by the loop of :func:`nalm.bench.seeds.train_stacked`, as a
+    stack of one seed (its parameters viewed with a leading seed axis of 1), so one seed alone
+    trains exactly as it would beside others, on the compiled kernels where they know the model.
     Data follows the model's first parameter's device and dtype; it comes from the streams of
-    seed ``config.seed`` (see :mod:`nalm.bench.data`; the model's initialization is the caller's). ``on_step(step, loss)``
-    is called every 100 steps and at the last one, e.g. for a progress bar.
+    seed ``config.seed`` (see :mod:`nalm.bench.data`; the model's initialization is the caller's).
+    ``on_step(step, loss)`` is called every 100 steps and at the last one, e.g. for a progress bar.
     """
-    parameter = next(model.parameters())
-    device, dtype = parameter.device, parameter.dtype
-    subsets = [task.subsets(config.seed)]
+    from nalm.bench.seeds import seed_axis_view, train_stacked  # seeds builds on this module
 
-    def data(rows: int, bounds: Range, streams: SeedStreams) -> tuple[torch.Tensor, torch.Tensor]:
-        x, target = task.sample(rows, bounds, subsets, streams, dtype)
-        return x[0].to(device), target[0].to(device)
-
-    interpolation = data(config.eval_size, task.interpolation_range, SeedStreams([config.seed], "interpolation"))
-    extrapolation = data(config.eval_size, task.extrapolation_range, SeedStreams([config.seed], "extrapolation"))
-    train_streams = SeedStreams([config.seed], "train")
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    result = TrainResult()
-
-    def evaluate(step: int) -> None:
-        sparsity = network_sparsity(model)
-        result.evaluations.append(
-            Evaluation(
-                step,
-                mean_squared_error(model, *interpolation),
-                mean_squared_error(model, *extrapolation),
-                None if sparsity is None else sparsity.item(),
-            )
-        )
-
-    for step in range(1, config.steps + 1):
-        x, target = data(config.batch_size, task.interpolation_range, train_streams)
-        loss = torch.mean((model(x) - target) ** 2) + model.regularization_loss(step)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        model.apply_constraints()
-        last = step == config.steps
-        if on_step is not None and (step % 100 == 0 or last):
-            on_step(step, loss.item())
-        if not torch.isfinite(loss):
-            result.diverged = True
-            evaluate(step)
-            break
-        if step % config.eval_every == 0 or last:
-            evaluate(step)
-    return result
+    with seed_axis_view(model):
+        return train_stacked(model, task, config, [config.seed], on_step=on_step)[0]
