@@ -1,14 +1,17 @@
-"""Seed-steps per second on the static task: many seeds side by side versus one after another.
+"""Seed-steps per second on the static task, for every model of a preset, 1 to 1000 seeds side by side.
 
-    python benchmarks/speed_static.py --steps 1000
+    python benchmarks/speed_static.py                      # madsen2020's models, 1, 100 and 1000 seeds
+    python benchmarks/speed_static.py --models nmu --seeds 1 10 100 1000
 
-The model is the paper's "NMU" (NAU -> NMU, hidden size 2) on a * b with the published data sizes.
-For each number of seeds S, "side by side" trains the S seeds at once with
-:func:`nalm.bench.seeds.train_seeds` for ``--steps`` steps, ``--workers`` threads drawing the data
-(both cores by default); "one after another" trains the same seeds with
-:func:`nalm.bench.trainer.train`, ``--sequential-steps`` steps each (fewer, as the rate per
-seed-step does not depend on the number of steps). Evaluation runs once, at the last step, on
-``--eval-size`` points, so the figures are about the training loop.
+Each model is the benchmark's (``nalm.bench.models.build_network``: e.g. "nmu" is NAU -> NMU) on
+a * b with the published data sizes (100 inputs, batch 128). For each number of seeds S it trains
+the S seeds side by side with :func:`nalm.bench.seeds.train_seeds` for ``--steps`` steps,
+``--workers`` threads, and prints S * steps / seconds, with the path that trained it: "compiled"
+(:mod:`nalm.bench.fused`) or "pytorch" (the autograd loop). The PyTorch loop of the same model is
+timed in the same run (``--pytorch-steps`` steps, 100 seeds), so the two rates are measured side by
+side. Evaluation runs once, at the last step, on ``--eval-size`` points: the figures are about
+the training loop. Warm-up runs (not timed) compile the kernels first. With a CUDA device, a last
+line times the PyTorch loop there.
 """
 
 from __future__ import annotations
@@ -16,69 +19,67 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import replace
+from unittest import mock
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
-from nalm.bench.seeds import train_seeds
+from nalm.bench import seeds as seeds_module
+from nalm.bench.fused import plan
+from nalm.bench.grid import PRESETS
+from nalm.bench.models import MODELS, build_network
+from nalm.bench.seeds import stack_seeds, train_seeds
 from nalm.bench.tasks import StaticArithmeticTask
-from nalm.bench.trainer import TrainConfig, train
-from nalm.torch import NAU, NMU, UnitStack
+from nalm.bench.trainer import TrainConfig
 
 
-def build() -> UnitStack:
-    """The paper's NMU model for 100 inputs: NAU (100 -> 2) then NMU (2 -> 1)."""
-    return UnitStack(NAU(100, 2), NMU(2, 1))
-
-
-def side_by_side(task: StaticArithmeticTask, config: TrainConfig, seeds: list[int], workers: int) -> float:
-    """Seed-steps per second of training ``seeds`` at once, ``workers`` threads drawing the data."""
+def rate(model: str, task: StaticArithmeticTask, config: TrainConfig, n_seeds: int, workers: int, device: str = "cpu") -> float:
+    """Seed-steps per second of training ``n_seeds`` seeds of ``model`` side by side."""
+    build = lambda: build_network(model, task.input_size).to(device)  # noqa: E731
     start = time.perf_counter()
-    train_seeds(build, task, config, seeds, workers=workers)
-    return len(seeds) * config.steps / (time.perf_counter() - start)
-
-
-def one_after_another(task: StaticArithmeticTask, config: TrainConfig, seeds: list[int]) -> float:
-    """Seed-steps per second of training ``seeds`` one at a time with the single-seed trainer."""
-    start = time.perf_counter()
-    for seed in seeds:
-        torch.manual_seed(seed)
-        train(build(), task, replace(config, seed=seed))
-    return len(seeds) * config.steps / (time.perf_counter() - start)
+    train_seeds(build, task, config, list(range(n_seeds)), workers=workers)
+    return n_seeds * config.steps / (time.perf_counter() - start)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1000, help="steps of the side-by-side runs")
-    parser.add_argument("--sequential-steps", type=int, default=50, help="steps of each one-after-another run")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 10, 100], help="numbers of seeds to compare")
+    parser.add_argument("--models", nargs="+", default=list(PRESETS["madsen2020"].models), choices=list(MODELS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 100, 1000], help="numbers of seeds side by side")
+    parser.add_argument("--steps", type=int, default=2000, help="steps of each timed run (1000 seeds: a tenth)")
+    parser.add_argument("--pytorch-steps", type=int, default=100, help="steps of the PyTorch loop at 100 seeds")
     parser.add_argument("--eval-size", type=int, default=100, help="points of each evaluation set")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the fastest for these tiny models)")
-    parser.add_argument("--workers", type=int, default=2, help="threads drawing the seeds' data side by side")
+    parser.add_argument("--workers", type=int, default=2, help="threads training the seeds (default: 2)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(1)
 
     task = StaticArithmeticTask("mul")
-    config = TrainConfig(steps=args.steps, eval_every=args.steps, eval_size=args.eval_size)
-    sequential = replace(config, steps=args.sequential_steps, eval_every=args.sequential_steps)
-    warm_up = replace(config, steps=5, eval_every=5)  # torch sets itself up on first use: not timed
-    one_after_another(task, warm_up, [0])
-    side_by_side(task, warm_up, [0, 1], args.workers)
-    table = Table(title=(
-        f"Static task, NAU -> NMU on mul, batch {config.batch_size}, "
-        f"{args.threads} torch thread(s), {args.workers} data thread(s)"
-    ))
-    for column in ("seeds", "side by side (seed-steps/s)", "one after another (seed-steps/s)", "ratio"):
-        table.add_column(column, justify="right")
+    configs = {}
     for n_seeds in args.seeds:
-        seeds = list(range(n_seeds))
-        batched = side_by_side(task, config, seeds, args.workers)
-        alone = one_after_another(task, sequential, seeds)
-        table.add_row(str(n_seeds), f"{batched:,.0f}", f"{alone:,.0f}", f"{batched / alone:.1f}x")
+        steps = max(10, args.steps // 10) if n_seeds >= 1000 else args.steps
+        configs[n_seeds] = TrainConfig(steps=steps, eval_every=steps, eval_size=args.eval_size)
+    pytorch_config = TrainConfig(steps=args.pytorch_steps, eval_every=args.pytorch_steps, eval_size=args.eval_size)
+    warm_up = TrainConfig(steps=5, eval_every=5, eval_size=10)
+    table = Table(title=f"Static task, a * b, 100 inputs, batch 128, {args.workers} threads (seed-steps per second)")
+    for column in ("model", "path", *(f"{n} seeds" for n in args.seeds), "PyTorch loop, 100 seeds", "100 seeds: speedup"):
+        table.add_column(column, justify="right")
+    for model in args.models:
+        compiled = plan(stack_seeds(lambda: build_network(model, task.input_size), [0])) is not None
+        rate(model, task, warm_up, 2, args.workers)
+        rates = {n: rate(model, task, configs[n], n, args.workers) for n in args.seeds}
+        with mock.patch.object(seeds_module, "plan", lambda network: None):
+            rate(model, task, warm_up, 2, args.workers)
+            pytorch = rate(model, task, pytorch_config, 100, args.workers)
+        speedup = f"{rates[100] / pytorch:.1f}x" if 100 in rates else "-"
+        table.add_row(
+            model, "compiled" if compiled else "pytorch", *(f"{rates[n]:,.0f}" for n in args.seeds), f"{pytorch:,.0f}", speedup
+        )
     console = Console()
     console.print(table)
+    if torch.cuda.is_available():
+        for model in args.models:
+            rate(model, task, warm_up, 2, args.workers, "cuda")
+            console.print(f"cuda, {model}, 100 seeds, PyTorch loop: {rate(model, task, pytorch_config, 100, args.workers, 'cuda'):,.0f}")
     console.print(f"load average (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
