@@ -144,7 +144,7 @@ SINGLE_RANGES: tuple[RangePair, ...] = (
 """The nine range pairs of the single-unit task of Mistry et al. 2021."""
 
 PRESETS: dict[str, Benchmark] = {
-    # About three minutes on two CPU cores: the published task and protocol, but 6,000 steps
+    # About 40 seconds on two CPU cores: the published task and protocol, but 6,000 steps
     # instead of 5e6, 8 seeds, evaluated every 500 steps. Enough for NAU to solve sub.
     "quick": Benchmark(),
     # Madsen and Johansen, "Neural Arithmetic Units", ICLR 2020, arXiv 2001.05016: the static
