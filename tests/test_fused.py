@@ -12,7 +12,7 @@ from nalm.bench.models import Dense, build_network
 from nalm.bench.seeds import stack_seeds, train_stacked
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.trainer import TrainConfig
-from nalm.torch import NAC, NALU, NAU, NMU, INALU, UnitStack
+from nalm.torch import INALU, NAC, NALU, NAU, NMU, UnitStack
 
 SEEDS = [4, 0, 9]
 BIG = 1e6  # Adam with betas (0, 0) and eps BIG moves each weight by lr * g / (|g| + BIG): g is read back exactly

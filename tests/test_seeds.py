@@ -10,7 +10,7 @@ from nalm.bench.models import build_model
 from nalm.bench.seeds import stack_seeds, train_seeds, train_stacked
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.trainer import TrainConfig, train
-from nalm.torch import UNITS, UnitStack
+from nalm.torch import UNITS
 
 TASK = StaticArithmeticTask("mul", input_size=20)
 CONFIG = TrainConfig(steps=30, batch_size=16, learning_rate=0.01, eval_every=10, eval_size=50)

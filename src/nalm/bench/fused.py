@@ -30,7 +30,6 @@ import torch
 from numba import njit, prange
 from torch import nn
 
-from nalm import functional as F
 from nalm.bench.data import _BITS, SeedStreams, _fill_row, _interval_arrays, _sum, draws_per_row
 from nalm.bench.tasks import OPERATIONS, Range, StaticArithmeticTask, intervals
 

@@ -13,6 +13,10 @@ linear baseline: ``linear_weight()`` is not None) the kernel multiplies each bat
 layer's weight as it draws it, so the batch never passes through autograd (see
 :func:`nalm.bench.data.draw_projection`). Evaluation sets are drawn again in row chunks at every
 evaluation, so memory stays O(S * chunk) however many seeds run.
+
+Models whose layers :mod:`nalm.bench.fused` knows (every model of the madsen2020 preset) train
+on its compiled kernels instead: the same data, state, checkpoints and results, one kernel call
+per evaluation interval.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
