@@ -220,19 +220,23 @@ def _update(kind, num, P, M, V, Wt, gWt, gGt, strength, step, adam):  # noqa: AN
                     grad_w += penalty * np.sign(w)
                 elif magnitude > 1 - magnitude:
                     grad_w -= penalty * np.sign(w)
-            if kind[1] == WEIGHT_NAC:  # from the raw weights before this update
-                tanh_w = np.tanh(P[0, i, k])
-                sigmoid_m = 1 / (1 + np.exp(-P[1, i, k]))
+            d_w_hat, d_m_hat = 1.0, 0.0  # d W / d P0 and d W / d P1, from the raw weights before this update
+            if kind[1] == WEIGHT_NAC:
+                tanh_w = np.tanh(np.float64(P[0, i, k]))
+                sigmoid_m = 1.0 / (1.0 + np.exp(-np.float64(P[1, i, k])))
+                d_w_hat = sigmoid_m * (1.0 - tanh_w * tanh_w)
+                d_m_hat = tanh_w * sigmoid_m * (1.0 - sigmoid_m)
             for p in range(n_params):
                 value = P[p, i, k]
-                if p == 2:
-                    grad = gGt[k, i]
-                elif kind[1] == WEIGHT_NAC and p == 0:  # d W / d W_hat = sigmoid(M_hat) (1 - tanh(W_hat)^2)
-                    grad = grad_w * (sigmoid_m * (1.0 - tanh_w * tanh_w))
-                elif kind[1] == WEIGHT_NAC:  # d W / d M_hat = tanh(W_hat) sigmoid(M_hat) (1 - sigmoid(M_hat))
-                    grad = grad_w * (tanh_w * sigmoid_m * (1.0 - sigmoid_m))
-                else:
-                    grad = grad_w if low <= value <= high else 0 * grad_w
+                grad = gGt[k, i]  # p == 2, the gate; plain statements below: numba has miscompiled
+                if p == 0 and kind[1] == WEIGHT_NAC:  # conditional expressions here
+                    grad = dtype(grad_w * d_w_hat)
+                if p == 1:
+                    grad = dtype(grad_w * d_m_hat)
+                if p == 0 and kind[1] == WEIGHT_PLAIN:
+                    grad = grad_w
+                    if not low <= value <= high:
+                        grad = dtype(0)
                 m = M[p, i, k] + one_minus_beta1 * (grad - M[p, i, k])
                 v = beta2_ * V[p, i, k] + one_minus_beta2 * grad * grad
                 M[p, i, k], V[p, i, k] = m, v
