@@ -16,6 +16,7 @@ from nalm.bench.metrics import sparsity_error
 from nalm.bench.models import MODELS, build_network
 from nalm.bench.results import ResultsFile, read_results, run_benchmark
 from nalm.bench.seeds import stack_seeds
+from nalm.functional import NAU_SCHEDULE, NMU_SCHEDULE, sparsity_penalty
 from nalm.cli import main
 from nalm.torch import UNITS
 
@@ -90,6 +91,42 @@ def test_models_are_the_published_layer_pairs():
     assert [layer.activation for layer in relu] == ["relu", "linear"]
 
 
+def test_models_carry_the_published_schedules_on_both_layers():
+    nmu, nau = build_network("nmu", 6), build_network("nau", 6)
+    assert [layer.schedule for layer in nmu] == [NMU_SCHEDULE, NMU_SCHEDULE]
+    assert [layer.schedule for layer in nau] == [NAU_SCHEDULE, NAU_SCHEDULE]
+    # loss = MSE + lambda(t) * (R_first + R_second): nothing before 1e6, 10 * the sum from 2e6 on
+    assert nmu.regularization_loss(1_000_000).item() == 0
+    penalties = sum(sparsity_penalty(layer.weight, ops=torch) for layer in nmu)
+    assert torch.allclose(nmu.regularization_loss(2_000_000), 10 * penalties)
+    assert torch.allclose(nmu.regularization_loss(1_500_000), 5 * penalties)
+    assert MODELS["nmu"].describe() == "nau -> nmu, sparsity 10 from step 1000000 to 2000000"
+    assert MODELS["nac"].describe() == "nac -> nac"
+    # a unit built by hand keeps its own default
+    assert UNITS.get("nau")(6, 2).schedule == NAU_SCHEDULE
+
+
+def test_nac_mul_is_the_log_space_nac():
+    model = build_network("nac_mul", 6)
+    assert [type(layer).__name__ for layer in model] == ["NAC", "NACMul"]
+    layer = model[1]
+    h = torch.tensor([[2.0, 3.0], [-4.0, 0.5]])
+    expected = torch.exp(torch.log(h.abs() + layer.eps) @ layer.weight)
+    assert torch.allclose(layer(h), expected)
+
+
+def test_a_results_file_of_other_model_definitions_is_refused(tiny_results, tmp_path):
+    path, rows = tiny_results
+    assert rows[0]["model_definition"] == MODELS[rows[0]["model"]].describe()
+    older = tmp_path / "older.jsonl"
+    older.write_text(json.dumps({**rows[0], "model_definition": "nau -> nau"}) + "\n")
+    with pytest.raises(ValueError, match="model 'nau' as defined when they ran \\(nau -> nau\\)"):
+        ResultsFile(older, TINY)
+    older.write_text(json.dumps({key: value for key, value in rows[0].items() if key != "model_definition"}) + "\n")
+    with pytest.raises(ValueError, match="not recorded"):
+        ResultsFile(older, TINY)
+
+
 def test_a_benchmark_expands_to_model_x_operation_x_ranges():
     configurations = TINY.configurations()
     assert [(c.model, c.operation) for c in configurations] == [
@@ -103,7 +140,7 @@ def test_a_benchmark_expands_to_model_x_operation_x_ranges():
 def test_presets_hold_the_published_settings():
     madsen = preset("madsen2020")
     assert (madsen.steps, madsen.seeds, madsen.eval_every) == (5_000_000, 100, 1_000)
-    assert madsen.models == ("linear", "relu", "relu6", "nac", "nalu", "nau", "nmu")
+    assert madsen.models == ("linear", "relu", "relu6", "nac", "nac_mul", "nalu", "nau", "nmu")
     primer = preset("primer2021")
     assert (primer.input_size, primer.hidden_size, primer.seeds, primer.steps) == (2, 0, 25, 50_000)
     assert primer.operations == ("add", "sub", "mul", "div")

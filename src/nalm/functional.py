@@ -43,6 +43,15 @@ def log_magnitude(x: Array, eps: float, *, ops: Any) -> Array:
     return ops.log(ops.abs(x) + eps)
 
 
+def nac_mul(x: Array, W_hat: Array, M_hat: Array, *, eps: float, ops: Any) -> Array:
+    """NAC in log space (NAC*, Madsen & Johansen 2020): m = exp(log(|x| + eps) W), W as in :func:`nac`.
+
+    Multiplies (W = 1) and divides (W = -1) the magnitudes of the inputs; the sign of x is lost.
+    x: (..., in); W_hat, M_hat: (..., in, out); returns (..., out).
+    """
+    return ops.exp(nac(log_magnitude(x, eps, ops=ops), W_hat, M_hat, ops=ops))
+
+
 def nalu(
     x: Array,
     W_hat: Array,

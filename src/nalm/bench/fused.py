@@ -361,7 +361,7 @@ class LayerPlan:
 def layer_plan(layer: nn.Module) -> LayerPlan | None:
     """The kernels' plan for ``layer``, or None if they do not run it (another unit, other options)."""
     from nalm.bench.models import Dense
-    from nalm.torch import NAC, NALU, NAU, NMU
+    from nalm.torch import NAC, NALU, NAU, NMU, NACMul
 
     inf = math.inf
     kind = type(layer)
@@ -370,6 +370,8 @@ def layer_plan(layer: nn.Module) -> LayerPlan | None:
         return LayerPlan((op, WEIGHT_PLAIN, ACT_NONE, 1), (*layer.weight_range, 0.0, inf), (layer.W,), layer.schedule)
     if kind is NAC:
         return LayerPlan((OP_MATMUL, WEIGHT_NAC, ACT_NONE, 2), (-inf, inf, 0.0, inf), (layer.W_hat, layer.M_hat))
+    if kind is NACMul:
+        return LayerPlan((OP_EXP_LOG, WEIGHT_NAC, ACT_NONE, 2), (-inf, inf, layer.eps, inf), (layer.W_hat, layer.M_hat))
     if kind is NALU and layer.shared_weights and layer.gate == "input":
         cap = inf if layer.max_exponent is None else layer.max_exponent
         return LayerPlan((OP_NALU, WEIGHT_NAC, ACT_NONE, 3), (-inf, inf, layer.eps, cap), (layer.W_hat, layer.M_hat, layer.G))

@@ -148,9 +148,10 @@ PRESETS: dict[str, Benchmark] = {
     # instead of 5e6, 8 seeds, evaluated every 500 steps. Enough for NAU to solve sub.
     "quick": Benchmark(),
     # Madsen and Johansen, "Neural Arithmetic Units", ICLR 2020, arXiv 2001.05016: the static
-    # task at the published settings (their Table 1, less NAC in log space).
+    # task at the published settings and models (every model of their Table 1 and its appendix
+    # on every operation of Table 1).
     "madsen2020": Benchmark(
-        models=("linear", "relu", "relu6", "nac", "nalu", "nau", "nmu"),
+        models=("linear", "relu", "relu6", "nac", "nac_mul", "nalu", "nau", "nmu"),
         operations=("add", "sub", "mul"),
         seeds=100,
         steps=5_000_000,

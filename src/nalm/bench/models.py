@@ -1,16 +1,20 @@
 """Models for the arithmetic tasks: registered units and baseline layers stacked input -> hidden -> output.
 
-The benchmark names a model by the layer pair of Madsen and Johansen, "Neural Arithmetic Units",
-ICLR 2020 (arXiv 2001.05016), Table 1: ``MODELS["nmu"] = ("nau", "nmu")`` is NAU -> NMU.
+The benchmark names a model as Madsen and Johansen, "Neural Arithmetic Units", ICLR 2020
+(arXiv 2001.05016), define theirs: a layer pair and the sparsity schedule both layers follow,
+e.g. ``MODELS["nmu"]`` is NAU -> NMU with lambda 10 from step 1e6 to 2e6.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from nalm import functional as F
 from nalm.torch import UNITS, ArithmeticUnit, UnitStack
 from nalm.validation import choice, non_negative_int, positive_int
 
@@ -52,29 +56,61 @@ class Dense(ArithmeticUnit):
         return f"{super().extra_repr()}, activation={self.activation!r}"
 
 
-MODELS: dict[str, tuple[str, str]] = {
-    "nac": ("nac", "nac"),
-    "nalu": ("nalu", "nalu"),
-    "nau": ("nau", "nau"),
-    "nmu": ("nau", "nmu"),
-    "inalu": ("inalu", "inalu"),
-    "npu": ("npu", "npu"),
-    "realnpu": ("realnpu", "realnpu"),
-    "linear": ("linear", "linear"),
-    "relu": ("relu", "linear"),
-    "relu6": ("relu6", "linear"),
+@dataclass(frozen=True)
+class Model:
+    """A benchmark model: its first and second layer and the sparsity schedule of both.
+
+    A layer name is a registered unit or one of :data:`ACTIVATIONS` (a :class:`Dense` layer).
+    ``schedule``, where given, replaces the schedule of every layer that has a sparsity penalty
+    (NAU, NMU), so that the loss is MSE + lambda(t) * (R_first + R_second), as the published
+    models train; layers without one ignore it. Without it each unit keeps its own default.
+    """
+
+    first: str
+    second: str
+    schedule: F.SparsitySchedule | None = None
+
+    def describe(self) -> str:
+        """"nau -> nmu, sparsity 10 from step 1000000 to 2000000": the layers and the schedule."""
+        layers = f"{self.first} -> {self.second}"
+        if self.schedule is None:
+            return layers
+        s = self.schedule
+        return f"{layers}, sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end}"
+
+
+MODELS: dict[str, Model] = {
+    "nac": Model("nac", "nac"),
+    "nac_mul": Model("nac", "nac_mul"),
+    "nalu": Model("nalu", "nalu"),
+    "nau": Model("nau", "nau", F.NAU_SCHEDULE),
+    "nmu": Model("nau", "nmu", F.NMU_SCHEDULE),
+    "inalu": Model("inalu", "inalu"),
+    "npu": Model("npu", "npu"),
+    "realnpu": Model("realnpu", "realnpu"),
+    "linear": Model("linear", "linear"),
+    "relu": Model("relu", "linear"),
+    "relu6": Model("relu6", "linear"),
 }
-"""Each benchmark model's (first layer, second layer): the published pairs of Madsen and Johansen
-(NALU, NAU, NMU = NAU -> NMU, NAC+ = NAC -> NAC, Linear, ReLU, ReLU6 = activation -> linear).
-iNALU, NPU and RealNPU have no published pair for this task: they are stacked unit -> unit.
-A layer name is a registered unit or one of :data:`ACTIVATIONS` (a :class:`Dense` layer)."""
+"""The benchmark models by name: the published models of Madsen and Johansen 2020 (their appendix's
+model definitions): NAC+ = ``nac`` (NAC -> NAC), NAC* = ``nac_mul`` (NAC -> NAC in log space),
+NALU, NAU (NAU -> NAU, sparsity 0.01 from step 5e3 to 5e4 on both layers), NMU (NAU -> NMU,
+sparsity 10 from step 1e6 to 2e6 on both layers), Linear (no bias), ReLU and ReLU6 (that
+activation -> linear). iNALU, NPU and RealNPU have no published model for this task: they are
+stacked unit -> unit with their units' defaults."""
 
 
-def build_layer(name: str, in_features: int, out_features: int) -> ArithmeticUnit:
-    """The layer ``name``: a registered unit with its paper's defaults, or a :class:`Dense` baseline."""
+def build_layer(
+    name: str, in_features: int, out_features: int, schedule: F.SparsitySchedule | None = None
+) -> ArithmeticUnit:
+    """The layer ``name``: a registered unit with its paper's defaults (its sparsity schedule
+    replaced by ``schedule`` where it has one), or a :class:`Dense` baseline."""
     if name in ACTIVATIONS:
         return Dense(in_features, out_features, activation=name)
-    return UNITS.get(name)(in_features, out_features)
+    unit = UNITS.get(name)
+    if schedule is not None and hasattr(unit, "default_schedule"):
+        return unit(in_features, out_features, **dataclasses.asdict(schedule))
+    return unit(in_features, out_features)
 
 
 def build_network(model: str, input_size: int, hidden_size: int = 2) -> UnitStack:
@@ -82,11 +118,15 @@ def build_network(model: str, input_size: int, hidden_size: int = 2) -> UnitStac
 
     With ``hidden_size`` > 0 it is the pair input -> hidden -> 1; with ``hidden_size`` = 0 it is
     the pair's second layer alone, input -> 1 (the single-unit task, e.g. "nmu" is one NMU).
+    Either way its layers follow the model's schedule.
     """
-    first, second = MODELS[choice("model", model, tuple(MODELS))]
+    spec = MODELS[choice("model", model, tuple(MODELS))]
     if non_negative_int("hidden_size", hidden_size) == 0:
-        return UnitStack(build_layer(second, input_size, 1))
-    return UnitStack(build_layer(first, input_size, hidden_size), build_layer(second, hidden_size, 1))
+        return UnitStack(build_layer(spec.second, input_size, 1, spec.schedule))
+    return UnitStack(
+        build_layer(spec.first, input_size, hidden_size, spec.schedule),
+        build_layer(spec.second, hidden_size, 1, spec.schedule),
+    )
 
 
 def build_model(unit: str, input_size: int, hidden_size: int = 2, **unit_options: Any) -> UnitStack:

@@ -4,8 +4,10 @@ Each configuration's runs are appended and flushed as soon as it finishes; while
 state is checkpointed at every evaluation (in the folder RESULTS.checkpoints, removed once the
 rows are saved). A sweep that is killed loses at most the steps since the last evaluation of the
 configurations in flight: the same command run again trains only what the file lacks, resuming
-those configurations from their checkpoints. Every line carries the benchmark's settings (:meth:`Benchmark.settings`); a file
-written with other settings is refused, never mixed.
+those configurations from their checkpoints. Every line carries the benchmark's settings
+(:meth:`Benchmark.settings`) and its model's definition (layers and schedule,
+:meth:`nalm.bench.models.Model.describe`); a file written with other settings or model
+definitions is refused, never mixed.
 
 Per run, following Madsen and Johansen 2020: the selected evaluation is the one with the lowest
 interpolation MSE; ``success`` = its extrapolation MSE < the task's threshold; ``solved_at`` =
@@ -33,7 +35,7 @@ import torch
 from nalm.bench.data import SeedStreams
 from nalm.bench.grid import Benchmark, Configuration
 from nalm.bench.metrics import success_threshold
-from nalm.bench.models import build_network
+from nalm.bench.models import MODELS, build_network
 from nalm.bench.seeds import train_seeds
 from nalm.bench.tasks import StaticArithmeticTask, value_range
 from nalm.bench.trainer import TrainConfig, TrainResult, mean_squared_error
@@ -83,6 +85,7 @@ def _row(
     solved = [e.step for e in result.evaluations if e.extrapolation_mse < threshold]
     return {
         "model": configuration.model,
+        "model_definition": MODELS[configuration.model].describe(),
         "operation": configuration.operation,
         "interpolation_range": configuration.interpolation_range,
         "extrapolation_range": configuration.extrapolation_range,
@@ -174,6 +177,15 @@ class ResultsFile:
                 raise ValueError(
                     f"results file {self.path} was written by another benchmark ({differ}); "
                     "choose another --results path or the same settings"
+                )
+        for row in rows:
+            model = MODELS.get(row.get("model"))
+            now = None if model is None else model.describe()
+            if row.get("model_definition") != now:
+                raise ValueError(
+                    f"results file {self.path} holds runs of model {row.get('model')!r} as defined when they ran "
+                    f"({row.get('model_definition') or 'not recorded'}), not as nalm defines it now ({now}); "
+                    "choose another --results path"
                 )
         self._done: dict[tuple, set[int]] = {}
         for row in rows:

@@ -1,6 +1,6 @@
 """PyTorch units, stacks of them, and an arithmetic head for CNN backbones.
 
-The units: ``NAC``, ``NALU`` (Trask et al. 2018), ``NAU``, ``NMU`` (Madsen & Johansen 2020),
+The units: ``NAC``, ``NALU`` (Trask et al. 2018), ``NACMul`` (NAC*), ``NAU``, ``NMU`` (Madsen & Johansen 2020),
 ``INALU`` (Schlör et al. 2020), ``NPU``, ``RealNPU`` (Heim et al. 2020). ``UNITS`` maps each
 registered name to its module class::
 
@@ -11,7 +11,7 @@ registered name to its module class::
 from nalm.torch.base import UNITS, ArithmeticUnit, UnitStack
 
 # Importing a unit's module registers it: this order, the papers' order, is the registry's order.
-from nalm.torch.nalu import NAC, NALU  # isort: skip
+from nalm.torch.nalu import NAC, NALU, NACMul  # isort: skip
 from nalm.torch.nau import NAU, NMU  # isort: skip
 from nalm.torch.inalu import INALU, reinitialize_if_stuck  # isort: skip
 from nalm.torch.npu import NPU, RealNPU  # isort: skip
@@ -22,6 +22,7 @@ __all__ = [
     "ArithmeticUnit",
     "UnitStack",
     "NAC",
+    "NACMul",
     "NALU",
     "NAU",
     "NMU",

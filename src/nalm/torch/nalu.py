@@ -61,6 +61,37 @@ class NAC(ArithmeticUnit):
         return F.nac(x, self.W_hat, self.M_hat, ops=torch)
 
 
+@UNITS.register("nac_mul")
+class NACMul(NAC):
+    """NAC in log space, NAC* (Madsen & Johansen 2020, arXiv 2001.05016, the published model for
+    multiplication before the NMU):
+
+        m = exp(log(|x| + eps) W),  W = tanh(W_hat) * sigmoid(M_hat), no bias
+
+    NALU's multiplicative path alone: multiplies (W = 1) and divides (W = -1) the magnitudes of
+    the inputs; the sign of x is lost. Weights and initialization as :class:`NAC`. Numerics as
+    NALU's path: finite at x = 0 while the weights on zeros are moderate, inf once the exponent
+    passes the dtype's limit (88.7 in float32).
+
+    Shapes: input (..., in_features), output (..., out_features).
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, eps: float = 1e-7) -> None:
+        self.eps = positive_float("eps", eps)
+        super().__init__(in_features, out_features)
+
+    def linear_weight(self) -> None:
+        """None: the NAC* is not linear in x."""
+        return None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return F.nac_mul(x, self.W_hat, self.M_hat, eps=self.eps, ops=torch)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, eps={self.eps:g}"
+
+
 @UNITS.register("nalu")
 class NALU(ArithmeticUnit):
     """Neural arithmetic logic unit: a gate between an additive and a log-space NAC path.
