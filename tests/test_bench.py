@@ -13,7 +13,7 @@ from nalm.bench import seeds as seeds_module
 from nalm.bench.aggregate import summarize, wilson_interval
 from nalm.bench.grid import PRESETS, Benchmark, Configuration, preset
 from nalm.bench.metrics import sparsity_error
-from nalm.bench.models import MODELS, build_network
+from nalm.bench.models import MODELS, Dense, build_network
 from nalm.bench.results import ResultsFile, read_results, run_benchmark
 from nalm.bench.seeds import stack_seeds
 from nalm.functional import NAU_SCHEDULE, NMU_SCHEDULE, sparsity_penalty
@@ -125,6 +125,14 @@ def test_a_results_file_of_other_model_definitions_is_refused(tiny_results, tmp_
     older.write_text(json.dumps({key: value for key, value in rows[0].items() if key != "model_definition"}) + "\n")
     with pytest.raises(ValueError, match="not recorded"):
         ResultsFile(older, TINY)
+
+
+@pytest.mark.parametrize(("activation", "bound"), [("linear", (6 / 700) ** 0.5), ("relu", (6 / 400) ** 0.5), ("relu6", (6 / 400) ** 0.5)])
+def test_baseline_layers_start_as_published(activation, bound):
+    """Glorot uniform for linear layers, He uniform with the ReLU gain over the fan-in for ReLU(6)."""
+    torch.manual_seed(0)
+    W = Dense(400, 300, activation=activation).W
+    assert bound * 0.99 < W.abs().max().item() <= bound
 
 
 def test_a_benchmark_expands_to_model_x_operation_x_ranges():
@@ -283,6 +291,7 @@ def test_bench_and_report_commands_end_to_end(tmp_path, capsys):
     assert written == {"report.md", "success_rate.png", "extrapolation_error.png"}
     table = (tmp_path / "report" / "report.md").read_text()
     assert "| nau add |" in table and "| nmu add |" in table
+    assert "- nmu: nau -> nmu, sparsity 10 from step 1000000 to 2000000" in table
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from nalm.bench.models import Dense, build_network
 from nalm.bench.seeds import stack_seeds, train_stacked
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.trainer import TrainConfig
-from nalm.torch import INALU, NAC, NALU, NAU, NMU, UnitStack
+from nalm.torch import INALU, NAC, NALU, NAU, NMU, NACMul, UnitStack
 
 SEEDS = [4, 0, 9]
 BIG = 1e6  # Adam with betas (0, 0) and eps BIG moves each weight by lr * g / (|g| + BIG): g is read back exactly
@@ -26,6 +26,8 @@ def layers_under_test():
         ("nau-nmu", lambda: UnitStack(NAU(12, 2, **ramp), NMU(2, 1, **ramp)), task),
         ("nau-nau", lambda: UnitStack(NAU(12, 2, **ramp), NAU(2, 1, **ramp)), StaticArithmeticTask("sub", input_size=12)),
         ("nac-nac", lambda: UnitStack(NAC(12, 2), NAC(2, 1)), task),
+        ("nac-nac_mul", lambda: UnitStack(NAC(12, 2), NACMul(2, 1)), task),
+        ("nac_mul alone", lambda: UnitStack(NACMul(2, 1, eps=1e-3)), StaticArithmeticTask("div", input_size=2, subset_ratio=0.5, overlap_ratio=0)),
         ("nalu-nalu", lambda: UnitStack(NALU(12, 2), NALU(2, 1)), StaticArithmeticTask("div", input_size=12)),
         ("nalu capped", lambda: UnitStack(NALU(12, 3, max_exponent=0.5), NALU(3, 1, max_exponent=0.5)), task),
         ("relu-linear", lambda: UnitStack(Dense(12, 2, activation="relu"), Dense(2, 1)), task),
@@ -67,6 +69,9 @@ def test_one_step_gradients_equal_autograd_in_float64(name, build, task):
         assert torch.allclose(g, e, rtol=1e-6, atol=1e-9), f"{name} {parameter}: {(g - e).abs().max()}"
 
 
+# NALU and NAC* are left to the one-step test: their log-space paths make training chaotic here. In
+# the PyTorch loop alone, scaling NAC*'s initial weights by 1 + 1e-15 changes seed 1's
+# interpolation MSE by 3e-10 at step 20 and by 25% at step 60, as much as the two paths differ.
 @pytest.mark.parametrize("model", ["nmu", "nau", "nac", "linear", "relu"])
 def test_whole_runs_equal_the_pytorch_loop(model, monkeypatch):
     task = StaticArithmeticTask("mul" if model == "nmu" else "add", input_size=20)

@@ -9,6 +9,7 @@ from nalm.torch import NAC, NALU, UNITS, UnitStack
 
 PARAMETER_LAYOUT = {
     "nac": (2, 0, 0),
+    "nac_mul": (2, 0, 0),
     "nalu": (3, 0, 0),
     "nau": (1, 0, 0),
     "nmu": (1, 0, 0),
@@ -18,7 +19,7 @@ PARAMETER_LAYOUT = {
 }
 """How many (in, out) matrices, (in,) vectors and (out,) vectors each unit holds by default."""
 
-UNPENALIZED = ("nac", "nalu")
+UNPENALIZED = ("nac", "nac_mul", "nalu")
 """Units whose papers add no regularization loss."""
 
 MIXED_SIGNS = torch.tensor([1.0, -1.0, 1.0, -1.0])
@@ -182,7 +183,7 @@ def test_integer_input_raises(name):
 
 
 def test_unknown_unit_lists_the_choices():
-    with pytest.raises(ValueError, match=r"unknown unit 'nmu_typo'; choose from 'nac', 'nalu'"):
+    with pytest.raises(ValueError, match=r"unknown unit 'nmu_typo'; choose from 'nac', 'nac_mul', 'nalu'"):
         UNITS.get("nmu_typo")
 
 

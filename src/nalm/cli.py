@@ -22,7 +22,15 @@ from nalm.bench.aggregate import summarize
 from nalm.bench.grid import PRESETS, Benchmark, Configuration, preset
 from nalm.bench.metrics import success_threshold
 from nalm.bench.models import MODELS, build_model
-from nalm.bench.report import MissingDependencyError, several_ranges, summary_cells, write_report
+from nalm.bench.published import CITATION, compare
+from nalm.bench.report import (
+    COMPARISON_COLUMNS,
+    MissingDependencyError,
+    comparison_cells,
+    several_ranges,
+    summary_cells,
+    write_report,
+)
 from nalm.bench.results import ResultsFile, Row, read_results, run_benchmark
 from nalm.bench.tasks import OPERATIONS, Range, StaticArithmeticTask, range_label
 from nalm.bench.trainer import TrainConfig, TrainResult, train
@@ -80,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="write a Markdown table and figures of a results file",
         description="Summarize a results file of nalm bench: report.md (success rate with 95%% Wilson "
-        "interval, solved at, sparsity error), success_rate.png and extrapolation_error.png.",
+        "interval, solved at, sparsity error, each model's definition, and the published results of "
+        "Madsen & Johansen 2020 beside every configuration of their task), success_rate.png and "
+        "extrapolation_error.png. The published comparison is also printed.",
     )
     report.add_argument("results", type=Path, help="a results file written by nalm bench")
     report.add_argument("--out", type=Path, help="folder for the report (default: RESULTS without its suffix)")
@@ -229,8 +239,18 @@ def _report_command(args: argparse.Namespace, console: Console) -> None:
     if not args.results.is_file():
         raise ValueError(f"no results file {args.results}")
     out = args.out or args.results.with_suffix("")
-    for path in write_report(read_results(args.results), out):
+    rows = read_results(args.results)
+    for path in write_report(rows, out):
         console.print(f"wrote {path}")
+    comparisons = compare(rows)
+    if comparisons:
+        table = Table(title=f"ours / published: {CITATION}, 100 seeds, 5e6 steps")
+        for column in COMPARISON_COLUMNS:
+            table.add_column(column)
+        with_ranges = several_ranges([c.ours for c in comparisons])
+        for comparison in comparisons:
+            table.add_row(*comparison_cells(comparison, with_ranges))
+        console.print(table)
 
 
 COMMANDS = {"train": _train_command, "bench": _bench_command, "report": _report_command}

@@ -23,7 +23,10 @@ ACTIVATIONS = {"linear": lambda z: z, "relu": torch.relu, "relu6": nn.functional
 
 
 class Dense(ArithmeticUnit):
-    """The baselines' layer: y = activation(x W), no bias, W (in_features, out_features) Glorot uniform.
+    """The baselines' layer: y = activation(x W), no bias, W (in_features, out_features).
+
+    W starts as Madsen and Johansen's baselines start: Glorot uniform for the linear activation,
+    He (Kaiming) uniform with the ReLU gain for ReLU and ReLU6.
 
     Laid out like the units (output ``x @ W``), so a leading seed axis on W, (S, in, out),
     broadcasts over inputs (S, batch, in). ``activation`` is one of :data:`ACTIVATIONS`.
@@ -38,7 +41,10 @@ class Dense(ArithmeticUnit):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.W)
+        if self.activation == "linear":
+            nn.init.xavier_uniform_(self.W)
+        else:  # the layout is (in, out): torch's "fan_out" mode reads size(0), the true fan-in here
+            nn.init.kaiming_uniform_(self.W, mode="fan_out", nonlinearity="relu")
 
     def weights(self) -> tuple[torch.Tensor, ...]:
         """(W,)."""

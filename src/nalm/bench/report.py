@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from nalm.bench.aggregate import Summary, summarize
+from nalm.bench.published import CITATION, Comparison, compare, steps_label
 from nalm.bench.results import Row, configuration_of
 
 
@@ -48,6 +49,66 @@ def markdown_table(summaries: list[Summary]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def models_section(rows: list[Row]) -> str:
+    """The models of ``rows`` as they were defined when they ran: layers and sparsity schedule."""
+    definitions: dict[str, set[str]] = {}
+    for row in rows:
+        definitions.setdefault(row["model"], set()).add(row.get("model_definition") or "not recorded")
+    lines = [f"- {model}: {'; '.join(sorted(texts))}" for model, texts in definitions.items()]
+    return "\n## Models\n\n" + "\n".join(lines) + "\n"
+
+
+COMPARISON_COLUMNS = (
+    "configuration", "ours [95%]", "published [95%]", "success rates",
+    "solved at, median", "solved at, mean", "sparsity error",
+)
+"""The columns of :func:`comparison_cells`; the last three read "ours / published"."""
+
+
+def _pair(ours: float | None, published: float | None, spec: str) -> str:
+    if spec == "steps":
+        return " / ".join("-" if v is None else steps_label(v) for v in (ours, published))
+    return f"{_number(ours, spec)} / {_number(published, spec)}"
+
+
+def comparison_cells(comparison: Comparison, with_ranges: bool) -> tuple[str, ...]:
+    """One configuration beside its published cell, as text (columns :data:`COMPARISON_COLUMNS`)."""
+    ours, published = comparison.ours, comparison.published
+    low, high = published.interval
+    return (
+        ours.configuration.label(with_ranges),
+        summary_cells(ours)[0],
+        f"{published.success_rate:.0%} [{low:.0%}, {high:.0%}]",
+        comparison.verdict(),
+        _pair(ours.solved_at_median, published.solved_at_median, "steps"),
+        _pair(ours.solved_at_mean, published.solved_at_mean, "steps"),
+        _pair(ours.sparsity_error, published.sparsity_error, ".2g"),
+    )
+
+
+def comparison_table(comparisons: list[Comparison]) -> str:
+    """The Markdown table of :func:`comparison_cells`, one row per compared configuration."""
+    with_ranges = several_ranges([c.ours for c in comparisons])
+    lines = [f"| {' | '.join(COMPARISON_COLUMNS)} |", "|---" * len(COMPARISON_COLUMNS) + "|"]
+    lines += [f"| {' | '.join(comparison_cells(c, with_ranges))} |" for c in comparisons]
+    return "\n".join(lines) + "\n"
+
+
+def published_section(rows: list[Row]) -> str:
+    """The report's section that puts the published cells beside ours ("" if no row matches one)."""
+    comparisons = compare(rows)
+    if not comparisons:
+        return ""
+    budgets = sorted({steps_label(c.steps) for c in comparisons})
+    return (
+        f"\n## Beside the published results\n\n{CITATION}: 100 seeds, 5e6 steps per cell. Ours: "
+        f"{', '.join(budgets)} steps. Success rates agree where the two 95% intervals overlap; a run "
+        "shorter than the published one can confirm a published rate but not refute it. The last three "
+        "columns read ours / published.\n\n"
+        f"{comparison_table(comparisons)}"
+    )
+
+
 def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
     """Write ``report.md``, ``success_rate.png`` and ``extrapolation_error.png`` into ``out``;
     return their paths. Raises :class:`MissingDependencyError` if matplotlib is not installed."""
@@ -68,7 +129,10 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
     height = max(3.0, 0.3 * len(summaries) + 1)
 
     table = out / "report.md"
-    table.write_text(f"# Benchmark results\n\n{len(rows)} runs.\n\n{markdown_table(summaries)}")
+    table.write_text(
+        f"# Benchmark results\n\n{len(rows)} runs.\n\n{markdown_table(summaries)}{models_section(rows)}"
+        f"{published_section(rows)}"
+    )
 
     figure, axes = plt.subplots(figsize=(7, height))
     rates = [s.success_rate for s in summaries]

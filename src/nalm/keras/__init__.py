@@ -1,4 +1,4 @@
-"""Keras 3 layers: ``NAC``, ``NALU``, ``NAU``, ``NMU``, ``INALU``, ``NPU``, ``RealNPU``, written with
+"""Keras 3 layers: ``NAC``, ``NACMul`` (NAC*), ``NALU``, ``NAU``, ``NMU``, ``INALU``, ``NPU``, ``RealNPU``, written with
 ``keras.ops`` so they run on every backend.
 
 Keras picks its backend when it is first imported, from ``KERAS_BACKEND`` or ``~/.keras/keras.json``
@@ -24,9 +24,9 @@ except ModuleNotFoundError as error:
 from nalm.keras.base import UNITS, ArithmeticLayer
 
 # Importing a unit's module registers it: this order, the papers' order, is the registry's order.
-from nalm.keras.nalu import NAC, NALU  # isort: skip
+from nalm.keras.nalu import NAC, NALU, NACMul  # isort: skip
 from nalm.keras.nau import NAU, NMU, NAUUniform  # isort: skip
 from nalm.keras.inalu import INALU  # isort: skip
 from nalm.keras.npu import NPU, RealNPU  # isort: skip
 
-__all__ = ["UNITS", "ArithmeticLayer", "NAC", "NALU", "NAU", "NMU", "NAUUniform", "INALU", "NPU", "RealNPU"]
+__all__ = ["UNITS", "ArithmeticLayer", "NAC", "NACMul", "NALU", "NAU", "NMU", "NAUUniform", "INALU", "NPU", "RealNPU"]

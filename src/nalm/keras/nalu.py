@@ -4,6 +4,7 @@ Paper: Trask, Hill, Reed, Rae, Dyer, Blunsom, "Neural Arithmetic Logic Units", N
 arXiv 1808.00508.
 
     NAC:   a = x W,  W = tanh(W_hat) * sigmoid(M_hat)
+    NAC*:  m = exp(log(|x| + eps) W)  (Madsen & Johansen 2020)
     NALU:  y = g * a + (1 - g) * m,  m = exp(log(|x| + eps) W_m),  g = sigmoid(x G)
 
 The formulas live in :mod:`nalm.functional` and are applied with ``keras.ops``, so the layers
@@ -42,6 +43,32 @@ class NAC(ArithmeticLayer):
 
     def call(self, inputs: Any) -> Any:
         return F.nac(inputs, self.W_hat, self.M_hat, ops=keras.ops)
+
+
+@UNITS.register("nac_mul")
+@keras.saving.register_keras_serializable(package="nalm")
+class NACMul(NAC):
+    """NAC in log space, NAC* (Madsen & Johansen 2020, arXiv 2001.05016):
+
+        m = exp(log(|x| + eps) W),  W = tanh(W_hat) * sigmoid(M_hat), no bias
+
+    NALU's multiplicative path alone: multiplies (W = 1) and divides (W = -1) the magnitudes of
+    the inputs; the sign of x is lost. Weights and keyword arguments as :class:`NAC`; numerics as
+    :class:`nalm.torch.NACMul`.
+
+    Shapes: input (..., input_dim), output (..., units).
+    """
+
+    def __init__(self, units: int, *, eps: float = 1e-7, **kwargs: Any) -> None:
+        eps = positive_float("eps", eps)
+        super().__init__(units, **kwargs)
+        self.eps = eps
+
+    def call(self, inputs: Any) -> Any:
+        return F.nac_mul(inputs, self.W_hat, self.M_hat, eps=self.eps, ops=keras.ops)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "eps": self.eps}
 
 
 @UNITS.register("nalu")

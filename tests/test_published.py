@@ -1,0 +1,92 @@
+"""The published results as data, and our runs put beside them by the report."""
+
+from dataclasses import replace
+
+import pytest
+
+from nalm.bench.grid import PRESETS
+from nalm.bench.models import MODELS
+from nalm.bench.published import PUBLISHED, compare, matches, steps_label
+from nalm.bench.report import published_section
+from nalm.bench.tasks import OPERATIONS
+
+MADSEN = PRESETS["madsen2020"]
+
+
+def test_table_1_is_there_cell_by_cell():
+    table_1 = {key: cell for key, cell in PUBLISHED.items() if cell.in_table_1}
+    assert set(table_1) == {
+        ("nac_mul", "mul"), ("nalu", "mul"), ("nmu", "mul"),
+        *((model, op) for model in ("nac", "linear", "nalu", "nau") for op in ("add", "sub")),
+    }
+    nmu = PUBLISHED["nmu", "mul"]
+    assert (nmu.success_rate, nmu.interval) == (0.98, (0.93, 0.99))
+    assert (nmu.solved_at_median, nmu.solved_at_mean, nmu.sparsity_error) == (1.4e6, 1.5e6, 4.2e-7)
+    nalu = PUBLISHED["nalu", "add"]
+    assert (nalu.success_rate, nalu.interval, nalu.solved_at_median) == (0.14, (0.09, 0.22), 1.5e6)
+    assert PUBLISHED["nalu", "mul"].solved_at_median is None  # no seed solved it
+
+
+def test_every_published_cell_names_a_model_and_operation_of_ours():
+    assert {model for model, _ in PUBLISHED} == set(MADSEN.models)
+    assert {op for _, op in PUBLISHED} == set(OPERATIONS)
+    assert len(PUBLISHED) == len(MADSEN.models) * len(OPERATIONS)
+    for cell in PUBLISHED.values():
+        low, high = cell.interval
+        assert 0 <= low <= cell.success_rate <= high <= 1
+        assert (cell.solved_at_median is None) == (cell.success_rate == 0) == (cell.sparsity_error is None)
+
+
+def runs(model, op, successes, *, steps=200_000, seeds=100, **settings):
+    """Result rows as nalm bench writes them (the fields the comparison reads)."""
+    benchmark = replace(MADSEN, steps=steps, **settings)
+    return [
+        {
+            "model": model, "model_definition": MODELS[model].describe(), "operation": op,
+            "interpolation_range": [1.0, 2.0], "extrapolation_range": [2.0, 6.0], "seed": seed,
+            "settings": benchmark.settings(), "success": seed < successes,
+            "solved_at": 1_000_000 + seed if seed < successes else None, "sparsity_error": 1e-6,
+            "extrapolation_mse": 1.0, "diverged": False,
+        }
+        for seed in range(seeds)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model", "op", "successes", "steps", "verdict"),
+    [
+        ("nau", "add", 100, 200_000, "agree (intervals overlap); 2e5 of 5e6 steps"),
+        ("nmu", "mul", 95, 2_500_000, "agree (intervals overlap); 2.5e6 of 5e6 steps"),
+        ("nmu", "mul", 0, 200_000, "lower, but our run is shorter: cannot refute; 2e5 of 5e6 steps"),
+        ("nmu", "mul", 50, 5_000_000, "disagree (intervals apart)"),
+        ("nalu", "mul", 50, 200_000, "disagree (intervals apart); 2e5 of 5e6 steps"),
+    ],
+)
+def test_each_cell_says_whether_the_intervals_overlap_and_whether_our_run_was_shorter(model, op, successes, steps, verdict):
+    (comparison,) = compare(runs(model, op, successes, steps=steps))
+    assert comparison.published is PUBLISHED[model, op]
+    assert comparison.ours.successes == successes
+    assert comparison.verdict() == verdict
+
+
+def test_only_runs_of_the_published_task_are_compared():
+    assert matches(runs("nau", "add", 1, seeds=1)[0])
+    assert not matches(runs("nau", "add", 1, seeds=1, input_size=10)[0])
+    assert not matches(runs("nau", "add", 1, seeds=1, learning_rate=0.01)[0])
+    assert not matches(runs("npu", "add", 1, seeds=1)[0])  # no published cell
+    other_range = {**runs("nau", "add", 1, seeds=1)[0], "extrapolation_range": [2.0, 10.0]}
+    assert not matches(other_range)
+    assert compare(runs("nau", "add", 1, input_size=10)) == []
+    assert published_section(runs("nau", "add", 1, input_size=10)) == ""
+
+
+def test_the_report_section_puts_both_side_by_side():
+    text = published_section(runs("nmu", "mul", 0) + runs("nau", "sub", 100))
+    assert "Ours: 2e5 steps" in text
+    assert "| nmu mul | 0/100 = 0% [0%, 4%] | 98% [93%, 99%] | lower, but our run is shorter" in text
+    assert "| nau sub | 100/100 = 100% [96%, 100%] | 100% [96%, 100%] | agree" in text
+    assert "| 1e6 / 5e3 |" in text  # solved-at median, ours / published
+
+
+def test_steps_labels():
+    assert [steps_label(n) for n in (2_500_000, 5_000_000, 200_000, 6_000)] == ["2.5e6", "5e6", "2e5", "6e3"]
