@@ -123,3 +123,24 @@ def test_models_the_kernels_do_not_know_are_left_to_pytorch():
     assert fused.plan(stack_seeds(lambda: UnitStack(NAU(4, 2), NAU(2, 2)), SEEDS)) is None  # two outputs
     assert fused.plan(stack_seeds(lambda: UnitStack(NAU(4, 2), NAU(2, 1)).to(torch.bfloat16), SEEDS)) is None
     assert fused.plan(UnitStack(NAU(4, 2), NAU(2, 1))) is None  # no seed axis
+
+
+def test_the_float32_logarithm_is_within_one_ulp_and_exact_at_the_edges():
+    rng = np.random.default_rng(0)
+    edges = [0.0, -0.0, np.inf, -np.inf, np.nan]  # with eps = 1e-45: zero, subnormal, inf, NaN
+    normal = [3e38, 1.0, 2.0, 0.5, 0.70710677, 0.70710684]  # the ends of the reduced range
+    x = np.concatenate([rng.uniform(-10, 10, 100_000), 10.0 ** rng.uniform(-40, 38, 100_000), normal, edges])
+    x = x.astype(np.float32)
+    for eps in (1e-7, 1e-45):  # the second makes |x| + eps subnormal at zero
+        got, spare = np.empty_like(x), np.empty_like(x)
+        fused._log_magnitudes(x, np.float32(eps), got, spare)
+        exact = np.log((np.abs(x) + np.float32(eps)).astype(np.float64))
+        finite = np.isfinite(exact)
+        ulp = np.spacing(np.abs(exact[finite]).astype(np.float32)).astype(np.float64)
+        assert np.max(np.abs(got[finite] - exact[finite]) / ulp) <= 1.0
+    edge = got[-len(edges):]  # eps = 1e-45 here: these take np.log
+    assert np.array_equal(edge, np.log(np.abs(x[-len(edges):]) + np.float32(1e-45)), equal_nan=True)
+    doubles = x.astype(np.float64)
+    got = np.empty_like(doubles)
+    fused._log_magnitudes(doubles, 1e-7, got, np.empty_like(doubles))
+    assert np.array_equal(got, np.log(np.abs(doubles) + 1e-7), equal_nan=True)  # float64: np.log itself

@@ -60,11 +60,63 @@ def _target(code, a, b):  # noqa: ANN001, ANN202 (compiled: numba types it)
     return np.sqrt(a)
 
 
-@njit(error_model="numpy", cache=True)
+_EXACT = {"fastmath": False, "error_model": "numpy", "cache": True}  # fastmath given, so not inherited
+
+
+@njit(**_EXACT)
 def _factor(w, u):  # noqa: ANN001, ANN202
     """One factor of the NMU, w u + (1 - w), rounded as :func:`nalm.functional.selective_product` does
     (kept out of the fast-math kernels, which could reassociate it)."""
     return w * u + (1 - w)
+
+
+@njit(**_EXACT)
+def _log_magnitudes(u, eps, out, exponents):  # noqa: ANN001, ANN202
+    """out = log(|u| + eps), elementwise (``exponents``: scratch of u's size).
+
+    float64 takes np.log. float32 takes a polynomial logarithm in loops that vectorize, about 3
+    times as fast as the C library's (which does not vectorize), within 1 ulp of the exact
+    logarithm as the tests check: |u| + eps = m 2^e with m in [0.5, 1), moved to
+    [sqrt(1/2), sqrt(2)); log(1 + x) = x - x^2 / 2 + x^3 P(x) for the degree-8 polynomial P of the
+    Cephes library's logf; plus e log(2), with log(2) split in two for precision. Zeros,
+    subnormal numbers, inf and NaN take np.log. Compiled without fast math (a callee would
+    otherwise inherit the kernels' and could have its polynomial reassociated: 1.5 ulp).
+    """
+    f = out.dtype.type
+    n = u.shape[0]
+    if out.itemsize != 4:
+        for i in range(n):
+            out[i] = np.log(np.abs(u[i]) + eps)
+        return
+    bits = out.view(np.int32)
+    for i in range(n):
+        out[i] = np.abs(u[i]) + eps
+    for i in range(n):
+        b = bits[i]
+        exponents[i] = f((b >> 23) & 0xFF) - f(126)
+        bits[i] = (b & 0x807FFFFF) | 0x3F000000  # the mantissa m, in [0.5, 1)
+    one, half = f(1), f(0.5)
+    for i in range(n):
+        x, e = out[i], exponents[i]
+        below = f(x < f(0.70710678))  # m < sqrt(1/2): take 2m and e - 1
+        x = x + x * below - one
+        e = e - below
+        z = x * x
+        y = f(7.0376836292e-2)
+        y = y * x + f(-1.1514610310e-1)
+        y = y * x + f(1.1676998740e-1)
+        y = y * x + f(-1.2420140846e-1)
+        y = y * x + f(1.4249322787e-1)
+        y = y * x + f(-1.6668057665e-1)
+        y = y * x + f(2.0000714765e-1)
+        y = y * x + f(-2.4999993993e-1)
+        y = y * x + f(3.3333331174e-1)
+        y = y * x * z + e * f(-2.12194440e-4) - half * z
+        out[i] = x + y + e * f(0.693359375)
+    for i in range(n):
+        magnitude = np.abs(u[i]) + eps
+        if not f(1.17549435e-38) <= magnitude <= f(3.40282347e38):
+            out[i] = np.log(magnitude)
 
 
 @njit(**_INLINE)
@@ -97,14 +149,13 @@ def _add_scaled(y, u, d):  # noqa: ANN001, ANN202
 
 
 @njit(**_INLINE)
-def _forward(kind, num, u, log_u, Wt, Gt, out, cache):  # noqa: ANN001, ANN202
-    """out (n_out,) = the layer of u (n_in,); cache (4, n_out) keeps (a or pre-activation, m, g, exponent)."""
+def _forward(kind, num, u, log_u, spare, Wt, Gt, out, cache):  # noqa: ANN001, ANN202
+    """out (n_out,) = the layer of u (n_in,); cache (4, n_out) keeps (a or pre-activation, m, g,
+    exponent); log_u (n_in,) gets log(|u| + eps) for the log-space ops (spare: scratch, (n_in,))."""
     op, act = kind[0], kind[2]
     zero, one, six = Wt.dtype.type(0), Wt.dtype.type(1), Wt.dtype.type(6)
     if op == OP_EXP_LOG or op == OP_NALU:
-        eps = Wt.dtype.type(num[2])
-        for i in range(u.shape[0]):
-            log_u[i] = np.log(np.abs(u[i]) + eps)
+        _log_magnitudes(u, Wt.dtype.type(num[2]), log_u, spare)
     for k in range(Wt.shape[0]):
         w = Wt[k]
         if op == OP_PRODUCT:
@@ -273,6 +324,7 @@ def _train_steps(
         hidden = P2.shape[2]
         x, log_x, grad_x = np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype)
         h, log_h, grad_h = np.empty(hidden, P2.dtype), np.empty(hidden, P2.dtype), np.empty(hidden, P2.dtype)
+        spare_x, spare_h = np.empty(n_x, P2.dtype), np.empty(hidden, P2.dtype)
         z, grad_z = np.empty(1, P2.dtype), np.empty(1, P2.dtype)
         cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
         W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
@@ -293,10 +345,10 @@ def _train_steps(
                 target = _draw_row(x, position, bits, lows, starts, total, spans[s], code)
                 position += np.uint64(per_row)
                 if kind1[0] != OP_NONE:
-                    _forward(kind1, num1, x, log_x, W1t, G1t, h, cache1)
+                    _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, h, cache1)
                 else:
                     h[:] = x
-                _forward(kind2, num2, h, log_h, W2t, G2t, z, cache2)
+                _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, z, cache2)
                 error = z[0] - target
                 squared += np.float64(error * error)
                 grad_z[0] = scale * error
@@ -324,6 +376,7 @@ def _squared_errors(positions, per_row, bits, lows, starts, total, spans, code, 
         hidden = P2.shape[2]
         x, log_x = np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype)
         h, log_h, z = np.empty(hidden, P2.dtype), np.empty(hidden, P2.dtype), np.empty(1, P2.dtype)
+        spare_x, spare_h = np.empty(n_x, P2.dtype), np.empty(hidden, P2.dtype)
         cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
         W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
         W2t, G2t = np.empty((1, hidden), P2.dtype), np.empty((1, hidden), P2.dtype)
@@ -334,10 +387,10 @@ def _squared_errors(positions, per_row, bits, lows, starts, total, spans, code, 
         for r in range(rows):
             target = _draw_row(x, positions[s] + np.uint64(r * per_row), bits, lows, starts, total, spans[s], code)
             if kind1[0] != OP_NONE:
-                _forward(kind1, num1, x, log_x, W1t, G1t, h, cache1)
+                _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, h, cache1)
             else:
                 h[:] = x
-            _forward(kind2, num2, h, log_h, W2t, G2t, z, cache2)
+            _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, z, cache2)
             error = z[0] - target
             total_error += np.float64(error * error)
         out[s] = total_error
