@@ -38,9 +38,9 @@ def paired_units(name, options):
             module.W_im.normal_(0.0, 0.5)
             module.g.uniform_(0.1, 0.9)
     layer = nalm.keras.UNITS.get(name)(3, input_dim=4, **options)
-    for weight in layer.weights:
+    for weight in layer.trainable_weights:
         weight.assign(getattr(module, weight.name).detach().numpy())
-    assert len(layer.weights) == len(list(module.parameters()))
+    assert len(layer.trainable_weights) == len(list(module.parameters()))
     return module, layer
 
 
@@ -53,10 +53,11 @@ def keras_output_and_gradients(layer, x, cotangent):
     """
     names = [w.name for w in layer.trainable_weights]
     weights = [keras.ops.convert_to_numpy(w) for w in layer.trainable_weights]
+    steps = [keras.ops.convert_to_numpy(w) for w in layer.non_trainable_weights]  # the step count
     backend = keras.backend.backend()
     if backend == "torch":
         x, *weights = (keras.ops.convert_to_tensor(a).requires_grad_() for a in (x, *weights))
-        output, _ = layer.stateless_call(weights, [], x)
+        output, _ = layer.stateless_call(weights, steps, x)
         loss = (output * keras.ops.convert_to_tensor(cotangent)).sum()
         gradients = torch.autograd.grad(loss, [x, *weights])
         output = output.detach()
@@ -64,7 +65,7 @@ def keras_output_and_gradients(layer, x, cotangent):
         import jax
 
         def loss(x, weights):
-            output, _ = layer.stateless_call(weights, [], x)
+            output, _ = layer.stateless_call(weights, steps, x)
             return (output * cotangent).sum(), output
 
         (_, output), (dx, dweights) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(x, weights)
@@ -114,7 +115,7 @@ def test_gradients_agree_with_weights_on_their_bounds(name):
                 parameter.copy_(value)
     on_bounds = sum(int(((p == 0) | (p.abs() == 1)).sum()) for p in module.parameters())
     assert on_bounds >= 4
-    for weight in layer.weights:
+    for weight in layer.trainable_weights:
         weight.assign(getattr(module, weight.name).detach().numpy())
     assert_same_outputs_and_gradients(module, layer)
 
@@ -125,7 +126,7 @@ def test_torch_and_keras_training_hooks_agree(name, options):
     # so that the projection has work to do; the penalties are compared along their schedules.
     module, layer = paired_units(name, options)
     rng = np.random.default_rng(1)
-    for weight in layer.weights:
+    for weight in layer.trainable_weights:
         value = 3 * rng.normal(size=tuple(weight.shape)).astype("float32")
         weight.assign(value)
         with torch.no_grad():
@@ -136,5 +137,5 @@ def test_torch_and_keras_training_hooks_agree(name, options):
         np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-7, err_msg=f"step {step}")
     module.apply_constraints()
     layer.apply_constraints()
-    for weight in layer.weights:
+    for weight in layer.trainable_weights:
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), getattr(module, weight.name).detach().numpy())

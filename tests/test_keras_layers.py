@@ -124,9 +124,10 @@ def test_weights_are_built_named_and_shaped_like_torch(name, options):
     assert not layer.built and layer.weights == []
     layer.build((None, 3))
     torch_unit = nalm.torch.UNITS.get(name)(3, 2, **options)
-    assert [w.name for w in layer.weights] == [n for n, _ in torch_unit.named_parameters()]
-    assert [tuple(w.shape) for w in layer.weights] == [tuple(p.shape) for p in torch_unit.parameters()]
-    assert len(layer.trainable_weights) == len(layer.weights)
+    assert [w.name for w in layer.trainable_weights] == [n for n, _ in torch_unit.named_parameters()]
+    # a penalized unit also counts its training steps (the schedule's t under model.fit)
+    assert [w.name for w in layer.non_trainable_weights] == (["step"] if layer.penalized else [])
+    assert [tuple(w.shape) for w in layer.trainable_weights] == [tuple(p.shape) for p in torch_unit.parameters()]
 
 
 @pytest.mark.parametrize("name, options", CASES)

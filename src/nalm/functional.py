@@ -176,8 +176,10 @@ def sparsity_penalty(W: Array, *, ops: Any) -> Array:
     """R = mean(min(|W|, 1 - |W|)) over every entry of W: zero exactly when W is in {-1, 0, 1}.
 
     Returns a scalar; with a leading seed axis, the sum over the seeds of each seed's R.
+    |W| is written W sign(W), whose gradient sign(W) is 0 at W = 0 on every backend (JAX's abs
+    has gradient 1 there), so a weight clamped to exactly 0 gets no push from the penalty.
     """
-    W_abs = ops.abs(W)
+    W_abs = W * ops.sign(W)
     return ops.mean(ops.minimum(W_abs, 1 - W_abs)) * seed_count(W)
 
 

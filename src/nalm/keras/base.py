@@ -114,9 +114,22 @@ class ArithmeticLayer(keras.layers.Layer):
     Inputs have rank >= 2 with features on the last axis; a wrong feature size is rejected by the
     input spec. A mask on the input passes through unchanged. A training loop treats all units
     alike through :meth:`regularization_loss` and :meth:`apply_constraints`, as in ``nalm.torch``.
+
+    Penalties under ``model.fit``: a unit whose paper adds a penalty (``penalized``: NAU, NMU,
+    iNALU, NPU) counts its training steps in the non-trainable weight ``step`` (int32, saved with
+    the model), and every call with ``training=True`` first adds 1 to it, then adds
+    ``regularization_loss(step)`` to the layer's losses. ``model.fit``, ``train_on_batch`` and a
+    loop of one's own that adds ``model.losses`` (or ``stateless_call(..., return_losses=True)``)
+    to its loss all train with the scheduled penalty, on every backend; the t-th training call is
+    step t, as in ``nalm.torch`` loops, and a loaded model goes on from its saved step. A model
+    that calls a layer more than once per training step counts each call.
+
+    Subclasses write their formula in :meth:`compute`.
     """
 
     unit_name: ClassVar[str]
+    penalized: ClassVar[bool] = False
+    """Whether :meth:`regularization_loss` can be non-zero (then the layer counts its steps)."""
 
     def __init__(
         self,
@@ -191,7 +204,21 @@ class ArithmeticLayer(keras.layers.Layer):
                 constraint=self.kernel_constraint.get(name),
             )
             setattr(self, name, weight)
+        if self.penalized:
+            self.step = self.add_weight(name="step", shape=(), initializer="zeros", dtype="int32", trainable=False)
         self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: input_dim})
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        """The unit's formula; with ``training`` (and a penalty), also count the step and add the
+        penalty of that step to the layer's losses."""
+        if training and self.penalized:
+            self.step.assign(self.step + 1)
+            self.add_loss(self.regularization_loss(keras.ops.cast(self.step, self.variable_dtype)))
+        return self.compute(inputs)
+
+    def compute(self, inputs: Any) -> Any:
+        """The unit's formula: (..., input_dim) -> (..., units)."""
+        raise NotImplementedError
 
     def tensor(self, name: str) -> Any:
         """Weight ``name`` as a backend tensor (the stateless value inside ``stateless_call``).

@@ -45,6 +45,8 @@ class INALU(ArithmeticLayer):
     Shapes: input (..., input_dim), output (..., units).
     """
 
+    penalized = True
+
     def __init__(
         self,
         units: int,
@@ -76,7 +78,7 @@ class INALU(ArithmeticLayer):
         self.regularization_start = regularization_start
         self.threshold = threshold
 
-    def call(self, inputs: Any) -> Any:
+    def compute(self, inputs: Any) -> Any:
         return F.inalu(
             inputs,
             self.W_hat_a,

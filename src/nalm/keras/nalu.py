@@ -41,7 +41,7 @@ class NAC(ArithmeticLayer):
     def __init__(self, units: int, **kwargs: Any) -> None:
         super().__init__(units, weight_names=("W_hat", "M_hat"), **kwargs)
 
-    def call(self, inputs: Any) -> Any:
+    def compute(self, inputs: Any) -> Any:
         return F.nac(inputs, self.W_hat, self.M_hat, ops=keras.ops)
 
 
@@ -64,7 +64,7 @@ class NACMul(NAC):
         super().__init__(units, **kwargs)
         self.eps = eps
 
-    def call(self, inputs: Any) -> Any:
+    def compute(self, inputs: Any) -> Any:
         return F.nac_mul(inputs, self.W_hat, self.M_hat, eps=self.eps, ops=keras.ops)
 
     def get_config(self) -> dict[str, Any]:
@@ -123,7 +123,7 @@ class NALU(ArithmeticLayer):
         self.max_exponent = max_exponent
         self.gate = gate
 
-    def call(self, inputs: Any) -> Any:
+    def compute(self, inputs: Any) -> Any:
         separate = not self.shared_weights
         return F.nalu(
             inputs,

@@ -44,6 +44,7 @@ class SparseArithmeticLayer(ArithmeticLayer):
 
     weight_range: ClassVar[tuple[float, float]]
     default_schedule: ClassVar[F.SparsitySchedule]
+    penalized = True
 
     def __init__(
         self,
@@ -110,7 +111,7 @@ class NAU(SparseArithmeticLayer):
     def default_initializer() -> keras.initializers.Initializer:
         return NAUUniform()
 
-    def call(self, inputs: Any) -> Any:
+    def compute(self, inputs: Any) -> Any:
         return F.nau(inputs, self.tensor("W"), ops=keras.ops)
 
 
@@ -136,5 +137,5 @@ class NMU(SparseArithmeticLayer):
     def default_initializer() -> keras.initializers.Initializer:
         return keras.initializers.RandomUniform(*F.NMU_INIT_RANGE)
 
-    def call(self, inputs: Any) -> Any:
+    def compute(self, inputs: Any) -> Any:
         return F.nmu(inputs, self.tensor("W"), ops=keras.ops)

@@ -43,6 +43,7 @@ class NPU(ArithmeticLayer):
 
     imaginary: ClassVar[bool] = True
     """Whether the unit has the imaginary weights W_im (the RealNPU has not)."""
+    penalized = True
 
     def __init__(self, units: int, *, eps: float = 1e-7, l1: float = 0.0, **kwargs: Any) -> None:
         eps = positive_float("eps", eps)
@@ -58,7 +59,7 @@ class NPU(ArithmeticLayer):
         self.eps = eps
         self.l1 = l1
 
-    def call(self, inputs: Any) -> Any:
+    def compute(self, inputs: Any) -> Any:
         W_im = self.W_im if self.imaginary else None
         return F.npu(inputs, self.W_re, self.tensor("g"), eps=self.eps, ops=keras.ops, W_im=W_im)
 
