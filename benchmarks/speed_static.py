@@ -3,10 +3,10 @@
     python benchmarks/speed_static.py                      # madsen2020's models, 1, 100 and 1000 seeds
     python benchmarks/speed_static.py --models nmu --seeds 1 10 100 1000
 
-Each model is the benchmark's (``nalm.bench.models.build_network``: e.g. "nmu" is NAU -> NMU) on
+Each model is the benchmark's (``nalm.bench.models.build_published_model``: e.g. "nmu" is NAU -> NMU) on
 a * b with the published data sizes (100 inputs, batch 128). For each number of seeds S it trains
 the S seeds side by side with :func:`nalm.bench.seeds.train_seeds` for ``--steps`` steps,
-``--workers`` threads, and prints S * steps / seconds, with the path that trained it: "compiled"
+``--threads`` threads, and prints S * steps / seconds, with the path that trained it: "compiled"
 (:mod:`nalm.bench.fused`) or "pytorch" (the autograd loop). The PyTorch loop of the same model is
 timed in the same run (``--pytorch-steps`` steps, 100 seeds), so the two rates are measured side by
 side. Evaluation runs once, at the last step, on ``--eval-size`` points: the figures are about
@@ -28,17 +28,17 @@ from rich.table import Table
 from nalm.bench import seeds as seeds_module
 from nalm.bench.fused import plan
 from nalm.bench.grid import PRESETS
-from nalm.bench.models import MODELS, build_network
+from nalm.bench.models import MODELS, build_published_model
 from nalm.bench.seeds import stack_seeds, train_seeds
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.trainer import TrainConfig
 
 
-def rate(model: str, task: StaticArithmeticTask, config: TrainConfig, n_seeds: int, workers: int, device: str = "cpu") -> float:
+def rate(model: str, task: StaticArithmeticTask, config: TrainConfig, n_seeds: int, threads: int, device: str = "cpu") -> float:
     """Seed-steps per second of training ``n_seeds`` seeds of ``model`` side by side."""
-    build = lambda: build_network(model, task.input_size).to(device)  # noqa: E731
+    build = lambda: build_published_model(model, task.input_size).to(device)  # noqa: E731
     start = time.perf_counter()
-    train_seeds(build, task, config, list(range(n_seeds)), workers=workers)
+    train_seeds(build, task, config, list(range(n_seeds)), threads=threads)
     return n_seeds * config.steps / (time.perf_counter() - start)
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000, help="steps of each timed run (1000 seeds: a tenth)")
     parser.add_argument("--pytorch-steps", type=int, default=100, help="steps of the PyTorch loop at 100 seeds")
     parser.add_argument("--eval-size", type=int, default=100, help="points of each evaluation set")
-    parser.add_argument("--workers", type=int, default=2, help="threads training the seeds (default: 2)")
+    parser.add_argument("--threads", type=int, default=2, help="threads training the seeds (default: 2)")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -60,16 +60,16 @@ def main() -> None:
         configs[n_seeds] = TrainConfig(steps=steps, eval_every=steps, eval_size=args.eval_size)
     pytorch_config = TrainConfig(steps=args.pytorch_steps, eval_every=args.pytorch_steps, eval_size=args.eval_size)
     warm_up = TrainConfig(steps=5, eval_every=5, eval_size=10)
-    table = Table(title=f"Static task, a * b, 100 inputs, batch 128, {args.workers} threads (seed-steps per second)")
+    table = Table(title=f"Static task, a * b, 100 inputs, batch 128, {args.threads} threads (seed-steps per second)")
     for column in ("model", "path", *(f"{n} seeds" for n in args.seeds), "PyTorch loop, 100 seeds", "100 seeds: speedup"):
         table.add_column(column, justify="right")
     for model in args.models:
-        compiled = plan(stack_seeds(lambda: build_network(model, task.input_size), [0])) is not None
-        rate(model, task, warm_up, 2, args.workers)
-        rates = {n: rate(model, task, configs[n], n, args.workers) for n in args.seeds}
+        compiled = plan(stack_seeds(lambda: build_published_model(model, task.input_size), [0])) is not None
+        rate(model, task, warm_up, 2, args.threads)
+        rates = {n: rate(model, task, configs[n], n, args.threads) for n in args.seeds}
         with mock.patch.object(seeds_module, "plan", lambda network: None):
-            rate(model, task, warm_up, 2, args.workers)
-            pytorch = rate(model, task, pytorch_config, 100, args.workers)
+            rate(model, task, warm_up, 2, args.threads)
+            pytorch = rate(model, task, pytorch_config, 100, args.threads)
         speedup = f"{rates[100] / pytorch:.1f}x" if 100 in rates else "-"
         table.add_row(
             model, "compiled" if compiled else "pytorch", *(f"{rates[n]:,.0f}" for n in args.seeds), f"{pytorch:,.0f}", speedup
@@ -78,8 +78,8 @@ def main() -> None:
     console.print(table)
     if torch.cuda.is_available():
         for model in args.models:
-            rate(model, task, warm_up, 2, args.workers, "cuda")
-            console.print(f"cuda, {model}, 100 seeds, PyTorch loop: {rate(model, task, pytorch_config, 100, args.workers, 'cuda'):,.0f}")
+            rate(model, task, warm_up, 2, args.threads, "cuda")
+            console.print(f"cuda, {model}, 100 seeds, PyTorch loop: {rate(model, task, pytorch_config, 100, args.threads, 'cuda'):,.0f}")
     console.print(f"load average (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

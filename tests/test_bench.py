@@ -13,7 +13,7 @@ from nalm.bench import seeds as seeds_module
 from nalm.bench.aggregate import summarize, wilson_interval
 from nalm.bench.grid import PRESETS, Benchmark, Configuration, preset
 from nalm.bench.metrics import sparsity_error
-from nalm.bench.models import MODELS, Dense, build_network
+from nalm.bench.models import MODELS, Dense, build_published_model
 from nalm.bench.results import ResultsFile, read_results, run_benchmark
 from nalm.bench.seeds import stack_seeds
 from nalm.functional import NAU_SCHEDULE, NMU_SCHEDULE, sparsity_penalty
@@ -76,23 +76,23 @@ def test_nac_weights_are_the_effective_weight():
 
 @pytest.mark.parametrize("model", list(MODELS))
 def test_every_model_builds_and_stacks_over_seeds(model):
-    network = build_network(model, 6)
+    network = build_published_model(model, 6)
     assert network(torch.rand(5, 6)).shape == (5, 1)
-    stacked = stack_seeds(lambda: build_network(model, 6), [0, 1, 2])
+    stacked = stack_seeds(lambda: build_published_model(model, 6), [0, 1, 2])
     assert stacked(torch.rand(3, 5, 6)).shape == (3, 5, 1)
     assert sparsity_error(W for layer in stacked for W in layer.weights()).shape == (3,)
 
 
 def test_models_are_the_published_layer_pairs():
-    nmu = build_network("nmu", 6)
+    nmu = build_published_model("nmu", 6)
     assert [type(layer).__name__ for layer in nmu] == ["NAU", "NMU"]
-    assert [type(layer).__name__ for layer in build_network("nmu", 2, hidden_size=0)] == ["NMU"]
-    relu = build_network("relu", 6)
+    assert [type(layer).__name__ for layer in build_published_model("nmu", 2, hidden_size=0)] == ["NMU"]
+    relu = build_published_model("relu", 6)
     assert [layer.activation for layer in relu] == ["relu", "linear"]
 
 
 def test_models_carry_the_published_schedules_on_both_layers():
-    nmu, nau = build_network("nmu", 6), build_network("nau", 6)
+    nmu, nau = build_published_model("nmu", 6), build_published_model("nau", 6)
     assert [layer.schedule for layer in nmu] == [NMU_SCHEDULE, NMU_SCHEDULE]
     assert [layer.schedule for layer in nau] == [NAU_SCHEDULE, NAU_SCHEDULE]
     # loss = MSE + lambda(t) * (R_first + R_second): nothing before 1e6, 10 * the sum from 2e6 on
@@ -107,7 +107,7 @@ def test_models_carry_the_published_schedules_on_both_layers():
 
 
 def test_nac_mul_is_the_log_space_nac():
-    model = build_network("nac_mul", 6)
+    model = build_published_model("nac_mul", 6)
     assert [type(layer).__name__ for layer in model] == ["NAC", "NACMul"]
     layer = model[1]
     h = torch.tensor([[2.0, 3.0], [-4.0, 0.5]])

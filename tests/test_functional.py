@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from nalm import functional as F
+from nalm import functional
 
 SAT = 20.0  # tanh(20) and sigmoid(20) are 1 to within float64's 4e-9
 
@@ -13,14 +13,14 @@ SAT = 20.0  # tanh(20) and sigmoid(20) are 1 to within float64's 4e-9
 def test_nac_weight_saturates_to_minus_one_zero_and_one():
     W_hat = torch.tensor([[SAT, -SAT, SAT]], dtype=torch.float64)
     M_hat = torch.tensor([[SAT, SAT, -SAT]], dtype=torch.float64)
-    W = F.nac_weight(W_hat, M_hat, ops=torch)
+    W = functional.nac_weight(W_hat, M_hat, ops=torch)
     torch.testing.assert_close(W, torch.tensor([[1.0, -1.0, 0.0]], dtype=torch.float64), rtol=0, atol=1e-8)
 
 
 def test_nac_weight_at_zero_is_zero_and_at_one_matches_hand_value():
-    zero = F.nac_weight(torch.zeros(1, 1), torch.zeros(1, 1), ops=torch)
+    zero = functional.nac_weight(torch.zeros(1, 1), torch.zeros(1, 1), ops=torch)
     assert zero.item() == 0.0
-    one = F.nac_weight(torch.ones(1, 1, dtype=torch.float64), torch.ones(1, 1, dtype=torch.float64), ops=torch)
+    one = functional.nac_weight(torch.ones(1, 1, dtype=torch.float64), torch.ones(1, 1, dtype=torch.float64), ops=torch)
     assert one.item() == pytest.approx(math.tanh(1.0) / (1.0 + math.exp(-1.0)), rel=1e-12)
 
 
@@ -28,7 +28,7 @@ def test_nac_computes_a_minus_b():
     W_hat = torch.tensor([[SAT], [-SAT]], dtype=torch.float64)
     M_hat = torch.full((2, 1), SAT, dtype=torch.float64)
     x = torch.tensor([[7.0, 3.0], [-1.5, 2.0]], dtype=torch.float64)
-    assert F.nac(x, W_hat, M_hat, ops=torch).flatten().tolist() == pytest.approx([4.0, -3.5], abs=1e-6)
+    assert functional.nac(x, W_hat, M_hat, ops=torch).flatten().tolist() == pytest.approx([4.0, -3.5], abs=1e-6)
 
 
 def test_nalu_hand_worked_value_with_open_gate():
@@ -39,7 +39,7 @@ def test_nalu_hand_worked_value_with_open_gate():
     eps = 1e-7
     additive = 5.0 * w
     multiplicative = math.exp(w * (math.log(2.0 + eps) + math.log(3.0 + eps)))
-    y = F.nalu(x, ones, ones, torch.zeros(2, 1, dtype=torch.float64), eps=eps, ops=torch)
+    y = functional.nalu(x, ones, ones, torch.zeros(2, 1, dtype=torch.float64), eps=eps, ops=torch)
     assert y.item() == pytest.approx(0.5 * additive + 0.5 * multiplicative, rel=1e-12)
 
 
@@ -47,8 +47,8 @@ def test_nalu_gate_selects_multiplication_and_division():
     x = torch.tensor([[6.0, 3.0]], dtype=torch.float64)
     M_hat = torch.full((2, 1), SAT, dtype=torch.float64)
     closed_gate = torch.full((2, 1), -SAT, dtype=torch.float64)  # g = sigmoid(-180) ~ 0
-    product = F.nalu(x, torch.full((2, 1), SAT, dtype=torch.float64), M_hat, closed_gate, eps=1e-12, ops=torch)
-    quotient = F.nalu(
+    product = functional.nalu(x, torch.full((2, 1), SAT, dtype=torch.float64), M_hat, closed_gate, eps=1e-12, ops=torch)
+    quotient = functional.nalu(
         x, torch.tensor([[SAT], [-SAT]], dtype=torch.float64), M_hat, closed_gate, eps=1e-12, ops=torch
     )
     assert product.item() == pytest.approx(18.0, rel=1e-6)
@@ -61,7 +61,7 @@ def test_nalu_separate_multiplicative_weights_are_used_only_in_log_space():
     add_W_hat = torch.full((2, 1), SAT, dtype=torch.float64)  # additive path: 6 + 3
     mul_W_hat = torch.tensor([[SAT], [-SAT]], dtype=torch.float64)  # multiplicative path: 6 / 3
     half_gate = torch.zeros(2, 1, dtype=torch.float64)
-    y = F.nalu(x, add_W_hat, sat, half_gate, eps=1e-12, ops=torch, W_hat_mul=mul_W_hat, M_hat_mul=sat)
+    y = functional.nalu(x, add_W_hat, sat, half_gate, eps=1e-12, ops=torch, W_hat_mul=mul_W_hat, M_hat_mul=sat)
     assert y.item() == pytest.approx(0.5 * 9.0 + 0.5 * 2.0, rel=1e-6)
 
 
@@ -69,8 +69,8 @@ def test_max_exponent_caps_the_multiplicative_path():
     x = torch.tensor([[1e30, 1e30]])
     sat = torch.full((2, 1), SAT)
     closed_gate = torch.full((2, 1), -SAT)
-    assert torch.isinf(F.nalu(x, sat, sat, closed_gate, eps=1e-7, ops=torch)).all()
-    capped = F.nalu(x, sat, sat, closed_gate, eps=1e-7, ops=torch, max_exponent=20.0)
+    assert torch.isinf(functional.nalu(x, sat, sat, closed_gate, eps=1e-7, ops=torch)).all()
+    capped = functional.nalu(x, sat, sat, closed_gate, eps=1e-7, ops=torch, max_exponent=20.0)
     assert capped.item() == pytest.approx(math.exp(20.0), rel=1e-5)
 
 
@@ -78,8 +78,8 @@ def test_weights_with_a_seed_axis_broadcast():
     seeds, batch, n_in, n_out = 3, 5, 4, 2
     x = torch.randn(seeds, batch, n_in, dtype=torch.float64)
     W_hat, M_hat, G = (torch.randn(seeds, n_in, n_out, dtype=torch.float64) for _ in range(3))
-    batched = F.nalu(x, W_hat, M_hat, G, eps=1e-7, ops=torch)
+    batched = functional.nalu(x, W_hat, M_hat, G, eps=1e-7, ops=torch)
     assert batched.shape == (seeds, batch, n_out)
     for s in range(seeds):
-        alone = F.nalu(x[s], W_hat[s], M_hat[s], G[s], eps=1e-7, ops=torch)
+        alone = functional.nalu(x[s], W_hat[s], M_hat[s], G[s], eps=1e-7, ops=torch)
         torch.testing.assert_close(batched[s], alone)

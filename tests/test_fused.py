@@ -8,7 +8,7 @@ import torch
 from nalm.bench import fused
 from nalm.bench import seeds as seeds_module
 from nalm.bench.data import SeedStreams
-from nalm.bench.models import Dense, build_network
+from nalm.bench.models import Dense, build_published_model
 from nalm.bench.seeds import stack_seeds, train_stacked
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.trainer import TrainConfig
@@ -78,7 +78,7 @@ def test_whole_runs_equal_the_pytorch_loop(model, monkeypatch):
     config = TrainConfig(steps=60, batch_size=16, learning_rate=0.01, eval_every=20, eval_size=64)
 
     def run():
-        stacked = stack_seeds(lambda: build_network(model, 20).double(), SEEDS)
+        stacked = stack_seeds(lambda: build_published_model(model, 20).double(), SEEDS)
         return train_stacked(stacked, task, config, SEEDS)
 
     compiled = run()
@@ -97,7 +97,7 @@ def test_float32_runs_stay_within_rounding_of_the_pytorch_loop(monkeypatch):
     config = TrainConfig(steps=200, eval_every=100, eval_size=500)
 
     def run():
-        stacked = stack_seeds(lambda: build_network("nmu", 100), SEEDS)
+        stacked = stack_seeds(lambda: build_published_model("nmu", 100), SEEDS)
         return train_stacked(stacked, task, config, SEEDS)
 
     compiled = run()
@@ -111,8 +111,8 @@ def test_float32_runs_stay_within_rounding_of_the_pytorch_loop(monkeypatch):
 def test_a_seed_trains_the_same_whatever_seeds_run_beside_it():
     task = StaticArithmeticTask("mul", input_size=20)
     config = TrainConfig(steps=50, batch_size=16, learning_rate=0.01, eval_every=25, eval_size=64)
-    build = lambda: build_network("nmu", 20)  # noqa: E731
-    together = train_stacked(stack_seeds(build, [5, 6, 7, 8]), task, config, [5, 6, 7, 8], workers=2)
+    build = lambda: build_published_model("nmu", 20)  # noqa: E731
+    together = train_stacked(stack_seeds(build, [5, 6, 7, 8]), task, config, [5, 6, 7, 8], threads=2)
     alone = train_stacked(stack_seeds(build, [7]), task, config, [7])
     assert together[2].evaluations == alone[0].evaluations  # float32, bit for bit
 

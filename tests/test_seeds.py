@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nalm.bench import seeds as seeds_module
-from nalm.bench.models import build_model
+from nalm.bench.models import build_unit_stack
 from nalm.bench.seeds import stack_seeds, train_seeds, train_stacked
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.trainer import TrainConfig, train
@@ -25,7 +25,7 @@ REGULARIZED = {
 
 
 def builder(unit, dtype=torch.float32, **options):
-    return lambda: build_model(unit, TASK.input_size, **options).to(dtype)
+    return lambda: build_unit_stack(unit, TASK.input_size, **options).to(dtype)
 
 
 def sequential(build, config, seeds):
@@ -73,7 +73,7 @@ def test_stacked_forward_equals_each_seeds_forward(unit):
 
 
 def test_vectors_get_a_row_axis_to_broadcast_over_the_batch():
-    stacked = stack_seeds(lambda: build_model("nalu", 4, gate="independent"), [0, 1])
+    stacked = stack_seeds(lambda: build_unit_stack("nalu", 4, gate="independent"), [0, 1])
     assert stacked[0].G.shape == (2, 1, 2)
     assert stacked[0].W_hat.shape == (2, 4, 2)
 
@@ -109,10 +109,10 @@ def test_evaluation_sets_drawn_in_chunks_are_the_same_sets(monkeypatch, unit):
 
 @pytest.mark.parametrize(("model", "fused"), [("nmu", True), ("nac", True), ("linear", True), ("relu", False), ("nalu", False)])
 def test_linear_first_layers_are_fused_with_the_data(model, fused):
-    from nalm.bench.models import build_network
+    from nalm.bench.models import build_published_model
 
     for dtype, expected in ((torch.float32, fused), (torch.float64, fused), (torch.bfloat16, False)):
-        stacked = stack_seeds(lambda: build_network(model, TASK.input_size).to(dtype), SEEDS)
+        stacked = stack_seeds(lambda: build_published_model(model, TASK.input_size).to(dtype), SEEDS)
         assert seeds_module._SeedBatches(stacked, TASK, SEEDS).fused is expected
 
 
@@ -144,13 +144,13 @@ def test_training_is_deterministic():
 
 def test_data_threads_change_no_number():
     build = builder("nmu")
-    one, two = (train_seeds(build, TASK, CONFIG, SEEDS, workers=workers) for workers in (1, 2))
+    one, two = (train_seeds(build, TASK, CONFIG, SEEDS, threads=threads) for threads in (1, 2))
     assert [r.evaluations for r in one] == [r.evaluations for r in two]
 
 
-def test_workers_must_be_positive():
-    with pytest.raises(ValueError, match="workers must be a positive integer, got 0"):
-        train_seeds(builder("nac"), TASK, CONFIG, SEEDS, workers=0)
+def test_threads_must_be_positive():
+    with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
+        train_seeds(builder("nac"), TASK, CONFIG, SEEDS, threads=0)
 
 
 def test_a_seeds_result_does_not_depend_on_its_neighbours():
@@ -179,7 +179,7 @@ def test_a_model_without_the_seed_axis_is_rejected():
 def test_builds_that_differ_are_rejected():
     sizes = iter([2, 3])
     with pytest.raises(ValueError, match="different model for seed 1"):
-        stack_seeds(lambda: build_model("nac", 4, hidden_size=next(sizes)), [0, 1])
+        stack_seeds(lambda: build_unit_stack("nac", 4, hidden_size=next(sizes)), [0, 1])
 
 
 @pytest.mark.parametrize("compiled", [True, False])

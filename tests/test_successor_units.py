@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from nalm import functional as F
+from nalm import functional
 from nalm.torch import INALU, NALU, NAU, NMU, NPU, UNITS, RealNPU, reinitialize_if_stuck
 
 SAT = 40.0  # tanh(40) and sigmoid(40) round to exactly 1.0 in float64
@@ -64,7 +64,7 @@ def test_nau_initialization_is_the_capped_glorot_uniform():
     assert limit * 0.99 < wide.W.abs().max().item() <= limit
     assert wide.W.std().item() == pytest.approx(limit / math.sqrt(3.0), rel=0.02)
     narrow = NAU(2, 1)  # sqrt(3) * sqrt(2 / 3) > 0.5: the cap applies
-    assert F.nau_init_limit(2, 1) == 0.5
+    assert functional.nau_init_limit(2, 1) == 0.5
     assert narrow.W.abs().max().item() <= 0.5
 
 
@@ -247,7 +247,7 @@ def test_inalu_initialization_follows_the_authors_code():
     ],
 )
 def test_inalu_stall_rule(losses, stalled):
-    assert F.inalu_stalled(losses, threshold=1.0) is stalled
+    assert functional.inalu_stalled(losses, threshold=1.0) is stalled
 
 
 def test_reinitialize_if_stuck_redraws_every_unit_of_a_model():
@@ -407,11 +407,11 @@ def test_inalu_stays_finite_on_huge_inputs_where_nalu_overflows():
 @pytest.mark.parametrize(
     "formula, weights",
     [
-        (lambda x, w: F.nau(x, *w, ops=torch), [(4, 2)]),
-        (lambda x, w: F.nmu(x, *w, ops=torch), [(4, 2)]),
-        (lambda x, w: F.inalu(x, *w, gate_kind="independent", eps=1e-7, omega=20.0, ops=torch),
+        (lambda x, w: functional.nau(x, *w, ops=torch), [(4, 2)]),
+        (lambda x, w: functional.nmu(x, *w, ops=torch), [(4, 2)]),
+        (lambda x, w: functional.inalu(x, *w, gate_kind="independent", eps=1e-7, omega=20.0, ops=torch),
          [(4, 2)] * 4 + [(1, 2)]),
-        (lambda x, w: F.npu(x, w[0], w[2], eps=1e-7, ops=torch, W_im=w[1]), [(4, 2), (4, 2), (1, 4)]),
+        (lambda x, w: functional.npu(x, w[0], w[2], eps=1e-7, ops=torch, W_im=w[1]), [(4, 2), (4, 2), (1, 4)]),
     ],
     ids=["nau", "nmu", "inalu", "npu"],
 )

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nalm.bench.models import build_model
+from nalm.bench.models import build_unit_stack
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.trainer import TrainConfig, train
 from nalm.torch import NAC, NALU
@@ -63,7 +63,7 @@ def test_fit_is_deterministic_for_a_fixed_seed():
 def run_static(seed, steps=300):
     torch.manual_seed(seed)
     task = StaticArithmeticTask(operation="sub", input_size=10)
-    model = build_model("nac", task.input_size)
+    model = build_unit_stack("nac", task.input_size)
     return train(model, task, TrainConfig(steps=steps, eval_every=100, eval_size=500, seed=seed)), model
 
 
@@ -86,7 +86,7 @@ def test_trainer_adds_the_last_step_and_differs_across_seeds():
 def test_trainer_stops_and_reports_divergence():
     torch.manual_seed(0)
     task = StaticArithmeticTask(operation="mul", input_size=10, interpolation_range=(1e18, 2e18))
-    model = build_model("nalu", task.input_size)
+    model = build_unit_stack("nalu", task.input_size)
     result = train(model, task, TrainConfig(steps=50, eval_every=10, eval_size=100))
     assert result.diverged
     assert result.final.step < 50

@@ -21,7 +21,7 @@ from rich.table import Table
 from nalm.bench.aggregate import summarize
 from nalm.bench.grid import PRESETS, Benchmark, Configuration, preset
 from nalm.bench.metrics import success_threshold
-from nalm.bench.models import MODELS, build_model
+from nalm.bench.models import MODELS, build_unit_stack
 from nalm.bench.published import CITATION, compare
 from nalm.bench.report import (
     COMPARISON_COLUMNS,
@@ -163,7 +163,7 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
     if device.type == "cpu":
         torch.set_num_threads(1)  # the model is tiny: threads would spend more time syncing than computing
     torch.manual_seed(config.seed)
-    model = build_model(args.unit, task.input_size, args.hidden_size).to(device)
+    model = build_unit_stack(args.unit, task.input_size, args.hidden_size).to(device)
     console.print(
         f"[bold]{args.unit}[/] on [bold]{task.operation}[/]: {task.input_size} inputs, "
         f"interpolation {range_label(task.interpolation_range)}, extrapolation {range_label(task.extrapolation_range)}, "

@@ -50,7 +50,7 @@ class Benchmark:
     models, operations, seeds and steps.
 
     ``hidden_size`` 0 means no hidden layer: the model is its pair's second unit alone
-    (see :func:`nalm.bench.models.build_network`). ``threshold_samples`` is the number of
+    (see :func:`nalm.bench.models.build_published_model`). ``threshold_samples`` is the number of
     extrapolation samples that estimate the success threshold
     (:func:`nalm.bench.metrics.success_threshold`).
     """

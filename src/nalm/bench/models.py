@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nalm import functional as F
+from nalm import functional
 from nalm.torch import UNITS, ArithmeticUnit, UnitStack
 from nalm.validation import choice, non_negative_int, positive_int
 
@@ -74,7 +74,7 @@ class Model:
 
     first: str
     second: str
-    schedule: F.SparsitySchedule | None = None
+    schedule: functional.SparsitySchedule | None = None
 
     def describe(self) -> str:
         """"nau -> nmu, sparsity 10 from step 1000000 to 2000000": the layers and the schedule."""
@@ -89,8 +89,8 @@ MODELS: dict[str, Model] = {
     "nac": Model("nac", "nac"),
     "nac_mul": Model("nac", "nac_mul"),
     "nalu": Model("nalu", "nalu"),
-    "nau": Model("nau", "nau", F.NAU_SCHEDULE),
-    "nmu": Model("nau", "nmu", F.NMU_SCHEDULE),
+    "nau": Model("nau", "nau", functional.NAU_SCHEDULE),
+    "nmu": Model("nau", "nmu", functional.NMU_SCHEDULE),
     "inalu": Model("inalu", "inalu"),
     "npu": Model("npu", "npu"),
     "realnpu": Model("realnpu", "realnpu"),
@@ -107,7 +107,7 @@ stacked unit -> unit with their units' defaults."""
 
 
 def build_layer(
-    name: str, in_features: int, out_features: int, schedule: F.SparsitySchedule | None = None
+    name: str, in_features: int, out_features: int, schedule: functional.SparsitySchedule | None = None
 ) -> ArithmeticUnit:
     """The layer ``name``: a registered unit with its paper's defaults (its sparsity schedule
     replaced by ``schedule`` where it has one), or a :class:`Dense` baseline."""
@@ -119,8 +119,8 @@ def build_layer(
     return unit(in_features, out_features)
 
 
-def build_network(model: str, input_size: int, hidden_size: int = 2) -> UnitStack:
-    """The benchmark model ``model`` (a key of :data:`MODELS`): (..., input_size) -> (..., 1).
+def build_published_model(model: str, input_size: int, hidden_size: int = 2) -> UnitStack:
+    """The published benchmark model ``model`` (a key of :data:`MODELS`): (..., input_size) -> (..., 1).
 
     With ``hidden_size`` > 0 it is the pair input -> hidden -> 1; with ``hidden_size`` = 0 it is
     the pair's second layer alone, input -> 1 (the single-unit task, e.g. "nmu" is one NMU).
@@ -135,10 +135,12 @@ def build_network(model: str, input_size: int, hidden_size: int = 2) -> UnitStac
     )
 
 
-def build_model(unit: str, input_size: int, hidden_size: int = 2, **unit_options: Any) -> UnitStack:
-    """Two layers of the unit ``unit``: (..., input_size) -> (..., hidden_size) -> (..., 1).
+def build_unit_stack(unit: str, input_size: int, hidden_size: int = 2, **unit_options: Any) -> UnitStack:
+    """Two layers of the one unit ``unit`` with its own defaults (``unit_options`` go to both):
+    (..., input_size) -> (..., hidden_size) -> (..., 1), what ``nalm train --unit`` trains.
 
-    This is the published model of the static task (e.g. "NALU" = NALU -> NALU, hidden size 2).
+    For the benchmark's published models (layer pairs with their schedules) see
+    :func:`build_published_model`.
     """
     positive_int("hidden_size", hidden_size)
     return UNITS.get(unit).stack(input_size, hidden_size, 1, **unit_options)

@@ -35,7 +35,7 @@ import torch
 from nalm.bench.data import SeedStreams
 from nalm.bench.grid import Benchmark, Configuration
 from nalm.bench.metrics import success_threshold
-from nalm.bench.models import MODELS, build_network
+from nalm.bench.models import MODELS, build_published_model
 from nalm.bench.seeds import train_seeds
 from nalm.bench.tasks import StaticArithmeticTask, value_range
 from nalm.bench.trainer import TrainConfig, TrainResult, mean_squared_error
@@ -122,10 +122,10 @@ def run_configuration(
     task, config = benchmark.task(configuration), benchmark.train_config()
 
     def build() -> torch.nn.Module:
-        return build_network(configuration.model, benchmark.input_size, benchmark.hidden_size)
+        return build_published_model(configuration.model, benchmark.input_size, benchmark.hidden_size)
 
     initial = [initial_errors(build, task, config, seed) for seed in seeds]
-    results = train_seeds(build, task, config, seeds, workers=threads, checkpoint=checkpoint)
+    results = train_seeds(build, task, config, seeds, threads=threads, checkpoint=checkpoint)
     threshold = _threshold(task, benchmark.threshold_samples, hidden_layer=benchmark.hidden_size > 0)
     return [
         _row(benchmark, configuration, seed, result, threshold, start)
@@ -256,7 +256,7 @@ def run_benchmark(
 
     ``on_start(n)`` is told how many configurations are to train, ``on_done(configuration, rows)``
     each one as it is saved (e.g. for a progress bar). With ``workers=1``, or with one configuration
-    to train, they train in this process, ``workers`` threads drawing the data; otherwise in spawned
+    to train, they train in this process on ``workers`` threads; otherwise in spawned
     processes of one thread each, so a script that calls this needs ``if __name__ == "__main__":``.
     """
     positive_int("workers", workers)

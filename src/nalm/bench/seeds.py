@@ -8,7 +8,7 @@ initialization, data, updates and evaluations as :func:`nalm.bench.trainer.train
 (up to float32 rounding of the batched matmuls).
 
 Data: each seed draws from its own streams (:mod:`nalm.bench.data`), with compiled kernels that
-draw all the seeds at once on ``workers`` threads. When the first layer is linear (NAC, NAU, a
+draw all the seeds at once on ``threads`` threads. When the first layer is linear (NAC, NAU, a
 linear baseline: ``linear_weight()`` is not None) the kernel multiplies each batch by that
 layer's weight as it draws it, so the batch never passes through autograd (see
 :func:`nalm.bench.data.draw_projection`). Evaluation sets are drawn again in row chunks at every
@@ -160,7 +160,7 @@ def train_stacked(
     config: TrainConfig,
     seeds: Sequence[int],
     *,
-    workers: int = 1,
+    threads: int = 1,
     checkpoint: str | os.PathLike[str] | None = None,
     on_step: Callable[[int, float], None] | None = None,
 ) -> list[TrainResult]:
@@ -178,8 +178,8 @@ def train_stacked(
     does), its parameters and Adam state are zeroed, and its loss is left out from then on, so it
     cannot spread NaN to the other seeds. Training stops early when every seed has diverged.
 
-    ``workers`` threads draw the seeds' data (data dominates the time of many small models);
-    each seed has its own streams, so the numbers do not depend on ``workers``.
+    ``threads`` threads draw the seeds' data and run the compiled kernels; each seed has its own
+    streams, so the numbers do not depend on ``threads``.
 
     With a ``checkpoint`` path, the run's state (step, weights, Adam state, evaluations so far) is
     written there at every evaluation, atomically. If the file exists when the run starts, the run
@@ -192,11 +192,11 @@ def train_stacked(
     Returns one :class:`~nalm.bench.trainer.TrainResult` per seed, in the order of ``seeds``.
     """
     seeds = check_seeds(seeds)
-    threads = set_threads(positive_int("workers", workers))
+    previous = set_threads(positive_int("threads", threads))
     try:
         return _train(model, task, config, seeds, None if checkpoint is None else Path(checkpoint), on_step)
     finally:
-        set_threads(threads)
+        set_threads(previous)
 
 
 def _train(
@@ -351,15 +351,15 @@ def train_seeds(
     config: TrainConfig,
     seeds: Sequence[int],
     *,
-    workers: int = 1,
+    threads: int = 1,
     checkpoint: str | os.PathLike[str] | None = None,
 ) -> list[TrainResult]:
     """Build and train one model per seed, all at once: :func:`stack_seeds` then :func:`train_stacked`.
 
     ``build()`` makes one single-seed model, (batch, inputs) -> (batch, 1), e.g.
-    ``lambda: build_model("nmu", task.input_size)``. Seed s's result equals
+    ``lambda: build_unit_stack("nmu", task.input_size)``. Seed s's result equals
     ``torch.manual_seed(s); train(build(), task, replace(config, seed=s))`` up to float32 rounding.
-    ``workers`` threads draw the data; ``checkpoint`` saves and resumes the run (see :func:`train_stacked`).
+    ``threads`` threads train them; ``checkpoint`` saves and resumes the run (see :func:`train_stacked`).
     Returns one :class:`~nalm.bench.trainer.TrainResult` per seed, in the order of ``seeds``.
     """
-    return train_stacked(stack_seeds(build, seeds), task, config, seeds, workers=workers, checkpoint=checkpoint)
+    return train_stacked(stack_seeds(build, seeds), task, config, seeds, threads=threads, checkpoint=checkpoint)

@@ -17,7 +17,7 @@ from typing import Any
 
 import keras
 
-from nalm import functional as F
+from nalm import functional
 from nalm.keras.base import UNITS, ArithmeticLayer
 from nalm.validation import choice, non_negative_int, positive_float
 
@@ -60,7 +60,7 @@ class INALU(ArithmeticLayer):
     ) -> None:
         eps = positive_float("eps", eps)
         omega = positive_float("omega", omega)
-        gate = choice("gate", gate, F.GATES)
+        gate = choice("gate", gate, functional.GATES)
         regularization_start = non_negative_int("regularization_start", regularization_start)
         threshold = positive_float("threshold", threshold)
         super().__init__(
@@ -68,7 +68,7 @@ class INALU(ArithmeticLayer):
             weight_names=tuple(WEIGHTS),
             vectors={"G": "units"} if gate == "independent" else {},
             initializers={
-                name: keras.initializers.RandomNormal(*F.INALU_INIT[kind]) for name, kind in WEIGHTS.items()
+                name: keras.initializers.RandomNormal(*functional.INALU_INIT[kind]) for name, kind in WEIGHTS.items()
             },
             **kwargs,
         )
@@ -79,7 +79,7 @@ class INALU(ArithmeticLayer):
         self.threshold = threshold
 
     def compute(self, inputs: Any) -> Any:
-        return F.inalu(
+        return functional.inalu(
             inputs,
             self.W_hat_a,
             self.M_hat_a,
@@ -96,7 +96,7 @@ class INALU(ArithmeticLayer):
         """The paper's penalty once ``step`` is past ``regularization_start``, else zero."""
         active = keras.ops.cast(keras.ops.greater(step, self.regularization_start), self.variable_dtype)
         weights = [getattr(self, name) for name in WEIGHTS]
-        return active * F.inalu_penalty(weights, self.threshold, ops=keras.ops)
+        return active * functional.inalu_penalty(weights, self.threshold, ops=keras.ops)
 
     def get_config(self) -> dict[str, Any]:
         return {

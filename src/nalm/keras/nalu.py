@@ -20,7 +20,7 @@ from typing import Any
 
 import keras
 
-from nalm import functional as F
+from nalm import functional
 from nalm.keras.base import UNITS, ArithmeticLayer
 from nalm.validation import boolean, choice, optional_float, positive_float
 
@@ -42,7 +42,7 @@ class NAC(ArithmeticLayer):
         super().__init__(units, weight_names=("W_hat", "M_hat"), **kwargs)
 
     def compute(self, inputs: Any) -> Any:
-        return F.nac(inputs, self.W_hat, self.M_hat, ops=keras.ops)
+        return functional.nac(inputs, self.W_hat, self.M_hat, ops=keras.ops)
 
 
 @UNITS.register("nac_mul")
@@ -65,7 +65,7 @@ class NACMul(NAC):
         self.eps = eps
 
     def compute(self, inputs: Any) -> Any:
-        return F.nac_mul(inputs, self.W_hat, self.M_hat, eps=self.eps, ops=keras.ops)
+        return functional.nac_mul(inputs, self.W_hat, self.M_hat, eps=self.eps, ops=keras.ops)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "eps": self.eps}
@@ -108,7 +108,7 @@ class NALU(ArithmeticLayer):
         boolean("shared_weights", shared_weights)
         eps = positive_float("eps", eps)
         max_exponent = optional_float("max_exponent", max_exponent)
-        gate = choice("gate", gate, F.GATES)
+        gate = choice("gate", gate, functional.GATES)
         weight_names = ("W_hat", "M_hat", "G") + (() if shared_weights else ("W_hat_mul", "M_hat_mul"))
         independent = {"G": "units"} if gate == "independent" else {}
         super().__init__(
@@ -125,7 +125,7 @@ class NALU(ArithmeticLayer):
 
     def compute(self, inputs: Any) -> Any:
         separate = not self.shared_weights
-        return F.nalu(
+        return functional.nalu(
             inputs,
             self.W_hat,
             self.M_hat,

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import keras
 
-from nalm import functional as F
+from nalm import functional
 from nalm.keras.base import UNITS, ArithmeticLayer, Clamp
 
 
@@ -31,7 +31,7 @@ class NAUUniform(keras.initializers.RandomUniform):
         super().__init__(-0.5, 0.5, seed=seed)
 
     def __call__(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
-        limit = F.nau_init_limit(*shape)
+        limit = functional.nau_init_limit(*shape)
         return keras.random.uniform(shape, -limit, limit, seed=self.seed, dtype=dtype)
 
     def get_config(self) -> dict[str, Any]:
@@ -43,7 +43,7 @@ class SparseArithmeticLayer(ArithmeticLayer):
     penalty lambda(t) * mean(min(|W|, 1 - |W|)) on the schedule of :class:`nalm.functional.SparsitySchedule`."""
 
     weight_range: ClassVar[tuple[float, float]]
-    default_schedule: ClassVar[F.SparsitySchedule]
+    default_schedule: ClassVar[functional.SparsitySchedule]
     penalized = True
 
     def __init__(
@@ -75,8 +75,8 @@ class SparseArithmeticLayer(ArithmeticLayer):
 
     def regularization_loss(self, step: int) -> Any:
         """lambda(step) * mean(min(|W|, 1 - |W|)) of the clamped W: zero until ``lambda_start``."""
-        W = F.clamp(self.tensor("W"), *self.weight_range, ops=keras.ops)
-        return self.schedule(step, ops=keras.ops) * F.sparsity_penalty(W, ops=keras.ops)
+        W = functional.clamp(self.tensor("W"), *self.weight_range, ops=keras.ops)
+        return self.schedule(step, ops=keras.ops) * functional.sparsity_penalty(W, ops=keras.ops)
 
     def get_config(self) -> dict[str, Any]:
         s = self.schedule
@@ -104,15 +104,15 @@ class NAU(SparseArithmeticLayer):
     Shapes: input (..., input_dim), output (..., units).
     """
 
-    weight_range = F.NAU_RANGE
-    default_schedule = F.NAU_SCHEDULE
+    weight_range = functional.NAU_RANGE
+    default_schedule = functional.NAU_SCHEDULE
 
     @staticmethod
     def default_initializer() -> keras.initializers.Initializer:
         return NAUUniform()
 
     def compute(self, inputs: Any) -> Any:
-        return F.nau(inputs, self.tensor("W"), ops=keras.ops)
+        return functional.nau(inputs, self.tensor("W"), ops=keras.ops)
 
 
 @UNITS.register("nmu")
@@ -130,12 +130,12 @@ class NMU(SparseArithmeticLayer):
     Shapes: input (..., input_dim), output (..., units).
     """
 
-    weight_range = F.NMU_RANGE
-    default_schedule = F.NMU_SCHEDULE
+    weight_range = functional.NMU_RANGE
+    default_schedule = functional.NMU_SCHEDULE
 
     @staticmethod
     def default_initializer() -> keras.initializers.Initializer:
-        return keras.initializers.RandomUniform(*F.NMU_INIT_RANGE)
+        return keras.initializers.RandomUniform(*functional.NMU_INIT_RANGE)
 
     def compute(self, inputs: Any) -> Any:
-        return F.nmu(inputs, self.tensor("W"), ops=keras.ops)
+        return functional.nmu(inputs, self.tensor("W"), ops=keras.ops)

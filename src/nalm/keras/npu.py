@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import keras
 
-from nalm import functional as F
+from nalm import functional
 from nalm.keras.base import UNITS, ArithmeticLayer, Clamp
 from nalm.validation import non_negative_float, positive_float
 
@@ -53,7 +53,7 @@ class NPU(ArithmeticLayer):
             weight_names=("W_re", "W_im", "g") if self.imaginary else ("W_re", "g"),
             vectors={"g": "input"},
             initializers={"W_im": "zeros", "g": keras.initializers.Constant(0.5)},
-            constraints={"g": Clamp(*F.NPU_GATE_RANGE)},
+            constraints={"g": Clamp(*functional.NPU_GATE_RANGE)},
             **kwargs,
         )
         self.eps = eps
@@ -61,11 +61,11 @@ class NPU(ArithmeticLayer):
 
     def compute(self, inputs: Any) -> Any:
         W_im = self.W_im if self.imaginary else None
-        return F.npu(inputs, self.W_re, self.tensor("g"), eps=self.eps, ops=keras.ops, W_im=W_im)
+        return functional.npu(inputs, self.W_re, self.tensor("g"), eps=self.eps, ops=keras.ops, W_im=W_im)
 
     def regularization_loss(self, step: int) -> Any:
         """``l1`` times the L1 norm of every weight (the same at every step)."""
-        return self.l1 * F.l1_norm([getattr(self, name) for name in self.weight_names], ops=keras.ops)
+        return self.l1 * functional.l1_norm([getattr(self, name) for name in self.weight_names], ops=keras.ops)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "eps": self.eps, "l1": self.l1}

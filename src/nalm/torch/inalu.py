@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from nalm import functional as F
+from nalm import functional
 from nalm.torch.base import UNITS, ArithmeticUnit
 from nalm.validation import choice, non_negative_int, positive_float
 
@@ -59,7 +59,7 @@ class INALU(ArithmeticUnit):
         super().__init__(in_features, out_features)
         self.eps = positive_float("eps", eps)
         self.omega = positive_float("omega", omega)
-        self.gate = choice("gate", gate, F.GATES)
+        self.gate = choice("gate", gate, functional.GATES)
         self.regularization_start = non_negative_int("regularization_start", regularization_start)
         self.threshold = positive_float("threshold", threshold)
         shape = (in_features, out_features)
@@ -74,11 +74,11 @@ class INALU(ArithmeticUnit):
         kinds = {"W_hat": (self.W_hat_a, self.W_hat_m), "M_hat": (self.M_hat_a, self.M_hat_m), "G": (self.G,)}
         for kind, weights in kinds.items():
             for weight in weights:
-                nn.init.normal_(weight, *F.INALU_INIT[kind])
+                nn.init.normal_(weight, *functional.INALU_INIT[kind])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return F.inalu(
+        return functional.inalu(
             x,
             self.W_hat_a,
             self.M_hat_a,
@@ -94,15 +94,15 @@ class INALU(ArithmeticUnit):
     def weights(self) -> tuple[torch.Tensor, ...]:
         """(W_a, W_m), the two paths' effective NAC weights; the gate G is left out."""
         return (
-            F.nac_weight(self.W_hat_a, self.M_hat_a, ops=torch),
-            F.nac_weight(self.W_hat_m, self.M_hat_m, ops=torch),
+            functional.nac_weight(self.W_hat_a, self.M_hat_a, ops=torch),
+            functional.nac_weight(self.W_hat_m, self.M_hat_m, ops=torch),
         )
 
     def regularization_loss(self, step: int) -> torch.Tensor:
         """The paper's penalty once ``step`` is past ``regularization_start``, else zero."""
         if step <= self.regularization_start:
             return self.W_hat_a.new_zeros(())
-        return F.inalu_penalty(self.parameters(recurse=False), self.threshold, ops=torch)
+        return functional.inalu_penalty(self.parameters(recurse=False), self.threshold, ops=torch)
 
     def extra_repr(self) -> str:
         return (
@@ -120,7 +120,7 @@ def reinitialize_if_stuck(model: nn.Module, losses: Sequence[float], *, threshol
     (every unit) is reinitialized and True is returned; the caller should clear its loss
     history. The paper checks every 10 epochs once more than 10,000 losses are recorded.
     """
-    if not F.inalu_stalled(losses, positive_float("threshold", threshold)):
+    if not functional.inalu_stalled(losses, positive_float("threshold", threshold)):
         return False
     for module in model.modules():
         reset = getattr(module, "reset_parameters", None)

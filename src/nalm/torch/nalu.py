@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nalm import functional as F
+from nalm import functional
 from nalm.torch.base import UNITS, ArithmeticUnit
 from nalm.validation import boolean, choice, optional_float, positive_float
 
@@ -46,7 +46,7 @@ class NAC(ArithmeticUnit):
     @property
     def weight(self) -> torch.Tensor:
         """The effective weight W = tanh(W_hat) * sigmoid(M_hat), (in_features, out_features)."""
-        return F.nac_weight(self.W_hat, self.M_hat, ops=torch)
+        return functional.nac_weight(self.W_hat, self.M_hat, ops=torch)
 
     def weights(self) -> tuple[torch.Tensor, ...]:
         """(W,), the effective weight."""
@@ -58,7 +58,7 @@ class NAC(ArithmeticUnit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return F.nac(x, self.W_hat, self.M_hat, ops=torch)
+        return functional.nac(x, self.W_hat, self.M_hat, ops=torch)
 
 
 @UNITS.register("nac_mul")
@@ -86,7 +86,7 @@ class NACMul(NAC):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return F.nac_mul(x, self.W_hat, self.M_hat, eps=self.eps, ops=torch)
+        return functional.nac_mul(x, self.W_hat, self.M_hat, eps=self.eps, ops=torch)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, eps={self.eps:g}"
@@ -133,7 +133,7 @@ class NALU(ArithmeticUnit):
         self.eps = positive_float("eps", eps)
         self.shared_weights = shared_weights
         self.max_exponent = optional_float("max_exponent", max_exponent)
-        self.gate = choice("gate", gate, F.GATES)
+        self.gate = choice("gate", gate, functional.GATES)
         shape = (in_features, out_features)
         self.W_hat = nn.Parameter(torch.empty(shape))
         self.M_hat = nn.Parameter(torch.empty(shape))
@@ -155,11 +155,11 @@ class NALU(ArithmeticUnit):
         pairs = [(self.W_hat, self.M_hat)] if self.shared_weights else [
             (self.W_hat, self.M_hat), (self.W_hat_mul, self.M_hat_mul)
         ]
-        return tuple(F.nac_weight(W_hat, M_hat, ops=torch) for W_hat, M_hat in pairs)
+        return tuple(functional.nac_weight(W_hat, M_hat, ops=torch) for W_hat, M_hat in pairs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return F.nalu(
+        return functional.nalu(
             x,
             self.W_hat,
             self.M_hat,

@@ -13,7 +13,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from nalm import functional as F
+from nalm import functional
 from nalm.torch.base import UNITS, ArithmeticUnit
 
 
@@ -22,7 +22,7 @@ class SparseArithmeticUnit(ArithmeticUnit):
     penalty lambda(t) * mean(min(|W|, 1 - |W|)) on the schedule of :class:`nalm.functional.SparsitySchedule`."""
 
     weight_range: ClassVar[tuple[float, float]]
-    default_schedule: ClassVar[F.SparsitySchedule]
+    default_schedule: ClassVar[functional.SparsitySchedule]
 
     def __init__(
         self,
@@ -55,7 +55,7 @@ class SparseArithmeticUnit(ArithmeticUnit):
         strength = self.schedule(step)
         if strength == 0:
             return self.W.new_zeros(())
-        return strength * F.sparsity_penalty(self.weight, ops=torch)
+        return strength * functional.sparsity_penalty(self.weight, ops=torch)
 
     @torch.no_grad()
     def apply_constraints(self) -> None:
@@ -85,20 +85,20 @@ class NAU(SparseArithmeticUnit):
     Shapes: input (..., in_features), output (..., out_features).
     """
 
-    weight_range = F.NAU_RANGE
-    default_schedule = F.NAU_SCHEDULE
+    weight_range = functional.NAU_RANGE
+    default_schedule = functional.NAU_SCHEDULE
 
     def reset_parameters(self) -> None:
-        limit = F.nau_init_limit(self.in_features, self.out_features)
+        limit = functional.nau_init_limit(self.in_features, self.out_features)
         nn.init.uniform_(self.W, -limit, limit)
 
     def linear_weight(self) -> torch.Tensor:
         """W clamped to [-1, 1] with the full gradient on the bounds: the NAU is x @ that."""
-        return F.nau_weight(self.W, ops=torch)
+        return functional.nau_weight(self.W, ops=torch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return F.nau(x, self.W, ops=torch)
+        return functional.nau(x, self.W, ops=torch)
 
 
 @UNITS.register("nmu")
@@ -115,12 +115,12 @@ class NMU(SparseArithmeticUnit):
     Shapes: input (..., in_features), output (..., out_features).
     """
 
-    weight_range = F.NMU_RANGE
-    default_schedule = F.NMU_SCHEDULE
+    weight_range = functional.NMU_RANGE
+    default_schedule = functional.NMU_SCHEDULE
 
     def reset_parameters(self) -> None:
-        nn.init.uniform_(self.W, *F.NMU_INIT_RANGE)
+        nn.init.uniform_(self.W, *functional.NMU_INIT_RANGE)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return F.nmu(x, self.W, ops=torch)
+        return functional.nmu(x, self.W, ops=torch)

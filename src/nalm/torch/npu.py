@@ -12,7 +12,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from nalm import functional as F
+from nalm import functional
 from nalm.torch.base import UNITS, ArithmeticUnit
 from nalm.validation import non_negative_float, positive_float
 
@@ -63,7 +63,7 @@ class NPU(ArithmeticUnit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return F.npu(x, self.W_re, self.g, eps=self.eps, ops=torch, W_im=self.W_im if self.imaginary else None)
+        return functional.npu(x, self.W_re, self.g, eps=self.eps, ops=torch, W_im=self.W_im if self.imaginary else None)
 
     def weights(self) -> tuple[torch.Tensor, ...]:
         """(W_re, W_im), or (W_re,) without imaginary weights; the relevance gate g is left out."""
@@ -71,7 +71,7 @@ class NPU(ArithmeticUnit):
 
     def regularization_loss(self, step: int) -> torch.Tensor:
         """``l1`` times the L1 norm of every parameter (the same at every step)."""
-        return self.l1 * F.l1_norm(self.parameters(recurse=False), ops=torch)
+        return self.l1 * functional.l1_norm(self.parameters(recurse=False), ops=torch)
 
     @torch.no_grad()
     def apply_constraints(self) -> None:
