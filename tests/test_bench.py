@@ -1,6 +1,7 @@
 """The benchmark pipeline: grid -> results (resumable) -> aggregates -> report, and its commands."""
 
 import json
+import math
 import re
 import sys
 from dataclasses import replace
@@ -363,3 +364,27 @@ def test_wilson_interval_holds_the_rate_exactly_at_0_and_1(trials):
     for successes in range(trials + 1):
         low, high = wilson_interval(successes, trials)
         assert low <= successes / trials <= high
+
+
+def test_rows_are_strict_json_and_non_finite_numbers_come_back(tmp_path):
+    row = {"model": "nau", "seed": 0, "extrapolation_mse": float("nan"), "interpolation_mse": float("inf"),
+           "threshold": 0.5, "settings": {"learning_rate": 0.001}}
+    line = results_module.to_json(row)
+
+    def strict(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    parsed = json.loads(line, parse_constant=strict)  # what JSON.parse and other strict readers accept
+    assert parsed["extrapolation_mse"] is None and parsed["non_finite"] == {"extrapolation_mse": "nan", "interpolation_mse": "inf"}
+    back = results_module.from_json(line)
+    assert back.keys() == row.keys() and math.isnan(back["extrapolation_mse"]) and back["interpolation_mse"] == math.inf
+    older = tmp_path / "older.jsonl"  # written before rows were strict: bare NaN
+    older.write_text(json.dumps(row) + "\n")
+    assert math.isnan(read_results(older)[0]["extrapolation_mse"])
+
+
+def test_a_bad_line_is_reported_by_its_number(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"a": 1}\n' * 49 + "not json\n")
+    with pytest.raises(ValueError, match="bad.jsonl is not a results file: line 50"):
+        read_results(path)

@@ -405,3 +405,10 @@ def test_scheduled_penalties_accept_a_tensor_step(unit):
 
         traced = jax.jit(lambda step: layer.regularization_loss(step))(7)
         np.testing.assert_allclose(numpy(traced), numpy(layer.regularization_loss(7)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_integer_inputs_raise_like_the_pytorch_units(name):
+    layer = UNITS.get(name)(2, input_dim=3)
+    with pytest.raises(TypeError, match=f"{type(layer).__name__} expects a floating-point input, got dtype int(32|64)"):  # JAX: int32
+        layer(np.ones((4, 3), dtype="int64"))

@@ -143,15 +143,38 @@ def configuration_of(row: Row) -> Configuration:
     )
 
 
+def to_json(row: Row) -> str:
+    """One row as a line of strict JSON: a non-finite number (a diverged run's MSE) is written as
+    null, and the row's "non_finite" maps each such field to "nan", "inf" or "-inf"."""
+    non_finite = {key: repr(value) for key, value in row.items() if isinstance(value, float) and not math.isfinite(value)}
+    if non_finite:
+        row = {**{key: None if key in non_finite else value for key, value in row.items()}, "non_finite": non_finite}
+    return json.dumps(row, allow_nan=False)
+
+
+def from_json(line: str) -> Row:
+    """A row from its line, its non-finite numbers restored (files written before rows were strict
+    JSON hold bare NaN and Infinity, which this reads too)."""
+    row = json.loads(line)
+    for key, text in row.pop("non_finite", {}).items():
+        row[key] = float(text)
+    return row
+
+
 def read_results(path: str | os.PathLike[str]) -> list[Row]:
     """Every complete line of a results file; a last line cut off by a kill is left out."""
     text = Path(path).read_text()
     lines = text.split("\n")
     complete = lines[:-1]  # after the last newline: "" or a line still being written
-    try:
-        return [json.loads(line) for line in complete if line]
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not a results file: line {error.lineno}: {error.msg}") from None
+    rows = []
+    for number, line in enumerate(complete, start=1):
+        if not line:
+            continue
+        try:
+            rows.append(from_json(line))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not a results file: line {number}: {error.msg}") from None
+    return rows
 
 
 class ResultsFile:
@@ -231,7 +254,7 @@ class ResultsFile:
         rows = list(rows)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as file:
-            file.write("".join(json.dumps(row) + "\n" for row in rows))
+            file.write("".join(to_json(row) + "\n" for row in rows))
             file.flush()
             os.fsync(file.fileno())
         for row in rows:

@@ -210,7 +210,10 @@ class ArithmeticLayer(keras.layers.Layer):
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         """The unit's formula; with ``training`` (and a penalty), also count the step and add the
-        penalty of that step to the layer's losses."""
+        penalty of that step to the layer's losses. A non-float input raises TypeError."""
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if "float" not in dtype:
+            raise TypeError(f"{type(self).__name__} expects a floating-point input, got dtype {dtype}")
         if training and self.penalized:
             self.step.assign(self.step + 1)
             self.add_loss(self.regularization_loss(keras.ops.cast(self.step, self.variable_dtype)))
