@@ -29,6 +29,20 @@ def test_unit_table_lists_every_registered_unit():
     assert tuple(names) == UNITS.names()
 
 
+def test_unit_table_is_the_units_definitions():
+    """Each row: the registry name, the constructor with every option's default, the formula."""
+    from nalm.units import DEFINITIONS
+
+    table = README.split("## Units", 1)[1].split("\n\n")[1]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    expected = [
+        f"| `{name}` | `nalm.torch.{UNITS.get(name).__name__}({unit.signature('torch')})` | {unit.formula_text} "
+        "| (..., in) → (..., out) |"
+        for name, unit in DEFINITIONS.items()
+    ]
+    assert rows == expected
+
+
 def test_first_block_holds_the_install_and_test_commands():
     commands = re.search(r"```bash\n(.*?)```", README, flags=re.DOTALL).group(1).strip().splitlines()
     assert len(commands) == 2

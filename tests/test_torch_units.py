@@ -235,8 +235,13 @@ def test_nalu_without_cap_overflows_to_inf_and_the_cap_keeps_it_finite():
 def test_repr_names_sizes_and_options():
     assert repr(NAC(3, 2)) == "NAC(in_features=3, out_features=2)"
     assert repr(NALU(3, 2, max_exponent=20)) == (
-        "NALU(in_features=3, out_features=2, eps=1e-07, shared_weights=True, max_exponent=20)"
-    )
+        "NALU(in_features=3, out_features=2, eps=1e-07, shared_weights=True, max_exponent=20, gate='input')"
+    )  # every option, from the unit's definition
+
+
+def test_an_unknown_option_is_a_clear_error():
+    with pytest.raises(TypeError, match=r"nalu got unknown options \['epsilon'\]; its options are \['eps', "):
+        NALU(3, 2, epsilon=1e-7)
 
 
 @pytest.mark.parametrize("name", UNITS.names())

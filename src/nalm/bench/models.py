@@ -114,7 +114,7 @@ def build_layer(
     if name in ACTIVATIONS:
         return Dense(in_features, out_features, activation=name)
     unit = UNITS.get(name)
-    if schedule is not None and hasattr(unit, "default_schedule"):
+    if schedule is not None and "lambda_sparse" in unit.definition.option_names:
         return unit(in_features, out_features, **dataclasses.asdict(schedule))
     return unit(in_features, out_features)
 

@@ -21,11 +21,11 @@ except ModuleNotFoundError as error:
         "TensorFlow: set KERAS_BACKEND=torch or KERAS_BACKEND=jax before importing keras or nalm.keras."
     ) from error
 
-from nalm.keras.base import UNITS, ArithmeticLayer
+from nalm.keras.base import UNITS, ArithmeticLayer, NAUUniform
 
 # Importing a unit's module registers it: this order, the papers' order, is the registry's order.
 from nalm.keras.nalu import NAC, NALU, NACMul  # isort: skip
-from nalm.keras.nau import NAU, NMU, NAUUniform  # isort: skip
+from nalm.keras.nau import NAU, NMU  # isort: skip
 from nalm.keras.inalu import INALU  # isort: skip
 from nalm.keras.npu import NPU, RealNPU  # isort: skip
 

@@ -13,7 +13,9 @@ from typing import Any, ClassVar
 import keras
 from keras import regularizers
 
+from nalm import functional
 from nalm.registry import Registry
+from nalm.units import Init, Unit
 from nalm.validation import layer_sizes, positive_int
 
 UNITS: Registry[type[ArithmeticLayer]] = Registry("keras")
@@ -36,6 +38,38 @@ class Clamp(keras.constraints.Constraint):
 
     def get_config(self) -> dict[str, Any]:
         return {"low": self.low, "high": self.high}
+
+
+@keras.saving.register_keras_serializable(package="nalm")
+class NAUUniform(keras.initializers.RandomUniform):
+    """The NAU's initialization: U[-r, r], r = min(0.5, sqrt(3) * sqrt(2 / (fan_in + fan_out)))."""
+
+    def __init__(self, seed: Any = None) -> None:
+        super().__init__(-0.5, 0.5, seed=seed)
+
+    def __call__(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        limit = functional.nau_init_limit(*shape)
+        return keras.random.uniform(shape, -limit, limit, seed=self.seed, dtype=dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": super().get_config()["seed"]}
+
+
+def keras_initializer(init: Init) -> Any:
+    """The Keras initializer of a definition's :class:`nalm.units.Init` (He: over the fan-in, ReLU gain)."""
+    if init.kind == "kaiming_normal":
+        return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
+    if init.kind == "kaiming_uniform":
+        return keras.initializers.VarianceScaling(2.0, "fan_in", "uniform")
+    if init.kind == "glorot_uniform":
+        return keras.initializers.GlorotUniform()
+    if init.kind == "normal":
+        return keras.initializers.RandomNormal(*init.args)
+    if init.kind == "constant":
+        return keras.initializers.Constant(*init.args)
+    if init.kind == "nau_uniform":
+        return NAUUniform()
+    return keras.initializers.RandomUniform(*init.args)
 
 
 class WeightOption:
@@ -90,12 +124,11 @@ class WeightOption:
 class ArithmeticLayer(keras.layers.Layer):
     """Base class of the Keras units: maps (..., input_dim) to (..., units), usable like Dense.
 
-    Subclasses name their weights (``weight_names``, the PyTorch parameter names); ``build``
-    creates each as an (input_dim, units) attribute of that name, or as a vector for the names in
-    ``vectors`` (name -> ``"input"``: (input_dim,), ``"units"``: (units,)), and the subclass's
-    ``call`` applies its formula from :mod:`nalm.functional` with ``ops=keras.ops``. A subclass
-    gives the initialization of its paper in ``initializers`` (name -> spec; glorot uniform for
-    the names it leaves out).
+    A subclass names its framework-free definition (``definition``, a :class:`nalm.units.Unit`),
+    and the layer reads everything from it: the unit's options (keyword arguments, checked, each
+    an attribute), its weights (``build`` creates each as an attribute of its PyTorch name,
+    (input_dim, units) or a vector), their initialization, the formula (applied with
+    ``ops=keras.ops``), the penalty and the clamps (default constraints).
 
     Arguments shared by every unit (keyword only):
 
@@ -103,8 +136,8 @@ class ArithmeticLayer(keras.layers.Layer):
       built at once, so its weights exist before the first call, and as the first layer of a
       ``keras.Sequential`` it gives the model its input.
     - ``kernel_initializer``, ``kernel_regularizer`` and ``kernel_constraint`` (default none: the
-      unit's own initialization, glorot uniform unless its paper says otherwise, and no
-      regularizer or constraint): one spec for every weight, as in ``Dense``, or a dict
+      unit's own initialization as its definition says, no regularizer, and the clamps of its
+      definition as constraints): one spec for every weight, as in ``Dense``, or a dict
       ``{weight name: spec}`` whose left-out weights get the default, e.g.
       ``kernel_initializer={"G": "zeros"}``. Each weight gets its own copy of an initializer
       object, so the weights do not start equal; an initializer seeded with an integer still draws
@@ -128,17 +161,23 @@ class ArithmeticLayer(keras.layers.Layer):
     """
 
     unit_name: ClassVar[str]
-    penalized: ClassVar[bool] = False
-    """Whether :meth:`regularization_loss` can be non-zero (then the layer counts its steps)."""
+    definition: ClassVar[Unit]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that names a definition is registered in :data:`UNITS` under its name."""
+        super().__init_subclass__(**kwargs)
+        if "definition" in cls.__dict__:
+            UNITS.register(cls.definition.name)(cls)
+
+    @property
+    def penalized(self) -> bool:
+        """Whether the unit's paper adds a penalty (then the layer counts its steps)."""
+        return self.definition.penalty is not None
 
     def __init__(
         self,
         units: int,
         *,
-        weight_names: Sequence[str],
-        vectors: Mapping[str, str] | None = None,
-        initializers: Mapping[str, Any] | None = None,
-        constraints: Mapping[str, Any] | None = None,
         input_dim: int | None = None,
         kernel_initializer: Any = None,
         kernel_regularizer: Any = None,
@@ -147,20 +186,25 @@ class ArithmeticLayer(keras.layers.Layer):
     ) -> None:
         units = positive_int("units", units)
         input_dim = None if input_dim is None else positive_int("input_dim", input_dim)
+        given = {name: kwargs.pop(name) for name in self.definition.option_names if name in kwargs}
+        options = self.definition.resolve(given)
         super().__init__(**kwargs)
         self.units = units
         self.input_dim = input_dim
-        self.weight_names = tuple(weight_names)
-        self.vectors = dict(vectors or {})
+        self.options = options
+        for name, value in {**options, **self.definition.derived(options)}.items():
+            setattr(self, name, value)
+        layout = self.definition.weights(options)
+        self.weight_names = tuple(weight.name for weight in layout)
+        self.vectors = {weight.name: weight.shape for weight in layout if weight.shape != "matrix"}
         names = self.weight_names
-        own = dict(initializers or {})
-        own_constraints = dict(constraints or {})
+        own_constraints = {name: Clamp(*bounds) for name, bounds in self.definition.clamps.items()}
         self.kernel_initializer = WeightOption(
             "kernel_initializer",
             kernel_initializer,
             names,
             module=keras.initializers,
-            defaults={name: own.get(name, "glorot_uniform") for name in names},
+            defaults={weight.name: keras_initializer(weight.init) for weight in layout},
         )
         nothing = dict.fromkeys(names)
         self.kernel_regularizer = WeightOption(
@@ -193,7 +237,7 @@ class ArithmeticLayer(keras.layers.Layer):
             if isinstance(initializer, keras.initializers.Initializer):
                 # A copy per weight: one object, seeded once, would draw the same values for all.
                 initializer = initializer.clone()
-            vector_sizes = {"input": input_dim, "units": self.units}
+            vector_sizes = {"input": input_dim, "output": self.units}
             vector = self.vectors.get(name)
             shape = (input_dim, self.units) if vector is None else (vector_sizes[vector],)
             weight = self.add_weight(
@@ -221,7 +265,11 @@ class ArithmeticLayer(keras.layers.Layer):
 
     def compute(self, inputs: Any) -> Any:
         """The unit's formula: (..., input_dim) -> (..., units)."""
-        raise NotImplementedError
+        return self.definition.formula(inputs, self.named_weights(), self.options, keras.ops)
+
+    def named_weights(self) -> dict[str, Any]:
+        """The weights by name, as backend tensors (as the definition's functions take them)."""
+        return {name: self.tensor(name) for name in self.weight_names}
 
     def tensor(self, name: str) -> Any:
         """Weight ``name`` as a backend tensor (the stateless value inside ``stateless_call``).
@@ -242,14 +290,18 @@ class ArithmeticLayer(keras.layers.Layer):
             "kernel_initializer": self.kernel_initializer.serialize(),
             "kernel_regularizer": self.kernel_regularizer.serialize(),
             "kernel_constraint": self.kernel_constraint.serialize(),
+            **self.options,
         }
 
-    def regularization_loss(self, step: int) -> Any:
-        """The unit's regularization loss at training step ``step`` (zero unless a paper adds one).
+    def regularization_loss(self, step: Any) -> Any:
+        """The paper's penalty at training step ``step`` (an int or a tensor; zero where it adds none).
 
-        For losses that follow a schedule; the ``kernel_regularizer`` losses are in ``self.losses``.
+        Under ``model.fit`` the layer adds it itself (see the class docstring); the
+        ``kernel_regularizer`` losses are in ``self.losses``.
         """
-        return keras.ops.zeros((), dtype=self.variable_dtype)
+        penalty = self.definition.penalty
+        loss = None if penalty is None else penalty(self.named_weights(), step, self.options, keras.ops)
+        return keras.ops.zeros((), dtype=self.variable_dtype) if loss is None else loss
 
     def apply_constraints(self) -> None:
         """Apply every weight's constraint in place (what Keras optimizers do after each step).

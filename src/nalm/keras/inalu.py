@@ -13,19 +13,12 @@ Shapes: input (..., input_dim), output (..., units).
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 
-from nalm import functional
-from nalm.keras.base import UNITS, ArithmeticLayer
-from nalm.validation import choice, non_negative_int, positive_float
-
-WEIGHTS = {"W_hat_a": "W_hat", "M_hat_a": "M_hat", "W_hat_m": "W_hat", "M_hat_m": "M_hat", "G": "G"}
-"""The iNALU's weights, in the PyTorch module's order, and the kind of initialization of each."""
+from nalm import units
+from nalm.keras.base import ArithmeticLayer
 
 
-@UNITS.register("inalu")
 @keras.saving.register_keras_serializable(package="nalm")
 class INALU(ArithmeticLayer):
     """Improved NALU (iNALU; Schlör, Ring & Hotho, 2020, arXiv 2003.07629).
@@ -45,65 +38,4 @@ class INALU(ArithmeticLayer):
     Shapes: input (..., input_dim), output (..., units).
     """
 
-    penalized = True
-
-    def __init__(
-        self,
-        units: int,
-        *,
-        eps: float = 1e-7,
-        omega: float = 20.0,
-        gate: str = "independent",
-        regularization_start: int = 10_000,
-        threshold: float = 20.0,
-        **kwargs: Any,
-    ) -> None:
-        eps = positive_float("eps", eps)
-        omega = positive_float("omega", omega)
-        gate = choice("gate", gate, functional.GATES)
-        regularization_start = non_negative_int("regularization_start", regularization_start)
-        threshold = positive_float("threshold", threshold)
-        super().__init__(
-            units,
-            weight_names=tuple(WEIGHTS),
-            vectors={"G": "units"} if gate == "independent" else {},
-            initializers={
-                name: keras.initializers.RandomNormal(*functional.INALU_INIT[kind]) for name, kind in WEIGHTS.items()
-            },
-            **kwargs,
-        )
-        self.eps = eps
-        self.omega = omega
-        self.gate = gate
-        self.regularization_start = regularization_start
-        self.threshold = threshold
-
-    def compute(self, inputs: Any) -> Any:
-        return functional.inalu(
-            inputs,
-            self.W_hat_a,
-            self.M_hat_a,
-            self.W_hat_m,
-            self.M_hat_m,
-            self.G,
-            gate_kind=self.gate,
-            eps=self.eps,
-            omega=self.omega,
-            ops=keras.ops,
-        )
-
-    def regularization_loss(self, step: int) -> Any:
-        """The paper's penalty once ``step`` is past ``regularization_start``, else zero."""
-        active = keras.ops.cast(keras.ops.greater(step, self.regularization_start), self.variable_dtype)
-        weights = [getattr(self, name) for name in WEIGHTS]
-        return active * functional.inalu_penalty(weights, self.threshold, ops=keras.ops)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "eps": self.eps,
-            "omega": self.omega,
-            "gate": self.gate,
-            "regularization_start": self.regularization_start,
-            "threshold": self.threshold,
-        }
+    definition = units.INALU

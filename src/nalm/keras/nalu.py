@@ -16,36 +16,27 @@ Shapes: input (..., input_dim), output (..., units).
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 
-from nalm import functional
-from nalm.keras.base import UNITS, ArithmeticLayer
-from nalm.validation import boolean, choice, optional_float, positive_float
+from nalm import units
+from nalm.keras.base import ArithmeticLayer
 
 
-@UNITS.register("nac")
 @keras.saving.register_keras_serializable(package="nalm")
 class NAC(ArithmeticLayer):
     """Neural accumulator: a = x W, W = tanh(W_hat) * sigmoid(M_hat), no bias.
 
     W is pushed towards {-1, 0, 1}, so the unit adds and subtracts inputs without scaling them.
-    Weights ``W_hat`` and ``M_hat``, each (input_dim, units). The keyword arguments (``input_dim``,
+    Weights ``W_hat`` and ``M_hat``, each (input_dim, units), He normal. The keyword arguments (``input_dim``,
     ``kernel_initializer``, ``kernel_regularizer``, ``kernel_constraint``, ``name``, ``dtype``, ...)
     are those of :class:`nalm.keras.ArithmeticLayer`.
 
     Shapes: input (..., input_dim), output (..., units).
     """
 
-    def __init__(self, units: int, **kwargs: Any) -> None:
-        super().__init__(units, weight_names=("W_hat", "M_hat"), **kwargs)
-
-    def compute(self, inputs: Any) -> Any:
-        return functional.nac(inputs, self.W_hat, self.M_hat, ops=keras.ops)
+    definition = units.NAC
 
 
-@UNITS.register("nac_mul")
 @keras.saving.register_keras_serializable(package="nalm")
 class NACMul(NAC):
     """NAC in log space, NAC* (Madsen & Johansen 2020, arXiv 2001.05016):
@@ -59,19 +50,9 @@ class NACMul(NAC):
     Shapes: input (..., input_dim), output (..., units).
     """
 
-    def __init__(self, units: int, *, eps: float = 1e-7, **kwargs: Any) -> None:
-        eps = positive_float("eps", eps)
-        super().__init__(units, **kwargs)
-        self.eps = eps
-
-    def compute(self, inputs: Any) -> Any:
-        return functional.nac_mul(inputs, self.W_hat, self.M_hat, eps=self.eps, ops=keras.ops)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "eps": self.eps}
+    definition = units.NAC_MUL
 
 
-@UNITS.register("nalu")
 @keras.saving.register_keras_serializable(package="nalm")
 class NALU(ArithmeticLayer):
     """Neural arithmetic logic unit: a gate between an additive and a log-space NAC path.
@@ -80,7 +61,7 @@ class NALU(ArithmeticLayer):
 
     with W = tanh(W_hat) * sigmoid(M_hat). ``shared_weights=True`` (the paper) uses W_m = W;
     ``False`` gives the multiplicative path its own pair ``W_hat_mul``, ``M_hat_mul``. Every weight
-    is (input_dim, units), glorot uniform by default. No bias. ``gate="independent"`` is the
+    is (input_dim, units), He uniform by default (as the PyTorch NALU). No bias. ``gate="independent"`` is the
     cheap variant of later work (e.g. iNALU, arXiv 2003.07629): g = sigmoid(G), G a vector
     (units,) initialized to 0, whatever the input. The other keyword arguments
     (``input_dim``, ``kernel_initializer``, ``kernel_regularizer``, ``kernel_constraint``, ``name``,
@@ -95,54 +76,4 @@ class NALU(ArithmeticLayer):
     Shapes: input (..., input_dim), output (..., units).
     """
 
-    def __init__(
-        self,
-        units: int,
-        *,
-        eps: float = 1e-7,
-        shared_weights: bool = True,
-        max_exponent: float | None = None,
-        gate: str = "input",
-        **kwargs: Any,
-    ) -> None:
-        boolean("shared_weights", shared_weights)
-        eps = positive_float("eps", eps)
-        max_exponent = optional_float("max_exponent", max_exponent)
-        gate = choice("gate", gate, functional.GATES)
-        weight_names = ("W_hat", "M_hat", "G") + (() if shared_weights else ("W_hat_mul", "M_hat_mul"))
-        independent = {"G": "units"} if gate == "independent" else {}
-        super().__init__(
-            units,
-            weight_names=weight_names,
-            vectors=independent,
-            initializers=dict.fromkeys(independent, "zeros"),
-            **kwargs,
-        )
-        self.eps = eps
-        self.shared_weights = shared_weights
-        self.max_exponent = max_exponent
-        self.gate = gate
-
-    def compute(self, inputs: Any) -> Any:
-        separate = not self.shared_weights
-        return functional.nalu(
-            inputs,
-            self.W_hat,
-            self.M_hat,
-            self.G,
-            eps=self.eps,
-            ops=keras.ops,
-            W_hat_mul=self.W_hat_mul if separate else None,
-            M_hat_mul=self.M_hat_mul if separate else None,
-            max_exponent=self.max_exponent,
-            gate_kind=self.gate,
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "eps": self.eps,
-            "shared_weights": self.shared_weights,
-            "max_exponent": self.max_exponent,
-            "gate": self.gate,
-        }
+    definition = units.NALU

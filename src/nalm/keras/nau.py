@@ -15,80 +15,18 @@ Shapes: input (..., input_dim), output (..., units).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 import keras
 
-from nalm import functional
-from nalm.keras.base import UNITS, ArithmeticLayer, Clamp
-
-
-@keras.saving.register_keras_serializable(package="nalm")
-class NAUUniform(keras.initializers.RandomUniform):
-    """The NAU's initialization: U[-r, r], r = min(0.5, sqrt(3) * sqrt(2 / (fan_in + fan_out)))."""
-
-    def __init__(self, seed: Any = None) -> None:
-        super().__init__(-0.5, 0.5, seed=seed)
-
-    def __call__(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
-        limit = functional.nau_init_limit(*shape)
-        return keras.random.uniform(shape, -limit, limit, seed=self.seed, dtype=dtype)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"seed": super().get_config()["seed"]}
+from nalm import units
+from nalm.keras.base import ArithmeticLayer
 
 
 class SparseArithmeticLayer(ArithmeticLayer):
-    """What NAU and NMU share: one weight W clamped to ``weight_range``, and the paper's sparsity
-    penalty lambda(t) * mean(min(|W|, 1 - |W|)) on the schedule of :class:`nalm.functional.SparsitySchedule`."""
-
-    weight_range: ClassVar[tuple[float, float]]
-    default_schedule: ClassVar[functional.SparsitySchedule]
-    penalized = True
-
-    def __init__(
-        self,
-        units: int,
-        *,
-        lambda_sparse: float | None = None,
-        lambda_start: int | None = None,
-        lambda_end: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Schedule arguments left as None take the paper's value, ``default_schedule``."""
-        schedule = self.default_schedule.replace(
-            lambda_sparse=lambda_sparse, lambda_start=lambda_start, lambda_end=lambda_end
-        )
-        super().__init__(
-            units,
-            weight_names=("W",),
-            initializers={"W": self.default_initializer()},
-            constraints={"W": Clamp(*self.weight_range)},
-            **kwargs,
-        )
-        self.schedule = schedule
-
-    @staticmethod
-    def default_initializer() -> keras.initializers.Initializer:
-        """The paper's initialization of W."""
-        raise NotImplementedError
-
-    def regularization_loss(self, step: int) -> Any:
-        """lambda(step) * mean(min(|W|, 1 - |W|)) of the clamped W: zero until ``lambda_start``."""
-        W = functional.clamp(self.tensor("W"), *self.weight_range, ops=keras.ops)
-        return self.schedule(step, ops=keras.ops) * functional.sparsity_penalty(W, ops=keras.ops)
-
-    def get_config(self) -> dict[str, Any]:
-        s = self.schedule
-        return {
-            **super().get_config(),
-            "lambda_sparse": s.lambda_sparse,
-            "lambda_start": s.lambda_start,
-            "lambda_end": s.lambda_end,
-        }
+    """What NAU and NMU share: one weight W clamped to ``weight_range`` (its default constraint), and
+    the paper's sparsity penalty lambda(t) * mean(min(|W|, 1 - |W|)) on the schedule ``schedule``
+    (options ``lambda_sparse``, ``lambda_start``, ``lambda_end``; None takes the paper's value)."""
 
 
-@UNITS.register("nau")
 @keras.saving.register_keras_serializable(package="nalm")
 class NAU(SparseArithmeticLayer):
     """Neural addition unit (Madsen & Johansen, "Neural Arithmetic Units", 2020, arXiv 2001.05016).
@@ -104,18 +42,9 @@ class NAU(SparseArithmeticLayer):
     Shapes: input (..., input_dim), output (..., units).
     """
 
-    weight_range = functional.NAU_RANGE
-    default_schedule = functional.NAU_SCHEDULE
-
-    @staticmethod
-    def default_initializer() -> keras.initializers.Initializer:
-        return NAUUniform()
-
-    def compute(self, inputs: Any) -> Any:
-        return functional.nau(inputs, self.tensor("W"), ops=keras.ops)
+    definition = units.NAU
 
 
-@UNITS.register("nmu")
 @keras.saving.register_keras_serializable(package="nalm")
 class NMU(SparseArithmeticLayer):
     """Neural multiplication unit (Madsen & Johansen, "Neural Arithmetic Units", 2020, arXiv 2001.05016).
@@ -130,12 +59,4 @@ class NMU(SparseArithmeticLayer):
     Shapes: input (..., input_dim), output (..., units).
     """
 
-    weight_range = functional.NMU_RANGE
-    default_schedule = functional.NMU_SCHEDULE
-
-    @staticmethod
-    def default_initializer() -> keras.initializers.Initializer:
-        return keras.initializers.RandomUniform(*functional.NMU_INIT_RANGE)
-
-    def compute(self, inputs: Any) -> Any:
-        return functional.nmu(inputs, self.tensor("W"), ops=keras.ops)
+    definition = units.NMU

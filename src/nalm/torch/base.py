@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from nalm.registry import Registry
+from nalm.units import Init, Unit
 from nalm.validation import layer_sizes, positive_int
 
 UNITS: Registry[type[ArithmeticUnit]] = Registry("torch")
@@ -71,6 +72,81 @@ class ArithmeticUnit(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+def initialize(weight: torch.Tensor, init: Init, fan_in: int, fan_out: int) -> None:
+    """Draw ``weight`` in place as ``init`` says (the layout is (in, out): torch's "fan_out" mode
+    reads size(0), the true fan-in here)."""
+    if init.kind == "kaiming_normal":
+        nn.init.kaiming_normal_(weight, mode="fan_out")
+    elif init.kind == "normal":
+        nn.init.normal_(weight, *init.args)
+    elif init.kind == "constant":
+        nn.init.constant_(weight, *init.args)
+    else:
+        nn.init.uniform_(weight, *init.bounds(fan_in, fan_out))
+
+
+class DefinedUnit(ArithmeticUnit):
+    """A unit read from its framework-free definition (:class:`nalm.units.Unit`), ``definition``.
+
+    ``__init__(in_features, out_features, **options)`` checks the options (keyword only, each an
+    attribute afterwards, with the definition's derived attributes), creates the weights as
+    parameters of their names and draws them; ``forward`` applies the formula with ``ops=torch``;
+    :meth:`regularization_loss` is the definition's penalty and :meth:`apply_constraints` its clamps.
+    """
+
+    definition: ClassVar[Unit]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that names a definition is registered in :data:`UNITS` under its name."""
+        super().__init_subclass__(**kwargs)
+        if "definition" in cls.__dict__:
+            UNITS.register(cls.definition.name)(cls)
+
+    def __init__(self, in_features: int, out_features: int, **options: Any) -> None:
+        super().__init__(in_features, out_features)
+        self.options = self.definition.resolve(options)
+        for name, value in {**self.options, **self.definition.derived(self.options)}.items():
+            setattr(self, name, value)
+        sizes = {"matrix": (in_features, out_features), "input": (in_features,), "output": (out_features,)}
+        self._layout = self.definition.weights(self.options)
+        for weight in self._layout:
+            self.register_parameter(weight.name, nn.Parameter(torch.empty(sizes[weight.shape])))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw every weight again, as the definition initializes it."""
+        for weight in self._layout:
+            initialize(getattr(self, weight.name), weight.init, self.in_features, self.out_features)
+
+    def named_weights(self) -> dict[str, torch.Tensor]:
+        """The raw weights by name, as the definition's functions take them."""
+        return {weight.name: getattr(self, weight.name) for weight in self._layout}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return self.definition.formula(x, self.named_weights(), self.options, torch)
+
+    def weights(self) -> tuple[torch.Tensor, ...]:
+        return self.definition.effective(self.named_weights(), self.options, torch)
+
+    def regularization_loss(self, step: int) -> torch.Tensor:
+        """The paper's penalty at training step ``step`` (zero where it adds none)."""
+        penalty = self.definition.penalty
+        loss = None if penalty is None else penalty(self.named_weights(), step, self.options, torch)
+        return next(self.parameters()).new_zeros(()) if loss is None else loss
+
+    @torch.no_grad()
+    def apply_constraints(self) -> None:
+        """Clamp the weights the paper keeps in a range into it, in place."""
+        for name, (low, high) in self.definition.clamps.items():
+            getattr(self, name).clamp_(low, high)
+
+    def extra_repr(self) -> str:
+        options = ", ".join(f"{name}={value!r}" if isinstance(value, str) else f"{name}={value:g}"
+                            if isinstance(value, float) else f"{name}={value}" for name, value in self.options.items())
+        return f"{super().extra_repr()}, {options}" if options else super().extra_repr()
 
 
 class UnitStack(nn.Sequential):

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
-from nalm import functional
-from nalm.torch.base import UNITS, ArithmeticUnit
-from nalm.validation import choice, non_negative_int, positive_float
+from nalm import functional, units
+from nalm.torch.base import DefinedUnit
+from nalm.validation import positive_float
 
 
-@UNITS.register("inalu")
-class INALU(ArithmeticUnit):
+class INALU(DefinedUnit):
     """Improved NALU (iNALU; Schlör, Ring & Hotho, 2020, arXiv 2003.07629).
 
         a = x W_a                                        W_a = tanh(W_hat_a) * sigmoid(M_hat_a)
@@ -45,70 +43,7 @@ class INALU(ArithmeticUnit):
     Shapes: input (..., in_features), output (..., out_features).
     """
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        eps: float = 1e-7,
-        omega: float = 20.0,
-        gate: str = "independent",
-        regularization_start: int = 10_000,
-        threshold: float = 20.0,
-    ) -> None:
-        super().__init__(in_features, out_features)
-        self.eps = positive_float("eps", eps)
-        self.omega = positive_float("omega", omega)
-        self.gate = choice("gate", gate, functional.GATES)
-        self.regularization_start = non_negative_int("regularization_start", regularization_start)
-        self.threshold = positive_float("threshold", threshold)
-        shape = (in_features, out_features)
-        self.W_hat_a = nn.Parameter(torch.empty(shape))
-        self.M_hat_a = nn.Parameter(torch.empty(shape))
-        self.W_hat_m = nn.Parameter(torch.empty(shape))
-        self.M_hat_m = nn.Parameter(torch.empty(shape))
-        self.G = nn.Parameter(torch.empty(shape if gate == "input" else (out_features,)))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        kinds = {"W_hat": (self.W_hat_a, self.W_hat_m), "M_hat": (self.M_hat_a, self.M_hat_m), "G": (self.G,)}
-        for kind, weights in kinds.items():
-            for weight in weights:
-                nn.init.normal_(weight, *functional.INALU_INIT[kind])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        return functional.inalu(
-            x,
-            self.W_hat_a,
-            self.M_hat_a,
-            self.W_hat_m,
-            self.M_hat_m,
-            self.G,
-            gate_kind=self.gate,
-            eps=self.eps,
-            omega=self.omega,
-            ops=torch,
-        )
-
-    def weights(self) -> tuple[torch.Tensor, ...]:
-        """(W_a, W_m), the two paths' effective NAC weights; the gate G is left out."""
-        return (
-            functional.nac_weight(self.W_hat_a, self.M_hat_a, ops=torch),
-            functional.nac_weight(self.W_hat_m, self.M_hat_m, ops=torch),
-        )
-
-    def regularization_loss(self, step: int) -> torch.Tensor:
-        """The paper's penalty once ``step`` is past ``regularization_start``, else zero."""
-        if step <= self.regularization_start:
-            return self.W_hat_a.new_zeros(())
-        return functional.inalu_penalty(self.parameters(recurse=False), self.threshold, ops=torch)
-
-    def extra_repr(self) -> str:
-        return (
-            f"{super().extra_repr()}, eps={self.eps:g}, omega={self.omega:g}, gate={self.gate!r}, "
-            f"regularization_start={self.regularization_start}, threshold={self.threshold:g}"
-        )
+    definition = units.INALU
 
 
 def reinitialize_if_stuck(model: nn.Module, losses: Sequence[float], *, threshold: float = 1.0) -> bool:

@@ -8,69 +8,24 @@ optimizer step (the paper clamps W each iteration).
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
-from torch import nn
 
-from nalm import functional
-from nalm.torch.base import UNITS, ArithmeticUnit
+from nalm import functional, units
+from nalm.torch.base import DefinedUnit
 
 
-class SparseArithmeticUnit(ArithmeticUnit):
+class SparseArithmeticUnit(DefinedUnit):
     """What NAU and NMU share: one weight W clamped to ``weight_range``, and the paper's sparsity
-    penalty lambda(t) * mean(min(|W|, 1 - |W|)) on the schedule of :class:`nalm.functional.SparsitySchedule`."""
-
-    weight_range: ClassVar[tuple[float, float]]
-    default_schedule: ClassVar[functional.SparsitySchedule]
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        lambda_sparse: float | None = None,
-        lambda_start: int | None = None,
-        lambda_end: int | None = None,
-    ) -> None:
-        """Schedule arguments left as None take the paper's value, ``default_schedule``."""
-        super().__init__(in_features, out_features)
-        self.schedule = self.default_schedule.replace(
-            lambda_sparse=lambda_sparse, lambda_start=lambda_start, lambda_end=lambda_end
-        )
-        self.W = nn.Parameter(torch.empty(in_features, out_features))
-        self.reset_parameters()
+    penalty lambda(t) * mean(min(|W|, 1 - |W|)) on the schedule ``schedule``
+    (:class:`nalm.functional.SparsitySchedule`; options ``lambda_sparse``, ``lambda_start``,
+    ``lambda_end``, None taking the paper's value)."""
 
     @property
     def weight(self) -> torch.Tensor:
         """The weight the formula uses: W clamped to ``weight_range``, (in_features, out_features)."""
-        return self.W.clamp(*self.weight_range)
-
-    def weights(self) -> tuple[torch.Tensor, ...]:
-        """(W,), clamped to ``weight_range``."""
-        return (self.weight,)
-
-    def regularization_loss(self, step: int) -> torch.Tensor:
-        """lambda(step) * mean(min(|W|, 1 - |W|)) of the clamped W: zero until ``lambda_start``."""
-        strength = self.schedule(step)
-        if strength == 0:
-            return self.W.new_zeros(())
-        return strength * functional.sparsity_penalty(self.weight, ops=torch)
-
-    @torch.no_grad()
-    def apply_constraints(self) -> None:
-        """Clamp W into ``weight_range`` in place."""
-        self.W.clamp_(*self.weight_range)
-
-    def extra_repr(self) -> str:
-        s = self.schedule
-        return (
-            f"{super().extra_repr()}, lambda_sparse={s.lambda_sparse:g}, "
-            f"lambda_start={s.lambda_start}, lambda_end={s.lambda_end}"
-        )
+        return self.weights()[0]
 
 
-@UNITS.register("nau")
 class NAU(SparseArithmeticUnit):
     """Neural addition unit (Madsen & Johansen, "Neural Arithmetic Units", 2020, arXiv 2001.05016).
 
@@ -85,23 +40,13 @@ class NAU(SparseArithmeticUnit):
     Shapes: input (..., in_features), output (..., out_features).
     """
 
-    weight_range = functional.NAU_RANGE
-    default_schedule = functional.NAU_SCHEDULE
-
-    def reset_parameters(self) -> None:
-        limit = functional.nau_init_limit(self.in_features, self.out_features)
-        nn.init.uniform_(self.W, -limit, limit)
+    definition = units.NAU
 
     def linear_weight(self) -> torch.Tensor:
         """W clamped to [-1, 1] with the full gradient on the bounds: the NAU is x @ that."""
         return functional.nau_weight(self.W, ops=torch)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        return functional.nau(x, self.W, ops=torch)
 
-
-@UNITS.register("nmu")
 class NMU(SparseArithmeticUnit):
     """Neural multiplication unit (Madsen & Johansen, "Neural Arithmetic Units", 2020, arXiv 2001.05016).
 
@@ -115,12 +60,4 @@ class NMU(SparseArithmeticUnit):
     Shapes: input (..., in_features), output (..., out_features).
     """
 
-    weight_range = functional.NMU_RANGE
-    default_schedule = functional.NMU_SCHEDULE
-
-    def reset_parameters(self) -> None:
-        nn.init.uniform_(self.W, *functional.NMU_INIT_RANGE)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        return functional.nmu(x, self.W, ops=torch)
+    definition = units.NMU

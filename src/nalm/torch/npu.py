@@ -7,18 +7,11 @@ lives in :func:`nalm.functional.npu`; the modules hold the parameters: weights
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import torch
-from torch import nn
-
-from nalm import functional
-from nalm.torch.base import UNITS, ArithmeticUnit
-from nalm.validation import non_negative_float, positive_float
+from nalm import units
+from nalm.torch.base import DefinedUnit
 
 
-@UNITS.register("npu")
-class NPU(ArithmeticUnit):
+class NPU(DefinedUnit):
     """Neural power unit (Heim, Pevný & Šmídl, "Neural Power Units", 2020, arXiv 2006.01681).
 
     The real part of a product of powers with complex exponents W_re + i W_im, computed in real
@@ -42,47 +35,9 @@ class NPU(ArithmeticUnit):
     Shapes: input (..., in_features), output (..., out_features).
     """
 
-    imaginary: ClassVar[bool] = True
-    """Whether the unit has the imaginary weights W_im (the RealNPU has not)."""
-
-    def __init__(self, in_features: int, out_features: int, *, eps: float = 1e-7, l1: float = 0.0) -> None:
-        super().__init__(in_features, out_features)
-        self.eps = positive_float("eps", eps)
-        self.l1 = non_negative_float("l1", l1)
-        self.W_re = nn.Parameter(torch.empty(in_features, out_features))
-        if self.imaginary:
-            self.W_im = nn.Parameter(torch.empty(in_features, out_features))
-        self.g = nn.Parameter(torch.empty(in_features))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.W_re)
-        if self.imaginary:
-            nn.init.zeros_(self.W_im)
-        nn.init.constant_(self.g, 0.5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        return functional.npu(x, self.W_re, self.g, eps=self.eps, ops=torch, W_im=self.W_im if self.imaginary else None)
-
-    def weights(self) -> tuple[torch.Tensor, ...]:
-        """(W_re, W_im), or (W_re,) without imaginary weights; the relevance gate g is left out."""
-        return (self.W_re, self.W_im) if self.imaginary else (self.W_re,)
-
-    def regularization_loss(self, step: int) -> torch.Tensor:
-        """``l1`` times the L1 norm of every parameter (the same at every step)."""
-        return self.l1 * functional.l1_norm(self.parameters(recurse=False), ops=torch)
-
-    @torch.no_grad()
-    def apply_constraints(self) -> None:
-        """Clamp the relevance gate g into [0, 1] in place."""
-        self.g.clamp_(0.0, 1.0)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, eps={self.eps:g}, l1={self.l1:g}"
+    definition = units.NPU
 
 
-@UNITS.register("realnpu")
 class RealNPU(NPU):
     """The NPU without imaginary weights (Heim, Pevný & Šmídl, "Neural Power Units", 2020,
     arXiv 2006.01681):
@@ -94,4 +49,4 @@ class RealNPU(NPU):
     Shapes: input (..., in_features), output (..., out_features).
     """
 
-    imaginary = False
+    definition = units.REAL_NPU

@@ -1,0 +1,324 @@
+"""Each unit defined once, for every framework: options, weights, initialization, formula, penalty, clamps.
+
+A :class:`Unit` says everything about a unit that does not depend on the framework; the PyTorch
+module (:class:`nalm.torch.ArithmeticUnit`) and the Keras layer (:class:`nalm.keras.ArithmeticLayer`)
+are thin adapters that read it: they check and store the options, create the weights with their
+shapes and initializations, call the formula with their framework's ``ops``, add the penalty and
+clamp the weights. A new unit is its formula (:mod:`nalm.functional`), one :class:`Unit` here and
+one registered subclass per framework.
+
+Shapes: a weight is a matrix (in, out), an input vector (in,) or an output vector (out,); the
+formula maps x (..., in) to (..., out).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nalm import functional
+from nalm.validation import (
+    boolean,
+    choice,
+    non_negative_float,
+    non_negative_int,
+    optional_float,
+    positive_float,
+)
+
+Options = Mapping[str, Any]
+Weights = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Option:
+    """A keyword argument of a unit: its default and the check that returns its clean value."""
+
+    name: str
+    default: Any
+    check: Callable[[str, Any], Any]
+
+    def __call__(self, value: Any) -> Any:
+        return self.check(self.name, value)
+
+
+@dataclass(frozen=True)
+class Init:
+    """A framework-free initialization. ``kind`` is one of: "kaiming_normal", "kaiming_uniform" (He,
+    over the fan-in, ReLU gain), "glorot_uniform", "uniform" (args low, high), "normal" (args mean,
+    std), "constant" (args value), "nau_uniform" (U[-r, r], r = :func:`nalm.functional.nau_init_limit`)."""
+
+    kind: str
+    args: tuple[float, ...] = ()
+
+    def bounds(self, fan_in: int, fan_out: int) -> tuple[float, float]:
+        """(low, high) of the uniform kinds."""
+        if self.kind == "kaiming_uniform":
+            limit = math.sqrt(6.0 / fan_in)
+        elif self.kind == "glorot_uniform":
+            limit = math.sqrt(6.0 / (fan_in + fan_out))
+        elif self.kind == "nau_uniform":
+            limit = functional.nau_init_limit(fan_in, fan_out)
+        else:
+            return self.args[0], self.args[1]
+        return -limit, limit
+
+
+@dataclass(frozen=True)
+class Weight:
+    """One weight: its name (the same in every framework), shape kind and initialization.
+    ``shape`` is "matrix" (in, out), "input" (in,) or "output" (out,)."""
+
+    name: str
+    init: Init
+    shape: str = "matrix"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A unit, framework-free.
+
+    - ``options``: its keyword arguments, with defaults and checks.
+    - ``weights(options)``: its weights (some depend on the options, e.g. NALU's gate).
+    - ``formula(x, weights, options, ops)``: the output, from :mod:`nalm.functional`.
+    - ``penalty(weights, step, options, ops)``: its paper's regularization loss at training step
+      ``step`` (an int, or a tensor in compiled steps), or None when it is zero at that step.
+    - ``clamps``: weight name -> (low, high), the ranges the paper keeps weights in after every step.
+    - ``effective(weights, options, ops)``: the weights whose sparsity the benchmark measures.
+    - ``derived(options)``: attributes computed from the options that the adapters expose too
+      (e.g. the NAU's ``schedule`` and ``weight_range``); it may check the options together.
+    - ``formula_text``: the formula in one line, for the README's table.
+    """
+
+    name: str
+    formula_text: str
+    options: tuple[Option, ...]
+    weights: Callable[[Options], tuple[Weight, ...]]
+    formula: Callable[..., Any]
+    effective: Callable[..., tuple[Any, ...]]
+    penalty: Callable[..., Any] | None = None
+    clamps: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    derived: Callable[[Options], dict[str, Any]] = lambda options: {}
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        return tuple(option.name for option in self.options)
+
+    def resolve(self, given: Options) -> dict[str, Any]:
+        """Every option's clean value: the given ones checked, the others their defaults. An unknown
+        option raises TypeError, as an unknown keyword argument does."""
+        unknown = [name for name in given if name not in self.option_names]
+        if unknown:
+            raise TypeError(f"{self.name} got unknown options {unknown}; its options are {list(self.option_names)}")
+        options = {option.name: option(given.get(option.name, option.default)) for option in self.options}
+        self.derived(options)  # checks the options together
+        return options
+
+    def signature(self, framework: str) -> str:
+        """The constructor as the README shows it, e.g. ``NAU(in_features, out_features, *, ...)``."""
+        sizes = "in_features, out_features" if framework == "torch" else "units"
+        options = ", ".join(f"{o.name}={_shown(o.default)}" for o in self.options)
+        return f"{sizes}, *, {options}" if options else sizes
+
+
+def _shown(value: Any) -> str:
+    """A default as the README writes it: 1e-7, 20, 0.01, "input", True, None."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, float):
+        return f"{value:g}".replace("e-0", "e-")
+    return str(value)
+
+
+def _choice_of(options: tuple[str, ...]) -> Callable[[str, Any], Any]:
+    return lambda name, value: choice(name, value, options)
+
+
+EPS = Option("eps", 1e-7, positive_float)
+"""log(|x| + eps) keeps the log-space paths finite at x = 0."""
+
+
+def _nac_pair(prefix: str = "", init: str = "kaiming_normal") -> tuple[Weight, Weight]:
+    return Weight(f"W_hat{prefix}", Init(init)), Weight(f"M_hat{prefix}", Init(init))
+
+
+def _or_default(default: Any, check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    """A check that takes None as the default."""
+    return lambda name, value: default if value is None else check(name, value)
+
+
+def _schedule(options: Options) -> functional.SparsitySchedule:
+    return functional.SparsitySchedule(options["lambda_sparse"], options["lambda_start"], options["lambda_end"])
+
+
+def _sparse_unit(name: str, formula_text: str, schedule: functional.SparsitySchedule, weight_range: tuple[float, float],
+                 init: Init, formula: Callable[..., Any]) -> Unit:
+    """NAU and NMU: one clamped weight W and the sparsity penalty lambda(t) mean(min(|W|, 1 - |W|))."""
+
+    def penalty(weights: Weights, step: Any, options: Options, ops: Any) -> Any:
+        strength = _schedule(options)(step, ops=None if isinstance(step, (int, float)) else ops)
+        if isinstance(strength, float) and strength == 0:
+            return None
+        W = functional.clamp(weights["W"], *weight_range, ops=ops)
+        return strength * functional.sparsity_penalty(W, ops=ops)
+
+    return Unit(
+        name=name,
+        formula_text=formula_text,
+        options=(
+            Option("lambda_sparse", schedule.lambda_sparse, _or_default(schedule.lambda_sparse, non_negative_float)),
+            Option("lambda_start", schedule.lambda_start, _or_default(schedule.lambda_start, non_negative_int)),
+            Option("lambda_end", schedule.lambda_end, _or_default(schedule.lambda_end, non_negative_int)),
+        ),
+        weights=lambda options: (Weight("W", init),),
+        formula=lambda x, w, options, ops: formula(x, w["W"], ops=ops),
+        effective=lambda w, options, ops: (functional.clamp(w["W"], *weight_range, ops=ops),),
+        penalty=penalty,
+        clamps={"W": weight_range},
+        derived=lambda options: {"schedule": _schedule(options), "weight_range": weight_range},
+    )
+
+
+def _nalu_weights(options: Options) -> tuple[Weight, ...]:
+    gate = (Weight("G", Init("kaiming_uniform")) if options["gate"] == "input"
+            else Weight("G", Init("constant", (0.0,)), "output"))  # g = 1/2: neither path preferred
+    separate = () if options["shared_weights"] else _nac_pair("_mul", "kaiming_uniform")
+    return (*_nac_pair(init="kaiming_uniform"), gate, *separate)
+
+
+def _nalu_effective(w: Weights, options: Options, ops: Any) -> tuple[Any, ...]:
+    pairs = [("W_hat", "M_hat")] + ([] if options["shared_weights"] else [("W_hat_mul", "M_hat_mul")])
+    return tuple(functional.nac_weight(w[a], w[b], ops=ops) for a, b in pairs)
+
+
+def _nalu(x: Any, w: Weights, options: Options, ops: Any) -> Any:
+    separate = not options["shared_weights"]
+    return functional.nalu(
+        x, w["W_hat"], w["M_hat"], w["G"], eps=options["eps"], ops=ops,
+        W_hat_mul=w["W_hat_mul"] if separate else None, M_hat_mul=w["M_hat_mul"] if separate else None,
+        max_exponent=options["max_exponent"], gate_kind=options["gate"],
+    )
+
+
+_INALU_WEIGHTS = ("W_hat_a", "M_hat_a", "W_hat_m", "M_hat_m", "G")
+
+
+def _inalu_weights(options: Options) -> tuple[Weight, ...]:
+    def init(name: str) -> Init:  # W_hat_a and W_hat_m start as INALU_INIT["W_hat"], and so on
+        return Init("normal", functional.INALU_INIT[name if name == "G" else name[:5]])
+
+    weights = [Weight(name, init(name)) for name in _INALU_WEIGHTS[:4]]
+    return (*weights, Weight("G", init("G"), "matrix" if options["gate"] == "input" else "output"))
+
+
+def _inalu_penalty(weights: Weights, step: Any, options: Options, ops: Any) -> Any:
+    if isinstance(step, (int, float)):
+        if step <= options["regularization_start"]:
+            return None
+        active = 1.0
+    else:
+        active = ops.cast(ops.greater(step, options["regularization_start"]), weights["G"].dtype)
+    return active * functional.inalu_penalty([weights[n] for n in _INALU_WEIGHTS], options["threshold"], ops=ops)
+
+
+def _npu(imaginary: bool) -> Unit:
+    names = ("W_re", "W_im", "g") if imaginary else ("W_re", "g")
+
+    def penalty(weights: Weights, step: Any, options: Options, ops: Any) -> Any:
+        if options["l1"] == 0:
+            return None
+        return options["l1"] * functional.l1_norm([weights[n] for n in names], ops=ops)
+
+    text = ("z = exp(log(r) W_re − k W_im) ⊙ cos(log(r) W_im + k W_re), r = g(\\|x\\| + eps) + 1 − g, k = gπ[x < 0]"
+            if imaginary else "z = exp(log(r) W) ⊙ cos(k W), r and k as NPU")
+    return Unit(
+        name="npu" if imaginary else "realnpu",
+        formula_text=text,
+        options=(EPS, Option("l1", 0.0, non_negative_float)),
+        weights=lambda options: (
+            Weight("W_re", Init("glorot_uniform")),
+            *((Weight("W_im", Init("constant", (0.0,))),) if imaginary else ()),
+            Weight("g", Init("constant", (0.5,)), "input"),
+        ),
+        formula=lambda x, w, options, ops: functional.npu(
+            x, w["W_re"], w["g"], eps=options["eps"], ops=ops, W_im=w["W_im"] if imaginary else None
+        ),
+        effective=lambda w, options, ops: tuple(w[n] for n in names if n != "g"),
+        penalty=penalty,
+        clamps={"g": functional.NPU_GATE_RANGE},
+    )
+
+
+NAC = Unit(
+    name="nac",
+    formula_text="a = x W, W = tanh(Ŵ) ⊙ σ(M̂)",
+    options=(),
+    weights=lambda options: _nac_pair(),
+    formula=lambda x, w, options, ops: functional.nac(x, w["W_hat"], w["M_hat"], ops=ops),
+    effective=lambda w, options, ops: (functional.nac_weight(w["W_hat"], w["M_hat"], ops=ops),),
+)
+
+NAC_MUL = Unit(
+    name="nac_mul",
+    formula_text="NAC•: m = exp(log(\\|x\\| + eps) W), W as NAC",
+    options=(EPS,),
+    weights=lambda options: _nac_pair(),
+    formula=lambda x, w, options, ops: functional.nac_mul(x, w["W_hat"], w["M_hat"], eps=options["eps"], ops=ops),
+    effective=NAC.effective,
+)
+
+NALU = Unit(
+    name="nalu",
+    formula_text=("y = g ⊙ a + (1 − g) ⊙ exp(log(\\|x\\| + eps) W), g = σ(x G) "
+                  "(`gate=\"independent\"`: g = σ(G))"),
+    options=(
+        EPS,
+        Option("shared_weights", True, boolean),
+        Option("max_exponent", None, optional_float),
+        Option("gate", "input", _choice_of(functional.GATES)),
+    ),
+    weights=_nalu_weights,
+    formula=_nalu,
+    effective=_nalu_effective,
+)
+
+NAU = _sparse_unit(
+    "nau", "z = x W, W clamped to [−1, 1]; penalty λ(t) · mean(min(\\|W\\|, 1 − \\|W\\|))",
+    functional.NAU_SCHEDULE, functional.NAU_RANGE, Init("nau_uniform"), functional.nau,
+)
+
+NMU = _sparse_unit(
+    "nmu", "z_o = ∏ᵢ (W_io xᵢ + 1 − W_io), W clamped to [0, 1]; penalty as NAU",
+    functional.NMU_SCHEDULE, functional.NMU_RANGE, Init("uniform", functional.NMU_INIT_RANGE), functional.nmu,
+)
+
+INALU = Unit(
+    name="inalu",
+    formula_text=("y = g ⊙ x W_a + (1 − g) ⊙ exp(min(log(max(\\|x\\|, eps)) W_m, ω)) ⊙ "
+                  "∏ᵢ (sign(xᵢ) \\|W_m\\| + 1 − \\|W_m\\|), g = σ(G)"),
+    options=(
+        EPS,
+        Option("omega", 20.0, positive_float),
+        Option("gate", "independent", _choice_of(functional.GATES)),
+        Option("regularization_start", 10_000, non_negative_int),
+        Option("threshold", 20.0, positive_float),
+    ),
+    weights=_inalu_weights,
+    formula=lambda x, w, options, ops: functional.inalu(
+        x, w["W_hat_a"], w["M_hat_a"], w["W_hat_m"], w["M_hat_m"], w["G"],
+        gate_kind=options["gate"], eps=options["eps"], omega=options["omega"], ops=ops,
+    ),
+    effective=lambda w, options, ops: (
+        functional.nac_weight(w["W_hat_a"], w["M_hat_a"], ops=ops),
+        functional.nac_weight(w["W_hat_m"], w["M_hat_m"], ops=ops),
+    ),
+    penalty=_inalu_penalty,
+)
+
+NPU = _npu(imaginary=True)
+REAL_NPU = _npu(imaginary=False)
+
+DEFINITIONS: dict[str, Unit] = {unit.name: unit for unit in (NAC, NAC_MUL, NALU, NAU, NMU, INALU, NPU, REAL_NPU)}
+"""Every unit by its registry name, in the order of the README's table."""
