@@ -1,11 +1,15 @@
 """Many seeds side by side: each seed of a stacked run trains exactly as it would alone."""
 
+import io
+import re
+import warnings
 from dataclasses import replace
 
 import pytest
 import torch
 
 from nalm.bench import seeds as seeds_module
+from nalm.bench.checkpoints import CheckpointWarning
 from nalm.bench.models import build_unit_stack
 from nalm.bench.seeds import stack_seeds, train_seeds, train_stacked
 from nalm.bench.tasks import StaticArithmeticTask
@@ -200,14 +204,74 @@ def test_a_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_run(tmp_pat
         patch.setattr(seeds_module, "_save", crash_before_step_30_is_saved)
         with pytest.raises(KeyboardInterrupt):
             train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
-    assert torch.load(checkpoint)["step"] == 20  # the last evaluation before the crash
+    assert saved_step(checkpoint) == 20  # the last evaluation before the crash
     resumed = train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
     assert [r.evaluations for r in resumed] == [r.evaluations for r in uninterrupted]
-    assert torch.load(checkpoint)["step"] == CONFIG.steps
+    assert saved_step(checkpoint) == CONFIG.steps
 
 
-def test_a_checkpoint_of_another_run_is_refused(tmp_path):
+def saved_step(path):
+    header, _, payload = path.read_bytes().partition(b"\n")
+    assert header.startswith(b"nalm-checkpoint-1 ")
+    return torch.load(io.BytesIO(payload))["step"]
+
+
+def damage(kind, path):
+    data = path.read_bytes()
+    if kind == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "bit flipped":
+        index = len(data) - 200  # inside the tensors' data
+        path.write_bytes(data[:index] + bytes([data[index] ^ 1]) + data[index + 1:])
+    elif kind == "not a checkpoint":
+        path.write_text("hello")
+
+
+def interrupted(build, checkpoint, monkeypatch):
+    """Train until the evaluation at step 30 and crash there: the checkpoint holds step 20 of the run."""
+    save = seeds_module._save
+
+    def crash_at_step_30(path, run, step, *args):
+        if step == 30:
+            raise KeyboardInterrupt
+        save(path, run, step, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(seeds_module, "_save", crash_at_step_30)
+        with pytest.raises(KeyboardInterrupt):
+            train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
+    assert saved_step(checkpoint) == 20
+
+
+@pytest.mark.parametrize("kind", ["truncated", "empty", "bit flipped", "not a checkpoint", "another run"])
+def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_again(tmp_path, kind, monkeypatch):
+    build = builder("nau")
+    uninterrupted = train_seeds(build, TASK, CONFIG, SEEDS)
     checkpoint = tmp_path / "run.pt"
-    train_seeds(builder("nau"), TASK, CONFIG, SEEDS, checkpoint=checkpoint)
-    with pytest.raises(ValueError, match="belongs to another run"):
-        train_seeds(builder("nau"), TASK, CONFIG, [0, 1], checkpoint=checkpoint)
+    if kind == "another run":
+        train_seeds(build, TASK, CONFIG, [0, 1], checkpoint=checkpoint)
+    else:
+        interrupted(build, checkpoint, monkeypatch)
+        damage(kind, checkpoint)
+    with pytest.warns(CheckpointWarning, match=f"checkpoint {re.escape(str(checkpoint))} cannot be used .* moved to "):
+        again = train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
+    assert [r.evaluations for r in again] == [r.evaluations for r in uninterrupted]  # from step 0, not a wrong number
+    assert len(list(tmp_path.glob("run.pt.set-aside-*"))) == 1
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_checkpoint_without_a_checksum_is_read_with_a_warning(tmp_path, monkeypatch):
+    build = builder("nau")
+    uninterrupted = train_seeds(build, TASK, CONFIG, SEEDS)
+    checkpoint = tmp_path / "run.pt"
+    interrupted(build, checkpoint, monkeypatch)
+    header, _, payload = checkpoint.read_bytes().partition(b"\n")
+    checkpoint.write_bytes(payload)  # as nalm wrote checkpoints before they had a header
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed = train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
+    assert [str(w.message) for w in caught] == [f"checkpoint {checkpoint} has no checksum (an older nalm wrote it): it cannot be verified"]
+    assert [r.evaluations for r in resumed] == [r.evaluations for r in uninterrupted]
+    assert saved_step(checkpoint) == CONFIG.steps  # resumed, then written with a checksum

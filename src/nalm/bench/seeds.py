@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nalm.bench.checkpoints import read_checkpoint, write_checkpoint
 from nalm.bench.data import MAX_SEED, SeedStreams, draw_projection, projectable, set_threads
 from nalm.bench.fused import FusedRun, plan
 from nalm.bench.metrics import network_sparsity
@@ -182,10 +183,11 @@ def train_stacked(
     streams, so the numbers do not depend on ``threads``.
 
     With a ``checkpoint`` path, the run's state (step, weights, Adam state, evaluations so far) is
-    written there at every evaluation, atomically. If the file exists when the run starts, the run
-    continues from it and ends exactly as the uninterrupted run would (the data streams are
-    counter-based: the step fixes their positions); a checkpoint of another run (other seeds, task
-    or config) raises ValueError. The file is left in place, for the caller to remove once it has
+    written there at every evaluation, atomically, with a checksum. If the file exists when the
+    run starts, the run continues from it and ends exactly as the uninterrupted run would (the data
+    streams are counter-based: the step fixes their positions); a damaged checkpoint, or one of
+    another run (other seeds, task, config or model), is set aside with a warning and the run
+    starts from step 0 (:mod:`nalm.bench.checkpoints`). The file is left in place, for the caller to remove once it has
     saved the results. ``on_step(step, loss)`` is called every 100 steps and at the last one with
     the loss summed over the seeds.
 
@@ -223,7 +225,7 @@ def _train(
     alive = torch.ones(len(seeds), dtype=torch.bool, device=like.device)
     run = {"seeds": list(seeds), "task": repr(task), "config": repr(config), "model": repr(model), "dtype": str(like.dtype)}
     done = 0
-    if checkpoint is not None and checkpoint.exists():
+    if checkpoint is not None:
         done = _restore(checkpoint, run, model, optimizer, results, alive)
         streams.advance(done * config.batch_size, task.input_size)
 
@@ -296,7 +298,7 @@ def _save(
     results: list[TrainResult],
     alive: torch.Tensor,
 ) -> None:
-    """Write the state of a run after ``step`` to ``path``, atomically (a new file, then renamed)."""
+    """Write the state of a run after ``step`` to ``path`` (:func:`nalm.bench.checkpoints.write_checkpoint`)."""
     state = {
         "run": run,
         "step": step,
@@ -305,13 +307,7 @@ def _save(
         "alive": alive,
         "results": [{"evaluations": [asdict(e) for e in r.evaluations], "diverged": r.diverged} for r in results],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as file:
-        torch.save(state, file)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(partial, path)
+    write_checkpoint(path, state)
 
 
 def _restore(
@@ -322,10 +318,11 @@ def _restore(
     results: list[TrainResult],
     alive: torch.Tensor,
 ) -> int:
-    """Load the state :func:`_save` wrote into the run's objects and return its step."""
-    state = torch.load(path, map_location=alive.device)
-    if state["run"] != run:
-        raise ValueError(f"checkpoint {path} belongs to another run: {state['run']}, not {run}")
+    """Load the state :func:`_save` wrote into the run's objects and return its step (0 when the
+    file is missing or was set aside, see :func:`nalm.bench.checkpoints.read_checkpoint`)."""
+    state = read_checkpoint(path, run, alive.device)
+    if state is None:
+        return 0
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     alive.copy_(state["alive"])

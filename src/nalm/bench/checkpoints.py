@@ -1,0 +1,88 @@
+"""Checkpoint files that cannot poison a rerun: written atomically, verified when read.
+
+A file is a header line, ``nalm-checkpoint-1 <sha256 of the payload>``, then the payload: the
+run's state as ``torch.save`` writes it. It is written to a temporary file of a unique name in the
+same folder and renamed into place, so a reader sees the old file or the new one, never half of
+one, and two writers never share a temporary file.
+
+:func:`read_checkpoint` returns the state only if the digest matches and the state belongs to the
+run asked for. Anything else (a truncated, empty or altered file, another run's state, a file
+from before these headers) is set aside under a new name with a warning that names both, and the
+run starts from scratch: never a traceback, never a silently wrong number. (A checkpoint of an
+older nalm, without the header, is read with a warning that it cannot be verified.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+MAGIC = b"nalm-checkpoint-1 "
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint was set aside: the run it belonged to starts again."""
+
+
+def write_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` with its digest, atomically."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".partial")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _payload(path: Path, data: bytes) -> bytes:
+    """The payload of a checkpoint's bytes; ValueError saying what is wrong with them. A file
+    written before checkpoints had headers (a bare ``torch.save`` zip) is taken as it is, with a
+    warning that it cannot be verified."""
+    if not data:
+        raise ValueError("it is empty")
+    if data.startswith(b"PK\x03\x04"):
+        warnings.warn(f"checkpoint {path} has no checksum (an older nalm wrote it): it cannot be verified",
+                      CheckpointWarning, stacklevel=3)
+        return data
+    if not data.startswith(MAGIC):
+        raise ValueError("it is not a nalm checkpoint")
+    header, _, payload = data.partition(b"\n")
+    if hashlib.sha256(payload).hexdigest().encode() != header[len(MAGIC):]:
+        raise ValueError("its content does not match its checksum (cut off or altered)")
+    return payload
+
+
+def read_checkpoint(path: Path, run: dict[str, Any], device: torch.device) -> dict[str, Any] | None:
+    """The state saved at ``path`` for ``run``, or None if there is none or it was set aside."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(io.BytesIO(_payload(path, path.read_bytes())), map_location=device)
+        if not isinstance(state, dict) or state.get("run") != run:
+            raise ValueError("it belongs to another run")
+    except Exception as error:  # any damage: set the file aside and start again
+        aside = path.with_name(f"{path.name}.set-aside-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+        os.replace(path, aside)
+        warnings.warn(
+            f"checkpoint {path} cannot be used ({error}); it was moved to {aside} and the run starts from step 0",
+            CheckpointWarning,
+            stacklevel=2,
+        )
+        return None
+    return state
