@@ -1,5 +1,6 @@
 """The benchmark pipeline: grid -> results (resumable) -> aggregates -> report, and its commands."""
 
+import io
 import json
 import math
 import re
@@ -12,6 +13,7 @@ import torch
 from nalm.bench import results as results_module
 from nalm.bench import seeds as seeds_module
 from nalm.bench.aggregate import summarize, wilson_interval
+from nalm.bench.checkpoints import read_checkpoint
 from nalm.bench.grid import PRESETS, Benchmark, Configuration, preset
 from nalm.bench.metrics import sparsity_error
 from nalm.bench.models import MODELS, Dense, build_published_model
@@ -240,7 +242,8 @@ def test_a_sweep_killed_mid_configuration_resumes_from_its_checkpoint(tiny_resul
         with pytest.raises(KeyboardInterrupt):
             run_benchmark(ResultsFile(partial, TINY), workers=1)
     folder = tmp_path / "partial.jsonl.checkpoints"
-    assert [torch.load(p)["step"] for p in folder.iterdir()] == [20]
+    assert [read_checkpoint(p, torch.load(io.BytesIO(p.read_bytes().partition(b"\n")[2]))["run"], "cpu")["step"]
+            for p in folder.iterdir()] == [20]
     assert run_benchmark(ResultsFile(partial, TINY), workers=1) == rows
     assert not folder.exists()  # removed when the sweep is done
 
