@@ -369,9 +369,8 @@ def test_wilson_interval_holds_the_rate_exactly_at_0_and_1(trials):
         assert low <= successes / trials <= high
 
 
-def test_rows_are_strict_json_and_non_finite_numbers_come_back(tmp_path):
-    row = {"model": "nau", "seed": 0, "extrapolation_mse": float("nan"), "interpolation_mse": float("inf"),
-           "threshold": 0.5, "settings": {"learning_rate": 0.001}}
+def test_rows_are_strict_json_and_non_finite_numbers_come_back(tiny_results, tmp_path):
+    row = {**tiny_results[1][0], "extrapolation_mse": float("nan"), "interpolation_mse": float("inf")}
     line = results_module.to_json(row)
 
     def strict(constant):
@@ -386,8 +385,55 @@ def test_rows_are_strict_json_and_non_finite_numbers_come_back(tmp_path):
     assert math.isnan(read_results(older)[0]["extrapolation_mse"])
 
 
-def test_a_bad_line_is_reported_by_its_number(tmp_path):
+def test_a_bad_line_is_reported_by_its_number(tiny_results, tmp_path):
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"a": 1}\n' * 49 + "not json\n")
+    path.write_text("".join(json.dumps({**tiny_results[1][0], "seed": seed}) + "\n" for seed in range(49)) + "not json\n")
     with pytest.raises(ValueError, match="bad.jsonl is not a results file: line 50"):
         read_results(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2, 3]\n", "line 1 is not a run"),
+        ('{"a": 1}\n', "line 1 is not a run (it lacks model, operation"),
+        ('"hello"\n', "line 1 is not a run"),
+        ("null\n", "line 1 is not a run"),
+        (None, "not UTF-8 text"),
+    ],
+)
+def test_a_file_that_is_not_results_is_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "other.jsonl"
+    if content is None:
+        path.write_bytes(b"\xff\xfe\x00 not text\n")
+    else:
+        path.write_text(content)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_results(path)
+
+
+def test_a_row_whose_seed_is_not_an_integer_is_refused(tiny_results, tmp_path):
+    _, rows = tiny_results
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({**rows[0], "seed": "zero"}) + "\n")
+    with pytest.raises(ValueError, match="line 1 is not a run \\(its seed is 'zero'\\)"):
+        read_results(path)
+
+
+def test_a_second_sweep_on_the_same_file_is_refused_at_once(tiny_results, tmp_path):
+    path, rows = tiny_results
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(path.read_bytes())
+    results = ResultsFile(copy, TINY)
+    with results.locked():  # as a running sweep holds it
+        with pytest.raises(ValueError, match=f"results file {re.escape(str(copy))} is being written by another nalm bench \\(process \\d+ on "):
+            run_benchmark(ResultsFile(copy, TINY), workers=1)
+    assert run_benchmark(ResultsFile(copy, TINY), workers=1) == rows  # free again once released
+
+
+def test_a_run_written_twice_is_counted_once_with_a_warning(tiny_results, tmp_path):
+    path, rows = tiny_results
+    doubled = tmp_path / "doubled.jsonl"
+    doubled.write_bytes(path.read_bytes() + path.read_bytes().split(b"\n", 1)[0] + b"\n")
+    with pytest.warns(UserWarning, match="holds 1 runs more than once"):
+        assert read_results(doubled) == rows

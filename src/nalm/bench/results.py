@@ -18,6 +18,8 @@ The sparsity error is read at the selected step, like the errors.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -25,6 +27,8 @@ import math
 import multiprocessing
 import os
 import shutil
+import socket
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -156,14 +160,23 @@ def from_json(line: str) -> Row:
     """A row from its line, its non-finite numbers restored (files written before rows were strict
     JSON hold bare NaN and Infinity, which this reads too)."""
     row = json.loads(line)
-    for key, text in row.pop("non_finite", {}).items():
-        row[key] = float(text)
+    if isinstance(row, dict):
+        for key, text in row.pop("non_finite", {}).items():
+            row[key] = float(text)
     return row
 
 
+RUN_KEYS = ("model", "operation", "interpolation_range", "extrapolation_range", "seed", "settings", "success")
+"""The fields every run's row has, that the readers rely on."""
+
+
 def read_results(path: str | os.PathLike[str]) -> list[Row]:
-    """Every complete line of a results file; a last line cut off by a kill is left out."""
-    text = Path(path).read_text()
+    """Every run of a results file, once: its complete lines (a last line cut off by a kill is left
+    out), a run written twice (same configuration and seed) counted once, with a warning."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not a results file: it is not UTF-8 text ({error.reason} at byte {error.start})") from None
     lines = text.split("\n")
     complete = lines[:-1]  # after the last newline: "" or a line still being written
     rows = []
@@ -171,24 +184,43 @@ def read_results(path: str | os.PathLike[str]) -> list[Row]:
         if not line:
             continue
         try:
-            rows.append(from_json(line))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not a results file: line {number}: {error.msg}") from None
-    return rows
+            row = from_json(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path} is not a results file: line {number}: {getattr(error, 'msg', error)}") from None
+        missing = [key for key in RUN_KEYS if not isinstance(row, dict) or key not in row]
+        if missing or isinstance(row["seed"], bool) or not isinstance(row["seed"], int):
+            what = f"it lacks {', '.join(missing)}" if missing else f"its seed is {row['seed']!r}"
+            raise ValueError(f"{path} is not a results file of nalm bench: line {number} is not a run ({what})")
+        rows.append(row)
+    unique: dict[tuple, Row] = {}
+    for row in rows:
+        unique.setdefault((*configuration_of(row).key, row["seed"]), row)
+    if len(unique) < len(rows):
+        warnings.warn(
+            f"results file {path} holds {len(rows) - len(unique)} runs more than once (two sweeps wrote it "
+            "at once, which older versions of nalm allowed); each run is counted once, as first written",
+            stacklevel=2,
+        )
+    return list(unique.values())
 
 
 class ResultsFile:
     """A benchmark's results file: which seeds of each configuration it holds, and appending more.
 
-    Opening it reads the existing lines (a last line cut off by a kill is dropped from the file)
-    and raises ValueError if any was written with settings other than ``benchmark``'s.
+    Opening it reads the existing lines and raises ValueError if any was written with settings or
+    model definitions other than ``benchmark``'s. Only a sweep that holds the file's lock
+    (:meth:`locked`) writes to it.
     """
 
     def __init__(self, path: str | os.PathLike[str], benchmark: Benchmark) -> None:
         self.path = Path(path)
         self.benchmark = benchmark
+        self._load()
+
+    def _load(self) -> None:
+        """Read the file's runs, refusing one of other settings or model definitions."""
         rows = read_results(self.path) if self.path.exists() else []
-        settings = benchmark.settings()
+        settings = self.benchmark.settings()
         for row in rows:
             if row.get("settings") != settings:
                 theirs = row.get("settings") or {}
@@ -213,8 +245,35 @@ class ResultsFile:
         self._done: dict[tuple, set[int]] = {}
         for row in rows:
             self._done.setdefault(configuration_of(row).key, set()).add(row["seed"])
-        if self.path.exists():
-            self._drop_cut_line()
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the file's lock (RESULTS.lock, released when the block ends or the process dies),
+        read the file again and drop a last line cut off by a kill. A second holder is refused at
+        once with a ValueError that names the file and the process holding it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with lock_path.open("a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+                raise ValueError(
+                    f"results file {self.path} is being written by another nalm bench ({holder}); "
+                    "wait for it to finish or choose another --results path"
+                ) from None
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"process {os.getpid()} on {socket.gethostname()}")
+            lock.flush()
+            try:
+                self._load()
+                if self.path.exists():
+                    self._drop_cut_line()
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _drop_cut_line(self) -> None:
         """Truncate the file after its last newline (a line cut off by a kill)."""
@@ -274,7 +333,8 @@ def run_benchmark(
     on_done: Callable[[Configuration, list[Row]], None] | None = None,
 ) -> list[Row]:
     """Train every configuration of ``results.benchmark`` that ``results`` lacks, ``workers``
-    processes at a time, appending each one's rows as it finishes. Returns the file's rows of the
+    processes at a time, appending each one's rows as it finishes, holding the file's lock
+    throughout (:meth:`ResultsFile.locked`: a second sweep on the same file is refused). Returns the file's rows of the
     benchmark's configurations and seeds, in the grid's order, then by seed.
 
     ``on_start(n)`` is told how many configurations are to train, ``on_done(configuration, rows)``
@@ -284,16 +344,17 @@ def run_benchmark(
     """
     positive_int("workers", workers)
     benchmark = results.benchmark
-    pending = results.pending()
-    if on_start is not None:
-        on_start(len(pending))
-    checkpoints = {configuration.key: results.checkpoint(configuration, seeds) for configuration, seeds in pending}
-    for configuration, rows in _train_all(benchmark, pending, list(checkpoints.values()), workers):
-        results.append(rows)
-        checkpoints[configuration.key].unlink(missing_ok=True)
-        if on_done is not None:
-            on_done(configuration, rows)
-    results.remove_checkpoints()  # everything is saved: what is left belongs to no pending run
+    with results.locked():
+        pending = results.pending()
+        if on_start is not None:
+            on_start(len(pending))
+        checkpoints = {configuration.key: results.checkpoint(configuration, seeds) for configuration, seeds in pending}
+        for configuration, rows in _train_all(benchmark, pending, list(checkpoints.values()), workers):
+            results.append(rows)
+            checkpoints[configuration.key].unlink(missing_ok=True)
+            if on_done is not None:
+                on_done(configuration, rows)
+        results.remove_checkpoints()  # everything is saved: what is left belongs to no pending run
     order = {c.key: i for i, c in enumerate(benchmark.configurations())}
     seeds = set(benchmark.seed_list())
     rows = [row for row in read_results(results.path) if configuration_of(row).key in order and row["seed"] in seeds]
