@@ -267,6 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"nalm {args.command}: error: {error}\n")
     except MissingDependencyError as error:
         parser.exit(1, f"nalm {args.command}: error: {error}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, f"nalm {args.command}: interrupted; what finished is saved, and the same command "
+                    "run again goes on from the last checkpoints\n")
     return 0
 
 

@@ -27,7 +27,10 @@ import math
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -320,9 +323,19 @@ class ResultsFile:
             self._done.setdefault(configuration_of(row).key, set()).add(row["seed"])
 
 
-def _single_threaded() -> None:
-    """Worker initializer: one thread per process, the processes use the cores."""
+def _start_worker(parent: int) -> None:
+    """Worker initializer: one thread per process (the processes use the cores); Ctrl-C is the
+    parent's to handle; and the worker exits within a second once its parent is gone (killed
+    with -9, say), instead of training on for nobody."""
     torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="nalm-parent-watch", daemon=True).start()
 
 
 def run_benchmark(
@@ -373,7 +386,9 @@ def _train_all(
             yield configuration, run_configuration(benchmark, configuration, seeds, workers, checkpoint)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that has started torch's threads
-    pool = ProcessPoolExecutor(min(workers, len(pending)), mp_context=context, initializer=_single_threaded)
+    pool = ProcessPoolExecutor(
+        min(workers, len(pending)), mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+    )
     try:
         futures: dict[Future, Configuration] = {
             pool.submit(run_configuration, benchmark, configuration, seeds, 1, checkpoint): configuration
@@ -381,5 +396,9 @@ def _train_all(
         }
         for future in as_completed(futures):
             yield futures[future], future.result()
-    finally:
-        pool.shutdown(cancel_futures=True)  # on an error or interrupt: start nothing more
+    except BaseException:  # an error or Ctrl-C: stop the workers now; their checkpoints stay
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()

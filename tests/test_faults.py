@@ -1,0 +1,107 @@
+"""Sweeps that survive faults: a killed parent, Ctrl-C, a second sweep on the same file.
+
+These start real ``nalm bench`` processes (Linux: they read /proc for the workers), so they take
+a few seconds each.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nalm.bench.results import read_results
+
+pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds worker processes through /proc")
+
+SWEEP = ["-m", "nalm.cli", "bench", "--models", "nau", "nmu", "--ops", "add", "sub", "--seeds", "2",
+         "--steps", "400000", "--eval-every", "1000", "--eval-size", "64", "--input-size", "10",
+         "--threshold-samples", "1000", "--workers", "2", "--no-progress"]
+"""Four configurations on two worker processes, far too long to finish during a test."""
+
+
+def children(pid):
+    """The process ids whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(pid):
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def start(results, **options):
+    return subprocess.Popen([sys.executable, *SWEEP, "--results", str(results)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **options)
+
+
+def wait_for_checkpoints(results, process, timeout=120):
+    """Until every worker has written a checkpoint (so the workers are training)."""
+    folder = results.with_name(results.name + ".checkpoints")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if folder.is_dir() and len([p for p in folder.iterdir() if p.suffix == ".pt"]) >= 2:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.2)
+    pytest.fail("the workers wrote no checkpoints")
+
+
+def test_workers_exit_when_their_parent_is_killed(tmp_path):
+    results = tmp_path / "runs.jsonl"
+    process = start(results)
+    wait_for_checkpoints(results, process)
+    workers = [pid for pid in children(process.pid) if alive(pid)]
+    assert len(workers) >= 2
+    os.kill(process.pid, signal.SIGKILL)  # the parent only, not its process group
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in workers)
+
+
+def test_ctrl_c_stops_the_sweep_at_once_with_one_line(tmp_path):
+    results = tmp_path / "runs.jsonl"
+    process = start(results, start_new_session=True)
+    wait_for_checkpoints(results, process)
+    workers = [pid for pid in children(process.pid) if alive(pid)]
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+    began = time.monotonic()
+    _, err = process.communicate(timeout=30)
+    assert time.monotonic() - began < 5
+    assert process.returncode == 130
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert "nalm bench: interrupted; what finished is saved" in err
+    assert not any(alive(pid) for pid in workers)
+    assert list(results.with_name(results.name + ".checkpoints").glob("*.pt"))  # kept for the rerun
+
+
+def test_a_second_sweep_on_the_same_file_exits_at_once(tmp_path):
+    results = tmp_path / "runs.jsonl"
+    first = start(results)
+    try:
+        wait_for_checkpoints(results, first)
+        second = subprocess.run([sys.executable, *SWEEP, "--results", str(results)], capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == 2
+        assert f"results file {results} is being written by another nalm bench (process {first.pid} on" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+    assert not results.exists() or read_results(results) == []
