@@ -100,3 +100,15 @@ def test_every_penalized_unit_adds_its_penalty_under_fit(layer):
     loss = model.train_on_batch(x, y)
     expected = numpy(model.layers[0].regularization_loss(1))
     assert loss == pytest.approx(float(expected), rel=1e-5) and loss > 0
+
+
+def test_weights_saved_before_layers_counted_steps_still_load():
+    layer = NAU(2, input_dim=3)
+    saved = {"0": np.full((3, 2), 0.25, dtype="float32")}  # what an older file holds: W alone
+
+    class Store(dict):
+        pass
+
+    layer.load_own_variables(Store(saved))
+    np.testing.assert_array_equal(numpy(layer.W), saved["0"])
+    assert int(numpy(layer.step)) == 0

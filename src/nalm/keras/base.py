@@ -252,6 +252,15 @@ class ArithmeticLayer(keras.layers.Layer):
             self.step = self.add_weight(name="step", shape=(), initializer="zeros", dtype="int32", trainable=False)
         self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: input_dim})
 
+    def load_own_variables(self, store: Any) -> None:
+        """Keras's loader, also for files saved before penalized layers counted their steps (their
+        store lacks ``step``, the last variable): the weights load and the count starts at 0."""
+        if self.penalized and len(store.keys()) == len(self.variables) - 1:
+            for index, variable in enumerate(self.trainable_variables):
+                variable.assign(store[str(index)])
+            return
+        super().load_own_variables(store)
+
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         """The unit's formula; with ``training`` (and a penalty), also count the step and add the
         penalty of that step to the layer's losses. A non-float input raises TypeError."""

@@ -21,14 +21,8 @@ from nalm import units
 from nalm.keras.base import ArithmeticLayer
 
 
-class SparseArithmeticLayer(ArithmeticLayer):
-    """What NAU and NMU share: one weight W clamped to ``weight_range`` (its default constraint), and
-    the paper's sparsity penalty lambda(t) * mean(min(|W|, 1 - |W|)) on the schedule ``schedule``
-    (options ``lambda_sparse``, ``lambda_start``, ``lambda_end``; None takes the paper's value)."""
-
-
 @keras.saving.register_keras_serializable(package="nalm")
-class NAU(SparseArithmeticLayer):
+class NAU(ArithmeticLayer):
     """Neural addition unit (Madsen & Johansen, "Neural Arithmetic Units", 2020, arXiv 2001.05016).
 
         z = x W,  W clamped to [-1, 1], no bias
@@ -46,7 +40,7 @@ class NAU(SparseArithmeticLayer):
 
 
 @keras.saving.register_keras_serializable(package="nalm")
-class NMU(SparseArithmeticLayer):
+class NMU(ArithmeticLayer):
     """Neural multiplication unit (Madsen & Johansen, "Neural Arithmetic Units", 2020, arXiv 2001.05016).
 
         z_o = prod_i (W_io x_i + 1 - W_io),  W clamped to [0, 1], no bias
