@@ -1,5 +1,6 @@
 """The nalm command line, run as a user runs it."""
 
+import re
 import subprocess
 import sys
 
@@ -62,3 +63,65 @@ def test_help_lists_the_registered_units(capsys):
         main(["train", "--help"])
     assert exit_info.value.code == 0
     assert "{" + ",".join(UNITS.names()) + "}" in capsys.readouterr().out
+
+
+def bad_inputs(tmp_path):
+    """(arguments, what the one line of error says): every bad input is refused before training."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    not_results = tmp_path / "list.jsonl"
+    not_results.write_text("[1, 2, 3]\n")
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00\n")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    bench = ["bench", "--steps", "5", "--no-progress", "--results"]
+    return [
+        ([*bench, ""], "the results file needs a name"),
+        ([*bench, str(folder)], "is a folder"),
+        ([*bench, "/dev/null"], "is not a regular file"),
+        ([*bench, "/proc/nalm/runs.jsonl"], "cannot write results file /proc/nalm/runs.jsonl"),
+        ([*bench, str(tmp_path / "r.jsonl"), "--batch-size", "10000000000"], "batch_size must be at most 10,000,000"),
+        ([*bench, str(tmp_path / "r.jsonl"), "--input-size", "100000000"], "values in one training batch"),
+        ([*bench, str(tmp_path / "r.jsonl"), "--seeds", "10000000"], "seeds must be at most 100,000"),
+        ([*bench, str(tmp_path / "r.jsonl"), "--steps", "100000000000"], "steps must be at most 1,000,000,000"),
+        (["bench", "--steps", "1e23"], "invalid int value: '1e23'"),
+        (["train", "--device", "meta"], "device 'meta' is not available"),
+        (["train", "--device", "cpu:99"], "device 'cpu:99' is not available"),
+        (["report", str(not_results), "--out", str(tmp_path / "out")], "line 1 is not a run"),
+        (["report", str(binary), "--out", str(tmp_path / "out")], "not UTF-8 text"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(13))
+def test_every_bad_input_is_one_line_and_exit_2_before_any_training(case, tmp_path, capsys):
+    args, message = bad_inputs(tmp_path)[case]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 or err.startswith("usage:")  # argparse's own errors add a usage line
+    assert not (tmp_path / "r.jsonl.checkpoints").exists()
+
+
+def test_report_into_a_file_is_refused(tmp_path, capsys):
+    results = tmp_path / "runs.jsonl"
+    assert main(["bench", "--models", "nau", "--ops", "add", "--seeds", "1", "--steps", "10", "--eval-every", "10",
+                 "--eval-size", "16", "--input-size", "4", "--threshold-samples", "100", "--results", str(results),
+                 "--no-progress"]) == 0
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(results), "--out", str(a_file)])
+    assert exit_info.value.code == 2 and "is a file" in capsys.readouterr().err
+
+
+def test_help_shows_defaults_and_percent_signs_once(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "training steps (default: 10000)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    out = capsys.readouterr().out
+    assert re.search(r"95%\s+Wilson", out) and "%%" not in out

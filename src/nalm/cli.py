@@ -72,22 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--unit", default="nac", choices=UNITS.names(), help="unit to stack: input -> hidden -> 1")
     run.add_argument("--operation", "--op", default="sub", choices=tuple(OPERATIONS), help="target a op b")
-    run.add_argument("--steps", type=int, default=defaults_train.steps)
-    run.add_argument("--batch-size", type=int, default=defaults_train.batch_size)
-    run.add_argument("--learning-rate", "--lr", type=float, default=defaults_train.learning_rate)
-    run.add_argument("--eval-every", type=int, default=defaults_train.eval_every)
-    run.add_argument("--seed", type=int, default=defaults_train.seed)
-    run.add_argument("--input-size", type=int, default=defaults_task.input_size)
-    run.add_argument("--hidden-size", type=int, default=2)
-    run.add_argument("--interpolation-range", type=_range, default="1,2", metavar="LOW,HIGH")
-    run.add_argument("--extrapolation-range", type=_range, default="2,6", metavar="LOW,HIGH")
+    run.add_argument("--steps", type=int, default=defaults_train.steps, help="training steps")
+    run.add_argument("--batch-size", type=int, default=defaults_train.batch_size, help="rows per training batch")
+    run.add_argument("--learning-rate", "--lr", type=float, default=defaults_train.learning_rate, help="Adam's learning rate")
+    run.add_argument("--eval-every", type=int, default=defaults_train.eval_every, help="steps between evaluations")
+    run.add_argument("--seed", type=int, default=defaults_train.seed, help="seed of the initialization and the data")
+    run.add_argument("--input-size", type=int, default=defaults_task.input_size, help="inputs of the task")
+    run.add_argument("--hidden-size", type=int, default=2, help="units between the two layers")
+    run.add_argument("--interpolation-range", type=_range, default="1,2", metavar="LOW,HIGH", help="training and interpolation range")
+    run.add_argument("--extrapolation-range", type=_range, default="2,6", metavar="LOW,HIGH", help="extrapolation range")
     run.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_bench_parser(commands)
     report = commands.add_parser(
         "report",
         help="write a Markdown table and figures of a results file",
-        description="Summarize a results file of nalm bench: report.md (success rate with 95%% Wilson "
+        description="Summarize a results file of nalm bench: report.md (success rate with 95% Wilson "
         "interval, solved at, sparsity error, each model's definition, and the published results of "
         "Madsen & Johansen 2020 beside every configuration of their task), success_rate.png and "
         "extrapolation_error.png. The published comparison is also printed.",
@@ -154,12 +154,7 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
         eval_every=args.eval_every,
         seed=args.seed,
     )
-    try:
-        device = torch.device(args.device)
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError, NotImplementedError) as error:
-        reason = str(error).strip().split(". ")[0] or type(error).__name__
-        raise ValueError(f"device {args.device!r} is not available: {reason}") from None
+    device = _device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(1)  # the model is tiny: threads would spend more time syncing than computing
     torch.manual_seed(config.seed)
@@ -187,6 +182,19 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
         console.print("[bold red]diverged[/]: the loss became non-finite and training stopped")
 
 
+def _device(name: str) -> torch.device:
+    """The torch device ``name`` if this machine has it and training can run there, else ValueError."""
+    try:
+        device = torch.device(name)
+        if device.type == "meta" or (device.type == "cpu" and device.index not in (None, 0)):
+            raise RuntimeError("it holds no data" if device.type == "meta" else "the CPU has no index but 0")
+        torch.empty(1, device=device) + 1
+    except (RuntimeError, AssertionError, NotImplementedError) as error:
+        reason = str(error).strip().split(". ")[0] or type(error).__name__
+        raise ValueError(f"device {name!r} is not available: {reason}") from None
+    return device
+
+
 def _result_table(result: TrainResult) -> Table:
     table = Table(title="mean squared error")
     for column in ("", "step", "interpolation", "extrapolation"):
@@ -198,13 +206,19 @@ def _result_table(result: TrainResult) -> Table:
     return table
 
 
+def _count(n: int, noun: str) -> str:
+    """"1 seed", "2 seeds"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _bench_command(args: argparse.Namespace, console: Console) -> None:
     benchmark = benchmark_from_args(args)
     positive_int("workers", args.workers)
     results = ResultsFile(args.results or Path("results") / f"{args.preset}.jsonl", benchmark)
     torch.set_num_threads(1)  # for configurations trained in this process; workers set their own
     console.print(
-        f"[bold]{args.preset}[/]: {len(benchmark.configurations())} configurations x {benchmark.seeds} seeds, "
+        f"[bold]{args.preset}[/]: {_count(len(benchmark.configurations()), 'configuration')} x "
+        f"{_count(benchmark.seeds, 'seed')}, "
         f"{benchmark.steps} steps, results in {results.path}"
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -8,10 +8,13 @@ from numbers import Integral, Real
 from typing import Any
 
 
-def positive_int(name: str, value: Any) -> int:
-    """Return ``value`` as an int if it is an integer > 0 (numpy integers too, not bools), else raise."""
+def positive_int(name: str, value: Any, at_most: int | None = None) -> int:
+    """Return ``value`` as an int if it is an integer > 0 (numpy integers too, not bools) and, with
+    ``at_most``, no larger than that; else raise."""
     if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if at_most is not None and value > at_most:
+        raise ValueError(f"{name} must be at most {at_most:,}, got {value:,}")
     return int(value)
 
 

@@ -16,6 +16,11 @@ from nalm.bench.tasks import OPERATIONS, Range, StaticArithmeticTask, range_labe
 from nalm.bench.trainer import TrainConfig
 from nalm.validation import choice, non_negative_int, positive_int
 
+MAX_SEEDS = 100_000
+"""The most seeds a benchmark may train per configuration."""
+MAX_BATCH_ELEMENTS = 2**31
+"""The most values in one training batch of all the seeds (8 GiB in float32)."""
+
 RangePair = tuple[Range, Range]
 """(interpolation range, extrapolation range), each (low, high) or a union of such intervals."""
 
@@ -78,8 +83,8 @@ class Benchmark:
             for value in values:
                 choice(name[:-1], value, options)
             object.__setattr__(self, name, tuple(dict.fromkeys(values)))
-        positive_int("seeds", self.seeds)
-        positive_int("threshold_samples", self.threshold_samples)
+        positive_int("seeds", self.seeds, at_most=MAX_SEEDS)
+        positive_int("threshold_samples", self.threshold_samples, at_most=10**9)
         non_negative_int("hidden_size", self.hidden_size)
         if not self.ranges:
             raise ValueError("ranges must hold at least one (interpolation, extrapolation) pair, got none")
@@ -89,6 +94,12 @@ class Benchmark:
         )
         object.__setattr__(self, "ranges", ranges)
         self.train_config()  # checks steps, eval_every, batch_size, learning_rate, eval_size
+        elements = self.seeds * self.batch_size * self.input_size
+        if elements > MAX_BATCH_ELEMENTS:
+            raise ValueError(
+                f"seeds x batch_size x input_size = {elements:,} values in one training batch, more than "
+                f"{MAX_BATCH_ELEMENTS:,} ({MAX_BATCH_ELEMENTS * 4 / 2**30:.0f} GiB in float32); use fewer seeds, rows or inputs"
+            )
         for configuration in self.configurations():
             self.task(configuration)  # checks input_size, subset_ratio, overlap_ratio
 

@@ -123,7 +123,13 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
         raise ValueError("the results file holds no runs")
     summaries = summarize(rows)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the report folder {out} is a file; give a folder's path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.md").touch()
+    except OSError as error:
+        raise ValueError(f"cannot write the report into {out}: {error.strerror or error}") from None
     with_ranges = several_ranges(summaries)
     labels = [s.configuration.label(with_ranges) for s in summaries]
     height = max(3.0, 0.3 * len(summaries) + 1)

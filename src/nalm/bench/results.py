@@ -218,7 +218,23 @@ class ResultsFile:
     def __init__(self, path: str | os.PathLike[str], benchmark: Benchmark) -> None:
         self.path = Path(path)
         self.benchmark = benchmark
+        self._check_writable()
         self._load()
+
+    def _check_writable(self) -> None:
+        """Raise ValueError, before any training, if the results cannot be written to the path."""
+        if str(self.path) in ("", "."):
+            raise ValueError("the results file needs a name, got an empty path")
+        if self.path.is_dir():
+            raise ValueError(f"results file {self.path} is a folder; give a file's path, e.g. {self.path / 'runs.jsonl'}")
+        if self.path.exists() and not self.path.is_file():
+            raise ValueError(f"results file {self.path} is not a regular file (a device or a pipe)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a"):
+                pass
+        except OSError as error:
+            raise ValueError(f"cannot write results file {self.path}: {error.strerror or error}") from None
 
     def _load(self) -> None:
         """Read the file's runs, refusing one of other settings or model definitions."""

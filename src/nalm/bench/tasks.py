@@ -19,6 +19,9 @@ import torch
 from nalm.bench.data import SeedStreams, draw, uniforms
 from nalm.validation import choice, positive_int
 
+MAX_INPUTS = 10**6
+"""The most inputs a task may have."""
+
 OPERATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
@@ -87,7 +90,7 @@ class StaticArithmeticTask:
 
     def __post_init__(self) -> None:
         choice("operation", self.operation, tuple(OPERATIONS))
-        positive_int("input_size", self.input_size)
+        positive_int("input_size", self.input_size, at_most=MAX_INPUTS)
         if not 0 < self.subset_ratio <= 0.5:
             raise ValueError(f"subset_ratio must be in (0, 0.5], got {self.subset_ratio!r}")
         if not 0 <= self.overlap_ratio < 1:

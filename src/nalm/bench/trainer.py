@@ -18,6 +18,12 @@ from torch import nn
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.validation import positive_float, positive_int
 
+MAX_STEPS = 10**9
+"""The most training steps a run may ask for (200 times the published budget)."""
+MAX_ROWS = 10**7
+"""The most rows a training batch or an evaluation set may have."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train: steps, batch size, Adam's learning rate, evaluation schedule, seed."""
@@ -30,11 +36,11 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        positive_int("steps", self.steps)
-        positive_int("batch_size", self.batch_size)
+        positive_int("steps", self.steps, at_most=MAX_STEPS)
+        positive_int("batch_size", self.batch_size, at_most=MAX_ROWS)
         positive_float("learning_rate", self.learning_rate)
         positive_int("eval_every", self.eval_every)
-        positive_int("eval_size", self.eval_size)
+        positive_int("eval_size", self.eval_size, at_most=MAX_ROWS)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
 
