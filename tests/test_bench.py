@@ -437,3 +437,20 @@ def test_a_run_written_twice_is_counted_once_with_a_warning(tiny_results, tmp_pa
     doubled.write_bytes(path.read_bytes() + path.read_bytes().split(b"\n", 1)[0] + b"\n")
     with pytest.warns(UserWarning, match="holds 1 runs more than once"):
         assert read_results(doubled) == rows
+
+
+def test_the_ray_executor_writes_the_rows_of_the_local_one(tiny_results, tmp_path):
+    pytest.importorskip("ray")
+    _, rows = tiny_results
+    on_ray = tmp_path / "ray.jsonl"
+    assert run_benchmark(ResultsFile(on_ray, TINY), executor="ray") == rows  # a local Ray instance
+    assert not (tmp_path / "ray.jsonl.checkpoints").exists()
+
+
+def test_without_ray_the_ray_executor_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # makes "import ray" fail
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--executor", "ray", "--steps", "5", "--results", str(tmp_path / "r.jsonl"), "--no-progress"])
+    assert exit_info.value.code == 1
+    assert "pip install 'nalm[ray]'" in capsys.readouterr().err
+    assert not (tmp_path / "r.jsonl.checkpoints").exists()

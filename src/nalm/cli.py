@@ -25,13 +25,20 @@ from nalm.bench.models import MODELS, build_unit_stack
 from nalm.bench.published import CITATION, compare
 from nalm.bench.report import (
     COMPARISON_COLUMNS,
-    MissingDependencyError,
     comparison_cells,
     several_ranges,
     summary_cells,
     write_report,
 )
-from nalm.bench.results import ResultsFile, Row, read_results, run_benchmark
+from nalm.bench.results import (
+    EXECUTORS,
+    MissingDependencyError,
+    ResultsFile,
+    Row,
+    read_results,
+    require_ray,
+    run_benchmark,
+)
 from nalm.bench.tasks import OPERATIONS, Range, StaticArithmeticTask, range_label
 from nalm.bench.trainer import TrainConfig, TrainResult, train
 from nalm.torch import UNITS
@@ -130,6 +137,9 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
                        "a union: --range=-2,2:-6,-2u2,6")
     bench.add_argument("--results", type=Path, help="results file (default: results/PRESET.jsonl)")
     bench.add_argument("--workers", type=int, default=2, help="processes training configurations (default: 2)")
+    bench.add_argument("--executor", default="local", choices=EXECUTORS,
+                       help="local: worker processes on this machine; ray: tasks on a Ray cluster (default: local)")
+    bench.add_argument("--address", help="with --executor ray: the cluster's address (default: a local Ray instance)")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -214,6 +224,10 @@ def _count(n: int, noun: str) -> str:
 def _bench_command(args: argparse.Namespace, console: Console) -> None:
     benchmark = benchmark_from_args(args)
     positive_int("workers", args.workers)
+    if args.address is not None and args.executor != "ray":
+        raise ValueError("--address is the Ray cluster's: it needs --executor ray")
+    if args.executor == "ray":
+        require_ray()
     results = ResultsFile(args.results or Path("results") / f"{args.preset}.jsonl", benchmark)
     torch.set_num_threads(1)  # for configurations trained in this process; workers set their own
     console.print(
@@ -230,7 +244,8 @@ def _bench_command(args: argparse.Namespace, console: Console) -> None:
             progress.update(bar, description=f"done {configuration.model} {configuration.operation}")
 
         rows = run_benchmark(
-            results, workers=args.workers, on_start=lambda n: progress.update(bar, total=n), on_done=done
+            results, workers=args.workers, executor=args.executor, address=args.address,
+            on_start=lambda n: progress.update(bar, total=n), on_done=done
         )
     console.print(_summary_table(rows))
 

@@ -8,11 +8,7 @@ from pathlib import Path
 
 from nalm.bench.aggregate import Summary, summarize
 from nalm.bench.published import CITATION, Comparison, compare, steps_label
-from nalm.bench.results import Row, configuration_of
-
-
-class MissingDependencyError(RuntimeError):
-    """An optional package the report needs is not installed."""
+from nalm.bench.results import MissingDependencyError, Row, configuration_of
 
 
 def _number(value: float | None, spec: str = ".3g") -> str:

@@ -46,10 +46,17 @@ from nalm.bench.models import MODELS, build_published_model
 from nalm.bench.seeds import train_seeds
 from nalm.bench.tasks import StaticArithmeticTask, value_range
 from nalm.bench.trainer import TrainConfig, TrainResult, mean_squared_error
-from nalm.validation import positive_int
+from nalm.validation import choice, positive_int
 
 Row = dict[str, Any]
 """One run's results, as written to the file."""
+
+EXECUTORS = ("local", "ray")
+"""Where configurations train: processes on this machine, or tasks on a Ray cluster."""
+
+
+class MissingDependencyError(RuntimeError):
+    """An optional package that was asked for is not installed."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -358,12 +365,19 @@ def run_benchmark(
     results: ResultsFile,
     *,
     workers: int = 2,
+    executor: str = "local",
+    address: str | None = None,
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[Configuration, list[Row]], None] | None = None,
 ) -> list[Row]:
     """Train every configuration of ``results.benchmark`` that ``results`` lacks, ``workers``
     processes at a time, appending each one's rows as it finishes, holding the file's lock
-    throughout (:meth:`ResultsFile.locked`: a second sweep on the same file is refused). Returns the file's rows of the
+    throughout (:meth:`ResultsFile.locked`: a second sweep on the same file is refused).
+
+    ``executor="ray"`` runs each configuration as a task of one CPU on the Ray cluster at
+    ``address`` (None: a local Ray instance of this machine's cores); this process alone writes
+    the results file, a task lost with its node is run again (from its checkpoint where the nodes
+    share the results folder), and ``workers`` is not used. Returns the file's rows of the
     benchmark's configurations and seeds, in the grid's order, then by seed.
 
     ``on_start(n)`` is told how many configurations are to train, ``on_done(configuration, rows)``
@@ -372,13 +386,16 @@ def run_benchmark(
     processes of one thread each, so a script that calls this needs ``if __name__ == "__main__":``.
     """
     positive_int("workers", workers)
+    choice("executor", executor, EXECUTORS)
     benchmark = results.benchmark
+    train_all = _train_on_ray if executor == "ray" else _train_all
+    options = {"address": address} if executor == "ray" else {"workers": workers}
     with results.locked():
         pending = results.pending()
         if on_start is not None:
             on_start(len(pending))
         checkpoints = {configuration.key: results.checkpoint(configuration, seeds) for configuration, seeds in pending}
-        for configuration, rows in _train_all(benchmark, pending, list(checkpoints.values()), workers):
+        for configuration, rows in train_all(benchmark, pending, list(checkpoints.values()), **options):
             results.append(rows)
             checkpoints[configuration.key].unlink(missing_ok=True)
             if on_done is not None:
@@ -418,3 +435,41 @@ def _train_all(
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
+
+
+def require_ray() -> Any:
+    """The ``ray`` module, or :class:`MissingDependencyError` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise MissingDependencyError("--executor ray needs Ray: pip install 'nalm[ray]'") from None
+    return ray
+
+
+def _train_on_ray(
+    benchmark: Benchmark,
+    pending: list[tuple[Configuration, tuple[int, ...]]],
+    checkpoints: list[Path],
+    address: str | None,
+) -> Iterator[tuple[Configuration, list[Row]]]:
+    """Each pending configuration with its rows, trained as Ray tasks, in the order they finish."""
+    ray = require_ray()
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    train = ray.remote(num_cpus=1, max_retries=3, retry_exceptions=False)(run_configuration)
+    tasks = {
+        train.remote(benchmark, configuration, seeds, 1, str(checkpoint)): configuration
+        for (configuration, seeds), checkpoint in zip(pending, checkpoints)
+    }
+    try:
+        while tasks:
+            (done,), _ = ray.wait(list(tasks), num_returns=1)
+            yield tasks.pop(done), ray.get(done)
+    except BaseException:  # an error or Ctrl-C: stop the tasks still running
+        for task in tasks:
+            ray.cancel(task, force=True)
+        raise
+    finally:
+        if started:
+            ray.shutdown()
