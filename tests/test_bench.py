@@ -248,12 +248,30 @@ def test_a_sweep_killed_mid_configuration_resumes_from_its_checkpoint(tiny_resul
     assert not folder.exists()  # removed when the sweep is done
 
 
-def test_more_seeds_trains_only_the_new_ones(tiny_results, tmp_path):
+def test_more_seeds_train_the_whole_stack_and_append_only_the_new_ones(tiny_results, tmp_path):
     path, rows = tiny_results
     grown = tmp_path / "grown.jsonl"
     grown.write_bytes(path.read_bytes())
     more = replace(TINY, models=("nau",), operations=("add",), seeds=3)
-    assert ResultsFile(grown, more).pending() == [(more.configurations()[0], (2,))]
+    assert ResultsFile(grown, more).pending() == [(more.configurations()[0], (0, 1, 2))]
+    fresh = run_benchmark(ResultsFile(tmp_path / "fresh.jsonl", more), workers=1)
+    run_benchmark(ResultsFile(grown, more), workers=1)
+    added = read_results(grown)[len(rows):]
+    assert added == [row for row in fresh if row["seed"] == 2]  # as a sweep of 3 seeds from the start
+
+
+@pytest.mark.parametrize("cut_after", [1, 3])
+def test_a_configuration_cut_off_mid_write_is_retrained_as_its_whole_stack(tmp_path, cut_after):
+    """A PyTorch-loop model (NPU), whose float32 rounding depends on the stack: the rerun's rows are
+    bit for bit those of the uninterrupted sweep."""
+    npu = replace(TINY, models=("npu",), operations=("mul",), seeds=4)
+    whole = tmp_path / "whole.jsonl"
+    uninterrupted = run_benchmark(ResultsFile(whole, npu), workers=1)
+    lines = whole.read_bytes().split(b"\n")
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b"\n".join(lines[:cut_after]) + b"\n" + lines[cut_after][:10])  # a kill mid-write
+    assert run_benchmark(ResultsFile(cut, npu), workers=1) == uninterrupted
+    assert cut.read_bytes() == whole.read_bytes()
 
 
 def test_a_results_file_of_other_settings_is_refused(tiny_results):

@@ -315,9 +315,11 @@ class ResultsFile:
         return tuple(seed for seed in self.benchmark.seed_list() if seed not in done)
 
     def pending(self) -> list[tuple[Configuration, tuple[int, ...]]]:
-        """Each configuration with seeds still to train, and those seeds."""
-        work = [(c, self.missing_seeds(c)) for c in self.benchmark.configurations()]
-        return [(c, seeds) for c, seeds in work if seeds]
+        """Each configuration that lacks a seed, with every seed of the benchmark: a configuration
+        always trains as the whole stack an uninterrupted sweep trains, so that its seeds' numbers
+        are those of that sweep, even where a seed's float32 rounding depends on its stack (the
+        PyTorch loop); only the missing seeds' rows are then appended."""
+        return [(c, self.benchmark.seed_list()) for c in self.benchmark.configurations() if self.missing_seeds(c)]
 
     def checkpoint(self, configuration: Configuration, seeds: tuple[int, ...]) -> Path:
         """Where the run of ``configuration`` with ``seeds`` keeps its checkpoint: a file in the
@@ -395,7 +397,9 @@ def run_benchmark(
         if on_start is not None:
             on_start(len(pending))
         checkpoints = {configuration.key: results.checkpoint(configuration, seeds) for configuration, seeds in pending}
+        missing = {configuration.key: set(results.missing_seeds(configuration)) for configuration, _ in pending}
         for configuration, rows in train_all(benchmark, pending, list(checkpoints.values()), **options):
+            rows = [row for row in rows if row["seed"] in missing[configuration.key]]
             results.append(rows)
             checkpoints[configuration.key].unlink(missing_ok=True)
             if on_done is not None:
