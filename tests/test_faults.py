@@ -105,3 +105,52 @@ def test_a_second_sweep_on_the_same_file_exits_at_once(tmp_path):
         first.kill()
         first.wait()
     assert not results.exists() or read_results(results) == []
+
+
+SHORT = ["-m", "nalm.cli", "bench", "--models", "nau", "nac", "--ops", "add", "--seeds", "2", "--steps", "12000",
+         "--eval-every", "1000", "--eval-size", "64", "--input-size", "10", "--threshold-samples", "1000",
+         "--workers", "2", "--no-progress"]
+"""Two configurations on two workers, a few seconds each."""
+
+
+def sweep(results, **options):
+    return subprocess.Popen([sys.executable, *SHORT, "--results", str(results)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **options)
+
+
+def finished(results):
+    process = sweep(results)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    return sorted(read_results(results), key=lambda row: (row["model"], row["seed"]))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    return finished(tmp_path_factory.mktemp("whole") / "runs.jsonl")
+
+
+@pytest.mark.parametrize("moment", ["first checkpoint", "first configuration saved"])
+@pytest.mark.parametrize("target", ["parent", "group"])
+def test_a_sweep_killed_at_any_moment_ends_as_the_uninterrupted_one(tmp_path, uninterrupted, moment, target):
+    results = tmp_path / "runs.jsonl"
+    process = sweep(results, start_new_session=True)
+    folder = results.with_name(results.name + ".checkpoints")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if moment == "first checkpoint" and folder.is_dir() and any(p.suffix == ".pt" for p in folder.iterdir()):
+            break
+        if moment == "first configuration saved" and results.exists() and results.read_bytes().count(b"\n") >= 2:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the sweep ended before the kill"
+    workers = children(process.pid)
+    if target == "parent":
+        os.kill(process.pid, signal.SIGKILL)
+    else:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert finished(results) == uninterrupted
