@@ -465,6 +465,17 @@ def test_the_ray_executor_writes_the_rows_of_the_local_one(tiny_results, tmp_pat
     assert not (tmp_path / "ray.jsonl.checkpoints").exists()
 
 
+def test_on_ray_large_seed_counts_of_compiled_models_train_in_chunks_with_the_same_rows(tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.setattr(results_module, "RAY_CHUNK", 2)
+    five = replace(TINY, models=("nau", "npu"), operations=("add",), seeds=5)
+    nau, npu = five.configurations()
+    assert results_module.seed_chunks(five, nau, five.seed_list()) == [(0, 1), (2, 3), (4,)]
+    assert results_module.seed_chunks(five, npu, five.seed_list()) == [five.seed_list()]  # stack-dependent rounding
+    local = run_benchmark(ResultsFile(tmp_path / "local.jsonl", five), workers=1)
+    assert run_benchmark(ResultsFile(tmp_path / "ray.jsonl", five), executor="ray") == local
+
+
 def test_without_ray_the_ray_executor_says_how_to_get_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # makes "import ray" fail
     with pytest.raises(SystemExit) as exit_info:

@@ -43,7 +43,8 @@ from nalm.bench.data import SeedStreams
 from nalm.bench.grid import Benchmark, Configuration
 from nalm.bench.metrics import success_threshold
 from nalm.bench.models import MODELS, build_published_model
-from nalm.bench.seeds import train_seeds
+from nalm.bench.fused import plan
+from nalm.bench.seeds import stack_seeds, train_seeds
 from nalm.bench.tasks import StaticArithmeticTask, value_range
 from nalm.bench.trainer import TrainConfig, TrainResult, mean_squared_error
 from nalm.validation import choice, positive_int
@@ -450,26 +451,51 @@ def require_ray() -> Any:
     return ray
 
 
+RAY_CHUNK = 25
+"""On Ray, a configuration whose seeds train independently of the seeds beside them (the models
+the compiled kernels run) is split into tasks of at most this many seeds."""
+
+
+def seed_chunks(benchmark: Benchmark, configuration: Configuration, seeds: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """The seeds of ``configuration`` in the stacks that train them: one stack, or chunks of
+    :data:`RAY_CHUNK` seeds where a seed's numbers do not depend on its stack (the compiled path)."""
+
+    def build() -> torch.nn.Module:
+        return build_published_model(configuration.model, benchmark.input_size, benchmark.hidden_size)
+
+    if len(seeds) <= RAY_CHUNK or plan(stack_seeds(build, seeds[:1])) is None:
+        return [seeds]
+    return [seeds[start:start + RAY_CHUNK] for start in range(0, len(seeds), RAY_CHUNK)]
+
+
 def _train_on_ray(
     benchmark: Benchmark,
     pending: list[tuple[Configuration, tuple[int, ...]]],
     checkpoints: list[Path],
     address: str | None,
 ) -> Iterator[tuple[Configuration, list[Row]]]:
-    """Each pending configuration with its rows, trained as Ray tasks, in the order they finish."""
+    """Each pending configuration with its rows, trained as Ray tasks (one per chunk of seeds,
+    :func:`seed_chunks`), in the order the configurations finish."""
     ray = require_ray()
     started = not ray.is_initialized()
     if started:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     train = ray.remote(num_cpus=1, max_retries=3, retry_exceptions=False)(run_configuration)
-    tasks = {
-        train.remote(benchmark, configuration, seeds, 1, str(checkpoint)): configuration
-        for (configuration, seeds), checkpoint in zip(pending, checkpoints)
-    }
+    tasks: dict[Any, tuple[Configuration, int]] = {}
+    parts: dict[Configuration, list[list[Row] | None]] = {}
+    for (configuration, seeds), checkpoint in zip(pending, checkpoints):
+        chunks = seed_chunks(benchmark, configuration, seeds)
+        parts[configuration] = [None] * len(chunks)
+        for index, chunk in enumerate(chunks):
+            path = checkpoint if len(chunks) == 1 else checkpoint.with_name(f"{checkpoint.stem}-{index}.pt")
+            tasks[train.remote(benchmark, configuration, chunk, 1, str(path))] = (configuration, index)
     try:
         while tasks:
             (done,), _ = ray.wait(list(tasks), num_returns=1)
-            yield tasks.pop(done), ray.get(done)
+            configuration, index = tasks.pop(done)
+            parts[configuration][index] = ray.get(done)
+            if all(part is not None for part in parts[configuration]):
+                yield configuration, [row for part in parts.pop(configuration) for row in part]
     except BaseException:  # an error or Ctrl-C: stop the tasks still running
         for task in tasks:
             ray.cancel(task, force=True)
