@@ -110,6 +110,7 @@ def test_report_into_a_file_is_refused(tmp_path, capsys):
     assert main(["bench", "--models", "nau", "--ops", "add", "--seeds", "1", "--steps", "10", "--eval-every", "10",
                  "--eval-size", "16", "--input-size", "4", "--threshold-samples", "100", "--results", str(results),
                  "--no-progress"]) == 0
+    assert "1 configuration x 1 seed," in capsys.readouterr().out
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
     with pytest.raises(SystemExit) as exit_info:
