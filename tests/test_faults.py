@@ -154,3 +154,39 @@ def test_a_sweep_killed_at_any_moment_ends_as_the_uninterrupted_one(tmp_path, un
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert finished(results) == uninterrupted
+
+
+def test_on_ray_a_task_whose_worker_dies_runs_again_with_the_same_rows(tmp_path):
+    pytest.importorskip("ray")
+    import threading
+    from dataclasses import replace
+
+    from nalm.bench.grid import Benchmark
+    from nalm.bench.results import ResultsFile, run_benchmark
+
+    bench = Benchmark(models=("nau",), operations=("add",), seeds=2, steps=60_000, eval_every=1000, eval_size=64,
+                      input_size=10, threshold_samples=1000)
+    local = run_benchmark(ResultsFile(tmp_path / "local.jsonl", bench), workers=1)
+    killed = []
+
+    def kill_the_first_task():
+        deadline = time.monotonic() + 120
+        while not killed and time.monotonic() < deadline:
+            for entry in Path("/proc").iterdir():
+                try:
+                    command = (entry / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"ray::run_configuration" in command:
+                    time.sleep(0.5)  # let it start training
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    killed.append(int(entry.name))
+                    return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_the_first_task)
+    killer.start()
+    on_ray = run_benchmark(ResultsFile(tmp_path / "ray.jsonl", replace(bench)), executor="ray")
+    killer.join()
+    assert killed, "no Ray task was seen to kill"
+    assert on_ray == local
