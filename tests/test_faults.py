@@ -87,6 +87,9 @@ def test_ctrl_c_stops_the_sweep_at_once_with_one_line(tmp_path):
     assert process.returncode == 130
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert "nalm bench: interrupted; what finished is saved" in err
+    deadline = time.monotonic() + 3  # the workers were sent SIGTERM: they are gone within moments
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not any(alive(pid) for pid in workers)
     assert list(results.with_name(results.name + ".checkpoints").glob("*.pt"))  # kept for the rerun
 

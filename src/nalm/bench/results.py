@@ -435,8 +435,11 @@ def _train_all(
         for future in as_completed(futures):
             yield futures[future], future.result()
     except BaseException:  # an error or Ctrl-C: stop the workers now; their checkpoints stay
-        for process in list(getattr(pool, "_processes", {}).values()):
+        processes = list(getattr(pool, "_processes", {}).values())
+        for process in processes:
             process.terminate()
+        for process in processes:
+            process.join(timeout=5)
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
