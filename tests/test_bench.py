@@ -13,7 +13,6 @@ import torch
 from nalm.bench import results as results_module
 from nalm.bench import seeds as seeds_module
 from nalm.bench.aggregate import summarize, wilson_interval
-from nalm.bench.checkpoints import read_checkpoint
 from nalm.bench.grid import PRESETS, Benchmark, Configuration, preset
 from nalm.bench.metrics import sparsity_error
 from nalm.bench.models import MODELS, Dense, build_published_model
@@ -242,8 +241,9 @@ def test_a_sweep_killed_mid_configuration_resumes_from_its_checkpoint(tiny_resul
         with pytest.raises(KeyboardInterrupt):
             run_benchmark(ResultsFile(partial, TINY), workers=1)
     folder = tmp_path / "partial.jsonl.checkpoints"
-    assert [read_checkpoint(p, torch.load(io.BytesIO(p.read_bytes().partition(b"\n")[2]))["run"], "cpu")["step"]
-            for p in folder.iterdir()] == [20]
+    (checkpoint,) = folder.iterdir()
+    header, _, payload = checkpoint.read_bytes().partition(b"\n")
+    assert header.startswith(b"nalm-checkpoint-1 ") and torch.load(io.BytesIO(payload))["step"] == 20
     assert run_benchmark(ResultsFile(partial, TINY), workers=1) == rows
     assert not folder.exists()  # removed when the sweep is done
 
@@ -483,3 +483,11 @@ def test_without_ray_the_ray_executor_says_how_to_get_it(tmp_path, monkeypatch, 
     assert exit_info.value.code == 1
     assert "pip install 'nalm[ray]'" in capsys.readouterr().err
     assert not (tmp_path / "r.jsonl.checkpoints").exists()
+
+
+def test_a_complete_last_row_without_its_newline_is_kept(tiny_results, tmp_path):
+    path, rows = tiny_results
+    no_newline = tmp_path / "no_newline.jsonl"
+    no_newline.write_bytes(path.read_bytes().rstrip(b"\n"))  # e.g. a hand-edited file
+    assert run_benchmark(ResultsFile(no_newline, TINY), workers=1) == rows  # nothing retrained or lost
+    assert no_newline.read_bytes() == path.read_bytes()

@@ -125,6 +125,7 @@ def finished(results):
     process = sweep(results)
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
+    assert "cannot be used" not in err  # resumed from its checkpoints, not trained again from scratch
     return sorted(read_results(results), key=lambda row: (row["model"], row["seed"]))
 
 

@@ -102,8 +102,9 @@ def test_every_penalized_unit_adds_its_penalty_under_fit(layer):
     assert loss == pytest.approx(float(expected), rel=1e-5) and loss > 0
 
 
-def test_weights_saved_before_layers_counted_steps_still_load():
-    layer = NAU(2, input_dim=3)
+@pytest.mark.parametrize("trainable", [True, False])
+def test_weights_saved_before_layers_counted_steps_still_load(trainable):
+    layer = NAU(2, input_dim=3, trainable=trainable)
     saved = {"0": np.full((3, 2), 0.25, dtype="float32")}  # what an older file holds: W alone
 
     class Store(dict):

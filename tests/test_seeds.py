@@ -258,7 +258,7 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_again(tmp_path, ki
     with pytest.warns(CheckpointWarning, match=f"checkpoint {re.escape(str(checkpoint))} cannot be used .* moved to "):
         again = train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
     assert [r.evaluations for r in again] == [r.evaluations for r in uninterrupted]  # from step 0, not a wrong number
-    assert len(list(tmp_path.glob("run.pt.set-aside-*"))) == 1
+    assert len(list(tmp_path.glob("run.pt.set-aside-*"))) == 1  # beside it; a sweep's go to RESULTS.set-aside/
     assert not list(tmp_path.glob("*.partial"))
 
 

@@ -284,3 +284,21 @@ def test_nalu_dividing_by_many_zeros_overflows_unless_capped():
     x = torch.zeros(1, 8)
     assert torch.isinf(plain(x)).all()
     assert capped(x).item() == pytest.approx(math.exp(20.0) / 2, rel=1e-5)  # gate sigmoid(0) = 1/2
+
+
+@pytest.mark.parametrize("name", ["nau", "nmu", "inalu"])
+def test_scheduled_penalties_take_python_numpy_and_tensor_steps(name):
+    import numpy as np
+
+    unit = make(name)
+    for step in (0, 20_000, 3_000_000):
+        expected = unit.regularization_loss(step)
+        for other in (np.int64(step), torch.tensor(step), float(step)):
+            assert torch.allclose(unit.regularization_loss(other), expected)
+
+
+def test_options_are_fixed_once_a_unit_is_built():
+    unit = make("nalu")
+    with pytest.raises(AttributeError, match="NALU.eps is fixed when the unit is built"):
+        unit.eps = 1.0
+    assert unit.eps == 1e-7

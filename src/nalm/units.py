@@ -14,6 +14,7 @@ formula maps x (..., in) to (..., out).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,8 +159,9 @@ def _sparse_unit(name: str, formula_text: str, schedule: functional.SparsitySche
     """NAU and NMU: one clamped weight W and the sparsity penalty lambda(t) mean(min(|W|, 1 - |W|))."""
 
     def penalty(weights: Weights, step: Any, options: Options, ops: Any) -> Any:
-        strength = _schedule(options)(step, ops=None if isinstance(step, (int, float)) else ops)
-        if isinstance(strength, float) and strength == 0:
+        number = isinstance(step, numbers.Real)  # Python and NumPy numbers; else a tensor
+        strength = _schedule(options)(float(step) if number else step, ops=None if number else ops)
+        if number and strength == 0:
             return None
         W = functional.clamp(weights["W"], *weight_range, ops=ops)
         return strength * functional.sparsity_penalty(W, ops=ops)
@@ -214,12 +216,12 @@ def _inalu_weights(options: Options) -> tuple[Weight, ...]:
 
 
 def _inalu_penalty(weights: Weights, step: Any, options: Options, ops: Any) -> Any:
-    if isinstance(step, (int, float)):
+    if isinstance(step, numbers.Real):  # Python and NumPy numbers; else a tensor
         if step <= options["regularization_start"]:
             return None
         active = 1.0
     else:
-        active = ops.cast(ops.greater(step, options["regularization_start"]), weights["G"].dtype)
+        active = ops.where(ops.greater(step, options["regularization_start"]), 1.0, 0.0)
     return active * functional.inalu_penalty([weights[n] for n in _INALU_WEIGHTS], options["threshold"], ops=ops)
 
 

@@ -68,17 +68,38 @@ def _payload(path: Path, data: bytes) -> bytes:
     return payload
 
 
-def read_checkpoint(path: Path, run: dict[str, Any], device: torch.device) -> dict[str, Any] | None:
-    """The state saved at ``path`` for ``run``, or None if there is none or it was set aside."""
-    if not path.exists():
-        return None
+def set_aside_folder(path: Path) -> Path:
+    """Where a checkpoint that cannot be used is moved: next to the checkpoint folder of a sweep
+    (``RESULTS.set-aside/``, which outlives the sweep), or beside the file."""
+    folder = path.parent
+    if folder.name.endswith(".checkpoints"):
+        return folder.with_name(folder.name.removesuffix(".checkpoints") + ".set-aside")
+    return folder
+
+
+def read_checkpoint(path: Path, run: dict[str, Any], device: torch.device | str) -> dict[str, Any] | None:
+    """The state saved at ``path`` for ``run``, or None if there is none or it was set aside. A file
+    that cannot be read at all (permissions, I/O) is a ValueError naming it: it is not moved."""
     try:
-        state = torch.load(io.BytesIO(_payload(path, path.read_bytes())), map_location=device)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ValueError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
+    try:
+        state = torch.load(io.BytesIO(_payload(path, data)), map_location=device, weights_only=True)
         if not isinstance(state, dict) or state.get("run") != run:
             raise ValueError("it belongs to another run")
-    except Exception as error:  # any damage: set the file aside and start again
-        aside = path.with_name(f"{path.name}.set-aside-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
-        os.replace(path, aside)
+    except Exception as error:  # damaged or foreign content: set the file aside and start again
+        folder = set_aside_folder(path)
+        aside = folder / f"{path.name}.set-aside-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            os.replace(path, aside)
+        except FileNotFoundError:  # another reader set it aside first
+            return None
+        except OSError as move_error:
+            raise ValueError(f"checkpoint {path} cannot be used ({error}) nor moved aside ({move_error})") from None
         warnings.warn(
             f"checkpoint {path} cannot be used ({error}); it was moved to {aside} and the run starts from step 0",
             CheckpointWarning,

@@ -19,7 +19,6 @@ The sparsity error is read at the selected step, like the errors.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import json
@@ -276,11 +275,22 @@ class ResultsFile:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the file's lock (RESULTS.lock, released when the block ends or the process dies),
-        read the file again and drop a last line cut off by a kill. A second holder is refused at
+        drop a last line cut off by a kill and read the file again. A second holder is refused at
         once with a ValueError that names the file and the process holding it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(self.path.name + ".lock")
-        with lock_path.open("a+") as lock:
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system: no lock, say so
+            warnings.warn(f"results file {self.path} is not locked on this system: run one sweep on it at a time",
+                          stacklevel=3)
+            self._load()
+            yield
+            return
+        try:
+            lock = lock_path.open("a+")
+        except OSError as error:
+            raise ValueError(f"cannot create the lock file {lock_path}: {error.strerror or error}") from None
+        with lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -290,24 +300,39 @@ class ResultsFile:
                     f"results file {self.path} is being written by another nalm bench ({holder}); "
                     "wait for it to finish or choose another --results path"
                 ) from None
+            except OSError as error:
+                raise ValueError(
+                    f"cannot lock {lock_path} ({error.strerror or error}; some network file systems refuse locks): "
+                    "choose a --results path on a local disk"
+                ) from None
             lock.seek(0)
             lock.truncate()
             lock.write(f"process {os.getpid()} on {socket.gethostname()}")
             lock.flush()
             try:
-                self._load()
                 if self.path.exists():
                     self._drop_cut_line()
+                self._load()
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _drop_cut_line(self) -> None:
-        """Truncate the file after its last newline (a line cut off by a kill)."""
+        """Drop what follows the last newline if it is a line cut off by a kill; a complete row that
+        only lacks its newline gets one instead."""
         data = self.path.read_bytes()
         end = data.rfind(b"\n") + 1
-        if end < len(data):
-            with self.path.open("r+b") as file:
+        if end == len(data):
+            return
+        try:
+            complete = isinstance(json.loads(data[end:]), dict)
+        except ValueError:
+            complete = False
+        with self.path.open("r+b") as file:
+            if complete:
+                file.seek(0, os.SEEK_END)
+                file.write(b"\n")
+            else:
                 file.truncate(end)
 
     def missing_seeds(self, configuration: Configuration) -> tuple[int, ...]:
@@ -482,7 +507,10 @@ def _train_on_ray(
     ray = require_ray()
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise ValueError(f"cannot reach the Ray cluster at {address or 'this machine'}: {error}") from None
     train = ray.remote(num_cpus=1, max_retries=3, retry_exceptions=False)(run_configuration)
     tasks: dict[Any, tuple[Configuration, int]] = {}
     parts: dict[Configuration, list[list[Row] | None]] = {}
@@ -490,7 +518,8 @@ def _train_on_ray(
         chunks = seed_chunks(benchmark, configuration, seeds)
         parts[configuration] = [None] * len(chunks)
         for index, chunk in enumerate(chunks):
-            path = checkpoint if len(chunks) == 1 else checkpoint.with_name(f"{checkpoint.stem}-{index}.pt")
+            path = checkpoint.resolve()  # the same file from every node that shares the folder
+            path = path if len(chunks) == 1 else path.with_name(f"{path.stem}-{index}.pt")
             tasks[train.remote(benchmark, configuration, chunk, 1, str(path))] = (configuration, index)
     try:
         while tasks:

@@ -192,8 +192,10 @@ class ArithmeticLayer(keras.layers.Layer):
         self.units = units
         self.input_dim = input_dim
         self.options = options
-        for name, value in {**options, **self.definition.derived(options)}.items():
+        fixed = {**options, **self.definition.derived(options)}
+        for name, value in fixed.items():
             setattr(self, name, value)
+        self._fixed = frozenset(fixed)
         layout = self.definition.weights(options)
         self.weight_names = tuple(weight.name for weight in layout)
         self.vectors = {weight.name: weight.shape for weight in layout if weight.shape != "matrix"}
@@ -224,6 +226,14 @@ class ArithmeticLayer(keras.layers.Layer):
             # keras.Sequential reads this attribute to give the model its InputLayer.
             self._input_shape_arg = (input_dim,)
             self.build((None, input_dim))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__dict__.get("_fixed", ()):
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is fixed when the layer is built from its options: "
+                f"make a new layer with {name}={value!r}"
+            )
+        super().__setattr__(name, value)
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         input_dim = input_shape[-1]
@@ -256,8 +266,8 @@ class ArithmeticLayer(keras.layers.Layer):
         """Keras's loader, also for files saved before penalized layers counted their steps (their
         store lacks ``step``, the last variable): the weights load and the count starts at 0."""
         if self.penalized and len(store.keys()) == len(self.variables) - 1:
-            for index, variable in enumerate(self.trainable_variables):
-                variable.assign(store[str(index)])
+            for index, name in enumerate(self.weight_names):
+                getattr(self, name).assign(store[str(index)])
             return
         super().load_own_variables(store)
 
@@ -269,7 +279,7 @@ class ArithmeticLayer(keras.layers.Layer):
             raise TypeError(f"{type(self).__name__} expects a floating-point input, got dtype {dtype}")
         if training and self.penalized:
             self.step.assign(self.step + 1)
-            self.add_loss(self.regularization_loss(keras.ops.cast(self.step, self.variable_dtype)))
+            self.add_loss(self.regularization_loss(keras.ops.cast(self.step, "float32")))  # exact to 2^24 steps
         return self.compute(inputs)
 
     def compute(self, inputs: Any) -> Any:

@@ -107,13 +107,23 @@ class DefinedUnit(ArithmeticUnit):
     def __init__(self, in_features: int, out_features: int, **options: Any) -> None:
         super().__init__(in_features, out_features)
         self.options = self.definition.resolve(options)
-        for name, value in {**self.options, **self.definition.derived(self.options)}.items():
+        fixed = {**self.options, **self.definition.derived(self.options)}
+        for name, value in fixed.items():
             setattr(self, name, value)
+        self._fixed = frozenset(fixed)
         sizes = {"matrix": (in_features, out_features), "input": (in_features,), "output": (out_features,)}
         self._layout = self.definition.weights(self.options)
         for weight in self._layout:
             self.register_parameter(weight.name, nn.Parameter(torch.empty(sizes[weight.shape])))
         self.reset_parameters()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__dict__.get("_fixed", ()):
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is fixed when the unit is built (the formula, the penalty and "
+                f"the compiled kernels all read it): build a new unit with {name}={value!r}"
+            )
+        super().__setattr__(name, value)
 
     def reset_parameters(self) -> None:
         """Draw every weight again, as the definition initializes it."""
