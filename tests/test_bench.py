@@ -485,6 +485,21 @@ def test_without_ray_the_ray_executor_says_how_to_get_it(tmp_path, monkeypatch, 
     assert not (tmp_path / "r.jsonl.checkpoints").exists()
 
 
+def test_the_ray_executor_refuses_a_gpu_before_training(tmp_path):
+    with pytest.raises(ValueError, match="the Ray executor trains on its nodes' CPUs"):
+        run_benchmark(ResultsFile(tmp_path / "r.jsonl", TINY), executor="ray", device="cuda")
+    assert not (tmp_path / "r.jsonl.checkpoints").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_sweep_on_a_gpu_gives_the_cpus_results_up_to_rounding(tiny_results, tmp_path):
+    _, rows = tiny_results
+    on_gpu = run_benchmark(ResultsFile(tmp_path / "gpu.jsonl", TINY), workers=1, device="cuda")
+    assert [(r["model"], r["operation"], r["seed"]) for r in on_gpu] == [(r["model"], r["operation"], r["seed"]) for r in rows]
+    for gpu, cpu in zip(on_gpu, rows):
+        assert gpu["interpolation_mse"] == pytest.approx(cpu["interpolation_mse"], rel=1e-2, abs=1e-6)
+
+
 def test_a_complete_last_row_without_its_newline_is_kept(tiny_results, tmp_path):
     path, rows = tiny_results
     no_newline = tmp_path / "no_newline.jsonl"

@@ -88,12 +88,14 @@ def bad_inputs(tmp_path):
         (["bench", "--steps", "1e23"], "invalid int value: '1e23'"),
         (["train", "--device", "meta"], "device 'meta' is not available"),
         (["train", "--device", "cpu:99"], "device 'cpu:99' is not available"),
+        ([*bench, str(tmp_path / "r.jsonl"), "--device", "meta"], "device 'meta' is not available"),
+        ([*bench, str(tmp_path / "r.jsonl"), "--device", "nodevice"], "device 'nodevice'"),
         (["report", str(not_results), "--out", str(tmp_path / "out")], "line 1 is not a run"),
         (["report", str(binary), "--out", str(tmp_path / "out")], "not UTF-8 text"),
     ]
 
 
-@pytest.mark.parametrize("case", range(13))
+@pytest.mark.parametrize("case", range(15))
 def test_every_bad_input_is_one_line_and_exit_2_before_any_training(case, tmp_path, capsys):
     args, message = bad_inputs(tmp_path)[case]
     with pytest.raises(SystemExit) as exit_info:

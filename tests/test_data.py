@@ -164,3 +164,54 @@ def test_a_stream_cannot_run_into_the_next_one():
 def test_projection_needs_one_weight_per_seed():
     with pytest.raises(ValueError, match=r"weight \(2, columns, out\)"):
         draw_projection(SeedStreams([0, 1], "train"), 2, UNIT, no_spans(2), torch.zeros(3, 4, 2))
+
+
+DEVICE_CASES = [
+    (dtype, bounds, columns)
+    for dtype in (torch.float32, torch.float64)
+    for bounds in ([(1.0, 2.0)], [(-6.0, -2.0), (2.0, 6.0)], [(-20.0, -10.0)], [(0.1, 0.2), (1.0, 3.0), (5.0, 5.5)])
+    for columns in (100, 7, 1)
+]
+
+
+@pytest.mark.parametrize(("dtype", "bounds", "columns"), DEVICE_CASES)
+def test_the_device_draws_are_the_kernels_up_to_rounding(dtype, bounds, columns):
+    # The tensor-operation port that draws on a GPU, run here on the CPU: the same 64-bit draws,
+    # so the same values, except that the kernels may fuse the scaling into one rounding (FMA).
+    seeds, spans = [0, 5, MAX_SEED], np.array([[0, min(3, columns), 0, columns]] * 3)
+    x, sums = draw(SeedStreams(seeds, "train"), 33, columns, bounds, spans, dtype)
+    positions = SeedStreams(seeds, "train").advance(33, columns)
+    bits = data._BITS[dtype]
+    ported = data._draw_on_device(positions, 33, columns, bits, *data._interval_arrays(bounds), dtype, torch.device("cpu"))
+    ported_sums = data._subset_sums(ported, spans)
+    assert ported.dtype == dtype and ported.shape == x.shape
+    if bounds[0] in ((1.0, 2.0), (-6.0, -2.0)):  # scaling by a power of two: no rounding at all
+        assert torch.equal(ported, x) and torch.equal(ported_sums, sums)
+    ulp = torch.finfo(dtype).eps
+    torch.testing.assert_close(ported, x, rtol=2 * ulp, atol=0)
+    torch.testing.assert_close(ported_sums, sums, rtol=columns * 2 * ulp, atol=0)
+
+
+def test_the_device_port_reads_the_64_bit_counter_as_the_kernels_do():
+    positions = torch.tensor([data._as_int64(p) for p in (0, 1, 2**63 - 1, 2**63, 2**64 - 1)])
+    mixed = data._splitmix_on_device(positions)
+    expected = [int(data._splitmix(np.uint64(p))) for p in (0, 1, 2**63 - 1, 2**63, 2**64 - 1)]
+    assert [value % 2**64 for value in mixed.tolist()] == expected
+
+
+def test_draws_for_another_device_are_made_there():
+    # "meta" tensors have shapes and no values: the rows come from the tensor port, not the kernels.
+    x, sums = draw(SeedStreams([0, 1], "train"), 4, 9, UNIT, np.array([[0, 3, 2, 6]] * 2), torch.bfloat16, "meta")
+    assert (x.device.type, x.dtype, x.shape) == ("meta", torch.bfloat16, (2, 4, 9))
+    assert (sums.device.type, sums.dtype, sums.shape) == ("meta", torch.float64, (2, 4, 2))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_gpu_draws_the_cpus_numbers_up_to_rounding():
+    spans = np.array([[0, 25, 12, 37]] * 3)
+    for dtype in (torch.float32, torch.float64):
+        x, sums = draw(SeedStreams([0, 1, 7], "extrapolation"), 64, 100, [(2.0, 6.0)], spans, dtype)
+        on_gpu, gpu_sums = draw(SeedStreams([0, 1, 7], "extrapolation"), 64, 100, [(2.0, 6.0)], spans, dtype, "cuda")
+        assert on_gpu.device.type == "cuda"
+        torch.testing.assert_close(on_gpu.cpu(), x, rtol=2 * torch.finfo(dtype).eps, atol=0)
+        torch.testing.assert_close(gpu_sums.cpu(), sums, rtol=1e-6, atol=0)

@@ -140,6 +140,8 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--executor", default="local", choices=EXECUTORS,
                        help="local: worker processes on this machine; ray: tasks on a Ray cluster (default: local)")
     bench.add_argument("--address", help="with --executor ray: the cluster's address (default: a local Ray instance)")
+    bench.add_argument("--device", default="cpu",
+                       help="torch device the models train on, e.g. cuda; its data is drawn there (default: cpu)")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -226,6 +228,7 @@ def _bench_command(args: argparse.Namespace, console: Console) -> None:
     positive_int("workers", args.workers)
     if args.address is not None and args.executor != "ray":
         raise ValueError("--address is the Ray cluster's: it needs --executor ray")
+    device = _device(args.device)
     if args.executor == "ray":
         require_ray()
     results = ResultsFile(args.results or Path("results") / f"{args.preset}.jsonl", benchmark)
@@ -244,7 +247,7 @@ def _bench_command(args: argparse.Namespace, console: Console) -> None:
             progress.update(bar, description=f"done {configuration.model} {configuration.operation}")
 
         rows = run_benchmark(
-            results, workers=args.workers, executor=args.executor, address=args.address,
+            results, workers=args.workers, executor=args.executor, address=args.address, device=str(device),
             on_start=lambda n: progress.update(bar, total=n), on_done=done
         )
     console.print(_summary_table(rows))

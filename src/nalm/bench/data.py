@@ -9,7 +9,10 @@ bits for float32 (the same draws, cut to 24 bits). A row of ``columns`` values
 takes ceil(columns / 2) draws, so any row of a set can be drawn without the rows before it.
 
 The kernels (numba, in parallel over the seeds) write the inputs x (S, rows, columns) and the
-subset sums a, b (S, rows, 2) of the static task in float64; :func:`draw_projection` also
+subset sums a, b (S, rows, 2) of the static task in float64. On other devices (a GPU) the same
+draws are computed there by tensor operations (:func:`_draw_on_device`: 64-bit integer arithmetic
+that wraps, as SplitMix64's does), so the data never crosses from the CPU and equals the CPU's
+up to the rounding of the scaling and of the sums. :func:`draw_projection` also
 multiplies x by a per-seed weight as it draws, for models whose first layer is linear, and keeps
 x for the gradient of that weight. Sums may be vectorized in any order (``reassoc``), so results
 are the same from run to run on one machine, but may differ in the last bits between CPUs.
@@ -184,33 +187,97 @@ def draw(
     bounds: Sequence[tuple[float, float]],
     spans: np.ndarray,
     dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The next ``rows`` rows of every seed's stream: x ~ U[bounds]^columns, (S, rows, columns) in
     ``dtype``, and the sums (S, rows, 2) float64 of x[..., spans[s, 0]:spans[s, 1]] and
-    x[..., spans[s, 2]:spans[s, 3]] (in ``dtype``'s precision) for seed s. On the CPU.
+    x[..., spans[s, 2]:spans[s, 3]] (in ``dtype``'s precision) for seed s, on ``device``.
 
     ``bounds`` are disjoint sorted intervals (low, high); x is uniform over their union.
     ``spans`` is (S, 4) int64. Dtypes other than float32 and float64 are drawn in float32, then
-    rounded; their sums are those of the rounded x.
+    rounded; their sums are those of the rounded x. The CPU draws with the compiled kernels, any
+    other device with :func:`_draw_on_device`, there.
     """
     n_seeds = len(streams.positions)
     spans = _check_spans(spans, n_seeds, columns)
+    device = torch.device(device)
     native = _native(dtype)
+    positions = streams.advance(rows, columns)
+    intervals = _interval_arrays(bounds)
+    if device.type != "cpu":
+        x = _draw_on_device(positions, rows, columns, _BITS[native], *intervals, native, device)
+        rounded = x.to(dtype)
+        return rounded, _subset_sums(rounded, spans)
     x = np.empty((n_seeds, rows, columns), dtype=_numpy(native))
     sums = np.empty((n_seeds, rows, 2))
     no_weight = np.empty((n_seeds, 0, columns), dtype=x.dtype)
     no_projection = np.empty((n_seeds, rows, 0), dtype=x.dtype)
-    positions = streams.advance(rows, columns)
-    intervals = _interval_arrays(bounds)
     _draw(positions, draws_per_row(columns), _BITS[native], *intervals, spans, no_weight, x, sums, no_projection)
     if native == dtype:
         return torch.from_numpy(x), torch.from_numpy(sums)
     rounded = torch.from_numpy(x).to(dtype)
-    sums = torch.stack(
-        [torch.stack([rounded[s, :, a0:a1].double().sum(-1), rounded[s, :, b0:b1].double().sum(-1)], -1)
-         for s, (a0, a1, b0, b1) in enumerate(spans.tolist())]
-    )
-    return rounded, sums
+    return rounded, _subset_sums(rounded, spans)
+
+
+def _subset_sums(x: torch.Tensor, spans: np.ndarray) -> torch.Tensor:
+    """(S, rows, 2) float64: the sums of x (S, rows, columns) over each seed's two ``spans``."""
+    columns = torch.arange(x.shape[-1], device=x.device)
+    spans = torch.from_numpy(spans).to(x.device)[:, None, :]  # (S, 1, 4)
+    masks = [(spans[..., start : start + 1] <= columns) & (columns < spans[..., start + 1 : start + 2]) for start in (0, 2)]
+    wide = x.double()
+    return torch.stack([torch.where(mask, wide, 0.0).sum(-1) for mask in masks], -1)
+
+
+def _as_int64(value: int) -> int:
+    """The 64-bit two's-complement reading of ``value`` mod 2^64: what an int64 tensor holds for it."""
+    value %= 1 << 64
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _shift_right(z: torch.Tensor, bits: int) -> torch.Tensor:
+    """z >> bits of the unsigned 64-bit value that int64 ``z`` holds (a logical shift)."""
+    return (z >> bits) & ((1 << (64 - bits)) - 1)
+
+
+def _splitmix_on_device(position: torch.Tensor) -> torch.Tensor:
+    """:func:`_splitmix` of int64 ``position`` (the uint64 counter's bits), in tensor operations:
+    int64 multiplies wrap mod 2^64 as uint64 ones do, and shifts are made logical."""
+    z = position * _as_int64(int(GAMMA))
+    z = (z ^ _shift_right(z, 30)) * _as_int64(int(_MIX_1))
+    z = (z ^ _shift_right(z, 27)) * _as_int64(int(_MIX_2))
+    return z ^ _shift_right(z, 31)
+
+
+def _draw_on_device(
+    positions: np.ndarray,
+    rows: int,
+    columns: int,
+    bits: int,
+    lows: np.ndarray,
+    starts: np.ndarray,
+    total: float,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor:
+    """x (S, rows, columns) in ``dtype`` (float32 or float64) on ``device``: :func:`_fill_row` of every
+    row of every seed at once, stream s from ``positions[s]``."""
+    per_row = draws_per_row(columns)
+    base = torch.tensor([_as_int64(int(p)) for p in positions], dtype=torch.int64, device=device)
+    offsets = torch.arange(rows * per_row, dtype=torch.int64, device=device).view(1, rows, per_row)
+    z = _splitmix_on_device(base.view(-1, 1, 1) + offsets)
+    high = _shift_right(z, 64 - bits)  # also the value of an odd last column
+    low = (z >> (32 - bits)) & ((1 << bits) - 1)
+    values = torch.stack([high, low], -1).view(len(positions), rows, 2 * per_row)[..., :columns]
+    scale = np.dtype(_numpy(dtype)).type
+    x = values.to(dtype) * float(scale(total) * scale(2.0**-bits)) + float(scale(lows[0]))
+    moved = torch.zeros_like(x, dtype=torch.bool)
+    for k in range(len(lows) - 1, 0, -1):  # a union: as _fill_row, in float64, the last interval first
+        start = lows[0] + starts[k]
+        wide = x.double()
+        move = (wide >= start) & ~moved
+        x = torch.where(move, (wide + (lows[k] - start)).to(dtype), x)
+        moved |= move
+    return x
 
 
 def _check_spans(spans: np.ndarray, n_seeds: int, columns: int) -> np.ndarray:

@@ -129,14 +129,15 @@ def run_configuration(
     seeds: tuple[int, ...],
     threads: int = 1,
     checkpoint: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
 ) -> list[Row]:
-    """Train ``configuration`` with ``seeds`` side by side, ``threads`` threads drawing the data,
-    saving and resuming the run at ``checkpoint`` (see :func:`nalm.bench.seeds.train_stacked`),
-    and return one row per seed."""
+    """Train ``configuration`` with ``seeds`` side by side on ``device``, ``threads`` threads drawing
+    the data on the CPU, saving and resuming the run at ``checkpoint`` (see
+    :func:`nalm.bench.seeds.train_stacked`), and return one row per seed."""
     task, config = benchmark.task(configuration), benchmark.train_config()
 
     def build() -> torch.nn.Module:
-        return build_published_model(configuration.model, benchmark.input_size, benchmark.hidden_size)
+        return build_published_model(configuration.model, benchmark.input_size, benchmark.hidden_size).to(device)
 
     initial = [initial_errors(build, task, config, seed) for seed in seeds]
     results = train_seeds(build, task, config, seeds, threads=threads, checkpoint=checkpoint)
@@ -395,6 +396,7 @@ def run_benchmark(
     workers: int = 2,
     executor: str = "local",
     address: str | None = None,
+    device: str = "cpu",
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[Configuration, list[Row]], None] | None = None,
 ) -> list[Row]:
@@ -405,7 +407,8 @@ def run_benchmark(
     ``executor="ray"`` runs each configuration as a task of one CPU on the Ray cluster at
     ``address`` (None: a local Ray instance of this machine's cores); this process alone writes
     the results file, a task lost with its node is run again (from its checkpoint where the nodes
-    share the results folder), and ``workers`` is not used. Returns the file's rows of the
+    share the results folder), and ``workers`` is not used. The models train on ``device``
+    ("cpu", or a GPU such as "cuda": the local executor only). Returns the file's rows of the
     benchmark's configurations and seeds, in the grid's order, then by seed.
 
     ``on_start(n)`` is told how many configurations are to train, ``on_done(configuration, rows)``
@@ -415,9 +418,11 @@ def run_benchmark(
     """
     positive_int("workers", workers)
     choice("executor", executor, EXECUTORS)
+    if executor == "ray" and device != "cpu":
+        raise ValueError(f"the Ray executor trains on its nodes' CPUs; --device {device} needs --executor local")
     benchmark = results.benchmark
     train_all = _train_on_ray if executor == "ray" else _train_all
-    options = {"address": address} if executor == "ray" else {"workers": workers}
+    options = {"address": address} if executor == "ray" else {"workers": workers, "device": device}
     with results.locked():
         pending = results.pending()
         if on_start is not None:
@@ -442,11 +447,12 @@ def _train_all(
     pending: list[tuple[Configuration, tuple[int, ...]]],
     checkpoints: list[Path],
     workers: int,
+    device: str,
 ) -> Iterator[tuple[Configuration, list[Row]]]:
     """Each pending configuration with its rows, in the order they finish."""
     if workers == 1 or len(pending) <= 1:
         for (configuration, seeds), checkpoint in zip(pending, checkpoints):
-            yield configuration, run_configuration(benchmark, configuration, seeds, workers, checkpoint)
+            yield configuration, run_configuration(benchmark, configuration, seeds, workers, checkpoint, device)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that has started torch's threads
     pool = ProcessPoolExecutor(
@@ -454,7 +460,7 @@ def _train_all(
     )
     try:
         futures: dict[Future, Configuration] = {
-            pool.submit(run_configuration, benchmark, configuration, seeds, 1, checkpoint): configuration
+            pool.submit(run_configuration, benchmark, configuration, seeds, 1, checkpoint, device): configuration
             for (configuration, seeds), checkpoint in zip(pending, checkpoints)
         }
         for future in as_completed(futures):

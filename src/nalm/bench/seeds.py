@@ -8,7 +8,8 @@ initialization, data, updates and evaluations as :func:`nalm.bench.trainer.train
 (up to float32 rounding of the batched matmuls).
 
 Data: each seed draws from its own streams (:mod:`nalm.bench.data`), with compiled kernels that
-draw all the seeds at once on ``threads`` threads. When the first layer is linear (NAC, NAU, a
+draw all the seeds at once on ``threads`` threads, or on the model's device (a GPU) where it is not
+the CPU. When the first layer is linear (NAC, NAU, a
 linear baseline: ``linear_weight()`` is not None) the kernel multiplies each batch by that
 layer's weight as it draws it, so the batch never passes through autograd (see
 :func:`nalm.bench.data.draw_projection`). Evaluation sets are drawn again in row chunks at every
@@ -133,8 +134,8 @@ class _SeedBatches:
     def __call__(self, streams: SeedStreams, rows: int, bounds: Range) -> tuple[torch.Tensor, torch.Tensor]:
         """The next ``rows`` rows of ``streams`` from ``bounds``: model outputs and targets."""
         if not self.fused:
-            x, target = self.task.sample(rows, bounds, self.subsets, streams, self.like.dtype)
-            return self.model(x.to(self.like.device)), target.to(self.like.device)
+            x, target = self.task.sample(rows, bounds, self.subsets, streams, self.like.dtype, self.like.device)
+            return self.model(x), target
         h, sums = draw_projection(streams, rows, intervals(bounds), self.spans, self.layers[0].linear_weight())
         for layer in self.layers[1:]:
             h = layer(h)

@@ -125,15 +125,17 @@ class StaticArithmeticTask:
         subsets: Sequence[tuple[slice, slice]],
         streams: SeedStreams,
         dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The next ``rows`` rows of each seed's stream: x ~ U[bounds]^input_size and targets a op b,
         shapes (S, rows, input_size) and (S, rows, 1), for S = len(subsets) seeds (seed s with
         subsets[s], drawn from stream s of ``streams``).
 
-        x is drawn in ``dtype`` on the CPU (so a seed gives the same data on any device); the
-        targets are computed from those x in float64, then rounded to ``dtype``.
+        x is drawn in ``dtype`` on ``device`` (a seed's data is the same on every device, up to the
+        rounding of its scaling: see :mod:`nalm.bench.data`); the targets are computed from those x
+        in float64, then rounded to ``dtype``.
         """
-        x, sums = draw(streams, rows, self.input_size, intervals(bounds), self.spans(subsets), dtype)
+        x, sums = draw(streams, rows, self.input_size, intervals(bounds), self.spans(subsets), dtype, device)
         return x, self.targets(sums, dtype)
 
     def spans(self, subsets: Sequence[tuple[slice, slice]]) -> np.ndarray:
