@@ -74,8 +74,8 @@ def _factor(w, u):  # noqa: ANN001, ANN202
 def _log_magnitudes(u, eps, out, exponents):  # noqa: ANN001, ANN202
     """out = log(|u| + eps), elementwise (``exponents``: scratch of u's size).
 
-    float64 takes np.log. float32 takes a polynomial logarithm in loops that vectorize, about 3
-    times as fast as the C library's (which does not vectorize), within 1 ulp of the exact
+    float64 takes np.log. float32 takes a polynomial logarithm in loops that vectorize, about 0.8 ns
+    a value (``benchmarks/profile_static.py``; the C library's is not vectorized), within 1 ulp of the exact
     logarithm as the tests check: |u| + eps = m 2^e with m in [0.5, 1), moved to
     [sqrt(1/2), sqrt(2)); log(1 + x) = x - x^2 / 2 + x^3 P(x) for the degree-8 polynomial P of the
     Cephes library's logf; plus e log(2), with log(2) split in two for precision. Zeros,
@@ -113,20 +113,32 @@ def _log_magnitudes(u, eps, out, exponents):  # noqa: ANN001, ANN202
         y = y * x + f(3.3333331174e-1)
         y = y * x * z + e * f(-2.12194440e-4) - half * z
         out[i] = x + y + e * f(0.693359375)
+    low, high = f(1.17549435e-38), f(3.40282347e38)
+    outside = False  # found in a loop that vectorizes; a branch per value costs more than the logarithm
     for i in range(n):
         magnitude = np.abs(u[i]) + eps
-        if not f(1.17549435e-38) <= magnitude <= f(3.40282347e38):
-            out[i] = np.log(magnitude)
+        outside |= not low <= magnitude <= high
+    if outside:
+        for i in range(n):
+            magnitude = np.abs(u[i]) + eps
+            if not low <= magnitude <= high:
+                out[i] = np.log(magnitude)
 
 
 @njit(**_INLINE)
-def _weights(kind, num, P, Wt, Gt):  # noqa: ANN001, ANN202
-    """Wt[k, i] = the layer's effective weight (i, k), Gt[k, i] its gate, from the raw P (3, in, out)."""
+def _weights(kind, num, P, Wt, Gt, Dt):  # noqa: ANN001, ANN202
+    """Wt[k, i] = the layer's effective weight (i, k), Gt[k, i] its gate, from the raw P (3, in, out);
+    for NAC weights also Dt[0, k, i] = d W / d P0 and Dt[1, k, i] = d W / d P1 (for :func:`_update`)."""
     low, high = P.dtype.type(num[0]), P.dtype.type(num[1])
+    one = P.dtype.type(1)
     for i in range(P.shape[1]):
         for k in range(P.shape[2]):
-            if kind[1] == WEIGHT_NAC:
-                Wt[k, i] = np.tanh(P[0, i, k]) / (1 + np.exp(-P[1, i, k]))
+            if kind[1] == WEIGHT_NAC:  # W = tanh(P0) sigmoid(P1)
+                tanh_w, denominator = np.tanh(P[0, i, k]), 1 + np.exp(-P[1, i, k])
+                Wt[k, i] = tanh_w / denominator
+                sigmoid_m = one / denominator
+                Dt[0, k, i] = sigmoid_m * (one - tanh_w * tanh_w)
+                Dt[1, k, i] = tanh_w * sigmoid_m * (one - sigmoid_m)
             else:
                 Wt[k, i] = min(max(P[0, i, k], low), high)
             Gt[k, i] = P[2, i, k]
@@ -250,9 +262,10 @@ def _sparsity(Wt):  # noqa: ANN001, ANN202
 
 
 @njit(**_INLINE)
-def _update(kind, num, P, M, V, Wt, gWt, gGt, strength, step, adam):  # noqa: ANN001, ANN202
+def _update(kind, num, P, M, V, Wt, Dt, gWt, gGt, strength, step, adam):  # noqa: ANN001, ANN202
     """Add the penalty ``strength`` * mean(min(|W|, 1 - |W|)) to the weight gradient, carry it to the
-    raw P (3, in, out), take one Adam step (PyTorch's rule; M, V its moments) and clamp P0."""
+    raw P (3, in, out) (NAC weights: through Dt of :func:`_weights`), take one Adam step (PyTorch's
+    rule; M, V its moments) and clamp P0."""
     dtype = P.dtype.type
     low, high = dtype(num[0]), dtype(num[1])
     lr, beta1, beta2, adam_eps = adam[0], adam[1], adam[2], adam[3]
@@ -271,12 +284,9 @@ def _update(kind, num, P, M, V, Wt, gWt, gGt, strength, step, adam):  # noqa: AN
                     grad_w += penalty * np.sign(w)
                 elif magnitude > 1 - magnitude:
                     grad_w -= penalty * np.sign(w)
-            d_w_hat, d_m_hat = 1.0, 0.0  # d W / d P0 and d W / d P1, from the raw weights before this update
+            d_w_hat, d_m_hat = dtype(1), dtype(0)  # d W / d P0 and d W / d P1, from the raw weights before this update
             if kind[1] == WEIGHT_NAC:
-                tanh_w = np.tanh(np.float64(P[0, i, k]))
-                sigmoid_m = 1.0 / (1.0 + np.exp(-np.float64(P[1, i, k])))
-                d_w_hat = sigmoid_m * (1.0 - tanh_w * tanh_w)
-                d_m_hat = tanh_w * sigmoid_m * (1.0 - sigmoid_m)
+                d_w_hat, d_m_hat = Dt[0, k, i], Dt[1, k, i]
             for p in range(n_params):
                 value = P[p, i, k]
                 grad = gGt[k, i]  # p == 2, the gate; plain statements below: numba has miscompiled
@@ -328,16 +338,16 @@ def _train_steps(
         z, grad_z = np.empty(1, P2.dtype), np.empty(1, P2.dtype)
         cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
         W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
-        gW1t, gG1t = np.empty_like(W1t), np.empty_like(W1t)
+        gW1t, gG1t, D1t = np.empty_like(W1t), np.empty_like(W1t), np.empty((2, *W1t.shape), P2.dtype)
         W2t, G2t = np.empty((1, hidden), P2.dtype), np.empty((1, hidden), P2.dtype)
-        gW2t, gG2t = np.empty_like(W2t), np.empty_like(W2t)
+        gW2t, gG2t, D2t = np.empty_like(W2t), np.empty_like(W2t), np.empty((2, 1, hidden), P2.dtype)
         position = positions[s]
         for t in range(lam1.shape[0]):
             step = first_step + t
             if kind1[0] != OP_NONE:
-                _weights(kind1, num1, P1[s], W1t, G1t)
+                _weights(kind1, num1, P1[s], W1t, G1t, D1t)
                 gW1t[:], gG1t[:] = 0, 0
-            _weights(kind2, num2, P2[s], W2t, G2t)
+            _weights(kind2, num2, P2[s], W2t, G2t, D2t)
             gW2t[:], gG2t[:] = 0, 0
             squared = 0.0
             scale = dtype(2.0 / batch)
@@ -357,10 +367,10 @@ def _train_steps(
                     _backward(kind1, num1, x, log_x, W1t, G1t, h, cache1, grad_h, gW1t, gG1t, grad_x, False)
             mse = squared / batch
             loss = mse + lam2[t] * _sparsity(W2t)
-            _update(kind2, num2, P2[s], M2[s], V2[s], W2t, gW2t, gG2t, lam2[t], step, adam)
+            _update(kind2, num2, P2[s], M2[s], V2[s], W2t, D2t, gW2t, gG2t, lam2[t], step, adam)
             if kind1[0] != OP_NONE:
                 loss += lam1[t] * _sparsity(W1t)
-                _update(kind1, num1, P1[s], M1[s], V1[s], W1t, gW1t, gG1t, lam1[t], step, adam)
+                _update(kind1, num1, P1[s], M1[s], V1[s], W1t, D1t, gW1t, gG1t, lam1[t], step, adam)
             losses[s, t] = loss
             if not np.isfinite(mse):
                 diverged_at[s] = step
@@ -380,9 +390,10 @@ def _squared_errors(positions, per_row, bits, lows, starts, total, spans, code, 
         cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
         W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
         W2t, G2t = np.empty((1, hidden), P2.dtype), np.empty((1, hidden), P2.dtype)
+        D1t, D2t = np.empty((2, *W1t.shape), P2.dtype), np.empty((2, 1, hidden), P2.dtype)
         if kind1[0] != OP_NONE:
-            _weights(kind1, num1, P1[s], W1t, G1t)
-        _weights(kind2, num2, P2[s], W2t, G2t)
+            _weights(kind1, num1, P1[s], W1t, G1t, D1t)
+        _weights(kind2, num2, P2[s], W2t, G2t, D2t)
         total_error = 0.0
         for r in range(rows):
             target = _draw_row(x, positions[s] + np.uint64(r * per_row), bits, lows, starts, total, spans[s], code)
