@@ -262,18 +262,13 @@ def _sparsity(Wt):  # noqa: ANN001, ANN202
 
 
 @njit(**_INLINE)
-def _update(kind, num, P, M, V, Wt, Dt, gWt, gGt, strength, step, adam):  # noqa: ANN001, ANN202
+def _update(kind, num, P, M, V, Wt, Dt, gWt, gGt, gP, strength, step, adam):  # noqa: ANN001, ANN202
     """Add the penalty ``strength`` * mean(min(|W|, 1 - |W|)) to the weight gradient, carry it to the
-    raw P (3, in, out) (NAC weights: through Dt of :func:`_weights`), take one Adam step (PyTorch's
-    rule; M, V its moments) and clamp P0."""
+    raw P (3, in, out) (NAC weights: through Dt of :func:`_weights`) into gP (P's shape), then take
+    one Adam step (:func:`_adam`) per raw parameter and clamp P0."""
     dtype = P.dtype.type
     low, high = dtype(num[0]), dtype(num[1])
-    lr, beta1, beta2, adam_eps = adam[0], adam[1], adam[2], adam[3]
-    step_size = dtype(lr / (1 - beta1**step))
-    root_correction = dtype(math.sqrt(1 - beta2**step))
-    one_minus_beta1, beta2_, one_minus_beta2 = dtype(1 - beta1), dtype(beta2), dtype(1 - beta2)
     penalty = dtype(strength / Wt.size)
-    n_params = kind[3]
     for i in range(P.shape[1]):
         for k in range(P.shape[2]):
             grad_w = gWt[k, i]
@@ -284,27 +279,35 @@ def _update(kind, num, P, M, V, Wt, Dt, gWt, gGt, strength, step, adam):  # noqa
                     grad_w += penalty * np.sign(w)
                 elif magnitude > 1 - magnitude:
                     grad_w -= penalty * np.sign(w)
-            d_w_hat, d_m_hat = dtype(1), dtype(0)  # d W / d P0 and d W / d P1, from the raw weights before this update
-            if kind[1] == WEIGHT_NAC:
-                d_w_hat, d_m_hat = Dt[0, k, i], Dt[1, k, i]
-            for p in range(n_params):
-                value = P[p, i, k]
-                grad = gGt[k, i]  # p == 2, the gate; plain statements below: numba has miscompiled
-                if p == 0 and kind[1] == WEIGHT_NAC:  # conditional expressions here
-                    grad = dtype(grad_w * d_w_hat)
-                if p == 1:
-                    grad = dtype(grad_w * d_m_hat)
-                if p == 0 and kind[1] == WEIGHT_PLAIN:
-                    grad = grad_w
-                    if not low <= value <= high:
-                        grad = dtype(0)
-                m = M[p, i, k] + one_minus_beta1 * (grad - M[p, i, k])
-                v = beta2_ * V[p, i, k] + one_minus_beta2 * grad * grad
-                M[p, i, k], V[p, i, k] = m, v
-                value -= step_size * m / (np.sqrt(v) / root_correction + dtype(adam_eps))
-                if p == 0 and kind[1] == WEIGHT_PLAIN:
-                    value = min(max(value, low), high)
-                P[p, i, k] = value
+            if kind[1] == WEIGHT_NAC:  # d W / d P0 and d W / d P1, from the raw weights before this update
+                gP[0, i, k] = grad_w * Dt[0, k, i]
+                gP[1, i, k] = grad_w * Dt[1, k, i]
+            else:  # a clamped weight outside its bounds has no gradient
+                gP[0, i, k] = grad_w if low <= P[0, i, k] <= high else dtype(0)
+            gP[2, i, k] = gGt[k, i]
+    for p in range(kind[3]):
+        clamp = p == 0 and kind[1] == WEIGHT_PLAIN
+        _adam(P[p].reshape(-1), gP[p].reshape(-1), M[p].reshape(-1), V[p].reshape(-1), clamp, low, high, step, adam)
+
+
+@njit(**_INLINE)
+def _adam(value, grad, M, V, clamp, low, high, step, adam):  # noqa: ANN001, ANN202
+    """One Adam step (PyTorch's rule) of the flat parameters ``value`` with gradient ``grad`` and
+    moments M, V, clamped to [low, high] with ``clamp``: one plain loop, so that it vectorizes."""
+    dtype = value.dtype.type
+    lr, beta1, beta2, adam_eps = adam[0], adam[1], adam[2], adam[3]
+    step_size = dtype(lr / (1 - beta1**step))
+    root_correction = dtype(math.sqrt(1 - beta2**step))
+    one_minus_beta1, beta2_, one_minus_beta2, eps = dtype(1 - beta1), dtype(beta2), dtype(1 - beta2), dtype(adam_eps)
+    for j in range(value.shape[0]):
+        g = grad[j]
+        m = M[j] + one_minus_beta1 * (g - M[j])
+        v = beta2_ * V[j] + one_minus_beta2 * g * g
+        M[j], V[j] = m, v
+        updated = value[j] - step_size * m / (np.sqrt(v) / root_correction + eps)
+        if clamp:
+            updated = min(max(updated, low), high)
+        value[j] = updated
 
 
 @njit(**_INLINE)
@@ -341,6 +344,7 @@ def _train_steps(
         gW1t, gG1t, D1t = np.empty_like(W1t), np.empty_like(W1t), np.empty((2, *W1t.shape), P2.dtype)
         W2t, G2t = np.empty((1, hidden), P2.dtype), np.empty((1, hidden), P2.dtype)
         gW2t, gG2t, D2t = np.empty_like(W2t), np.empty_like(W2t), np.empty((2, 1, hidden), P2.dtype)
+        gP1, gP2 = np.empty_like(P1[s]), np.empty_like(P2[s])
         position = positions[s]
         for t in range(lam1.shape[0]):
             step = first_step + t
@@ -367,10 +371,10 @@ def _train_steps(
                     _backward(kind1, num1, x, log_x, W1t, G1t, h, cache1, grad_h, gW1t, gG1t, grad_x, False)
             mse = squared / batch
             loss = mse + lam2[t] * _sparsity(W2t)
-            _update(kind2, num2, P2[s], M2[s], V2[s], W2t, D2t, gW2t, gG2t, lam2[t], step, adam)
+            _update(kind2, num2, P2[s], M2[s], V2[s], W2t, D2t, gW2t, gG2t, gP2, lam2[t], step, adam)
             if kind1[0] != OP_NONE:
                 loss += lam1[t] * _sparsity(W1t)
-                _update(kind1, num1, P1[s], M1[s], V1[s], W1t, D1t, gW1t, gG1t, lam1[t], step, adam)
+                _update(kind1, num1, P1[s], M1[s], V1[s], W1t, D1t, gW1t, gG1t, gP1, lam1[t], step, adam)
             losses[s, t] = loss
             if not np.isfinite(mse):
                 diverged_at[s] = step
