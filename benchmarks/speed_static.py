@@ -61,7 +61,7 @@ def main() -> None:
     pytorch_config = TrainConfig(steps=args.pytorch_steps, eval_every=args.pytorch_steps, eval_size=args.eval_size)
     warm_up = TrainConfig(steps=5, eval_every=5, eval_size=10)
     table = Table(title=f"Static task, a * b, 100 inputs, batch 128, {args.threads} threads (seed-steps per second)")
-    for column in ("model", "path", *(f"{n} seeds" for n in args.seeds), "PyTorch loop, 100 seeds", "100 seeds: speedup"):
+    for column in ("model", "path", *(f"{n} seed{'' if n == 1 else 's'}" for n in args.seeds), "PyTorch loop, 100 seeds", "100 seeds: speedup"):
         table.add_column(column, justify="right")
     for model in args.models:
         compiled = plan(stack_seeds(lambda: build_published_model(model, task.input_size), [0])) is not None
