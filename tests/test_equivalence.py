@@ -139,3 +139,16 @@ def test_torch_and_keras_training_hooks_agree(name, options):
     layer.apply_constraints()
     for weight in layer.trainable_weights:
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), getattr(module, weight.name).detach().numpy())
+
+
+@pytest.mark.parametrize("name", list(nalm.torch.UNITS))
+def test_recurrent_cells_give_the_same_sequences(name):
+    torch.manual_seed(0)
+    module = nalm.torch.Recurrent(name, input_size=3, hidden_size=2, initial_state=0.5, return_sequences=True)
+    layer = nalm.keras.Recurrent(name, hidden_size=2, initial_state=0.5, return_sequences=True)
+    layer.build((None, None, 3))
+    for weight in layer.cell.trainable_weights:
+        weight.assign(getattr(module.cell, weight.name).detach().numpy())
+    z = np.random.default_rng(0).uniform(0.5, 1.5, (4, 6, 3)).astype("float32")
+    expected = module(torch.from_numpy(z)).detach().numpy()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(z)), expected, rtol=1e-5, atol=1e-6)

@@ -16,7 +16,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 import nalm.torch
-from nalm.keras import INALU, NAC, NALU, NAU, NMU, NPU, UNITS, ArithmeticLayer, RealNPU
+from nalm.keras import INALU, NAC, NALU, NAU, NMU, NPU, UNITS, ArithmeticLayer, RealNPU, Recurrent
 
 ops = keras.ops
 
@@ -412,3 +412,57 @@ def test_integer_inputs_raise_like_the_pytorch_units(name):
     layer = UNITS.get(name)(2, input_dim=3)
     with pytest.raises(TypeError, match=f"{type(layer).__name__} expects a floating-point input, got dtype int(32|64)"):  # JAX: int32
         layer(np.ones((4, 3), dtype="int64"))
+
+
+# --- recurrent cells -----------------------------------------------------------------------------
+
+
+def test_a_recurrent_nmu_layer_multiplies_and_an_nau_layer_sums():
+    z = np.random.default_rng(0).integers(-3, 4, (5, 6, 1)).astype("float32")
+    multiplier, adder = Recurrent("nmu", initial_state=1.0), Recurrent("nau", return_sequences=True)
+    for layer in (multiplier, adder):
+        layer.build((None, None, 1))
+        layer.cell.W.assign(np.ones((2, 1), dtype="float32"))
+    np.testing.assert_array_equal(numpy(multiplier(z)), z.prod(-2))
+    np.testing.assert_array_equal(numpy(adder(z)), z.cumsum(-2))
+
+
+def test_under_fit_a_recurrent_layer_counts_one_step_per_batch_and_adds_its_penalty_once(tmp_path):
+    inputs = keras.Input((None, 1))
+    model = keras.Model(inputs, Recurrent("nau", lambda_start=0, lambda_end=4)(inputs))
+    model.compile("adam", "mse")
+    z = np.random.default_rng(0).uniform(0, 1, (32, 7, 1)).astype("float32")
+    model.fit(z, z.sum(-2), batch_size=8, epochs=1, verbose=0)
+    layer = model.layers[1]
+    assert int(numpy(layer.cell.step)) == 4  # 4 batches, 7 time steps each
+    model(z, training=True)
+    assert len(model.losses) == 1
+    np.testing.assert_allclose(numpy(model.losses[0]), numpy(layer.regularization_loss(5)), rtol=1e-6)
+    model.save(tmp_path / "recurrent.keras")
+    loaded = keras.models.load_model(tmp_path / "recurrent.keras")
+    np.testing.assert_array_equal(loaded.predict(z, verbose=0), model.predict(z, verbose=0))
+    assert int(numpy(loaded.layers[1].cell.step)) == 5
+    assert loaded.layers[1].get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize(
+    ("make_layer", "error", "message"),
+    [
+        (lambda: Recurrent("lstm"), ValueError, "unknown unit 'lstm'"),
+        (lambda: Recurrent("nau", 0), ValueError, "hidden_size must be"),
+        (lambda: Recurrent("nau", initial_state=float("inf")), ValueError, "initial_state must be a finite number"),
+        (lambda: Recurrent("nau", return_sequences=1), ValueError, "return_sequences must be True or False"),
+        (lambda: Recurrent("nau", eps=1e-7), ValueError, "Unrecognized keyword arguments"),  # as Keras says
+    ],
+)
+def test_bad_recurrent_arguments_are_refused(make_layer, error, message):
+    with pytest.raises(error, match=message):
+        make_layer()
+
+
+def test_bad_recurrent_inputs_are_refused():
+    layer = Recurrent("nmu", initial_state=1.0)
+    with pytest.raises(TypeError, match="NMU expects a floating-point input"):
+        layer(np.ones((2, 3, 1), dtype="int64"))
+    with pytest.raises(ValueError, match="at least one time step"):
+        layer(np.ones((2, 0, 1), dtype="float32"))

@@ -3,7 +3,7 @@
 Every function takes ``ops``, a namespace of array functions: the ``torch`` module for the
 PyTorch units, ``keras.ops`` for the Keras layers. Only names that both spell the same way are
 used (``tanh``, ``sigmoid``, ``matmul``, ``exp``, ``log``, ``cos``, ``abs``, ``sign``, ``clip``,
-``minimum``, ``relu``, ``prod``, ``sum``, ``mean``), with axes passed positionally, so one formula
+``minimum``, ``relu``, ``prod``, ``sum``, ``mean``, ``concatenate``, ``stack``, ``zeros_like``), with axes passed positionally, so one formula
 serves both frameworks. A vector of weights (a gate per output, a relevance per input) is (n,);
 with a leading seed axis it is (S, 1, n), so that it broadcasts over the batch.
 
@@ -14,8 +14,9 @@ matmuls broadcast, so weights with a leading seed axis (S, in, out) applied to i
 
 from __future__ import annotations
 
-import math
 import dataclasses
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -332,3 +333,26 @@ def l1_norm(weights: Any, *, ops: Any) -> Array:
     """The sum of |w| over every entry of every weight (the NPU paper's L1 penalty): a scalar;
     with a leading seed axis, the sum over the seeds of each seed's penalty."""
     return sum(ops.sum(ops.abs(w)) for w in weights)
+
+
+def recur(
+    cell: Callable[[Array], Array], z: Array, hidden_size: int, initial_state: float, *, ops: Any,
+    return_sequences: bool = False,
+) -> Array:
+    """Fold a sequence with a recurrent cell: h_0 = initial_state, h_t = cell([h_{t-1}, z_t]).
+
+    z: (..., T, features) with T >= 1; ``cell`` maps (..., hidden_size + features) to
+    (..., hidden_size). Returns h_T (..., hidden_size), or every h_1 .. h_T as (..., T, hidden_size)
+    with ``return_sequences``. With an NAU cell of W = [[1], [1]] (hidden 1, one feature) and
+    h_0 = 0, h_T = z_1 + ... + z_T; with an NMU cell of the same W and h_0 = 1, h_T = z_1 ... z_T.
+    """
+    steps = z.shape[-2]
+    if steps == 0:
+        raise ValueError(f"a recurrent unit needs at least one time step, got input shape {tuple(z.shape)}")
+    first = z[..., 0, :1]
+    h = ops.concatenate([ops.zeros_like(first) + initial_state] * hidden_size, -1)
+    states = []
+    for t in range(steps):
+        h = cell(ops.concatenate([h, z[..., t, :]], -1))
+        states.append(h)
+    return ops.stack(states, -2) if return_sequences else h

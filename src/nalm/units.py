@@ -27,6 +27,7 @@ from nalm.validation import (
     non_negative_int,
     optional_float,
     positive_float,
+    positive_int,
 )
 
 Options = Mapping[str, Any]
@@ -324,3 +325,31 @@ REAL_NPU = _npu(imaginary=False)
 
 DEFINITIONS: dict[str, Unit] = {unit.name: unit for unit in (NAC, NAC_MUL, NALU, NAU, NMU, INALU, NPU, REAL_NPU)}
 """Every unit by its registry name, in the order of the README's table."""
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """A unit used as a recurrent cell, framework-free: h_0 = ``initial_state`` in every one of the
+    ``hidden_size`` features, h_t = unit([h_{t-1}, z_t]) for a unit of ``hidden_size + input_size``
+    inputs and ``hidden_size`` outputs (:func:`nalm.functional.recur`). ``nalm.torch.Recurrent`` and
+    ``nalm.keras.Recurrent`` read it. The identity of the fold is the usual ``initial_state``: 0 for
+    sums (NAU, NAC), 1 for products (NMU, NAC•).
+    """
+
+    unit: str
+    hidden_size: int = 1
+    initial_state: float = 0.0
+    return_sequences: bool = False
+
+    def __post_init__(self) -> None:
+        choice("unit", self.unit, tuple(DEFINITIONS))
+        positive_int("hidden_size", self.hidden_size)
+        initial = self.initial_state
+        if isinstance(initial, bool) or not isinstance(initial, numbers.Real) or not math.isfinite(initial):
+            raise ValueError(f"initial_state must be a finite number, got {initial!r}")
+        object.__setattr__(self, "initial_state", float(initial))
+        boolean("return_sequences", self.return_sequences)
+
+    def cell_sizes(self, input_size: int) -> tuple[int, int]:
+        """(in_features, out_features) of the cell for ``input_size`` features a step: (hidden + input, hidden)."""
+        return self.hidden_size + positive_int("input_size", input_size), self.hidden_size

@@ -1,5 +1,5 @@
 """Keras 3 layers: ``NAC``, ``NACMul`` (NAC*), ``NALU``, ``NAU``, ``NMU``, ``INALU``, ``NPU``, ``RealNPU``, written with
-``keras.ops`` so they run on every backend.
+``keras.ops`` so they run on every backend; ``Recurrent`` makes any of them a recurrent layer.
 
 Keras picks its backend when it is first imported, from ``KERAS_BACKEND`` or ``~/.keras/keras.json``
 (TensorFlow when neither says otherwise). nalm needs no TensorFlow: run with
@@ -28,5 +28,8 @@ from nalm.keras.nalu import NAC, NALU, NACMul  # isort: skip
 from nalm.keras.nau import NAU, NMU  # isort: skip
 from nalm.keras.inalu import INALU  # isort: skip
 from nalm.keras.npu import NPU, RealNPU  # isort: skip
+from nalm.keras.recurrent import Recurrent  # isort: skip
 
-__all__ = ["UNITS", "ArithmeticLayer", "NAC", "NACMul", "NALU", "NAU", "NMU", "NAUUniform", "INALU", "NPU", "RealNPU"]
+__all__ = [
+    "UNITS", "ArithmeticLayer", "NAC", "NACMul", "NALU", "NAU", "NMU", "NAUUniform", "INALU", "NPU", "RealNPU", "Recurrent",
+]

@@ -274,13 +274,21 @@ class ArithmeticLayer(keras.layers.Layer):
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         """The unit's formula; with ``training`` (and a penalty), also count the step and add the
         penalty of that step to the layer's losses. A non-float input raises TypeError."""
+        self.check_dtype(inputs)
+        self.count_training_step(training)
+        return self.compute(inputs)
+
+    def check_dtype(self, inputs: Any) -> None:
+        """Raise TypeError for a non-float input."""
         dtype = keras.backend.standardize_dtype(inputs.dtype)
         if "float" not in dtype:
             raise TypeError(f"{type(self).__name__} expects a floating-point input, got dtype {dtype}")
+
+    def count_training_step(self, training: bool | None) -> None:
+        """With ``training`` (and a penalty): add 1 to ``step`` and that step's penalty to the losses."""
         if training and self.penalized:
             self.step.assign(self.step + 1)
             self.add_loss(self.regularization_loss(keras.ops.cast(self.step, "float32")))  # exact to 2^24 steps
-        return self.compute(inputs)
 
     def compute(self, inputs: Any) -> Any:
         """The unit's formula: (..., input_dim) -> (..., units)."""

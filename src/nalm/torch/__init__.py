@@ -1,7 +1,8 @@
 """PyTorch units, stacks of them, and an arithmetic head for CNN backbones.
 
 The units: ``NAC``, ``NALU`` (Trask et al. 2018), ``NACMul`` (NAC*), ``NAU``, ``NMU`` (Madsen & Johansen 2020),
-``INALU`` (Schlör et al. 2020), ``NPU``, ``RealNPU`` (Heim et al. 2020). ``UNITS`` maps each
+``INALU`` (Schlör et al. 2020), ``NPU``, ``RealNPU`` (Heim et al. 2020); ``Recurrent`` makes any of
+them a recurrent cell. ``UNITS`` maps each
 registered name to its module class::
 
     from nalm.torch import UNITS
@@ -16,6 +17,7 @@ from nalm.torch.nau import NAU, NMU  # isort: skip
 from nalm.torch.inalu import INALU, reinitialize_if_stuck  # isort: skip
 from nalm.torch.npu import NPU, RealNPU  # isort: skip
 from nalm.torch.head import ArithmeticHead, build_head  # isort: skip
+from nalm.torch.recurrent import Recurrent  # isort: skip
 
 __all__ = [
     "UNITS",
@@ -32,4 +34,5 @@ __all__ = [
     "reinitialize_if_stuck",
     "ArithmeticHead",
     "build_head",
+    "Recurrent",
 ]
