@@ -6,15 +6,16 @@
 On ``--threads`` threads and ``--seeds`` seeds side by side, in float32 with the published sizes
 (100 inputs, hidden 2), it times
 
-- "draw": the data kernel alone (:func:`nalm.bench.data.draw`, 32 rows a call so that they stay in
-  cache): a row's 100 inputs from the SplitMix64 streams and its two subset sums, the work every
-  model does for every row;
-- "log(|x| + eps)": the logarithms of a row's 100 inputs (:func:`nalm.bench.fused._log_magnitudes`),
-  which the log-space layers (NAC•, NALU) add to it;
+- "draw": the data drawn as the training kernel draws it, one row at a time in cache (the
+  helpers of :mod:`nalm.bench.data` in a loop of this script's own): a row's 100 inputs from the
+  SplitMix64 streams and its two subset sums, the work every model does for every row;
+- "log(|x| + eps)": the logarithms of a row's 100 inputs (:func:`nalm.bench.fused._log_magnitudes`
+  on one seed's batch, in cache), which the log-space layers (NAC•, NALU) add to it;
 - the whole training step (:mod:`nalm.bench.fused`, or the PyTorch loop for the models it does not
-  know) at batch sizes 16 and 1024, which splits its time into a cost per row (data, forward,
-  backward) and a cost per step (weights, penalty, Adam: once per batch), and at the benchmark's
-  batch of 128.
+  know), each figure the difference of runs of n and 2n steps (so building the models and the
+  final evaluation cancel), at batch sizes 16 and 1024, which splits its time into a cost per row
+  (data, forward, backward) and a cost per step (weights, penalty, Adam: once per batch), and at
+  the benchmark's batch of 128.
 
 Per-row figures are nanoseconds per row per thread (seconds x threads / (seeds x rows)); "step: per
 batch / 128" is the per-step cost spread over the benchmark's 128 rows; the last column is the
@@ -30,10 +31,11 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from numba import njit, prange
 from rich.console import Console
 from rich.table import Table
 
-from nalm.bench.data import SeedStreams, draw, set_threads
+from nalm.bench.data import SeedStreams, _fill_row, _interval_arrays, _sum, draw, draws_per_row, set_threads
 from nalm.bench.fused import _log_magnitudes, plan
 from nalm.bench.models import MODELS, build_published_model
 from nalm.bench.seeds import stack_seeds, train_seeds
@@ -41,6 +43,19 @@ from nalm.bench.tasks import StaticArithmeticTask, intervals
 from nalm.bench.trainer import TrainConfig
 
 BATCH = 128
+
+
+@njit(parallel=True, fastmath={"reassoc", "contract"})
+def _draw_rows(positions, per_row, lows, starts, total, spans, columns, rows, out):  # noqa: ANN001, ANN202
+    """Draw ``rows`` float32 rows of every seed and their subset sums as the training kernel does,
+    one row at a time in cache, keeping only a total (out[s]) so that nothing is stored."""
+    for s in prange(positions.shape[0]):
+        row = np.empty(columns, np.float32)
+        total_sum = 0.0
+        for r in range(rows):
+            _fill_row(row, positions[s] + np.uint64(r * per_row), 24, lows, starts, total)
+            total_sum += _sum(row, spans[s, 0], spans[s, 1]) + _sum(row, spans[s, 2], spans[s, 3])
+        out[s] = total_sum
 
 
 def seconds(work: Callable[[], object], repeats: int) -> float:
@@ -58,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="nmu", choices=list(MODELS))
     parser.add_argument("--seeds", type=int, default=100, help="seeds side by side (default: 100)")
-    parser.add_argument("--rows", type=int, default=40_000, help="rows per seed of each timed run (default: 40,000)")
+    parser.add_argument("--rows", type=int, default=40_000, help="rows per seed of the timed runs (default: 40,000)")
     parser.add_argument("--threads", type=int, default=2, help="threads (default: 2)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -68,28 +83,37 @@ def main() -> None:
     spans = task.spans([task.subsets(seed) for seed in seeds])
     streams = SeedStreams(seeds, "train")
     bounds = intervals(task.interpolation_range)
-    rows_per_call, calls = 32, 80  # rows that stay in cache, as the training kernel's one row does
+    positions = SeedStreams(seeds, "train").positions
+    lows, starts, total = _interval_arrays(bounds)
+    sums = np.empty(args.seeds)
+    draw_rows = args.rows // 2
 
     def drawn() -> None:
-        for _ in range(calls):
-            draw(streams, rows_per_call, task.input_size, bounds, spans)
+        _draw_rows(positions, draws_per_row(task.input_size), lows, starts, total, spans, task.input_size, draw_rows, sums)
 
-    values = np.asarray(draw(streams, BATCH, task.input_size, bounds, spans)[0]).reshape(-1)
-    logs, spare = np.empty_like(values), np.empty_like(values)
+    batch = np.asarray(draw(streams, BATCH, task.input_size, bounds, spans)[0][0]).reshape(-1)  # one seed's
+    logs, spare = np.empty_like(batch), np.empty_like(batch)
 
     def build() -> torch.nn.Module:
         return build_published_model(args.model, task.input_size)
 
-    def whole(batch: int) -> float:
-        """Seconds per row of training at ``batch`` rows per step (a run of about ``--rows`` rows)."""
-        steps = max(1, args.rows // batch)
-        config = TrainConfig(steps=steps, eval_every=steps, eval_size=10, batch_size=batch)
-        return seconds(lambda: train_seeds(build, task, config, seeds, threads=args.threads), 1) / (steps * batch)
+    def trained(batch_size: int, steps: int) -> float:
+        config = TrainConfig(steps=steps, eval_every=steps, eval_size=10, batch_size=batch_size)
+        return seconds(lambda: train_seeds(build, task, config, seeds, threads=args.threads), 3)
+
+    def whole(batch_size: int) -> float:
+        """Seconds per row of training at ``batch_size`` rows per step: the difference of runs of n and
+        2n steps (n x batch_size about half of ``--rows``), so that building the models, the final
+        evaluation and the kernels' setup cancel."""
+        steps = max(1, args.rows // (2 * batch_size))
+        return (trained(batch_size, 2 * steps) - trained(batch_size, steps)) / (steps * batch_size)
 
     train_seeds(build, task, TrainConfig(steps=5, eval_every=5, eval_size=10), seeds[:2], threads=args.threads)
     per_row = {  # seconds per row of all the seeds, and the threads that shared it
-        "draw": (seconds(drawn, 5) / (calls * rows_per_call), args.threads),
-        "log(|x| + eps)": (seconds(lambda: _log_magnitudes(values, np.float32(1e-7), logs, spare), 50) / BATCH, 1),
+        "draw": (seconds(drawn, 5) / draw_rows, args.threads),
+        "log(|x| + eps)": (
+            seconds(lambda: _log_magnitudes(batch, np.float32(1e-7), logs, spare), 200) / BATCH * args.seeds, 1
+        ),
     }
     small, large, benchmark = whole(16), whole(1024), whole(BATCH)
     per_step = max(0.0, (small - large) * 16 * 1024 / (1024 - 16))  # time(b) = per_step + b * row

@@ -485,6 +485,22 @@ def test_without_ray_the_ray_executor_says_how_to_get_it(tmp_path, monkeypatch, 
     assert not (tmp_path / "r.jsonl.checkpoints").exists()
 
 
+def test_initial_errors_are_measured_on_the_models_device(monkeypatch):
+    # A GPU model must get its evaluation data on the GPU ("meta" stands in: it holds no values,
+    # so the draw is stopped once its device is seen).
+    seen = []
+
+    def sample(self, rows, bounds, subsets, streams, dtype=torch.float32, device="cpu"):
+        seen.append(torch.device(device))
+        raise LookupError("stop")
+
+    monkeypatch.setattr(results_module.StaticArithmeticTask, "sample", sample)
+    build = lambda: build_published_model("nau", TINY.input_size).to("meta")  # noqa: E731
+    with pytest.raises(LookupError, match="stop"):
+        results_module.initial_errors(build, TINY.task(TINY.configurations()[0]), TINY.train_config(), 0)
+    assert seen == [torch.device("meta")]
+
+
 def test_the_ray_executor_refuses_a_gpu_before_training(tmp_path):
     with pytest.raises(ValueError, match="the Ray executor trains on its nodes' CPUs"):
         run_benchmark(ResultsFile(tmp_path / "r.jsonl", TINY), executor="ray", device="cuda")

@@ -215,3 +215,12 @@ def test_a_gpu_draws_the_cpus_numbers_up_to_rounding():
         assert on_gpu.device.type == "cuda"
         torch.testing.assert_close(on_gpu.cpu(), x, rtol=2 * torch.finfo(dtype).eps, atol=0)
         torch.testing.assert_close(gpu_sums.cpu(), sums, rtol=1e-6, atol=0)
+
+
+def test_a_device_without_float64_gets_the_cpus_draws_and_keeps_the_sums_on_the_cpu(monkeypatch):
+    monkeypatch.setattr(data, "_CPU_DRAWN", ("meta",))  # "meta" plays Apple's MPS here
+    spans = np.array([[0, 3, 2, 6]] * 2)
+    x, sums = draw(SeedStreams([0, 1], "train"), 4, 9, UNIT, spans, torch.float32, "meta")
+    on_cpu, cpu_sums = draw(SeedStreams([0, 1], "train"), 4, 9, UNIT, spans, torch.float32)
+    assert x.device.type == "meta" and x.shape == on_cpu.shape
+    assert sums.device.type == "cpu" and torch.equal(sums, cpu_sums)

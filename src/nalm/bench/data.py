@@ -44,6 +44,8 @@ GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
 _FASTMATH = {"reassoc", "contract"}  # lets sums vectorize; makes no assumption about NaN or inf
+_CPU_DRAWN = ("mps",)
+"""Devices without float64, whose data the CPU draws (then moved there)."""
 _BITS = {torch.float32: 24, torch.float64: 32}
 """Random bits per value of the dtypes drawn natively; other dtypes are drawn in float32 and cast."""
 
@@ -196,7 +198,8 @@ def draw(
     ``bounds`` are disjoint sorted intervals (low, high); x is uniform over their union.
     ``spans`` is (S, 4) int64. Dtypes other than float32 and float64 are drawn in float32, then
     rounded; their sums are those of the rounded x. The CPU draws with the compiled kernels, any
-    other device with :func:`_draw_on_device`, there.
+    other device with :func:`_draw_on_device`, there; a device without float64 (Apple's MPS) gets
+    the CPU's x, and its sums stay on the CPU.
     """
     n_seeds = len(streams.positions)
     spans = _check_spans(spans, n_seeds, columns)
@@ -204,7 +207,7 @@ def draw(
     native = _native(dtype)
     positions = streams.advance(rows, columns)
     intervals = _interval_arrays(bounds)
-    if device.type != "cpu":
+    if device.type not in ("cpu", *_CPU_DRAWN):
         x = _draw_on_device(positions, rows, columns, _BITS[native], *intervals, native, device)
         rounded = x.to(dtype)
         return rounded, _subset_sums(rounded, spans)
@@ -214,9 +217,9 @@ def draw(
     no_projection = np.empty((n_seeds, rows, 0), dtype=x.dtype)
     _draw(positions, draws_per_row(columns), _BITS[native], *intervals, spans, no_weight, x, sums, no_projection)
     if native == dtype:
-        return torch.from_numpy(x), torch.from_numpy(sums)
+        return torch.from_numpy(x).to(device), torch.from_numpy(sums)
     rounded = torch.from_numpy(x).to(dtype)
-    return rounded, _subset_sums(rounded, spans)
+    return rounded.to(device), _subset_sums(rounded, spans)
 
 
 def _subset_sums(x: torch.Tensor, spans: np.ndarray) -> torch.Tensor:

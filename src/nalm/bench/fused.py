@@ -128,7 +128,8 @@ def _log_magnitudes(u, eps, out, exponents):  # noqa: ANN001, ANN202
 @njit(**_INLINE)
 def _weights(kind, num, P, Wt, Gt, Dt):  # noqa: ANN001, ANN202
     """Wt[k, i] = the layer's effective weight (i, k), Gt[k, i] its gate, from the raw P (3, in, out);
-    for NAC weights also Dt[0, k, i] = d W / d P0 and Dt[1, k, i] = d W / d P1 (for :func:`_update`)."""
+    for NAC weights also Dt[0, k, i] = d W / d P0 and Dt[1, k, i] = d W / d P1 (for :func:`_update`),
+    from the same tanh as W in the working dtype, as PyTorch's autograd takes them."""
     low, high = P.dtype.type(num[0]), P.dtype.type(num[1])
     one = P.dtype.type(1)
     for i in range(P.shape[1]):
@@ -285,7 +286,7 @@ def _update(kind, num, P, M, V, Wt, Dt, gWt, gGt, gP, strength, step, adam):  # 
             else:  # a clamped weight outside its bounds has no gradient
                 gP[0, i, k] = grad_w if low <= P[0, i, k] <= high else dtype(0)
             gP[2, i, k] = gGt[k, i]
-    for p in range(kind[3]):
+    for p in range(kind[3]):  # plain weights have one raw parameter (kind[3] == 1): their gP[1] is never read
         clamp = p == 0 and kind[1] == WEIGHT_PLAIN
         _adam(P[p].reshape(-1), gP[p].reshape(-1), M[p].reshape(-1), V[p].reshape(-1), clamp, low, high, step, adam)
 

@@ -72,10 +72,11 @@ def initial_errors(
     its training run uses (the model built after ``torch.manual_seed(seed)``, as :func:`nalm.bench.seeds.stack_seeds` builds it)."""
     torch.manual_seed(seed)
     model = build()
+    device = next(model.parameters()).device
     subsets = [task.subsets(seed)]
     errors = []
     for stream, bounds in (("interpolation", task.interpolation_range), ("extrapolation", task.extrapolation_range)):
-        x, target = task.sample(config.eval_size, bounds, subsets, SeedStreams([seed], stream))
+        x, target = task.sample(config.eval_size, bounds, subsets, SeedStreams([seed], stream), device=device)
         errors.append(mean_squared_error(model, x[0], target[0]))
     return errors[0], errors[1]
 
@@ -131,8 +132,8 @@ def run_configuration(
     checkpoint: str | os.PathLike[str] | None = None,
     device: str = "cpu",
 ) -> list[Row]:
-    """Train ``configuration`` with ``seeds`` side by side on ``device``, ``threads`` threads drawing
-    the data on the CPU, saving and resuming the run at ``checkpoint`` (see
+    """Train ``configuration`` with ``seeds`` side by side on ``device`` (``threads`` threads on the
+    CPU), saving and resuming the run at ``checkpoint`` (see
     :func:`nalm.bench.seeds.train_stacked`), and return one row per seed."""
     task, config = benchmark.task(configuration), benchmark.train_config()
 
@@ -418,7 +419,7 @@ def run_benchmark(
     """
     positive_int("workers", workers)
     choice("executor", executor, EXECUTORS)
-    if executor == "ray" and device != "cpu":
+    if executor == "ray" and torch.device(device).type != "cpu":
         raise ValueError(f"the Ray executor trains on its nodes' CPUs; --device {device} needs --executor local")
     benchmark = results.benchmark
     train_all = _train_on_ray if executor == "ray" else _train_all

@@ -136,7 +136,7 @@ class StaticArithmeticTask:
         in float64, then rounded to ``dtype``.
         """
         x, sums = draw(streams, rows, self.input_size, intervals(bounds), self.spans(subsets), dtype, device)
-        return x, self.targets(sums, dtype)
+        return x, self.targets(sums, dtype).to(x.device)  # sums stay on the CPU for a device without float64
 
     def spans(self, subsets: Sequence[tuple[slice, slice]]) -> np.ndarray:
         """(S, 4) int64: (a.start, a.stop, b.start, b.stop) of each seed's subsets."""
