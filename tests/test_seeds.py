@@ -1,5 +1,6 @@
 """Many seeds side by side: each seed of a stacked run trains exactly as it would alone."""
 
+import dataclasses
 import io
 import re
 import warnings
@@ -9,11 +10,11 @@ import pytest
 import torch
 
 from nalm.bench import seeds as seeds_module
-from nalm.bench.checkpoints import CheckpointWarning
+from nalm.bench.checkpoints import CheckpointWarning, write_checkpoint
 from nalm.bench.models import build_unit_stack
 from nalm.bench.seeds import stack_seeds, train_seeds, train_stacked
 from nalm.bench.tasks import StaticArithmeticTask
-from nalm.bench.trainer import TrainConfig, train
+from nalm.bench.trainer import Evaluation, TrainConfig, TrainResult, train
 from nalm.torch import UNITS
 
 TASK = StaticArithmeticTask("mul", input_size=20)
@@ -275,3 +276,28 @@ def test_a_checkpoint_without_a_checksum_is_read_with_a_warning(tmp_path, monkey
     assert [str(w.message) for w in caught] == [f"checkpoint {checkpoint} has no checksum (an older nalm wrote it): it cannot be verified"]
     assert [r.evaluations for r in resumed] == [r.evaluations for r in uninterrupted]
     assert saved_step(checkpoint) == CONFIG.steps  # resumed, then written with a checksum
+
+
+def test_a_checkpoint_whose_evaluations_are_dicts_resumes_to_the_same_run(tmp_path, monkeypatch):
+    # Checkpoints written before evaluations were kept as tables (e.g. of a long run to continue).
+    build = builder("nau")
+    uninterrupted = train_seeds(build, TASK, CONFIG, SEEDS)
+    checkpoint = tmp_path / "run.pt"
+    interrupted(build, checkpoint, monkeypatch)
+    state = torch.load(io.BytesIO(checkpoint.read_bytes().partition(b"\n")[2]))
+    for saved in state["results"]:
+        assert isinstance(saved["evaluations"], torch.Tensor)
+        saved["evaluations"] = [dataclasses.asdict(e) for e in seeds_module._History.evaluations(saved["evaluations"])]
+    write_checkpoint(checkpoint, state)
+    resumed = train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
+    assert [r.evaluations for r in resumed] == [r.evaluations for r in uninterrupted]
+
+
+def test_evaluations_without_a_sparsity_error_or_with_a_nan_one_survive_a_checkpoint():
+    results = [TrainResult([Evaluation(1000, 0.5, float("inf"), None), Evaluation(2000, float("nan"), 1.0, 0.0)]),
+               TrainResult([Evaluation(1000, 1e-300, 2.0, float("nan"))])]
+    history = seeds_module._History(results)
+    restored = [seeds_module._History.evaluations(table) for table in history.tables()]
+    assert repr(restored) == repr([r.evaluations for r in results])  # NaN == NaN only in the repr
+    results[1].evaluations.append(Evaluation(2000, 3.0, 4.0, 0.25))
+    assert seeds_module._History.evaluations(history.tables()[1])[-1] == Evaluation(2000, 3.0, 4.0, 0.25)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +228,7 @@ def _train(
     if checkpoint is not None:
         done = _restore(checkpoint, run, model, optimizer, results, alive)
         streams.advance(done * config.batch_size, task.input_size)
+    history = _History(results)
 
     def evaluate(steps: dict[int, int]) -> None:
         """Evaluate seed i (an index into ``seeds``) as after step steps[i]."""
@@ -258,7 +258,7 @@ def _train(
         if step % config.eval_every == 0 or step == config.steps:
             evaluate({i: step for i in alive.nonzero().flatten().tolist()})
             if checkpoint is not None:
-                _save(checkpoint, run, step, model, optimizer, results, alive)
+                _save(checkpoint, run, step, model, optimizer, history, alive)
 
     step = done
     while step < config.steps and alive.any():
@@ -290,13 +290,41 @@ def _train(
     return results
 
 
+class _History:
+    """Each seed's evaluations as a float64 table (n, 5): step, interpolation MSE, extrapolation MSE,
+    sparsity error (0 where there is none) and whether there is one. :meth:`tables` converts only
+    the evaluations added since its last call, so a checkpoint of a long run costs Python time for
+    its new evaluations, not for all of them."""
+
+    COLUMNS = 5
+
+    def __init__(self, results: list[TrainResult]) -> None:
+        self.results = results
+        self._tables = [torch.empty(0, self.COLUMNS, dtype=torch.float64) for _ in results]
+
+    def tables(self) -> list[torch.Tensor]:
+        for i, result in enumerate(self.results):
+            new = result.evaluations[len(self._tables[i]):]
+            if new:
+                rows = [(e.step, e.interpolation_mse, e.extrapolation_mse, e.sparsity_error or 0.0, e.sparsity_error is not None)
+                        for e in new]
+                self._tables[i] = torch.cat([self._tables[i], torch.tensor(rows, dtype=torch.float64)])
+        return self._tables
+
+    @staticmethod
+    def evaluations(table: torch.Tensor) -> list[Evaluation]:
+        """The evaluations of one seed's table."""
+        return [Evaluation(int(step), interpolation, extrapolation, sparsity if has_sparsity else None)
+                for step, interpolation, extrapolation, sparsity, has_sparsity in table.tolist()]
+
+
 def _save(
     path: Path,
     run: dict[str, Any],
     step: int,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    results: list[TrainResult],
+    history: _History,
     alive: torch.Tensor,
 ) -> None:
     """Write the state of a run after ``step`` to ``path`` (:func:`nalm.bench.checkpoints.write_checkpoint`)."""
@@ -306,7 +334,8 @@ def _save(
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "alive": alive,
-        "results": [{"evaluations": [asdict(e) for e in r.evaluations], "diverged": r.diverged} for r in results],
+        "results": [{"evaluations": table, "diverged": result.diverged}
+                    for table, result in zip(history.tables(), history.results)],
     }
     write_checkpoint(path, state)
 
@@ -320,7 +349,8 @@ def _restore(
     alive: torch.Tensor,
 ) -> int:
     """Load the state :func:`_save` wrote into the run's objects and return its step (0 when the
-    file is missing or was set aside, see :func:`nalm.bench.checkpoints.read_checkpoint`)."""
+    file is missing or was set aside, see :func:`nalm.bench.checkpoints.read_checkpoint`).
+    Checkpoints of earlier versions, whose evaluations are lists of dicts, load too."""
     state = read_checkpoint(path, run, alive.device)
     if state is None:
         return 0
@@ -328,7 +358,9 @@ def _restore(
     optimizer.load_state_dict(state["optimizer"])
     alive.copy_(state["alive"])
     for result, saved in zip(results, state["results"]):
-        result.evaluations = [Evaluation(**e) for e in saved["evaluations"]]
+        evaluations = saved["evaluations"]
+        result.evaluations = (_History.evaluations(evaluations) if isinstance(evaluations, torch.Tensor)
+                              else [Evaluation(**e) for e in evaluations])
         result.diverged = saved["diverged"]
     return state["step"]
 
