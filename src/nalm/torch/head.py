@@ -24,6 +24,10 @@ class ArithmeticHead(nn.Module):
     Without pooling the units' input size is channels * H * W for the ``feature_shape`` (H, W)
     given when the head was built, and features of any other shape raise a ValueError.
     Build it with :func:`build_head`.
+
+    Training: add ``regularization_loss(step)`` (step counted from 1) to the loss and call
+    ``apply_constraints()`` after each optimizer step, as for any unit; NAU, NMU, iNALU and NPU
+    heads need both to train as their papers do (see the README's example loop).
     """
 
     def __init__(
