@@ -449,7 +449,8 @@ def test_under_fit_a_recurrent_layer_counts_one_step_per_batch_and_adds_its_pena
     ("make_layer", "error", "message"),
     [
         (lambda: Recurrent("lstm"), ValueError, "unknown unit 'lstm'"),
-        (lambda: Recurrent("nau", 0), ValueError, "hidden_size must be"),
+        (lambda: Recurrent("nau", hidden_size=0), ValueError, "hidden_size must be"),
+        (lambda: Recurrent("nau", 2), TypeError, "positional argument"),  # hidden_size is keyword-only, as in torch
         (lambda: Recurrent("nau", initial_state=float("inf")), ValueError, "initial_state must be a finite number"),
         (lambda: Recurrent("nau", return_sequences=1), ValueError, "return_sequences must be True or False"),
         (lambda: Recurrent("nau", eps=1e-7), ValueError, "Unrecognized keyword arguments"),  # as Keras says
@@ -462,7 +463,39 @@ def test_bad_recurrent_arguments_are_refused(make_layer, error, message):
 
 def test_bad_recurrent_inputs_are_refused():
     layer = Recurrent("nmu", initial_state=1.0)
-    with pytest.raises(TypeError, match="NMU expects a floating-point input"):
+    with pytest.raises(TypeError, match="Recurrent expects a floating-point input"):
         layer(np.ones((2, 3, 1), dtype="int64"))
     with pytest.raises(ValueError, match="at least one time step"):
         layer(np.ones((2, 0, 1), dtype="float32"))
+
+
+def test_a_recurrent_layer_trains_on_long_sequences_in_one_compiled_fold():
+    # keras.ops.scan: JAX compiles the fold once (an unrolled loop of a few hundred steps crashes XLA)
+    inputs = keras.Input((None, 1))
+    model = keras.Model(inputs, Recurrent("nau")(inputs))
+    model.compile("adam", "mse")
+    z = np.random.default_rng(0).uniform(0, 1, (4, 1000, 1)).astype("float32")
+    model.fit(z, z.sum(-2), batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(model.predict(z, verbose=0)).all()
+
+
+def test_masked_steps_are_skipped_and_the_mask_goes_on_with_the_states():
+    z = np.array([[[2.0], [3.0], [0.0]], [[4.0], [0.0], [0.0]]], dtype="float32")  # 0: padding
+    inputs = keras.Input((None, 1))
+    masked = keras.layers.Masking(0.0)(inputs)
+    product, states = Recurrent("nmu", initial_state=1.0), Recurrent("nau", return_sequences=True)
+    model = keras.Model(inputs, [product(masked), states(masked)])
+    for layer in (product, states):
+        layer.cell.W.assign(np.ones((2, 1), dtype="float32"))
+    last, sequence = model.predict(z, verbose=0)
+    np.testing.assert_array_equal(last, [[6.0], [4.0]])
+    np.testing.assert_array_equal(sequence[..., 0], [[2.0, 5.0, 5.0], [4.0, 4.0, 4.0]])
+    mask = numpy(states.compute_mask(z, keras.ops.convert_to_tensor(z[..., 0] != 0)))
+    np.testing.assert_array_equal(mask, z[..., 0] != 0)
+    assert product.compute_mask(z, mask) is None
+
+
+def test_a_recurrent_layers_dtype_reaches_its_cell():
+    layer = Recurrent("nau", dtype="float64")
+    layer(np.ones((2, 3, 1), dtype="float64"))
+    assert layer.cell.dtype_policy.name == "float64" and layer.cell.W.dtype == "float64"

@@ -337,22 +337,38 @@ def l1_norm(weights: Any, *, ops: Any) -> Array:
 
 def recur(
     cell: Callable[[Array], Array], z: Array, hidden_size: int, initial_state: float, *, ops: Any,
-    return_sequences: bool = False,
+    return_sequences: bool = False, mask: Array | None = None,
 ) -> Array:
     """Fold a sequence with a recurrent cell: h_0 = initial_state, h_t = cell([h_{t-1}, z_t]).
 
     z: (..., T, features) with T >= 1; ``cell`` maps (..., hidden_size + features) to
     (..., hidden_size). Returns h_T (..., hidden_size), or every h_1 .. h_T as (..., T, hidden_size)
-    with ``return_sequences``. With an NAU cell of W = [[1], [1]] (hidden 1, one feature) and
-    h_0 = 0, h_T = z_1 + ... + z_T; with an NMU cell of the same W and h_0 = 1, h_T = z_1 ... z_T.
+    with ``return_sequences``. Where the boolean ``mask`` (..., T) is False, step t is skipped:
+    h_t = h_{t-1}. With an NAU cell of W = [[1], [1]] (hidden 1, one feature) and h_0 = 0,
+    h_T = z_1 + ... + z_T; with an NMU cell of the same W and h_0 = 1, h_T = z_1 ... z_T.
+
+    ``ops`` with a ``scan`` (keras.ops) folds with it, which JAX compiles once for any T (an
+    unrolled loop of a few hundred steps overflows XLA's stack); PyTorch runs a Python loop.
     """
     steps = z.shape[-2]
     if steps == 0:
         raise ValueError(f"a recurrent unit needs at least one time step, got input shape {tuple(z.shape)}")
     first = z[..., 0, :1]
     h = ops.concatenate([ops.zeros_like(first) + initial_state] * hidden_size, -1)
+
+    def step(h: Array, inputs: tuple[Array, ...]) -> tuple[Array, Array]:
+        """(z_t,) or (z_t, mask_t) -> (h_t, h_t)."""
+        new = cell(ops.concatenate([h, inputs[0]], -1))
+        if len(inputs) == 2:
+            new = ops.where(inputs[1][..., None], new, h)
+        return new, new
+
+    if hasattr(ops, "scan"):
+        time_first = (ops.moveaxis(z, -2, 0), *(() if mask is None else (ops.moveaxis(mask, -1, 0),)))
+        h, states = ops.scan(step, h, time_first)
+        return ops.moveaxis(states, 0, -2) if return_sequences else h
     states = []
     for t in range(steps):
-        h = cell(ops.concatenate([h, z[..., t, :]], -1))
+        h, _ = step(h, (z[..., t, :], *(() if mask is None else (mask[..., t],))))
         states.append(h)
     return ops.stack(states, -2) if return_sequences else h

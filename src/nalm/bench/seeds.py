@@ -304,6 +304,8 @@ class _History:
 
     def tables(self) -> list[torch.Tensor]:
         for i, result in enumerate(self.results):
+            if len(result.evaluations) < len(self._tables[i]):
+                raise RuntimeError("a run's evaluations are only ever appended to")
             new = result.evaluations[len(self._tables[i]):]
             if new:
                 rows = [(e.step, e.interpolation_mse, e.extrapolation_mse, e.sparsity_error or 0.0, e.sparsity_error is not None)

@@ -278,11 +278,11 @@ class ArithmeticLayer(keras.layers.Layer):
         self.count_training_step(training)
         return self.compute(inputs)
 
-    def check_dtype(self, inputs: Any) -> None:
-        """Raise TypeError for a non-float input."""
+    def check_dtype(self, inputs: Any, owner: str | None = None) -> None:
+        """Raise TypeError for a non-float input, naming ``owner`` (default: this layer's class)."""
         dtype = keras.backend.standardize_dtype(inputs.dtype)
         if "float" not in dtype:
-            raise TypeError(f"{type(self).__name__} expects a floating-point input, got dtype {dtype}")
+            raise TypeError(f"{owner or type(self).__name__} expects a floating-point input, got dtype {dtype}")
 
     def count_training_step(self, training: bool | None) -> None:
         """With ``training`` (and a penalty): add 1 to ``step`` and that step's penalty to the losses."""

@@ -24,7 +24,7 @@ class Recurrent(keras.layers.Layer):
     training step per call of this layer, not one per time step, and adds that step's penalty
     once. Example, a running product::
 
-        multiplier = Recurrent("nmu", initial_state=1.0)
+        multiplier = Recurrent("nmu", initial_state=1.0)  # hidden_size=1
         multiplier.build((None, None, 1))
         multiplier.cell.W.assign([[1.0], [1.0]])       # h_t = h_{t-1} * z_t
         multiplier(np.array([[[2.0], [3.0], [4.0]]]))  # [[24.]]
@@ -33,8 +33,8 @@ class Recurrent(keras.layers.Layer):
     def __init__(
         self,
         unit: str,
-        hidden_size: int = 1,
         *,
+        hidden_size: int = 1,
         initial_state: float = 0.0,
         return_sequences: bool = False,
         **kwargs: Any,
@@ -43,8 +43,9 @@ class Recurrent(keras.layers.Layer):
         self.unit_options = {name: kwargs.pop(name) for name in DEFINITIONS[unit].option_names if name in kwargs}
         super().__init__(**kwargs)
         self.recurrence = recurrence
-        self.cell: ArithmeticLayer = UNITS.get(unit)(hidden_size, **self.unit_options)
+        self.cell: ArithmeticLayer = UNITS.get(unit)(hidden_size, dtype=self.dtype_policy, **self.unit_options)
         self.input_spec = keras.InputSpec(min_ndim=3)
+        self.supports_masking = True
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         features = input_shape[-1]
@@ -53,13 +54,18 @@ class Recurrent(keras.layers.Layer):
         self.cell.build((None, self.recurrence.cell_sizes(features)[0]))
         self.input_spec = keras.InputSpec(min_ndim=3, axes={-1: features})
 
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
-        self.cell.check_dtype(inputs)
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        self.cell.check_dtype(inputs, type(self).__name__)
         self.cell.count_training_step(training)
         r = self.recurrence
-        return functional.recur(
-            self.cell.compute, inputs, r.hidden_size, r.initial_state, ops=keras.ops, return_sequences=r.return_sequences
+        return functional.recur(  # the cell's formula itself: its call would count a step per time step
+            self.cell.compute, inputs, r.hidden_size, r.initial_state, ops=keras.ops,
+            return_sequences=r.return_sequences, mask=mask,
         )
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The input's mask goes on with the sequence of states, and ends with h_T."""
+        return mask if self.recurrence.return_sequences else None
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         hidden = self.recurrence.hidden_size

@@ -26,8 +26,8 @@ class ArithmeticHead(nn.Module):
     Build it with :func:`build_head`.
 
     Training: add ``regularization_loss(step)`` (step counted from 1) to the loss and call
-    ``apply_constraints()`` after each optimizer step, as for any unit; NAU, NMU, iNALU and NPU
-    heads need both to train as their papers do (see the README's example loop).
+    ``apply_constraints()`` after each optimizer step, as for any unit; NAU and NMU heads need both
+    to train as their paper does (both are no-ops for units without them; see the README's loop).
     """
 
     def __init__(

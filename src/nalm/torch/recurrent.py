@@ -31,14 +31,16 @@ class Recurrent(nn.Module):
         adder(z), multiplier(z)                              # tensor([[9.]]), tensor([[24.]])
 
     The training hooks are the cell's: :meth:`regularization_loss` and :meth:`apply_constraints`.
+    The fold is a Python loop over T: ``torch.compile`` of this module specializes on T (a graph,
+    and a compilation, per length); compile ``model.cell`` instead for sequences of many lengths.
     """
 
     def __init__(
         self,
         unit: str,
         input_size: int,
-        hidden_size: int = 1,
         *,
+        hidden_size: int = 1,
         initial_state: float = 0.0,
         return_sequences: bool = False,
         **options: Any,
