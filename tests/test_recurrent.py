@@ -116,3 +116,12 @@ def test_the_fold_is_one_function_for_both_frameworks():
 
     out = functional.recur(cell, torch.ones(6, 4, 3), 2, 1.0, ops=torch)
     assert calls == [(6, 5)] * 4 and torch.equal(out, torch.full((6, 2), 5.0))
+
+
+def test_the_fold_skips_masked_steps():
+    z = torch.tensor([[[2.0], [3.0], [5.0]]])
+    mask = torch.tensor([[True, False, True]])
+    adder = exact("nau")
+    assert functional.recur(adder.cell, z.double(), 1, 0.0, ops=torch, mask=mask).item() == 7.0
+    states = functional.recur(adder.cell, z.double(), 1, 0.0, ops=torch, mask=mask, return_sequences=True)
+    assert states[0, :, 0].tolist() == [2.0, 2.0, 7.0]
