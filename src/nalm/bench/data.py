@@ -265,7 +265,7 @@ def _draw_on_device(
     """x (S, rows, columns) in ``dtype`` (float32 or float64) on ``device``: :func:`_fill_row` of every
     row of every seed at once, stream s from ``positions[s]``."""
     per_row = draws_per_row(columns)
-    base = torch.tensor([_as_int64(int(p)) for p in positions], dtype=torch.int64, device=device)
+    base = torch.from_numpy(np.ascontiguousarray(positions, dtype=np.uint64).view(np.int64)).to(device)  # the same bits
     offsets = torch.arange(rows * per_row, dtype=torch.int64, device=device).view(1, rows, per_row)
     z = _splitmix_on_device(base.view(-1, 1, 1) + offsets)
     high = _shift_right(z, 64 - bits)  # also the value of an odd last column
