@@ -320,7 +320,9 @@ def test_bench_and_report_commands_end_to_end(tmp_path, capsys):
     "args, message",
     [
         (["bench", "--preset", "paper"], "invalid choice: 'paper'"),
-        (["bench", "--models", "lstm"], "invalid choice: 'lstm'"),
+        (["bench", "--models", "lstm"], "unknown model 'lstm'; choose from 'nac'"),  # a digit-task cell, not a layer pair
+        (["bench", "--models", "gru"], "invalid choice: 'gru'"),
+        (["bench", "--preset", "digits-quick", "--input-size", "4"], "--input-size is not an option of preset digits-quick"),
         (["bench", "--ops", "pow"], "invalid choice: 'pow'"),
         (["bench", "--range", "2,1:2,6"], "interpolation_range must have low < high, got (2, 1)"),
         (["bench", "--range", "1,2"], "expected LOW,HIGH:LOW,HIGH"),

@@ -19,7 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nalm.bench.aggregate import summarize
-from nalm.bench.grid import PRESETS, Benchmark, Configuration, preset
+from nalm.bench.digit_models import SEQUENCE_MODELS
+from nalm.bench.digits import SEQUENCE_OPERATIONS
+from nalm.bench.grid import PRESETS, Benchmark, Configuration
 from nalm.bench.metrics import success_threshold
 from nalm.bench.models import MODELS, build_unit_stack
 from nalm.bench.published import CITATION, compare
@@ -39,10 +41,14 @@ from nalm.bench.results import (
     require_ray,
     run_benchmark,
 )
+from nalm.bench.sequence_grid import SEQUENCE_PRESETS, SequenceBenchmark, summarize_sequences
 from nalm.bench.tasks import OPERATIONS, Range, StaticArithmeticTask, range_label
 from nalm.bench.trainer import TrainConfig, TrainResult, train
 from nalm.torch import UNITS
-from nalm.validation import positive_int
+from nalm.validation import choice, positive_int
+
+ALL_PRESETS: dict[str, Benchmark | SequenceBenchmark] = {**PRESETS, **SEQUENCE_PRESETS}
+"""``nalm bench``'s presets: the static task's (:data:`nalm.bench.grid.PRESETS`) and the digit tasks'."""
 
 
 def _range(text: str) -> Range:
@@ -113,11 +119,13 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         "line per run to the results file (a rerun trains only what is missing), and print each "
         "configuration's success rate. Options left out take the preset's value.",
     )
-    bench.add_argument("--preset", default="quick", choices=tuple(PRESETS), help="default: quick")
-    bench.add_argument("--models", nargs="+", choices=tuple(MODELS), metavar="MODEL",
-                       help=f"models (layer pairs) from {', '.join(MODELS)}")
-    bench.add_argument("--operations", "--ops", nargs="+", choices=tuple(OPERATIONS), metavar="OP",
-                       help=f"operations from {', '.join(OPERATIONS)}")
+    bench.add_argument("--preset", default="quick", choices=tuple(ALL_PRESETS),
+                       help=f"default: quick; {', '.join(SEQUENCE_PRESETS)} run the digit sequence tasks")
+    bench.add_argument("--models", nargs="+", choices=tuple(dict.fromkeys((*MODELS, *SEQUENCE_MODELS))), metavar="MODEL",
+                       help=f"models: layer pairs from {', '.join(MODELS)}; on the digit tasks, cells from "
+                       f"{', '.join(SEQUENCE_MODELS)}")
+    bench.add_argument("--operations", "--ops", nargs="+", choices=(*OPERATIONS, *SEQUENCE_OPERATIONS), metavar="OP",
+                       help=f"operations from {', '.join(OPERATIONS)}; on the digit tasks, from {', '.join(SEQUENCE_OPERATIONS)}")
     for name, kind, text in (
         ("seeds", int, "seeds per configuration, 0..N-1, trained side by side"),
         ("steps", int, "training steps"),
@@ -130,8 +138,12 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         ("overlap-ratio", float, "overlap of the subsets, as a fraction of their size"),
         ("hidden-size", int, "hidden units between the pair's layers; 0: the second layer alone"),
         ("threshold-samples", int, "samples estimating the success threshold"),
+        ("images", str, "digit tasks: 'sklearn' (bundled 8x8 digits) or a folder of MNIST IDX files"),
+        ("train-length", int, "digit tasks: training sequence length (default: each operation's published one)"),
     ):
         bench.add_argument(f"--{name}", type=kind, help=text)
+    bench.add_argument("--test-lengths", type=int, nargs="+", metavar="LENGTH",
+                       help="digit tasks: test sequence lengths (default: each operation's published ones)")
     bench.add_argument("--range", dest="ranges", type=_range_pair, action="append", metavar="LOW,HIGH:LOW,HIGH",
                        help="interpolation:extrapolation range pair, repeatable; negative: --range=-2,-1:-6,-2; "
                        "a union: --range=-2,2:-6,-2u2,6")
@@ -145,11 +157,19 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def benchmark_from_args(args: argparse.Namespace) -> Benchmark:
-    """The preset with every option that was given replacing its value."""
-    names = [field.name for field in dataclasses.fields(Benchmark)]
-    overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    return dataclasses.replace(preset(args.preset), **overrides)
+def benchmark_from_args(args: argparse.Namespace) -> Benchmark | SequenceBenchmark:
+    """The preset with every option that was given replacing its value; an option of the other
+    kind of benchmark (e.g. --input-size with a digit preset) raises ValueError."""
+    base = ALL_PRESETS[choice("preset", args.preset, tuple(ALL_PRESETS))]
+    names = {field.name for field in dataclasses.fields(Benchmark)} | {f.name for f in dataclasses.fields(SequenceBenchmark)}
+    given = {name: getattr(args, name) for name in sorted(names) if getattr(args, name, None) is not None}
+    own = {field.name for field in dataclasses.fields(base)}
+    foreign = [name for name in given if name not in own]
+    if foreign:
+        kind = "a digit task's" if isinstance(base, SequenceBenchmark) else "the static task's"
+        options = ", ".join("--" + name.replace("_", "-").replace("ranges", "range") for name in foreign)
+        raise ValueError(f"{options} is not an option of preset {args.preset} ({kind})")
+    return dataclasses.replace(base, **given)
 
 
 def _train_command(args: argparse.Namespace, console: Console) -> None:
@@ -250,7 +270,22 @@ def _bench_command(args: argparse.Namespace, console: Console) -> None:
             results, workers=args.workers, executor=args.executor, address=args.address, device=str(device),
             on_start=lambda n: progress.update(bar, total=n), on_done=done
         )
-    console.print(_summary_table(rows))
+    console.print(_sequence_table(rows) if isinstance(benchmark, SequenceBenchmark) else _summary_table(rows))
+
+
+def _sequence_table(rows: list[Row]) -> Table:
+    """Successes per test length of each digit configuration (below its baseline's 1% bound)."""
+    summaries = summarize_sequences(rows)
+    table = Table(title=f"digit tasks, {len(rows)} runs: successes per test length (test MSE below the upper 1% "
+                  "Student-t bound of the fixed-solution baseline's)")
+    for column in ("model", "op", "success at length: k/n", "median test MSE at the longest"):
+        table.add_column(column, justify="left" if column in ("model", "op") else "right")
+    for summary in summaries:
+        c = summary.configuration
+        cells = ("no baseline" if summary.successes is None else
+                 "  ".join(f"{length}: {k}/{summary.runs}" for length, k in zip(summary.lengths, summary.successes)))
+        table.add_row(c.model, c.operation, cells, f"{summary.median_mse[-1]:.3g}")
+    return table
 
 
 def _summary_table(rows: list[Row]) -> Table:
@@ -274,6 +309,9 @@ def _report_command(args: argparse.Namespace, console: Console) -> None:
     rows = read_results(args.results)
     for path in write_report(rows, out):
         console.print(f"wrote {path}")
+    if any(row.get("task") == "digits" for row in rows):
+        console.print(_sequence_table(rows))
+        return
     comparisons = compare(rows)
     if comparisons:
         table = Table(title=f"ours / published: {CITATION}, 100 seeds, 5e6 steps")

@@ -354,6 +354,24 @@ def uniforms(seed: int, stream: str, n: int) -> np.ndarray:
     return x.numpy()[0, 0]
 
 
+def indices(streams: SeedStreams, rows: int, columns: int, n: int) -> torch.Tensor:
+    """The next ``rows`` rows of ``columns`` indices uniform in [0, n) of every seed's stream:
+    (S, rows, columns) int64, each floor(n u) for a draw u with 32 random bits (so for n up to
+    about 10^6 every index is as likely as another to 1 part in 4000).
+
+    Drawn by PyTorch operations (:func:`_draw_on_device` on the CPU), not by the compiled kernels:
+    a process that calls the kernels' parallel code keeps OpenMP threads spinning after it (GNU
+    OpenMP's default wait policy where threads <= cores), which slowed PyTorch's convolutions
+    between draws 4x on our 2 cores.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1 << 24:
+        raise ValueError(f"n must be an integer in [1, {1 << 24}], got {n!r}")
+    positions = streams.advance(rows, columns)
+    lows, starts, total = _interval_arrays([(0.0, float(n))])
+    x = _draw_on_device(positions, rows, columns, _BITS[torch.float64], lows, starts, total, torch.float64, torch.device("cpu"))
+    return x.long().clamp_(max=n - 1)
+
+
 def _numpy(dtype: torch.dtype) -> np.dtype:
     return torch.empty((), dtype=dtype).numpy().dtype
 

@@ -1,5 +1,6 @@
-"""A results file as a Markdown table and two figures: success rate with its 95% Wilson interval,
-and the extrapolation MSE of every run at its selected step, per model and operation."""
+"""A results file as a Markdown table and figures: on the static task, success rate with its 95%
+Wilson interval and the extrapolation MSE of every run at its selected step, per model and
+operation; on the digit sequence tasks, success rate and median test MSE against sequence length."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from nalm.bench.aggregate import Summary, summarize
 from nalm.bench.published import CITATION, Comparison, compare, steps_label
 from nalm.bench.results import MissingDependencyError, Row, configuration_of
+from nalm.bench.sequence_grid import SequenceSummary, summarize_sequences
 
 
 def _number(value: float | None, spec: str = ".3g") -> str:
@@ -105,9 +107,24 @@ def published_section(rows: list[Row]) -> str:
     )
 
 
-def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
-    """Write ``report.md``, ``success_rate.png`` and ``extrapolation_error.png`` into ``out``;
-    return their paths. Raises :class:`MissingDependencyError` if matplotlib is not installed."""
+def sequence_table(summaries: list[SequenceSummary]) -> str:
+    """One row per digit configuration and test length: the baseline's bound, successes [95%
+    Wilson interval] and the median test MSE."""
+    lines = ["| configuration | length | success bound | success rate [95% interval] | test MSE (median) |",
+             "|---|---|---|---|---|"]
+    for s in summaries:
+        for i, length in enumerate(s.lengths):
+            if s.successes is None:
+                bound, rate = "-", "no baseline runs"
+            else:
+                low, high = s.intervals[i]
+                bound = f"{s.bounds[i]:.3g}"
+                rate = f"{s.successes[i]}/{s.runs} = {s.successes[i] / s.runs:.0%} [{low:.0%}, {high:.0%}]"
+            lines.append(f"| {s.configuration.label()} | {length} | {bound} | {rate} | {s.median_mse[i]:.3g} |")
+    return "\n".join(lines) + "\n"
+
+
+def _pyplot() -> object:
     try:
         import matplotlib
 
@@ -115,9 +132,51 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
         import matplotlib.pyplot as plt
     except ImportError:
         raise MissingDependencyError("nalm report draws its figures with matplotlib: pip install matplotlib") from None
+    return plt
+
+
+def _sequence_figures(summaries: list[SequenceSummary], out: Path, plt: object) -> list[Path]:
+    """sequence_success.png and sequence_mse.png: success rate and median test MSE against the
+    sequence length, one panel per operation, one line per model (the figure of the papers)."""
+    operations = list(dict.fromkeys(s.configuration.operation for s in summaries))
+    paths = []
+    for name, label in (("sequence_success.png", "success rate (95% Wilson interval)"),
+                        ("sequence_mse.png", "test MSE (median over seeds)")):
+        figure, axes = plt.subplots(1, len(operations), figsize=(5 * len(operations), 3.6), squeeze=False)
+        for panel, operation in zip(axes[0], operations):
+            for s in summaries:
+                if s.configuration.operation != operation:
+                    continue
+                if name == "sequence_mse.png":
+                    panel.plot(s.lengths, s.median_mse, marker="o", label=s.configuration.model)
+                    panel.set_yscale("log")
+                elif s.successes is not None:
+                    rates = [k / s.runs for k in s.successes]
+                    below = [r - low for r, (low, _) in zip(rates, s.intervals)]
+                    above = [high - r for r, (_, high) in zip(rates, s.intervals)]
+                    panel.errorbar(s.lengths, rates, yerr=[below, above], marker="o", capsize=3, label=s.configuration.model)
+                    panel.set_ylim(-0.05, 1.05)
+            panel.set_xscale("log")
+            panel.set_title(operation)
+            panel.set_xlabel("sequence length")
+            panel.set_ylabel(label)
+            panel.legend(fontsize=8)
+        figure.tight_layout()
+        path = out / name
+        figure.savefig(path, dpi=120)
+        plt.close(figure)
+        paths.append(path)
+    return paths
+
+
+def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
+    """Write ``report.md`` and its figures into ``out``: ``success_rate.png`` and
+    ``extrapolation_error.png`` for the static task's runs, ``sequence_success.png`` and
+    ``sequence_mse.png`` for the digit tasks'. Return their paths. Raises
+    :class:`MissingDependencyError` if matplotlib is not installed."""
+    plt = _pyplot()
     if not rows:
         raise ValueError("the results file holds no runs")
-    summaries = summarize(rows)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"the report folder {out} is a file; give a folder's path")
@@ -126,6 +185,18 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
         (out / "report.md").touch()
     except OSError as error:
         raise ValueError(f"cannot write the report into {out}: {error.strerror or error}") from None
+    sequences = [row for row in rows if row.get("task") == "digits"]
+    if sequences:
+        summaries = summarize_sequences(sequences)
+        table = out / "report.md"
+        table.write_text(
+            f"# Benchmark results: digit sequence tasks\n\n{len(sequences)} runs. A run succeeds at a length "
+            "when its test MSE there (at the step of lowest validation MSE) is below the upper 1% one-sided "
+            "Student-t bound of the test MSEs of the baseline whose cell is fixed to the exact solution.\n\n"
+            f"{sequence_table(summaries)}{models_section(sequences)}"
+        )
+        return [table, *_sequence_figures(summaries, out, plt)]
+    summaries = summarize(rows)
     with_ranges = several_ranges(summaries)
     labels = [s.configuration.label(with_ranges) for s in summaries]
     height = max(3.0, 0.3 * len(summaries) + 1)

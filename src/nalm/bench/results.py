@@ -44,6 +44,8 @@ from nalm.bench.metrics import success_threshold
 from nalm.bench.models import MODELS, build_published_model
 from nalm.bench.fused import plan
 from nalm.bench.seeds import stack_seeds, train_seeds
+from nalm.bench.digit_models import SEQUENCE_MODELS
+from nalm.bench.sequence_grid import SequenceBenchmark, SequenceConfiguration, run_sequence_configuration
 from nalm.bench.tasks import StaticArithmeticTask, value_range
 from nalm.bench.trainer import TrainConfig, TrainResult, mean_squared_error
 from nalm.validation import choice, positive_int
@@ -87,7 +89,7 @@ def _normalized(mse: float, initial: float) -> float:
 
 
 def _row(
-    benchmark: Benchmark,
+    benchmark: Benchmark | SequenceBenchmark,
     configuration: Configuration,
     seed: int,
     result: TrainResult,
@@ -125,7 +127,7 @@ def _row(
 
 
 def run_configuration(
-    benchmark: Benchmark,
+    benchmark: Benchmark | SequenceBenchmark,
     configuration: Configuration,
     seeds: tuple[int, ...],
     threads: int = 1,
@@ -134,7 +136,10 @@ def run_configuration(
 ) -> list[Row]:
     """Train ``configuration`` with ``seeds`` side by side on ``device`` (``threads`` threads on the
     CPU), saving and resuming the run at ``checkpoint`` (see
-    :func:`nalm.bench.seeds.train_stacked`), and return one row per seed."""
+    :func:`nalm.bench.seeds.train_stacked`), and return one row per seed. A digit benchmark's
+    configuration trains as :func:`nalm.bench.sequence_grid.run_sequence_configuration`."""
+    if isinstance(benchmark, SequenceBenchmark):
+        return run_sequence_configuration(benchmark, configuration, seeds, threads, checkpoint, device)
     task, config = benchmark.task(configuration), benchmark.train_config()
 
     def build() -> torch.nn.Module:
@@ -149,8 +154,10 @@ def run_configuration(
     ]
 
 
-def configuration_of(row: Row) -> Configuration:
+def configuration_of(row: Row) -> Configuration | SequenceConfiguration:
     """The configuration a row belongs to."""
+    if row.get("task") == "digits":
+        return SequenceConfiguration(row["model"], row["operation"])
     return Configuration(
         row["model"],
         row["operation"],
@@ -179,7 +186,9 @@ def from_json(line: str) -> Row:
 
 
 RUN_KEYS = ("model", "operation", "interpolation_range", "extrapolation_range", "seed", "settings", "success")
-"""The fields every run's row has, that the readers rely on."""
+"""The fields every run's row of the static task has, that the readers rely on."""
+SEQUENCE_RUN_KEYS = ("model", "operation", "seed", "settings", "test_lengths", "test_mse")
+"""The fields every run's row of a digit task has."""
 
 
 def read_results(path: str | os.PathLike[str]) -> list[Row]:
@@ -199,7 +208,8 @@ def read_results(path: str | os.PathLike[str]) -> list[Row]:
             row = from_json(line)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{path} is not a results file: line {number}: {getattr(error, 'msg', error)}") from None
-        missing = [key for key in RUN_KEYS if not isinstance(row, dict) or key not in row]
+        keys = SEQUENCE_RUN_KEYS if isinstance(row, dict) and row.get("task") == "digits" else RUN_KEYS
+        missing = [key for key in keys if not isinstance(row, dict) or key not in row]
         if missing or isinstance(row["seed"], bool) or not isinstance(row["seed"], int):
             what = f"it lacks {', '.join(missing)}" if missing else f"its seed is {row['seed']!r}"
             raise ValueError(f"{path} is not a results file of nalm bench: line {number} is not a run ({what})")
@@ -224,7 +234,7 @@ class ResultsFile:
     (:meth:`locked`) writes to it.
     """
 
-    def __init__(self, path: str | os.PathLike[str], benchmark: Benchmark) -> None:
+    def __init__(self, path: str | os.PathLike[str], benchmark: Benchmark | SequenceBenchmark) -> None:
         self.path = Path(path)
         self.benchmark = benchmark
         self._check_writable()
@@ -261,8 +271,9 @@ class ResultsFile:
                     f"results file {self.path} was written by another benchmark ({differ}); "
                     "choose another --results path or the same settings"
                 )
+        models = SEQUENCE_MODELS if isinstance(self.benchmark, SequenceBenchmark) else MODELS
         for row in rows:
-            model = MODELS.get(row.get("model"))
+            model = models.get(row.get("model"))
             now = None if model is None else model.describe()
             if row.get("model_definition") != now:
                 raise ValueError(
@@ -444,7 +455,7 @@ def run_benchmark(
 
 
 def _train_all(
-    benchmark: Benchmark,
+    benchmark: Benchmark | SequenceBenchmark,
     pending: list[tuple[Configuration, tuple[int, ...]]],
     checkpoints: list[Path],
     workers: int,
@@ -491,20 +502,20 @@ RAY_CHUNK = 25
 the compiled kernels run) is split into tasks of at most this many seeds."""
 
 
-def seed_chunks(benchmark: Benchmark, configuration: Configuration, seeds: tuple[int, ...]) -> list[tuple[int, ...]]:
+def seed_chunks(benchmark: Benchmark | SequenceBenchmark, configuration: Configuration | SequenceConfiguration, seeds: tuple[int, ...]) -> list[tuple[int, ...]]:
     """The seeds of ``configuration`` in the stacks that train them: one stack, or chunks of
     :data:`RAY_CHUNK` seeds where a seed's numbers do not depend on its stack (the compiled path)."""
 
     def build() -> torch.nn.Module:
         return build_published_model(configuration.model, benchmark.input_size, benchmark.hidden_size)
 
-    if len(seeds) <= RAY_CHUNK or plan(stack_seeds(build, seeds[:1])) is None:
+    if len(seeds) <= RAY_CHUNK or isinstance(benchmark, SequenceBenchmark) or plan(stack_seeds(build, seeds[:1])) is None:
         return [seeds]
     return [seeds[start:start + RAY_CHUNK] for start in range(0, len(seeds), RAY_CHUNK)]
 
 
 def _train_on_ray(
-    benchmark: Benchmark,
+    benchmark: Benchmark | SequenceBenchmark,
     pending: list[tuple[Configuration, tuple[int, ...]]],
     checkpoints: list[Path],
     address: str | None,

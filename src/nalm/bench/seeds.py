@@ -123,6 +123,7 @@ class _SeedBatches:
 
     def __init__(self, model: nn.Module, task: StaticArithmeticTask, seeds: Sequence[int]) -> None:
         self.model, self.task, self.seeds = model, task, seeds
+        self.streams = SeedStreams(seeds, "train")
         self.subsets = [task.subsets(seed) for seed in seeds]
         self.spans = task.spans(self.subsets)
         self.layers = list(model) if isinstance(model, nn.Sequential) else [model]
@@ -139,6 +140,29 @@ class _SeedBatches:
         for layer in self.layers[1:]:
             h = layer(h)
         return h, self.task.targets(sums, self.like.dtype)
+
+    def resume(self, steps: int, batch_size: int) -> None:
+        """Move the training streams past ``steps`` batches of ``batch_size`` rows."""
+        self.streams.advance(steps * batch_size, self.task.input_size)
+
+    def errors(self, batch_size: int) -> torch.Tensor:
+        """(S,): each seed's MSE on its next training batch."""
+        output, target = self(self.streams, batch_size, self.task.interpolation_range)
+        return ((output - target) ** 2).mean(dim=(1, 2))
+
+    def evaluate(self, rows: int) -> tuple[list[float], list[float], list[tuple[float, ...]]]:
+        """Each seed's interpolation and extrapolation MSE on its sets of ``rows`` points (no per-length MSEs)."""
+        interpolation = self.mean_squared_errors("interpolation", rows)
+        return interpolation, self.mean_squared_errors("extrapolation", rows), [()] * len(self.seeds)
+
+    def sparsity(self) -> list[float | None]:
+        """Each seed's sparsity error, or None for every seed of a model without ``weights()``."""
+        sparsity = network_sparsity(self.model)
+        return [None] * len(self.seeds) if sparsity is None else sparsity.tolist()
+
+    def reset(self, optimizer: torch.optim.Optimizer, seeds: torch.Tensor) -> None:
+        """Zero the parameters and Adam state of the seeds where the boolean (S,) ``seeds`` is True."""
+        _reset_seeds(optimizer, seeds)
 
     @torch.no_grad()
     def mean_squared_errors(self, stream: str, rows: int) -> list[float]:
@@ -196,38 +220,51 @@ def train_stacked(
     seeds = check_seeds(seeds)
     previous = set_threads(positive_int("threads", threads))
     try:
-        return _train(model, task, config, seeds, None if checkpoint is None else Path(checkpoint), on_step)
+        problem = _problem(model, task, seeds)
+        return _train(model, problem, config, seeds, None if checkpoint is None else Path(checkpoint), on_step)
     finally:
         set_threads(previous)
 
 
+def _problem(model: nn.Module, task: Any, seeds: tuple[int, ...]) -> Any:
+    """What the loop trains the seeds of ``task`` on: batches, evaluations, sparsity and resets."""
+    from nalm.bench.sequences import DigitBatches, SeedEnsemble  # sequences builds on this module
+
+    if isinstance(model, SeedEnsemble):
+        return DigitBatches(model, task, seeds)
+    parameters = list(model.parameters())
+    if any(p.shape[0] != len(seeds) for p in parameters):
+        shapes = [tuple(p.shape) for p in parameters]
+        raise ValueError(f"every parameter of model needs a leading seed axis of {len(seeds)}, got shapes {shapes}")
+    return _SeedBatches(model, task, seeds)
+
+
 def _train(
     model: nn.Module,
-    task: StaticArithmeticTask,
+    problem: Any,
     config: TrainConfig,
     seeds: tuple[int, ...],
     checkpoint: Path | None,
     on_step: Callable[[int, float], None] | None = None,
 ) -> list[TrainResult]:
-    """:func:`train_stacked` with its arguments checked; ``on_step(step, loss)`` every 100 steps and
-    at the last, with the loss summed over the seeds."""
-    parameters = list(model.parameters())
-    if any(p.shape[0] != len(seeds) for p in parameters):
-        shapes = [tuple(p.shape) for p in parameters]
-        raise ValueError(f"every parameter of model needs a leading seed axis of {len(seeds)}, got shapes {shapes}")
+    """:func:`train_stacked` with its arguments checked, on ``problem`` (a static task's
+    :class:`_SeedBatches` or a digit task's :class:`nalm.bench.sequences.DigitBatches`: the next
+    training batch's per-seed errors, the evaluations, sparsity and resets of diverged seeds);
+    ``on_step(step, loss)`` every 100 steps and at the last, with the loss summed over the seeds."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
     like = parameters[0]
-    streams = SeedStreams(seeds, "train")
+    task = problem.task
     fused = like.device.type in ("cpu", "cuda")  # one kernel for all of Adam's updates, where torch has it
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, fused=fused or None)
-    compiled = FusedRun(model, task, seeds, optimizer) if plan(model) is not None else None
-    batches = _SeedBatches(model, task, seeds)
+    static = isinstance(problem, _SeedBatches)
+    compiled = FusedRun(model, task, seeds, optimizer) if static and plan(model) is not None else None
     results = [TrainResult() for _ in seeds]
     alive = torch.ones(len(seeds), dtype=torch.bool, device=like.device)
     run = {"seeds": list(seeds), "task": repr(task), "config": repr(config), "model": repr(model), "dtype": str(like.dtype)}
     done = 0
     if checkpoint is not None:
         done = _restore(checkpoint, run, model, optimizer, results, alive)
-        streams.advance(done * config.batch_size, task.input_size)
+        problem.resume(done, config.batch_size)
     history = _History(results)
 
     def evaluate(steps: dict[int, int]) -> None:
@@ -235,13 +272,14 @@ def _train(
         if compiled is not None:
             interpolation = compiled.mean_squared_errors("interpolation", config.eval_size, seeds)
             extrapolation = compiled.mean_squared_errors("extrapolation", config.eval_size, seeds)
+            by_length = [()] * len(seeds)
         else:
-            interpolation = batches.mean_squared_errors("interpolation", config.eval_size)
-            extrapolation = batches.mean_squared_errors("extrapolation", config.eval_size)
-        sparsity = network_sparsity(model)
-        sparsity = [None] * len(seeds) if sparsity is None else sparsity.tolist()
+            interpolation, extrapolation, by_length = problem.evaluate(config.eval_size)
+        sparsity = problem.sparsity()
         for i, step in steps.items():
-            results[i].evaluations.append(Evaluation(step, interpolation[i], extrapolation[i], sparsity[i]))
+            results[i].evaluations.append(
+                Evaluation(step, interpolation[i], extrapolation[i], sparsity[i], tuple(by_length[i]))
+            )
 
     def diverge(steps: dict[int, int]) -> None:
         """Seeds that diverged: evaluated as they are, then zeroed and left out from now on."""
@@ -250,7 +288,7 @@ def _train(
         for i in steps:
             results[i].diverged = True
             mask[i] = True
-        _reset_seeds(optimizer, mask)
+        problem.reset(optimizer, mask)
         alive.logical_and_(~mask)
 
     def evaluated(step: int) -> None:
@@ -264,8 +302,7 @@ def _train(
     while step < config.steps and alive.any():
         if compiled is None:
             step += 1
-            output, target = batches(streams, config.batch_size, task.interpolation_range)
-            errors = ((output - target) ** 2).mean(dim=(1, 2))
+            errors = problem.errors(config.batch_size)
             loss = torch.where(alive, errors, 0.0).sum() + model.regularization_loss(step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -277,7 +314,9 @@ def _train(
             stop = min(config.steps, (step // config.eval_every + 1) * config.eval_every)
             if on_step is not None:
                 stop = min(stop, (step // 100 + 1) * 100)
-            per_step, diverged_at = compiled.train(streams, range(step + 1, stop + 1), config.batch_size, alive.numpy())
+            per_step, diverged_at = compiled.train(
+                problem.streams, range(step + 1, stop + 1), config.batch_size, alive.numpy()
+            )
             step = stop
             last_loss = torch.from_numpy(per_step[:, -1]).nansum()
             diverged = {i: int(at) for i, at in enumerate(diverged_at) if at}
@@ -291,33 +330,41 @@ def _train(
 
 
 class _History:
-    """Each seed's evaluations as a float64 table (n, 5): step, interpolation MSE, extrapolation MSE,
-    sparsity error (0 where there is none) and whether there is one. :meth:`tables` converts only
-    the evaluations added since its last call, so a checkpoint of a long run costs Python time for
-    its new evaluations, not for all of them."""
+    """Each seed's evaluations as a float64 table (n, 5 + L): step, interpolation MSE, extrapolation
+    MSE, sparsity error (0 where there is none), whether there is one, then the L test MSEs by
+    length (digit tasks; L = 0 on the static task). :meth:`tables` converts only the evaluations
+    added since its last call, so a checkpoint of a long run costs Python time for its new
+    evaluations, not for all of them."""
 
     COLUMNS = 5
 
     def __init__(self, results: list[TrainResult]) -> None:
         self.results = results
-        self._tables = [torch.empty(0, self.COLUMNS, dtype=torch.float64) for _ in results]
+        self._tables: list[torch.Tensor | None] = [None for _ in results]
 
     def tables(self) -> list[torch.Tensor]:
         for i, result in enumerate(self.results):
-            if len(result.evaluations) < len(self._tables[i]):
+            table = self._tables[i]
+            known = 0 if table is None else len(table)
+            if len(result.evaluations) < known:
                 raise RuntimeError("a run's evaluations are only ever appended to")
-            new = result.evaluations[len(self._tables[i]):]
+            new = result.evaluations[known:]
             if new:
-                rows = [(e.step, e.interpolation_mse, e.extrapolation_mse, e.sparsity_error or 0.0, e.sparsity_error is not None)
-                        for e in new]
-                self._tables[i] = torch.cat([self._tables[i], torch.tensor(rows, dtype=torch.float64)])
-        return self._tables
+                rows = torch.tensor(
+                    [(e.step, e.interpolation_mse, e.extrapolation_mse, e.sparsity_error or 0.0,
+                      e.sparsity_error is not None, *e.test_mse) for e in new],
+                    dtype=torch.float64,
+                )
+                self._tables[i] = rows if table is None else torch.cat([table, rows])
+            elif table is None:
+                self._tables[i] = torch.empty(0, self.COLUMNS, dtype=torch.float64)
+        return self._tables  # type: ignore[return-value]
 
     @staticmethod
     def evaluations(table: torch.Tensor) -> list[Evaluation]:
         """The evaluations of one seed's table."""
-        return [Evaluation(int(step), interpolation, extrapolation, sparsity if has_sparsity else None)
-                for step, interpolation, extrapolation, sparsity, has_sparsity in table.tolist()]
+        return [Evaluation(int(row[0]), row[1], row[2], row[3] if row[4] else None, tuple(row[5:]))
+                for row in table.tolist()]
 
 
 def _save(
@@ -394,4 +441,7 @@ def train_seeds(
     ``threads`` threads train them; ``checkpoint`` saves and resumes the run (see :func:`train_stacked`).
     Returns one :class:`~nalm.bench.trainer.TrainResult` per seed, in the order of ``seeds``.
     """
-    return train_stacked(stack_seeds(build, seeds), task, config, seeds, threads=threads, checkpoint=checkpoint)
+    from nalm.bench.sequences import DigitSequenceTask, ensemble_seeds  # sequences builds on this module
+
+    together = ensemble_seeds if isinstance(task, DigitSequenceTask) else stack_seeds
+    return train_stacked(together(build, seeds), task, config, seeds, threads=threads, checkpoint=checkpoint)

@@ -48,12 +48,17 @@ class TrainConfig:
 @dataclass(frozen=True)
 class Evaluation:
     """Mean squared errors on both sets after ``step`` training steps, and the sparsity error of
-    the weights then (None for a model whose layers have no ``weights()``)."""
+    the weights then (None for a model whose layers have no ``weights()``).
+
+    On the digit sequence tasks the interpolation set is the validation set, ``test_mse`` holds
+    the test MSE at each of the task's test lengths, and ``extrapolation_mse`` is its last (the
+    longest); on the static task ``test_mse`` is empty."""
 
     step: int
     interpolation_mse: float
     extrapolation_mse: float
     sparsity_error: float | None = None
+    test_mse: tuple[float, ...] = ()
 
 
 @dataclass
