@@ -524,3 +524,30 @@ def test_a_complete_last_row_without_its_newline_is_kept(tiny_results, tmp_path)
     no_newline.write_bytes(path.read_bytes().rstrip(b"\n"))  # e.g. a hand-edited file
     assert run_benchmark(ResultsFile(no_newline, TINY), workers=1) == rows  # nothing retrained or lost
     assert no_newline.read_bytes() == path.read_bytes()
+
+
+def test_a_digit_preset_runs_its_baselines_and_reports_success_per_length(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    results = tmp_path / "digits.jsonl"
+    args = ["bench", "--preset", "digits-quick", "--models", "nau", "--ops", "sum", "--seeds", "2", "--steps", "4",
+            "--eval-every", "2", "--eval-size", "5", "--test-lengths", "1", "3", "--results", str(results),
+            "--workers", "1", "--no-progress"]
+    assert main(args) == 0
+    rows = read_results(results)
+    assert sorted((row["model"], row["seed"]) for row in rows) == [("fixed_nau", 0), ("fixed_nau", 1), ("nau", 0), ("nau", 1)]
+    assert all(row["test_lengths"] == [1, 3] and len(row["test_mse"]) == 2 for row in rows)
+    assert "successes per test length" in capsys.readouterr().out
+    assert main(args) == 0 and len(read_results(results)) == 4  # nothing left to train
+    assert main(["report", str(results), "--out", str(tmp_path / "report")]) == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| nau sum | 3 |" in report and "Student-t" in report
+    assert (tmp_path / "report" / "sequence_success.png").stat().st_size > 0
+
+
+def test_the_recurrent_preset_trains_recurrent_cells(tmp_path):
+    results = tmp_path / "recurrent.jsonl"
+    assert main(["bench", "--preset", "trask2018-recurrent", "--models", "nau", "--ops", "add", "--seeds", "2",
+                 "--steps", "4", "--eval-every", "2", "--eval-size", "10", "--threshold-samples", "100",
+                 "--results", str(results), "--workers", "1", "--no-progress"]) == 0
+    rows = read_results(results)
+    assert len(rows) == 2 and rows[0]["settings"]["time_steps"] == 10

@@ -30,7 +30,11 @@ def test_train_is_deterministic(capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "--unit", "lstm"], "invalid choice: 'lstm'"),
+        (["train", "--unit", "gru"], "invalid choice: 'gru'"),
+        (["train", "--unit", "lstm"], "unknown unit 'lstm'"),  # a digit task's cell, not a unit
+        (["train", "--task", "digits", "--op", "add"], "unknown operation 'add'; choose from 'count'"),
+        (["train", "--task", "digits", "--test-lengths", "10", "5"], "test_lengths must be increasing"),
+        (["train", "--time-steps", "0"], "time_steps must be a positive integer, got 0"),
         (["train", "--op", "pow"], "invalid choice: 'pow'"),
         (["train", "--steps", "0"], "steps must be a positive integer, got 0"),
         (["train", "--steps", "many"], "invalid int value: 'many'"),
@@ -128,3 +132,17 @@ def test_help_shows_defaults_and_percent_signs_once(capsys):
         main(["report", "--help"])
     out = capsys.readouterr().out
     assert re.search(r"95%\s+Wilson", out) and "%%" not in out
+
+
+def test_train_on_the_recurrent_task_names_its_time_steps(capsys):
+    assert main(["train", "--unit", "nau", "--op", "add", "--input-size", "10", "--time-steps", "3", "--steps", "20",
+                 "--eval-every", "10", "--no-progress"]) == 0
+    assert "extrapolation" in capsys.readouterr().out
+
+
+def test_train_on_a_digit_task_prints_the_test_error_per_length(capsys):
+    assert main(["train", "--task", "digits", "--op", "product", "--unit", "nmu", "--steps", "4", "--eval-every", "2",
+                 "--test-lengths", "1", "3", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "nmu cell on digit product" in out and "trained on sequences of 2" in out
+    assert re.search(r"\b3 .* \d", out)

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nalm.bench.aggregate import summarize
-from nalm.bench.digit_models import SEQUENCE_MODELS
+from nalm.bench.digit_models import SEQUENCE_MODELS, build_sequence_model
 from nalm.bench.digits import SEQUENCE_OPERATIONS
 from nalm.bench.grid import PRESETS, Benchmark, Configuration
 from nalm.bench.metrics import success_threshold
@@ -78,22 +78,37 @@ def build_parser() -> argparse.ArgumentParser:
     defaults_task, defaults_train = StaticArithmeticTask(), TrainConfig()
     run = commands.add_parser(
         "train",
-        help="train one unit on one operation of the static arithmetic task",
+        help="train one unit on one operation of the static arithmetic task or a digit sequence task",
         description="Train a two-layer stack of one unit on the static arithmetic task (a op b of two "
-        "overlapping input subsets) and print its interpolation and extrapolation MSE.",
+        "overlapping input subsets) and print its interpolation and extrapolation MSE; with --task digits, "
+        "train a CNN reading digit images and the unit as a recurrent cell, and print the test MSE at each "
+        "sequence length.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    run.add_argument("--unit", default="nac", choices=UNITS.names(), help="unit to stack: input -> hidden -> 1")
-    run.add_argument("--operation", "--op", default="sub", choices=tuple(OPERATIONS), help="target a op b")
+    run.add_argument("--task", default="static", choices=("static", "digits"),
+                     help="the static task, or the digit sequence tasks (operations count, sum, product)")
+    run.add_argument("--unit", choices=tuple(dict.fromkeys((*UNITS.names(), *SEQUENCE_MODELS))),
+                     help="unit to stack: input -> hidden -> 1 (default nac); with --task digits, the recurrent "
+                     f"cell ({', '.join(SEQUENCE_MODELS)}; default nau)")
+    run.add_argument("--operation", "--op", choices=(*OPERATIONS, *SEQUENCE_OPERATIONS),
+                     help="target a op b (default sub); with --task digits, one of count, sum, product (default sum)")
     run.add_argument("--steps", type=int, default=defaults_train.steps, help="training steps")
-    run.add_argument("--batch-size", type=int, default=defaults_train.batch_size, help="rows per training batch")
+    run.add_argument("--batch-size", type=int,
+                     help=f"rows per training batch (default {defaults_train.batch_size}; --task digits: "
+                     f"{SequenceBenchmark().batch_size} sequences)")
     run.add_argument("--learning-rate", "--lr", type=float, default=defaults_train.learning_rate, help="Adam's learning rate")
     run.add_argument("--eval-every", type=int, default=defaults_train.eval_every, help="steps between evaluations")
     run.add_argument("--seed", type=int, default=defaults_train.seed, help="seed of the initialization and the data")
     run.add_argument("--input-size", type=int, default=defaults_task.input_size, help="inputs of the task")
     run.add_argument("--hidden-size", type=int, default=2, help="units between the two layers")
+    run.add_argument("--time-steps", type=int, default=1,
+                     help="steps the input vector arrives over: > 1 is the recurrent task (a recurrent first layer)")
     run.add_argument("--interpolation-range", type=_range, default="1,2", metavar="LOW,HIGH", help="training and interpolation range")
     run.add_argument("--extrapolation-range", type=_range, default="2,6", metavar="LOW,HIGH", help="extrapolation range")
+    run.add_argument("--images", default="sklearn", help="--task digits: 'sklearn' or a folder of MNIST IDX files")
+    run.add_argument("--train-length", type=int, help="--task digits: training length (default: the published one)")
+    run.add_argument("--test-lengths", type=int, nargs="+", metavar="LENGTH",
+                     help="--task digits: test lengths (default: the published ones)")
     run.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_bench_parser(commands)
@@ -138,6 +153,7 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         ("overlap-ratio", float, "overlap of the subsets, as a fraction of their size"),
         ("hidden-size", int, "hidden units between the pair's layers; 0: the second layer alone"),
         ("threshold-samples", int, "samples estimating the success threshold"),
+        ("time-steps", int, "steps the input vector arrives over: the recurrent task if > 1"),
         ("images", str, "digit tasks: 'sklearn' (bundled 8x8 digits) or a folder of MNIST IDX files"),
         ("train-length", int, "digit tasks: training sequence length (default: each operation's published one)"),
     ):
@@ -173,11 +189,21 @@ def benchmark_from_args(args: argparse.Namespace) -> Benchmark | SequenceBenchma
 
 
 def _train_command(args: argparse.Namespace, console: Console) -> None:
+    defaults = {"unit": "nac", "operation": "sub", "batch_size": TrainConfig().batch_size}
+    if args.task == "digits":
+        defaults = {"unit": "nau", "operation": "sum", "batch_size": SequenceBenchmark().batch_size}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.task == "digits":
+        _train_digits(args, console)
+        return
     task = StaticArithmeticTask(
         operation=args.operation,
         input_size=args.input_size,
         interpolation_range=args.interpolation_range,
         extrapolation_range=args.extrapolation_range,
+        time_steps=args.time_steps,
     )
     config = TrainConfig(
         steps=args.steps,
@@ -190,7 +216,7 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
     if device.type == "cpu":
         torch.set_num_threads(1)  # the model is tiny: threads would spend more time syncing than computing
     torch.manual_seed(config.seed)
-    model = build_unit_stack(args.unit, task.input_size, args.hidden_size).to(device)
+    model = build_unit_stack(args.unit, task.input_size, args.hidden_size, task.time_steps).to(device)
     console.print(
         f"[bold]{args.unit}[/] on [bold]{task.operation}[/]: {task.input_size} inputs, "
         f"interpolation {range_label(task.interpolation_range)}, extrapolation {range_label(task.extrapolation_range)}, "
@@ -210,6 +236,41 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
         f"{result.best.extrapolation_mse:.3g} {'<' if solved else '>='} {threshold:.3g}, the MSE of the exact "
         "solution with its first layer perturbed by 1e-5"
     )
+    if result.diverged:
+        console.print("[bold red]diverged[/]: the loss became non-finite and training stopped")
+
+
+def _train_digits(args: argparse.Namespace, console: Console) -> None:
+    """``nalm train --task digits``: one seed of one cell on one digit task; the test MSE per length."""
+    benchmark = SequenceBenchmark(
+        models=(args.unit,), operations=(args.operation,), images=args.images,
+        train_length=args.train_length, test_lengths=args.test_lengths,
+    )
+    task = benchmark.task(args.operation)
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                         eval_every=args.eval_every, eval_size=benchmark.eval_size, seed=args.seed)
+    device = _device(args.device)
+    torch.manual_seed(config.seed)
+    model = build_sequence_model(args.unit, task.outputs).to(device)
+    console.print(
+        f"[bold]{args.unit}[/] cell on digit [bold]{task.operation}[/]: {task.images} images, trained on sequences of "
+        f"{task.train_length}, tested on {', '.join(map(str, task.test_lengths))}; {config.steps} steps, seed {config.seed}"
+    )
+    columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"))
+    with Progress(*columns, TimeRemainingColumn(), console=console, disable=args.no_progress) as progress:
+        bar = progress.add_task("train", total=config.steps, loss="-")
+        result = train(
+            model, task, config, on_step=lambda step, loss: progress.update(bar, completed=step, loss=f"{loss:.3g}")
+        )
+    best = result.best
+    table = Table(title=f"test MSE at step {best.step} (lowest validation MSE: {best.interpolation_mse:.4g})")
+    table.add_column("length", justify="right")
+    table.add_column("test MSE", justify="right")
+    for length, mse in zip(task.test_lengths, best.test_mse):
+        table.add_row(str(length), f"{mse:.4g}")
+    console.print(table)
+    console.print("success at a length is judged against runs of the exact-solution baseline: see nalm bench "
+                  "--preset digits-quick")
     if result.diverged:
         console.print("[bold red]diverged[/]: the loss became non-finite and training stopped")
 

@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass, fields
 
 from nalm.bench.data import DATA_STREAMS
-from nalm.bench.models import MODELS
+from nalm.bench.models import ACTIVATIONS, MODELS
 from nalm.bench.tasks import OPERATIONS, Range, StaticArithmeticTask, range_label, value_range
 from nalm.bench.trainer import TrainConfig
 from nalm.validation import choice, non_negative_int, positive_int
@@ -55,7 +55,8 @@ class Benchmark:
     models, operations, seeds and steps.
 
     ``hidden_size`` 0 means no hidden layer: the model is its pair's second unit alone
-    (see :func:`nalm.bench.models.build_published_model`). ``threshold_samples`` is the number of
+    (see :func:`nalm.bench.models.build_published_model`). ``time_steps`` > 1 is the recurrent
+    task: the input vector arrives over that many steps and the first layer is a recurrent cell. ``threshold_samples`` is the number of
     extrapolation samples that estimate the success threshold
     (:func:`nalm.bench.metrics.success_threshold`).
     """
@@ -72,6 +73,7 @@ class Benchmark:
     subset_ratio: float = 0.25
     overlap_ratio: float = 0.5
     hidden_size: int = 2
+    time_steps: int = 1
     ranges: tuple[RangePair, ...] = (((1.0, 2.0), (2.0, 6.0)),)
     threshold_samples: int = 100_000
 
@@ -94,12 +96,19 @@ class Benchmark:
         )
         object.__setattr__(self, "ranges", ranges)
         self.train_config()  # checks steps, eval_every, batch_size, learning_rate, eval_size
-        elements = self.seeds * self.batch_size * self.input_size
+        elements = self.seeds * self.batch_size * self.input_size * positive_int("time_steps", self.time_steps)
         if elements > MAX_BATCH_ELEMENTS:
             raise ValueError(
                 f"seeds x batch_size x input_size = {elements:,} values in one training batch, more than "
                 f"{MAX_BATCH_ELEMENTS:,} ({MAX_BATCH_ELEMENTS * 4 / 2**30:.0f} GiB in float32); use fewer seeds, rows or inputs"
             )
+        if self.time_steps > 1:
+            if self.hidden_size == 0:
+                raise ValueError("the recurrent task (time_steps > 1) needs hidden_size > 0 to accumulate a and b")
+            for model in self.models:
+                if MODELS[model].first in ACTIVATIONS:
+                    raise ValueError(f"the recurrent task (time_steps > 1) needs a unit as first layer; model "
+                                     f"{model!r} starts with a {MODELS[model].first} layer")
         for configuration in self.configurations():
             self.task(configuration)  # checks input_size, subset_ratio, overlap_ratio
 
@@ -122,6 +131,7 @@ class Benchmark:
             overlap_ratio=self.overlap_ratio,
             interpolation_range=configuration.interpolation_range,
             extrapolation_range=configuration.extrapolation_range,
+            time_steps=self.time_steps,
         )
 
     def train_config(self) -> TrainConfig:
@@ -138,6 +148,8 @@ class Benchmark:
         and the version of the data streams: runs with different settings must not be mixed in one
         results file."""
         axes = {"models", "operations", "ranges", "seeds"}
+        if self.time_steps == 1:  # the static task: its results files from before time_steps existed match
+            axes.add("time_steps")
         return {**{f.name: getattr(self, f.name) for f in fields(self) if f.name not in axes}, "data": DATA_STREAMS}
 
 
@@ -168,6 +180,16 @@ PRESETS: dict[str, Benchmark] = {
         steps=5_000_000,
         eval_every=1_000,
         threshold_samples=1_000_000,
+    ),
+    # Trask et al. 2018, section 4.1, the recurrent task: the input vector of the static task arrives
+    # over 10 time steps (our choice of length) and a recurrent cell of the first unit accumulates a and b.
+    "trask2018-recurrent": Benchmark(
+        models=("nac", "nalu", "nau", "nmu"),
+        operations=("add", "sub", "mul"),
+        seeds=8,
+        steps=50_000,
+        eval_every=1_000,
+        time_steps=10,
     ),
     # Mistry, Farrahi, Hare, "A Primer for Neural Arithmetic Logic Modules", 2021, arXiv 2101.09530:
     # each unit alone on two inputs, a op b, over their range pairs.

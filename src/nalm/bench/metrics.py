@@ -30,6 +30,9 @@ def success_threshold(
     the perturbed output is (1 - eps) (a +- b) for add and sub, and sign(t) |t|^(1 - eps) for the
     multiplicative targets t (mul, div, square, sqrt). (Perturbing a selection there would cancel:
     a' + b' = a + b.)
+
+    On the recurrent task (``task.time_steps`` > 1) the first layer is a recurrent cell whose exact
+    weights are the selection on x_t and the identity on h_{t-1}: both are perturbed by ``eps``.
     """
     subsets = task.subsets(seed)
     streams = SeedStreams([seed], "threshold")
@@ -38,13 +41,19 @@ def success_threshold(
     exact[subsets[1], 1] = 1.0
     perturbed = exact * (1 - 2 * eps) + eps  # 0 -> eps, 1 -> 1 - eps
     operation = OPERATIONS[task.operation]
+    recurrent = torch.eye(2, dtype=torch.float64) * (1 - 2 * eps) + eps  # the cell's weights on h_{t-1}, perturbed
     total, done = 0.0, 0
     while done < samples:
-        n = min(100_000, samples - done)
+        n = min(max(1, 100_000 // task.time_steps), samples - done)
         x, target = task.sample(n, task.extrapolation_range, [subsets], streams, torch.float64)
         x, target = x[0], target[0]
         if hidden_layer:
-            hidden = x @ perturbed
+            inputs = x @ perturbed
+            hidden = inputs
+            if task.time_steps > 1:  # h_t = h_{t-1} R + x_t P
+                hidden = torch.zeros_like(inputs[:, 0])
+                for t in range(task.time_steps):
+                    hidden = hidden @ recurrent + inputs[:, t]
             nearly = operation(hidden[:, :1], hidden[:, 1:])
         elif task.operation in ("add", "sub"):
             nearly = (1 - eps) * target

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from nalm import functional
-from nalm.torch import UNITS, ArithmeticUnit, UnitStack
+from nalm.torch import UNITS, ArithmeticUnit, Recurrent, UnitStack
 from nalm.validation import choice, non_negative_int, positive_int
 
 ACTIVATIONS = {"linear": lambda z: z, "relu": torch.relu, "relu6": nn.functional.relu6}
@@ -106,6 +106,13 @@ activation -> linear). iNALU, NPU and RealNPU have no published model for this t
 stacked unit -> unit with their units' defaults."""
 
 
+def _schedule_options(name: str, schedule: functional.SparsitySchedule | None) -> dict[str, Any]:
+    """The options that give the registered unit ``name`` the sparsity ``schedule``, if it has one."""
+    if schedule is not None and "lambda_sparse" in UNITS.get(name).definition.option_names:
+        return dataclasses.asdict(schedule)
+    return {}
+
+
 def build_layer(
     name: str, in_features: int, out_features: int, schedule: functional.SparsitySchedule | None = None
 ) -> ArithmeticUnit:
@@ -113,34 +120,47 @@ def build_layer(
     replaced by ``schedule`` where it has one), or a :class:`Dense` baseline."""
     if name in ACTIVATIONS:
         return Dense(in_features, out_features, activation=name)
-    unit = UNITS.get(name)
-    if schedule is not None and "lambda_sparse" in unit.definition.option_names:
-        return unit(in_features, out_features, **dataclasses.asdict(schedule))
-    return unit(in_features, out_features)
+    return UNITS.get(name)(in_features, out_features, **_schedule_options(name, schedule))
 
 
-def build_published_model(model: str, input_size: int, hidden_size: int = 2) -> UnitStack:
+def build_published_model(model: str, input_size: int, hidden_size: int = 2, time_steps: int = 1) -> UnitStack:
     """The published benchmark model ``model`` (a key of :data:`MODELS`): (..., input_size) -> (..., 1).
 
     With ``hidden_size`` > 0 it is the pair input -> hidden -> 1; with ``hidden_size`` = 0 it is
     the pair's second layer alone, input -> 1 (the single-unit task, e.g. "nmu" is one NMU).
-    Either way its layers follow the model's schedule.
+    Either way its layers follow the model's schedule. With ``time_steps`` > 1 (the recurrent
+    task) the first layer is a recurrent cell, :class:`nalm.torch.Recurrent` of the pair's first
+    unit with ``hidden_size`` states, (..., T, input_size) -> (..., hidden_size): its exact
+    solution sums each subset over the time steps.
     """
     spec = MODELS[choice("model", model, tuple(MODELS))]
     if non_negative_int("hidden_size", hidden_size) == 0:
+        if positive_int("time_steps", time_steps) > 1:
+            raise ValueError("the recurrent task (time_steps > 1) needs a hidden layer to accumulate a and b")
         return UnitStack(build_layer(spec.second, input_size, 1, spec.schedule))
-    return UnitStack(
-        build_layer(spec.first, input_size, hidden_size, spec.schedule),
-        build_layer(spec.second, hidden_size, 1, spec.schedule),
-    )
+    if positive_int("time_steps", time_steps) == 1:
+        first: nn.Module = build_layer(spec.first, input_size, hidden_size, spec.schedule)
+    elif spec.first in ACTIVATIONS:
+        raise ValueError(f"the recurrent task needs a registered unit as first layer; model {model!r} starts "
+                         f"with a {spec.first} layer")
+    else:
+        first = Recurrent(spec.first, input_size, hidden_size=hidden_size, **_schedule_options(spec.first, spec.schedule))
+    return UnitStack(first, build_layer(spec.second, hidden_size, 1, spec.schedule))
 
 
-def build_unit_stack(unit: str, input_size: int, hidden_size: int = 2, **unit_options: Any) -> UnitStack:
+def build_unit_stack(
+    unit: str, input_size: int, hidden_size: int = 2, time_steps: int = 1, **unit_options: Any
+) -> UnitStack:
     """Two layers of the one unit ``unit`` with its own defaults (``unit_options`` go to both):
-    (..., input_size) -> (..., hidden_size) -> (..., 1), what ``nalm train --unit`` trains.
+    (..., input_size) -> (..., hidden_size) -> (..., 1), what ``nalm train --unit`` trains. With
+    ``time_steps`` > 1 (the recurrent task) the first is a recurrent cell of the unit,
+    (..., T, input_size) -> (..., hidden_size).
 
     For the benchmark's published models (layer pairs with their schedules) see
     :func:`build_published_model`.
     """
     positive_int("hidden_size", hidden_size)
-    return UNITS.get(unit).stack(input_size, hidden_size, 1, **unit_options)
+    if positive_int("time_steps", time_steps) == 1:
+        return UNITS.get(unit).stack(input_size, hidden_size, 1, **unit_options)
+    cell = Recurrent(unit, input_size, hidden_size=hidden_size, **unit_options)
+    return UnitStack(cell, UNITS.get(unit)(hidden_size, 1, **unit_options))

@@ -143,7 +143,9 @@ def run_configuration(
     task, config = benchmark.task(configuration), benchmark.train_config()
 
     def build() -> torch.nn.Module:
-        return build_published_model(configuration.model, benchmark.input_size, benchmark.hidden_size).to(device)
+        return build_published_model(
+            configuration.model, benchmark.input_size, benchmark.hidden_size, benchmark.time_steps
+        ).to(device)
 
     initial = [initial_errors(build, task, config, seed) for seed in seeds]
     results = train_seeds(build, task, config, seeds, threads=threads, checkpoint=checkpoint)
@@ -507,7 +509,7 @@ def seed_chunks(benchmark: Benchmark | SequenceBenchmark, configuration: Configu
     :data:`RAY_CHUNK` seeds where a seed's numbers do not depend on its stack (the compiled path)."""
 
     def build() -> torch.nn.Module:
-        return build_published_model(configuration.model, benchmark.input_size, benchmark.hidden_size)
+        return build_published_model(configuration.model, benchmark.input_size, benchmark.hidden_size, benchmark.time_steps)
 
     if len(seeds) <= RAY_CHUNK or isinstance(benchmark, SequenceBenchmark) or plan(stack_seeds(build, seeds[:1])) is None:
         return [seeds]

@@ -129,7 +129,7 @@ class _SeedBatches:
         self.layers = list(model) if isinstance(model, nn.Sequential) else [model]
         self.like = next(model.parameters())
         linear = getattr(self.layers[0], "linear_weight", lambda: None)()
-        self.fused = linear is not None and projectable(linear)
+        self.fused = linear is not None and projectable(linear) and task.time_steps == 1
 
     def __call__(self, streams: SeedStreams, rows: int, bounds: Range) -> tuple[torch.Tensor, torch.Tensor]:
         """The next ``rows`` rows of ``streams`` from ``bounds``: model outputs and targets."""
@@ -143,11 +143,14 @@ class _SeedBatches:
 
     def resume(self, steps: int, batch_size: int) -> None:
         """Move the training streams past ``steps`` batches of ``batch_size`` rows."""
-        self.streams.advance(steps * batch_size, self.task.input_size)
+        self.streams.advance(steps * batch_size * self.task.time_steps, self.task.input_size)
 
     def errors(self, batch_size: int) -> torch.Tensor:
         """(S,): each seed's MSE on its next training batch."""
         output, target = self(self.streams, batch_size, self.task.interpolation_range)
+        if output.shape != target.shape:
+            raise ValueError(f"the model maps the task's inputs to {tuple(output.shape)}, not to the targets' "
+                             f"{tuple(target.shape)} (on the recurrent task, its first layer must fold the time steps)")
         return ((output - target) ** 2).mean(dim=(1, 2))
 
     def evaluate(self, rows: int) -> tuple[list[float], list[float], list[tuple[float, ...]]]:
@@ -171,7 +174,7 @@ class _SeedBatches:
         task = self.task
         bounds = task.interpolation_range if stream == "interpolation" else task.extrapolation_range
         streams = SeedStreams(self.seeds, stream)
-        chunk = max(1, EVAL_CHUNK_ELEMENTS // (len(self.seeds) * task.input_size))
+        chunk = max(1, EVAL_CHUNK_ELEMENTS // (len(self.seeds) * task.input_size * task.time_steps))
         total = torch.zeros(len(self.seeds), dtype=torch.float64, device=self.like.device)
         for start in range(0, rows, chunk):
             output, target = self(streams, min(chunk, rows - start), bounds)
@@ -257,7 +260,7 @@ def _train(
     fused = like.device.type in ("cpu", "cuda")  # one kernel for all of Adam's updates, where torch has it
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, fused=fused or None)
     static = isinstance(problem, _SeedBatches)
-    compiled = FusedRun(model, task, seeds, optimizer) if static and plan(model) is not None else None
+    compiled = FusedRun(model, task, seeds, optimizer) if static and task.time_steps == 1 and plan(model) is not None else None
     results = [TrainResult() for _ in seeds]
     alive = torch.ones(len(seeds), dtype=torch.bool, device=like.device)
     run = {"seeds": list(seeds), "task": repr(task), "config": repr(config), "model": repr(model), "dtype": str(like.dtype)}

@@ -63,11 +63,11 @@ class SequenceBenchmark:
     models: tuple[str, ...] = ("nau", "nmu", "lstm")
     operations: tuple[str, ...] = ("sum", "product")
     seeds: int = 4
-    steps: int = 3_000
+    steps: int = 2_000
     eval_every: int = 500
     batch_size: int = 64
     learning_rate: float = 1e-3
-    eval_size: int = 200
+    eval_size: int = 100
     images: str = "sklearn"
     train_length: int | None = None
     test_lengths: tuple[int, ...] | None = None

@@ -5,10 +5,15 @@ Madsen and Johansen, "Neural Arithmetic Units", ICLR 2020 (after Trask et al. 20
 contiguous inputs, subset b as many, starting ``floor(overlap_ratio * subset size)`` inputs
 before a ends. Both are shifted by one offset per seed, drawn so that they fit in x.
 The random numbers come from each seed's streams in :mod:`nalm.bench.data`.
+
+With ``time_steps`` T > 1 it is the recurrent task of Trask et al. (section 4.1): the input
+vector arrives over T steps, x is (..., T, input_size), and a and b are the sums of their subsets
+over all T steps, so the model must accumulate them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +26,8 @@ from nalm.validation import choice, positive_int
 
 MAX_INPUTS = 10**6
 """The most inputs a task may have."""
+MAX_TIME_STEPS = 10**4
+"""The most time steps of the recurrent task."""
 
 OPERATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "add": lambda a, b: a + b,
@@ -78,7 +85,8 @@ class StaticArithmeticTask:
     """The task's configuration; :meth:`subsets` and :meth:`sample` make its data.
 
     Defaults are the published ones: 100 inputs, subsets of 25 overlapping by 12,
-    interpolation range U[1, 2], extrapolation range U[2, 6].
+    interpolation range U[1, 2], extrapolation range U[2, 6], one time step (the static task;
+    T > 1 is the recurrent task).
     """
 
     operation: str = "add"
@@ -87,10 +95,19 @@ class StaticArithmeticTask:
     overlap_ratio: float = 0.5
     interpolation_range: Range = (1.0, 2.0)
     extrapolation_range: Range = (2.0, 6.0)
+    time_steps: int = 1
+
+    def __repr__(self) -> str:
+        """The dataclass's repr, naming time_steps only when > 1: a run's checkpoint is matched to
+        its task by this text, so checkpoints of the static task written before time_steps existed
+        still resume."""
+        names = [f.name for f in dataclasses.fields(self) if f.name != "time_steps" or self.time_steps != 1]
+        return f"{type(self).__name__}({', '.join(f'{name}={getattr(self, name)!r}' for name in names)})"
 
     def __post_init__(self) -> None:
         choice("operation", self.operation, tuple(OPERATIONS))
         positive_int("input_size", self.input_size, at_most=MAX_INPUTS)
+        positive_int("time_steps", self.time_steps, at_most=MAX_TIME_STEPS)
         if not 0 < self.subset_ratio <= 0.5:
             raise ValueError(f"subset_ratio must be in (0, 0.5], got {self.subset_ratio!r}")
         if not 0 <= self.overlap_ratio < 1:
@@ -129,13 +146,18 @@ class StaticArithmeticTask:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The next ``rows`` rows of each seed's stream: x ~ U[bounds]^input_size and targets a op b,
         shapes (S, rows, input_size) and (S, rows, 1), for S = len(subsets) seeds (seed s with
-        subsets[s], drawn from stream s of ``streams``).
+        subsets[s], drawn from stream s of ``streams``). With T = ``time_steps`` > 1, x is
+        (S, rows, T, input_size): T rows of the stream per sequence, a and b summed over them.
 
         x is drawn in ``dtype`` on ``device`` (a seed's data is the same on every device, up to the
         rounding of its scaling: see :mod:`nalm.bench.data`); the targets are computed from those x
         in float64, then rounded to ``dtype``.
         """
-        x, sums = draw(streams, rows, self.input_size, intervals(bounds), self.spans(subsets), dtype, device)
+        steps = self.time_steps
+        x, sums = draw(streams, rows * steps, self.input_size, intervals(bounds), self.spans(subsets), dtype, device)
+        if steps > 1:
+            x = x.view(x.shape[0], rows, steps, self.input_size)
+            sums = sums.view(sums.shape[0], rows, steps, 2).sum(dim=2)
         return x, self.targets(sums, dtype).to(x.device)  # sums stay on the CPU for a device without float64
 
     def spans(self, subsets: Sequence[tuple[slice, slice]]) -> np.ndarray:

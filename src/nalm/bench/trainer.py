@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from nalm.bench.digits import DigitSequenceTask
+from nalm.bench.sequences import SeedEnsemble
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.validation import positive_float, positive_int
 
@@ -86,7 +88,7 @@ def mean_squared_error(model: nn.Module, x: torch.Tensor, target: torch.Tensor) 
 
 def train(
     model: nn.Module,
-    task: StaticArithmeticTask,
+    task: StaticArithmeticTask | DigitSequenceTask,
     config: TrainConfig,
     *,
     on_step: Callable[[int, float], None] | None = None,
@@ -96,11 +98,15 @@ def train(
     The model is trained in place by the loop of :func:`nalm.bench.seeds.train_stacked`, as a
     stack of one seed (its parameters viewed with a leading seed axis of 1), so one seed alone
     trains exactly as it would beside others, on the compiled kernels where they know the model.
+    On a digit sequence task (:class:`nalm.bench.digits.DigitSequenceTask`, with a
+    :class:`nalm.bench.digit_models.DigitSequenceModel`) it trains as an ensemble of one.
     Data follows the model's first parameter's device and dtype; it comes from the streams of
     seed ``config.seed`` (see :mod:`nalm.bench.data`; the model's initialization is the caller's).
     ``on_step(step, loss)`` is called every 100 steps and at the last one, e.g. for a progress bar.
     """
     from nalm.bench.seeds import seed_axis_view, train_stacked  # seeds builds on this module
 
+    if isinstance(task, DigitSequenceTask):
+        return train_stacked(SeedEnsemble([model]), task, config, [config.seed], on_step=on_step)[0]
     with seed_axis_view(model):
         return train_stacked(model, task, config, [config.seed], on_step=on_step)[0]

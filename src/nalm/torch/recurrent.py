@@ -61,6 +61,10 @@ class Recurrent(nn.Module):
             self.cell, z, r.hidden_size, r.initial_state, ops=torch, return_sequences=r.return_sequences
         )
 
+    def weights(self) -> tuple[torch.Tensor, ...]:
+        """The cell's effective weights, (hidden + input, hidden): rows for h_{t-1} first."""
+        return self.cell.weights()
+
     def regularization_loss(self, step: int) -> torch.Tensor:
         """The cell's penalty at training step ``step``."""
         return self.cell.regularization_loss(step)
