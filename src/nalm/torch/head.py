@@ -13,17 +13,21 @@ from nalm.validation import choice, positive_int
 
 TASKS = ("classification", "regression")
 POOLS = ("adaptive", None)
+NORMALIZATIONS = ("layer", None)
 
 
 class ArithmeticHead(nn.Module):
     """A CNN backbone followed by a stack of arithmetic units.
 
     images (N, ...) -> backbone -> features (N, channels, H, W) -> [adaptive average pool to 1x1]
-    -> flatten -> units -> (N, num_outputs): class logits, or regression outputs.
+    -> flatten -> [layer normalization] -> units -> (N, num_outputs): class logits, or regression
+    outputs.
 
     Without pooling the units' input size is channels * H * W for the ``feature_shape`` (H, W)
     given when the head was built, and features of any other shape raise a ValueError.
-    Build it with :func:`build_head`.
+    ``normalize="layer"`` rescales each image's flattened features to zero mean and unit variance
+    (``nn.LayerNorm`` without parameters) before the units, whatever scale the backbone outputs;
+    it also divides out each image's overall feature scale. Build it with :func:`build_head`.
 
     Training: add ``regularization_loss(step)`` (step counted from 1) to the loss and call
     ``apply_constraints()`` after each optimizer step, as for any unit; NAU and NMU heads need both
@@ -39,16 +43,20 @@ class ArithmeticHead(nn.Module):
         task: str,
         pool: str | None,
         feature_shape: tuple[int, int] | None,
+        normalize: str | None = None,
     ) -> None:
         super().__init__()
+        choice("normalize", normalize, NORMALIZATIONS)
         self.backbone = backbone
         self.pool = nn.AdaptiveAvgPool2d(1) if pool == "adaptive" else None
+        self.normalize = nn.LayerNorm(network.dims[0], elementwise_affine=False) if normalize == "layer" else None
         self.network = network
         self.channels = channels
         self.task = task
         self.feature_shape = feature_shape
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """What the units receive: images (N, ...) -> (N, in_features), pooled, flattened and normalized."""
         features = self.backbone(images)
         if features.dim() != 4 or features.shape[1] != self.channels:
             raise ValueError(
@@ -63,7 +71,11 @@ class ArithmeticHead(nn.Module):
                 f"{self.feature_shape}, got {tuple(features.shape[2:])} (from images of shape "
                 f"{tuple(images.shape)}); use pool='adaptive' to accept any image size"
             )
-        return self.network(features.flatten(1))
+        features = features.flatten(1)
+        return features if self.normalize is None else self.normalize(features)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.network(self.features(images))
 
     def regularization_loss(self, step: int) -> torch.Tensor:
         """The units' regularization loss at training step ``step``."""
@@ -84,10 +96,11 @@ def build_head(
     hidden_dims: Sequence[int],
     task: str,
     num_outputs: int,
-    unit: str = "nalu",
+    unit: str = "nac",
     pool: str | None = "adaptive",
     *,
     feature_shape: tuple[int, int] | None = None,
+    normalize: str | None = None,
     **unit_options: Any,
 ) -> ArithmeticHead:
     """Attach a stack of arithmetic units to a CNN backbone.
@@ -98,10 +111,17 @@ def build_head(
         hidden_dims: sizes of the hidden units, e.g. ``(64, 32)``; ``()`` for a single unit.
         task: ``"classification"`` (``num_outputs`` >= 2 class logits) or ``"regression"``.
         num_outputs: classes, or regression outputs (usually 1).
-        unit: a registered unit name, e.g. ``"nac"`` or ``"nalu"``.
+        unit: a registered unit name. ``"nac"`` (the default) and ``"nau"`` learn as heads;
+            units that multiply their inputs (``"nmu"``, ``"nalu"``'s log path) do not on many
+            backbone features: see the README's head section and ``benchmarks/head_digits.py``.
         pool: ``"adaptive"`` averages the features to 1x1, so images of any size pass;
             ``None`` flattens the full feature map, whose spatial size ``feature_shape`` (H, W)
             must then be given.
+        normalize: ``None`` feeds the features to the units as they are; ``"layer"`` rescales
+            each image's features to zero mean and unit variance first (no parameters). It helps
+            a backbone without batch normalization and keeps an NMU head finite, but it divides
+            out each image's feature scale: leave it ``None`` when the output must grow with a
+            magnitude in the image (a count, a sum), or the head cannot extrapolate.
         unit_options: passed to every unit, e.g. ``eps=1e-8``.
 
     Returns:
@@ -131,4 +151,5 @@ def build_head(
             raise ValueError("feature_shape is only used with pool=None")
         in_features = channels
     network = unit_class.stack(in_features, *hidden, num_outputs, **unit_options)
-    return ArithmeticHead(backbone, network, channels=channels, task=task, pool=pool, feature_shape=feature_shape)
+    return ArithmeticHead(backbone, network, channels=channels, task=task, pool=pool, feature_shape=feature_shape,
+                          normalize=normalize)
