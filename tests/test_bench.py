@@ -400,6 +400,11 @@ def test_rows_are_strict_json_and_non_finite_numbers_come_back(tiny_results, tmp
     assert parsed["extrapolation_mse"] is None and parsed["non_finite"] == {"extrapolation_mse": "nan", "interpolation_mse": "inf"}
     back = results_module.from_json(line)
     assert back.keys() == row.keys() and math.isnan(back["extrapolation_mse"]) and back["interpolation_mse"] == math.inf
+    listed = {**row, "test_mse": [1.5, float("inf"), float("nan")]}  # the digit tasks' MSE per length
+    parsed = json.loads(results_module.to_json(listed), parse_constant=strict)
+    assert parsed["test_mse"] == [1.5, None, None] and parsed["non_finite"]["test_mse"] == [None, "inf", "nan"]
+    back = results_module.from_json(results_module.to_json(listed))["test_mse"]
+    assert back[:2] == [1.5, math.inf] and math.isnan(back[2])
     older = tmp_path / "older.jsonl"  # written before rows were strict: bare NaN
     older.write_text(json.dumps(row) + "\n")
     assert math.isnan(read_results(older)[0]["extrapolation_mse"])

@@ -194,3 +194,30 @@ def test_success_bound_is_the_upper_one_percent_student_t_bound():
         success_bounds([[1.0, 2.0]])
     with pytest.raises(ValueError, match="not finite"):
         success_bounds([[1.0], [math.inf]])
+
+
+def test_the_recurrence_error_is_zero_exactly_for_the_exact_recurrence():
+    assert build_sequence_model("fixed_nau", 10).recurrence_error() == 0.0
+    assert build_sequence_model("fixed_nmu", 1).recurrence_error() == 0.0
+    assert build_sequence_model("nau", 1).recurrence_error() > 0
+    assert build_sequence_model("lstm", 1).recurrence_error() is None
+
+
+def test_summaries_judge_each_length_by_the_baseline_of_the_operation():
+    from nalm.bench.sequence_grid import summarize_sequences
+
+    def row(model, seed, mse, error):
+        return {"task": "digits", "model": model, "operation": "sum", "seed": seed, "test_lengths": [1, 10],
+                "test_mse": mse, "recurrence_error": error, "diverged": False}
+
+    rows = [row("fixed_nau", 0, [1.0, 10.0], 0.0), row("fixed_nau", 1, [1.2, 12.0], 0.0),
+            row("nau", 0, [0.5, 100.0], 0.0), row("nau", 1, [9.0, 9.0], 0.3), row("nau", 2, [1.0, None], 1e-7)]
+    summaries = {s.configuration.model: s for s in summarize_sequences(rows)}
+    nau = summaries["nau"]
+    assert nau.bounds == pytest.approx(success_bounds([[1.0, 10.0], [1.2, 12.0]]))
+    assert nau.successes == (2, 1) and nau.exact == 2 and nau.runs == 3
+    assert nau.median_mse == (1.0, 100.0)  # a null (non-finite) MSE counts as infinite
+    alone = summarize_sequences(rows[2:])
+    assert alone[0].bounds is None and alone[0].successes is None
+    diverged_baseline = [rows[0], {**rows[1], "test_mse": [1.0, None]}, *rows[2:]]
+    assert summarize_sequences(diverged_baseline)[-1].successes is None

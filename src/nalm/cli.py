@@ -339,13 +339,15 @@ def _sequence_table(rows: list[Row]) -> Table:
     summaries = summarize_sequences(rows)
     table = Table(title=f"digit tasks, {len(rows)} runs: successes per test length (test MSE below the upper 1% "
                   "Student-t bound of the fixed-solution baseline's)")
-    for column in ("model", "op", "success at length: k/n", "median test MSE at the longest"):
+    for column in ("model", "op", "success at length: k/n", "median test MSE at the longest", "exact W_h = I"):
         table.add_column(column, justify="left" if column in ("model", "op") else "right")
     for summary in summaries:
         c = summary.configuration
+        shown = sorted({0, len(summary.lengths) // 2, len(summary.lengths) - 1})  # at most 3 lengths
         cells = ("no baseline" if summary.successes is None else
-                 "  ".join(f"{length}: {k}/{summary.runs}" for length, k in zip(summary.lengths, summary.successes)))
-        table.add_row(c.model, c.operation, cells, f"{summary.median_mse[-1]:.3g}")
+                 "  ".join(f"{summary.lengths[i]}: {summary.successes[i]}/{summary.runs}" for i in shown))
+        exact = "-" if summary.exact is None else f"{summary.exact}/{summary.runs}"
+        table.add_row(c.model, c.operation, cells, f"{summary.median_mse[-1]:.3g}", exact)
     return table
 
 

@@ -154,9 +154,16 @@ class DigitSequenceModel(nn.Module):
         if not hasattr(self, "lstm"):
             self.cell.apply_constraints()
 
-    def cell_weights(self) -> tuple[torch.Tensor, ...]:
-        """The cell's effective weights (none for the LSTM), for the sparsity error."""
-        return () if hasattr(self, "lstm") else self.cell.cell.weights()
+    @torch.no_grad()
+    def recurrence_error(self) -> float | None:
+        """max |W_h - I| over the cell's effective weights on h_{t-1}: 0 exactly when the cell
+        carries its state as the exact solution does (h_t = h_{t-1} op z_t, whatever scale it gives
+        z, which the reader can absorb); None for the LSTM."""
+        if hasattr(self, "lstm"):
+            return None
+        (W,) = self.cell.cell.weights()
+        identity = torch.eye(self.outputs, dtype=W.dtype, device=W.device)
+        return (W[: self.outputs] - identity).abs().max().item()
 
 
 def build_sequence_model(name: str, outputs: int) -> DigitSequenceModel:

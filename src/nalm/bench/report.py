@@ -10,7 +10,7 @@ from pathlib import Path
 from nalm.bench.aggregate import Summary, summarize
 from nalm.bench.published import CITATION, Comparison, compare, steps_label
 from nalm.bench.results import MissingDependencyError, Row, configuration_of
-from nalm.bench.sequence_grid import SequenceSummary, summarize_sequences
+from nalm.bench.sequence_grid import EXACT_RECURRENCE, SequenceSummary, summarize_sequences
 
 
 def _number(value: float | None, spec: str = ".3g") -> str:
@@ -110,9 +110,10 @@ def published_section(rows: list[Row]) -> str:
 def sequence_table(summaries: list[SequenceSummary]) -> str:
     """One row per digit configuration and test length: the baseline's bound, successes [95%
     Wilson interval] and the median test MSE."""
-    lines = ["| configuration | length | success bound | success rate [95% interval] | test MSE (median) |",
-             "|---|---|---|---|---|"]
+    lines = ["| configuration | length | success bound | success rate [95% interval] | test MSE (median) "
+             "| exact W_h = I |", "|---|---|---|---|---|---|"]
     for s in summaries:
+        exact = "-" if s.exact is None else f"{s.exact}/{s.runs}"
         for i, length in enumerate(s.lengths):
             if s.successes is None:
                 bound, rate = "-", "no baseline runs"
@@ -120,7 +121,7 @@ def sequence_table(summaries: list[SequenceSummary]) -> str:
                 low, high = s.intervals[i]
                 bound = f"{s.bounds[i]:.3g}"
                 rate = f"{s.successes[i]}/{s.runs} = {s.successes[i] / s.runs:.0%} [{low:.0%}, {high:.0%}]"
-            lines.append(f"| {s.configuration.label()} | {length} | {bound} | {rate} | {s.median_mse[i]:.3g} |")
+            lines.append(f"| {s.configuration.label()} | {length} | {bound} | {rate} | {s.median_mse[i]:.3g} | {exact} |")
     return "\n".join(lines) + "\n"
 
 
@@ -192,7 +193,9 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
         table.write_text(
             f"# Benchmark results: digit sequence tasks\n\n{len(sequences)} runs. A run succeeds at a length "
             "when its test MSE there (at the step of lowest validation MSE) is below the upper 1% one-sided "
-            "Student-t bound of the test MSEs of the baseline whose cell is fixed to the exact solution.\n\n"
+            "Student-t bound of the test MSEs of the baseline whose cell is fixed to the exact solution. "
+            f"Exact W_h = I: runs whose cell carries its state exactly, max |W_h - I| <= {EXACT_RECURRENCE:g} "
+            "(the weight that reads z may take any scale: the reader absorbs it).\n\n"
             f"{sequence_table(summaries)}{models_section(sequences)}"
         )
         return [table, *_sequence_figures(summaries, out, plt)]

@@ -168,13 +168,25 @@ def configuration_of(row: Row) -> Configuration | SequenceConfiguration:
     )
 
 
+def _non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
 def to_json(row: Row) -> str:
     """One row as a line of strict JSON: a non-finite number (a diverged run's MSE) is written as
-    null, and the row's "non_finite" maps each such field to "nan", "inf" or "-inf"."""
-    non_finite = {key: repr(value) for key, value in row.items() if isinstance(value, float) and not math.isfinite(value)}
-    if non_finite:
-        row = {**{key: None if key in non_finite else value for key, value in row.items()}, "non_finite": non_finite}
-    return json.dumps(row, allow_nan=False)
+    null, and the row's "non_finite" maps each such field to "nan", "inf" or "-inf"; in a list
+    (the digit tasks' MSE per length), to a list with that text where the list held one and null
+    elsewhere."""
+    non_finite: dict[str, Any] = {}
+    clean = {}
+    for key, value in row.items():
+        if _non_finite(value):
+            non_finite[key], value = repr(value), None
+        elif isinstance(value, list) and any(map(_non_finite, value)):
+            non_finite[key] = [repr(v) if _non_finite(v) else None for v in value]
+            value = [None if _non_finite(v) else v for v in value]
+        clean[key] = value
+    return json.dumps({**clean, "non_finite": non_finite} if non_finite else clean, allow_nan=False)
 
 
 def from_json(line: str) -> Row:
@@ -183,7 +195,10 @@ def from_json(line: str) -> Row:
     row = json.loads(line)
     if isinstance(row, dict):
         for key, text in row.pop("non_finite", {}).items():
-            row[key] = float(text)
+            if isinstance(text, list):
+                row[key] = [value if marked is None else float(marked) for value, marked in zip(row[key], text)]
+            else:
+                row[key] = float(text)
     return row
 
 

@@ -221,10 +221,13 @@ def train_stacked(
     Returns one :class:`~nalm.bench.trainer.TrainResult` per seed, in the order of ``seeds``.
     """
     seeds = check_seeds(seeds)
+    problem = _problem(model, task, seeds)
+    path = None if checkpoint is None else Path(checkpoint)
+    if not isinstance(problem, _SeedBatches):  # no compiled kernels: their threads are not started
+        return _train(model, problem, config, seeds, path, on_step)
     previous = set_threads(positive_int("threads", threads))
     try:
-        problem = _problem(model, task, seeds)
-        return _train(model, problem, config, seeds, None if checkpoint is None else Path(checkpoint), on_step)
+        return _train(model, problem, config, seeds, path, on_step)
     finally:
         set_threads(previous)
 

@@ -172,9 +172,10 @@ def run_sequence_configuration(
 
 
 def sequence_row(benchmark: SequenceBenchmark, configuration: SequenceConfiguration, seed: int, result: TrainResult) -> Row:
-    """The line of one run: the test MSE at each length at the selected step (lowest validation
-    MSE) and at the last. Success is not in the row: it needs the baseline's runs
-    (:func:`summarize_sequences`)."""
+    """The line of one run: the test MSE at each length and the cell's recurrence error
+    (max |W_h - I|, :meth:`~nalm.bench.digit_models.DigitSequenceModel.recurrence_error`) at the
+    selected step (lowest validation MSE), and the test MSE at the last step. Success is not in
+    the row: it needs the baseline's runs (:func:`summarize_sequences`)."""
     selected, final = result.best, result.final
     task = benchmark.task(configuration.operation)
     return {
@@ -189,21 +190,28 @@ def sequence_row(benchmark: SequenceBenchmark, configuration: SequenceConfigurat
         "selected_step": selected.step,
         "validation_mse": selected.interpolation_mse,
         "test_mse": list(selected.test_mse),
-        "sparsity_error": selected.sparsity_error,
+        "recurrence_error": selected.sparsity_error,
         "final_step": final.step,
         "final_test_mse": list(final.test_mse),
         "diverged": result.diverged,
     }
 
 
+EXACT_RECURRENCE = 1e-6
+"""A run's cell carries its state exactly when its recurrence error max |W_h - I| is at most
+this (float32 resolves 6e-8 near 1)."""
+
+
 @dataclass(frozen=True)
 class SequenceSummary:
     """One configuration's runs at each test length: the success bound of its operation's
-    baseline, successes (test MSE below it) with a 95% Wilson interval, and the median test MSE."""
+    baseline, successes (test MSE below it) with a 95% Wilson interval, and the median test MSE;
+    and how many runs' cells carry their state exactly (:data:`EXACT_RECURRENCE`; None for the LSTM)."""
 
     configuration: SequenceConfiguration
     lengths: tuple[int, ...]
     runs: int
+    exact: int | None
     bounds: tuple[float, ...] | None
     successes: tuple[int, ...] | None
     intervals: tuple[tuple[float, float], ...] | None
@@ -224,7 +232,7 @@ def summarize_sequences(rows: Iterable[Row]) -> list[SequenceSummary]:
         lengths = tuple(runs[0]["test_lengths"])
         baseline = groups.get(SequenceConfiguration(BASELINES[configuration.operation], configuration.operation), [])
         try:
-            bounds = tuple(success_bounds([run["test_mse"] for run in baseline]))
+            bounds = tuple(success_bounds([[_finite(mse) for mse in run["test_mse"]] for run in baseline]))
         except ValueError:
             bounds = None
         successes = None if bounds is None else tuple(
@@ -234,6 +242,8 @@ def summarize_sequences(rows: Iterable[Row]) -> list[SequenceSummary]:
             configuration=configuration,
             lengths=lengths,
             runs=len(runs),
+            exact=None if runs[0].get("recurrence_error") is None else sum(
+                run["recurrence_error"] is not None and run["recurrence_error"] <= EXACT_RECURRENCE for run in runs),
             bounds=bounds,
             successes=successes,
             intervals=None if successes is None else tuple(wilson_interval(k, len(runs)) for k in successes),

@@ -24,7 +24,6 @@ from torch import nn
 
 from nalm.bench.data import SeedStreams
 from nalm.bench.digits import DigitSequenceTask
-from nalm.bench.metrics import sparsity_error
 
 EVAL_CHUNK_IMAGES = 4096
 """Images the reader reads in one call at evaluation."""
@@ -111,9 +110,9 @@ class DigitBatches:
         return validation, [t[-1] for t in test], [tuple(t) for t in test]
 
     def sparsity(self) -> list[float | None]:
-        """Each seed's sparsity error of its cell's weights (None for an LSTM)."""
-        weights = [member.cell_weights() for member in self.model.members]
-        return [sparsity_error(w).item() if w else None for w in weights]
+        """Each seed's recurrence error, max |W_h - I| of its cell (None for an LSTM): in the
+        evaluations' sparsity field, 0 where the cell's recurrence is exact."""
+        return [member.recurrence_error() for member in self.model.members]
 
     @torch.no_grad()
     def reset(self, optimizer: torch.optim.Optimizer, seeds: torch.Tensor) -> None:

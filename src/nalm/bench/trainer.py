@@ -53,8 +53,9 @@ class Evaluation:
     the weights then (None for a model whose layers have no ``weights()``).
 
     On the digit sequence tasks the interpolation set is the validation set, ``test_mse`` holds
-    the test MSE at each of the task's test lengths, and ``extrapolation_mse`` is its last (the
-    longest); on the static task ``test_mse`` is empty."""
+    the test MSE at each of the task's test lengths, ``extrapolation_mse`` is its last (the
+    longest), and ``sparsity_error`` holds the cell's recurrence error max |W_h - I|; on the
+    static task ``test_mse`` is empty."""
 
     step: int
     interpolation_mse: float
