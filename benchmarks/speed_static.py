@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from unittest import mock
 
@@ -37,11 +38,16 @@ from nalm.bench.trainer import TrainConfig
 
 
 def rate(model: str, task: StaticArithmeticTask, config: TrainConfig, n_seeds: int, threads: int, device: str = "cpu") -> float:
-    """Seed-steps per second of training ``n_seeds`` seeds of ``model`` side by side, as a long run
-    trains them: ``config.steps`` divided by the difference in time of runs of ``config.steps`` and
-    twice as many steps, so that building the models, setting up the kernels and the last
-    evaluation cancel."""
-    build = lambda: build_published_model(model, task.input_size).to(device)  # noqa: E731
+    """Seed-steps per second of training ``n_seeds`` seeds of ``model`` side by side (:func:`seed_steps_per_second`)."""
+    return seed_steps_per_second(lambda: build_published_model(model, task.input_size).to(device), task, config, n_seeds, threads)
+
+
+def seed_steps_per_second(build: Callable[[], torch.nn.Module], task: object, config: TrainConfig, n_seeds: int,
+                          threads: int = 1) -> float:
+    """Seed-steps per second of training ``n_seeds`` models of ``build()`` side by side on ``task``, as a
+    long run trains them: ``config.steps`` divided by the difference in time of runs of
+    ``config.steps`` and twice as many steps, so that building the models, setting up the kernels
+    and the last evaluation cancel."""
 
     def seconds(steps: int) -> float:
         start = time.perf_counter()

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from nalm.bench.aggregate import Summary, summarize
+from nalm.bench.digit_models import SEQUENCE_MODELS
 from nalm.bench.published import CITATION, Comparison, compare, steps_label
 from nalm.bench.results import MissingDependencyError, Row, configuration_of
 from nalm.bench.sequence_grid import EXACT_RECURRENCE, SequenceSummary, summarize_sequences
@@ -140,6 +141,7 @@ def _sequence_figures(summaries: list[SequenceSummary], out: Path, plt: object) 
     """sequence_success.png and sequence_mse.png: success rate and median test MSE against the
     sequence length, one panel per operation, one line per model (the figure of the papers)."""
     operations = list(dict.fromkeys(s.configuration.operation for s in summaries))
+    colors = {model: f"C{i}" for i, model in enumerate(SEQUENCE_MODELS)}  # one color per model in every panel
     paths = []
     for name, label in (("sequence_success.png", "success rate (95% Wilson interval)"),
                         ("sequence_mse.png", "test MSE (median over seeds)")):
@@ -148,14 +150,16 @@ def _sequence_figures(summaries: list[SequenceSummary], out: Path, plt: object) 
             for s in summaries:
                 if s.configuration.operation != operation:
                     continue
+                style = {"color": "black", "linestyle": "--"} if s.configuration.baseline else {"color": colors[s.configuration.model]}
                 if name == "sequence_mse.png":
-                    panel.plot(s.lengths, s.median_mse, marker="o", label=s.configuration.model)
+                    panel.plot(s.lengths, s.median_mse, marker="o", label=s.configuration.model, **style)
                     panel.set_yscale("log")
                 elif s.successes is not None:
                     rates = [k / s.runs for k in s.successes]
                     below = [r - low for r, (low, _) in zip(rates, s.intervals)]
                     above = [high - r for r, (_, high) in zip(rates, s.intervals)]
-                    panel.errorbar(s.lengths, rates, yerr=[below, above], marker="o", capsize=3, label=s.configuration.model)
+                    panel.errorbar(s.lengths, rates, yerr=[below, above], marker="o", capsize=3, alpha=0.8,
+                                   label=s.configuration.model, **style)
                     panel.set_ylim(-0.05, 1.05)
             panel.set_xscale("log")
             panel.set_title(operation)
