@@ -66,7 +66,7 @@ def test_help_lists_the_registered_units(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--help"])
     assert exit_info.value.code == 0
-    assert "{" + ",".join(UNITS.names()) + "}" in capsys.readouterr().out
+    assert "{" + ",".join(UNITS.names()) + ",lstm,fixed_nau,fixed_nmu}" in capsys.readouterr().out  # then the digit cells
 
 
 def bad_inputs(tmp_path):
@@ -137,7 +137,8 @@ def test_help_shows_defaults_and_percent_signs_once(capsys):
 def test_train_on_the_recurrent_task_names_its_time_steps(capsys):
     assert main(["train", "--unit", "nau", "--op", "add", "--input-size", "10", "--time-steps", "3", "--steps", "20",
                  "--eval-every", "10", "--no-progress"]) == 0
-    assert "extrapolation" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "10 inputs over 3 time steps" in out and "extrapolation" in out
 
 
 def test_train_on_a_digit_task_prints_the_test_error_per_length(capsys):

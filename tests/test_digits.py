@@ -117,14 +117,15 @@ def test_fixed_count_cell_adds_each_class_to_its_own_count():
 
 
 def test_r_z_is_the_published_penalty_of_the_nmu_cell():
-    model = DigitSequenceModel("nmu", 1, lambda_z=2.0)
+    model = DigitSequenceModel("nmu", 3, lambda_z=2.0)
     step = 1  # the sparsity ramp starts at 0: at step 1 it is lambda 1e-4, added separately below
-    images = torch.rand(3, 4, 1, 8, 8)
+    images = torch.rand(4, 5, 1, 8, 8)
     model(images)
-    z_mean = model.read(images).mean(dim=(0, 1))
-    W = model.cell.cell.W.detach()
-    expected = 2.0 * torch.mean((1 - W[1:]) * (1 - z_mean[:, None]) ** 2) + model.cell.regularization_loss(step)
-    assert torch.allclose(model.regularization_loss(step), expected)
+    z_mean = model.read(images).mean(dim=(0, 1)).tolist()
+    W = model.cell.cell.W.detach().tolist()  # (H_in = 3 + 3, H_out = 3): rows 3..5 read z
+    by_hand = sum((1 - W[3 + i][o]) * (1 - z_mean[i]) ** 2 for i in range(3) for o in range(3)) / (6 * 3)
+    expected = 2.0 * by_hand + model.cell.regularization_loss(step).item()
+    assert model.regularization_loss(step).item() == pytest.approx(expected, rel=1e-5)
     adder = build_sequence_model("nau", 1)
     adder(images)
     assert torch.equal(adder.regularization_loss(step), adder.cell.regularization_loss(step))  # no R_z
@@ -174,15 +175,36 @@ def test_a_resumed_run_ends_as_the_uninterrupted_one(tmp_path, monkeypatch):
 
 
 def test_a_diverged_member_is_zeroed_and_left_out():
-    model = ensemble_seeds(lambda: build_sequence_model("nau", 1), [0, 1])
+    build = lambda: build_sequence_model("nau", 1)  # noqa: E731
+    clean = train_seeds(build, TASK, CONFIG, [0, 1])
+    model = ensemble_seeds(build, [0, 1])
+    with torch.no_grad():
+        model.members[1].reader.layers[-1].bias.fill_(float("nan"))
+    results = seeds_module.train_stacked(model, TASK, CONFIG, [0, 1])
+    assert results[1].diverged and [e.step for e in results[1].evaluations] == [1]
+    assert all((p == 0).all() for p in model.members[1].parameters())
+    assert results[0].evaluations == clean[0].evaluations  # the other seed trains on, untouched
     batches = DigitBatches(model, TASK, [0, 1])
     optimizer = torch.optim.Adam(model.parameters())
     batches.errors(2).sum().backward()
     optimizer.step()
-    batches.reset(optimizer, torch.tensor([False, True]))
-    assert all((p == 0).all() for p in model.members[1].parameters())
-    assert all((optimizer.state[p]["exp_avg"] == 0).all() for p in model.members[1].parameters())
-    assert any((p != 0).any() for p in model.members[0].parameters())
+    batches.reset(optimizer, torch.tensor([True, False]))
+    assert all((optimizer.state[p]["exp_avg"] == 0).all() for p in model.members[0].parameters())
+
+
+def test_training_batches_read_training_images_under_their_own_targets():
+    model = ensemble_seeds(lambda: build_sequence_model("fixed_nau", 1), [0])
+    data = TASK.data()
+    oracle = {}  # an exact reader: the label of each image, by its pixels
+    for index in data.splits["train"].tolist():
+        oracle[data.images[index].numpy().tobytes()] = float(data.labels[index])
+
+    class Oracle(torch.nn.Module):
+        def forward(self, images):
+            return torch.tensor([[oracle[image.numpy().tobytes()]] for image in images])
+
+    model.members[0].reader = Oracle()
+    assert DigitBatches(model, TASK, [0]).errors(16).item() == 0.0  # a validation or test image would raise KeyError
 
 
 def test_success_bound_is_the_upper_one_percent_student_t_bound():

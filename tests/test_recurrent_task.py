@@ -60,6 +60,7 @@ def test_recurrent_seeds_side_by_side_train_as_they_would_alone():
     build = lambda: build_unit_stack("nau", TASK.input_size, 2, TASK.time_steps).double()  # noqa: E731
     together = train_seeds(build, TASK, config, [1, 2])
     alone = train_seeds(build, TASK, config, [2])
+    assert len(together[1].evaluations) == len(alone[0].evaluations) == 2
     for mine, theirs in zip(together[1].evaluations, alone[0].evaluations):
         assert mine.step == theirs.step
         assert mine.extrapolation_mse == pytest.approx(theirs.extrapolation_mse, rel=1e-9)

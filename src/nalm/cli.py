@@ -218,7 +218,8 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
     torch.manual_seed(config.seed)
     model = build_unit_stack(args.unit, task.input_size, args.hidden_size, task.time_steps).to(device)
     console.print(
-        f"[bold]{args.unit}[/] on [bold]{task.operation}[/]: {task.input_size} inputs, "
+        f"[bold]{args.unit}[/] on [bold]{task.operation}[/]: {task.input_size} inputs"
+        f"{f' over {task.time_steps} time steps' if task.time_steps > 1 else ''}, "
         f"interpolation {range_label(task.interpolation_range)}, extrapolation {range_label(task.extrapolation_range)}, "
         f"{config.steps} steps, seed {config.seed}"
     )

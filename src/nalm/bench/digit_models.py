@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from nalm import functional
+from nalm.bench.models import schedule_options
 from nalm.torch import Recurrent
 from nalm.validation import choice, non_negative_float, positive_int
 
@@ -86,10 +87,11 @@ class DigitSequenceModel(nn.Module):
     cell to that exact solution and freezes it.
 
     NAU and NMU cells follow :data:`SEQUENCE_SCHEDULE`. An NMU cell also adds the R_z penalty of
-    Madsen and Johansen, ``lambda_z`` * R_z with R_z = mean over the weights W_io that read the
-    reader's outputs z_i of (1 - W_io) (1 - mean z_i)^2, the mean of z_i over the batch and time
+    Madsen and Johansen, ``lambda_z`` * R_z with R_z = 1 / (H_in H_out) * the sum over the weights
+    W_io that read the reader's outputs z_i of (1 - W_io) (1 - mean z_i)^2, for the cell's
+    H_in = 2 * outputs inputs and H_out = outputs outputs, the mean of z_i over the batch and time
     of the last forward pass: it pulls the reader's outputs towards 1 where the cell does not use
-    them, away from the solution where a product ignores its images.
+    them, away from solutions such as 0.1 * 81 + 1 - 0.1 = 9 that multiply by the wrong value.
     """
 
     def __init__(
@@ -107,12 +109,9 @@ class DigitSequenceModel(nn.Module):
             self.lstm = nn.LSTM(outputs, LSTM_HIDDEN, batch_first=True)
             self.readout = nn.Linear(LSTM_HIDDEN, outputs)
             return
-        options = {}
-        if cell in ("nau", "nmu"):
-            options = {"lambda_sparse": SEQUENCE_SCHEDULE.lambda_sparse, "lambda_start": SEQUENCE_SCHEDULE.lambda_start,
-                       "lambda_end": SEQUENCE_SCHEDULE.lambda_end}
         initial = 1.0 if cell == "nmu" else 0.0
-        self.cell = Recurrent(cell, outputs, hidden_size=outputs, initial_state=initial, return_sequences=True, **options)
+        self.cell = Recurrent(cell, outputs, hidden_size=outputs, initial_state=initial, return_sequences=True,
+                              **schedule_options(cell, SEQUENCE_SCHEDULE))
         if fixed:
             if cell not in ("nau", "nmu"):
                 raise ValueError(f"only nau and nmu cells have an exact solution to fix, got {cell!r}")
@@ -146,7 +145,7 @@ class DigitSequenceModel(nn.Module):
         unit = self.cell.cell
         if self.cell.recurrence.unit == "nmu" and self._z_mean is not None and self.lambda_z > 0:
             W_z = unit.W[self.outputs:]  # the rows that read z
-            loss = loss + self.lambda_z * torch.mean((1 - W_z) * (1 - self._z_mean[:, None]) ** 2)
+            loss = loss + self.lambda_z * torch.sum((1 - W_z) * (1 - self._z_mean[:, None]) ** 2) / unit.W.numel()
         return loss
 
     @torch.no_grad()

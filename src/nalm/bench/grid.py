@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass, fields
 
 from nalm.bench.data import DATA_STREAMS
-from nalm.bench.models import ACTIVATIONS, MODELS
+from nalm.bench.models import MODELS, check_model
 from nalm.bench.tasks import OPERATIONS, Range, StaticArithmeticTask, range_label, value_range
 from nalm.bench.trainer import TrainConfig
 from nalm.validation import choice, non_negative_int, positive_int
@@ -102,13 +102,8 @@ class Benchmark:
                 f"seeds x batch_size x input_size = {elements:,} values in one training batch, more than "
                 f"{MAX_BATCH_ELEMENTS:,} ({MAX_BATCH_ELEMENTS * 4 / 2**30:.0f} GiB in float32); use fewer seeds, rows or inputs"
             )
-        if self.time_steps > 1:
-            if self.hidden_size == 0:
-                raise ValueError("the recurrent task (time_steps > 1) needs hidden_size > 0 to accumulate a and b")
-            for model in self.models:
-                if MODELS[model].first in ACTIVATIONS:
-                    raise ValueError(f"the recurrent task (time_steps > 1) needs a unit as first layer; model "
-                                     f"{model!r} starts with a {MODELS[model].first} layer")
+        for model in self.models:
+            check_model(model, self.hidden_size, self.time_steps)
         for configuration in self.configurations():
             self.task(configuration)  # checks input_size, subset_ratio, overlap_ratio
 

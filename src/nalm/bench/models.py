@@ -106,7 +106,7 @@ activation -> linear). iNALU, NPU and RealNPU have no published model for this t
 stacked unit -> unit with their units' defaults."""
 
 
-def _schedule_options(name: str, schedule: functional.SparsitySchedule | None) -> dict[str, Any]:
+def schedule_options(name: str, schedule: functional.SparsitySchedule | None) -> dict[str, Any]:
     """The options that give the registered unit ``name`` the sparsity ``schedule``, if it has one."""
     if schedule is not None and "lambda_sparse" in UNITS.get(name).definition.option_names:
         return dataclasses.asdict(schedule)
@@ -120,7 +120,7 @@ def build_layer(
     replaced by ``schedule`` where it has one), or a :class:`Dense` baseline."""
     if name in ACTIVATIONS:
         return Dense(in_features, out_features, activation=name)
-    return UNITS.get(name)(in_features, out_features, **_schedule_options(name, schedule))
+    return UNITS.get(name)(in_features, out_features, **schedule_options(name, schedule))
 
 
 def build_published_model(model: str, input_size: int, hidden_size: int = 2, time_steps: int = 1) -> UnitStack:
@@ -133,19 +133,29 @@ def build_published_model(model: str, input_size: int, hidden_size: int = 2, tim
     unit with ``hidden_size`` states, (..., T, input_size) -> (..., hidden_size): its exact
     solution sums each subset over the time steps.
     """
-    spec = MODELS[choice("model", model, tuple(MODELS))]
-    if non_negative_int("hidden_size", hidden_size) == 0:
-        if positive_int("time_steps", time_steps) > 1:
-            raise ValueError("the recurrent task (time_steps > 1) needs a hidden layer to accumulate a and b")
+    spec = check_model(model, hidden_size, time_steps)
+    if hidden_size == 0:
         return UnitStack(build_layer(spec.second, input_size, 1, spec.schedule))
-    if positive_int("time_steps", time_steps) == 1:
+    if time_steps == 1:
         first: nn.Module = build_layer(spec.first, input_size, hidden_size, spec.schedule)
-    elif spec.first in ACTIVATIONS:
-        raise ValueError(f"the recurrent task needs a registered unit as first layer; model {model!r} starts "
-                         f"with a {spec.first} layer")
     else:
-        first = Recurrent(spec.first, input_size, hidden_size=hidden_size, **_schedule_options(spec.first, spec.schedule))
+        first = Recurrent(spec.first, input_size, hidden_size=hidden_size, **schedule_options(spec.first, spec.schedule))
     return UnitStack(first, build_layer(spec.second, hidden_size, 1, spec.schedule))
+
+
+def check_model(model: str, hidden_size: int, time_steps: int) -> Model:
+    """The definition of ``model`` if :func:`build_published_model` can build it with ``hidden_size``
+    and ``time_steps``, else ValueError: the recurrent task (time_steps > 1) needs a hidden layer,
+    and a registered unit as first layer (the baselines' layers have no recurrent form here)."""
+    spec = MODELS[choice("model", model, tuple(MODELS))]
+    if positive_int("time_steps", time_steps) > 1:
+        if non_negative_int("hidden_size", hidden_size) == 0:
+            raise ValueError("the recurrent task (time_steps > 1) needs hidden_size > 0 to accumulate a and b")
+        if spec.first in ACTIVATIONS:
+            raise ValueError(f"the recurrent task (time_steps > 1) needs a unit as first layer; model {model!r} "
+                             f"starts with a {spec.first} layer")
+    non_negative_int("hidden_size", hidden_size)
+    return spec
 
 
 def build_unit_stack(

@@ -117,7 +117,7 @@ def sequence_table(summaries: list[SequenceSummary]) -> str:
         exact = "-" if s.exact is None else f"{s.exact}/{s.runs}"
         for i, length in enumerate(s.lengths):
             if s.successes is None:
-                bound, rate = "-", "no baseline runs"
+                bound, rate = "-", "no bound: fewer than 2 baseline runs, or one not finite"
             else:
                 low, high = s.intervals[i]
                 bound = f"{s.bounds[i]:.3g}"

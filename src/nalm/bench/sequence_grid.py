@@ -221,7 +221,8 @@ class SequenceSummary:
 
 def summarize_sequences(rows: Iterable[Row]) -> list[SequenceSummary]:
     """One :class:`SequenceSummary` per digit configuration in ``rows``, in the order they first
-    appear; without 2 finite baseline runs of its operation, its bounds and successes are None."""
+    appear; without 2 baseline runs of its operation whose MSEs are all finite, its bounds and
+    successes are None."""
     from nalm.bench.aggregate import wilson_interval  # aggregate reads results, which reads this module
 
     groups: dict[SequenceConfiguration, list[Row]] = {}
@@ -231,10 +232,9 @@ def summarize_sequences(rows: Iterable[Row]) -> list[SequenceSummary]:
     for configuration, runs in groups.items():
         lengths = tuple(runs[0]["test_lengths"])
         baseline = groups.get(SequenceConfiguration(BASELINES[configuration.operation], configuration.operation), [])
-        try:
-            bounds = tuple(success_bounds([[_finite(mse) for mse in run["test_mse"]] for run in baseline]))
-        except ValueError:
-            bounds = None
+        errors = [[_finite(mse) for mse in run["test_mse"]] for run in baseline]
+        usable = len(errors) >= 2 and all(math.isfinite(mse) for run in errors for mse in run)
+        bounds = tuple(success_bounds(errors)) if usable else None
         successes = None if bounds is None else tuple(
             sum(run["test_mse"][i] is not None and run["test_mse"][i] < bound for run in runs) for i, bound in enumerate(bounds)
         )

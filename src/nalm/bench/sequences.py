@@ -81,7 +81,7 @@ class DigitBatches:
         """(S,): each seed's MSE over every time step and output of its next training batch."""
         positions, targets = self.task.sample(self.streams, batch_size, self.task.train_length, "train")
         images = self.images[self.task.pool("train").to(self.images.device)[positions.to(self.images.device)]]
-        targets = targets.to(self.like.device, self.like.dtype)
+        targets = targets.to(self.like.dtype).to(self.like.device)  # the dtype first: MPS has no float64
         return torch.stack([((member(images[i]) - targets[i]) ** 2).mean() for i, member in enumerate(self.model.members)])
 
     @torch.no_grad()
@@ -97,7 +97,7 @@ class DigitBatches:
             member.eval()
             z = torch.cat([member.read(self.images[pool[start:start + EVAL_CHUNK_IMAGES]])
                            for start in range(0, len(pool), EVAL_CHUNK_IMAGES)])
-            outputs = member.fold(z[positions[i].to(z.device)])[:, at].double().cpu()
+            outputs = member.fold(z[positions[i].to(z.device)])[:, at].cpu().double()  # MPS has no float64
             errors.append(((outputs - targets[i][:, at]) ** 2).mean(dim=(0, 2)).tolist())
             member.train(training)
         return errors
