@@ -99,13 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--learning-rate", "--lr", type=float, default=defaults_train.learning_rate, help="Adam's learning rate")
     run.add_argument("--eval-every", type=int, default=defaults_train.eval_every, help="steps between evaluations")
     run.add_argument("--seed", type=int, default=defaults_train.seed, help="seed of the initialization and the data")
-    run.add_argument("--input-size", type=int, default=defaults_task.input_size, help="inputs of the task")
-    run.add_argument("--hidden-size", type=int, default=2, help="units between the two layers")
-    run.add_argument("--time-steps", type=int, default=1,
-                     help="steps the input vector arrives over: > 1 is the recurrent task (a recurrent first layer)")
-    run.add_argument("--interpolation-range", type=_range, default="1,2", metavar="LOW,HIGH", help="training and interpolation range")
-    run.add_argument("--extrapolation-range", type=_range, default="2,6", metavar="LOW,HIGH", help="extrapolation range")
-    run.add_argument("--images", default="sklearn", help="--task digits: 'sklearn' or a folder of MNIST IDX files")
+    run.add_argument("--input-size", type=int, help=f"static task: inputs (default {defaults_task.input_size})")
+    run.add_argument("--hidden-size", type=int, help="static task: units between the two layers (default 2)")
+    run.add_argument("--time-steps", type=int,
+                     help="static task: steps the input vector arrives over; > 1 is the recurrent task (default 1)")
+    run.add_argument("--interpolation-range", type=_range, metavar="LOW,HIGH",
+                     help="static task: training and interpolation range (default 1,2)")
+    run.add_argument("--extrapolation-range", type=_range, metavar="LOW,HIGH", help="static task: extrapolation range (default 2,6)")
+    run.add_argument("--images", help="--task digits: 'sklearn' (default) or a folder of MNIST IDX files")
     run.add_argument("--train-length", type=int, help="--task digits: training length (default: the published one)")
     run.add_argument("--test-lengths", type=int, nargs="+", metavar="LENGTH",
                      help="--task digits: test lengths (default: the published ones)")
@@ -189,10 +190,19 @@ def benchmark_from_args(args: argparse.Namespace) -> Benchmark | SequenceBenchma
 
 
 def _train_command(args: argparse.Namespace, console: Console) -> None:
+    task = StaticArithmeticTask()
+    static = {"input_size": task.input_size, "hidden_size": 2, "time_steps": task.time_steps,
+              "interpolation_range": task.interpolation_range, "extrapolation_range": task.extrapolation_range}
+    digits = {"images": "sklearn", "train_length": None, "test_lengths": None}
+    own, other = (digits, static) if args.task == "digits" else (static, digits)
+    given = [name for name in other if getattr(args, name) is not None]
+    if given:
+        options = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ValueError(f"{options} is not an option of --task {args.task}")
     defaults = {"unit": "nac", "operation": "sub", "batch_size": TrainConfig().batch_size}
     if args.task == "digits":
         defaults = {"unit": "nau", "operation": "sum", "batch_size": SequenceBenchmark().batch_size}
-    for name, value in defaults.items():
+    for name, value in {**own, **defaults}.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
     if args.task == "digits":
