@@ -20,7 +20,7 @@ from rich.table import Table
 
 from nalm.bench.aggregate import summarize
 from nalm.bench.digit_models import SEQUENCE_MODELS, build_sequence_model
-from nalm.bench.digits import SEQUENCE_OPERATIONS
+from nalm.bench.digits import SEQUENCE_OPERATIONS, DigitSequenceTask
 from nalm.bench.grid import PRESETS, Benchmark, Configuration
 from nalm.bench.metrics import success_threshold
 from nalm.bench.models import MODELS, build_unit_stack
@@ -233,12 +233,7 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
         f"interpolation {range_label(task.interpolation_range)}, extrapolation {range_label(task.extrapolation_range)}, "
         f"{config.steps} steps, seed {config.seed}"
     )
-    columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"))
-    with Progress(*columns, TimeRemainingColumn(), console=console, disable=args.no_progress) as progress:
-        bar = progress.add_task("train", total=config.steps, loss="-")
-        result = train(
-            model, task, config, on_step=lambda step, loss: progress.update(bar, completed=step, loss=f"{loss:.3g}")
-        )
+    result = _train_with_progress(model, task, config, console, args.no_progress)
     console.print(_result_table(result))
     threshold = success_threshold(task, samples=100_000)
     solved = result.best.extrapolation_mse < threshold
@@ -249,6 +244,19 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
     )
     if result.diverged:
         console.print("[bold red]diverged[/]: the loss became non-finite and training stopped")
+
+
+def _train_with_progress(
+    model: torch.nn.Module, task: StaticArithmeticTask | DigitSequenceTask, config: TrainConfig, console: Console,
+    hidden: bool,
+) -> TrainResult:
+    """:func:`nalm.bench.trainer.train` with a progress bar showing the loss (none if ``hidden``)."""
+    columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"))
+    with Progress(*columns, TimeRemainingColumn(), console=console, disable=hidden) as progress:
+        bar = progress.add_task("train", total=config.steps, loss="-")
+        return train(
+            model, task, config, on_step=lambda step, loss: progress.update(bar, completed=step, loss=f"{loss:.3g}")
+        )
 
 
 def _train_digits(args: argparse.Namespace, console: Console) -> None:
@@ -267,12 +275,7 @@ def _train_digits(args: argparse.Namespace, console: Console) -> None:
         f"[bold]{args.unit}[/] cell on digit [bold]{task.operation}[/]: {task.images} images, trained on sequences of "
         f"{task.train_length}, tested on {', '.join(map(str, task.test_lengths))}; {config.steps} steps, seed {config.seed}"
     )
-    columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"))
-    with Progress(*columns, TimeRemainingColumn(), console=console, disable=args.no_progress) as progress:
-        bar = progress.add_task("train", total=config.steps, loss="-")
-        result = train(
-            model, task, config, on_step=lambda step, loss: progress.update(bar, completed=step, loss=f"{loss:.3g}")
-        )
+    result = _train_with_progress(model, task, config, console, args.no_progress)
     best = result.best
     table = Table(title=f"test MSE at step {best.step} (lowest validation MSE: {best.interpolation_mse:.4g})")
     table.add_column("length", justify="right")
