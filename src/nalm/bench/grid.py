@@ -130,13 +130,7 @@ class Benchmark:
         )
 
     def train_config(self) -> TrainConfig:
-        return TrainConfig(
-            steps=self.steps,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            eval_every=self.eval_every,
-            eval_size=self.eval_size,
-        )
+        return TrainConfig.of(self)
 
     def settings(self) -> dict[str, int | float]:
         """The values every run shares, all but the grid's axes (models, operations, ranges, seeds),

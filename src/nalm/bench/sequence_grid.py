@@ -112,13 +112,7 @@ class SequenceBenchmark:
         )
 
     def train_config(self) -> TrainConfig:
-        return TrainConfig(
-            steps=self.steps,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            eval_every=self.eval_every,
-            eval_size=self.eval_size,
-        )
+        return TrainConfig.of(self)
 
     def settings(self) -> dict[str, object]:
         """The values every run shares (all but models, operations and seeds), the task's name and

@@ -46,6 +46,13 @@ class TrainConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
 
+    @classmethod
+    def of(cls, settings: object) -> TrainConfig:
+        """The training settings of ``settings`` (a benchmark): its steps, batch size, learning
+        rate and evaluation schedule, checked here; the seed is each run's own."""
+        return cls(**{name: getattr(settings, name)
+                      for name in ("steps", "batch_size", "learning_rate", "eval_every", "eval_size")})
+
 
 @dataclass(frozen=True)
 class Evaluation:
