@@ -42,7 +42,7 @@ def main() -> None:
         config = TrainConfig(steps=args.steps, batch_size=benchmark.batch_size, eval_every=args.steps, eval_size=10)
         warm_up = TrainConfig(steps=5, batch_size=benchmark.batch_size, eval_every=5, eval_size=10)
         for model in args.models:
-            build = lambda: build_sequence_model(model, task.outputs)  # noqa: E731
+            build = lambda: build_sequence_model(model, task)  # noqa: E731
             seed_steps_per_second(build, task, warm_up, 2)  # loads the images, warms the allocator
             rates = [seed_steps_per_second(build, task, config, n) for n in args.seeds]
             table.add_row(model, operation, str(task.train_length), *(f"{rate:,.0f}" for rate in rates))

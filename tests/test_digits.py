@@ -17,6 +17,7 @@ from nalm.bench.trainer import TrainConfig
 
 pytest.importorskip("sklearn")
 TASK = DigitSequenceTask("sum", 3, (1, 3, 7))
+COUNT, PRODUCT = DigitSequenceTask("count"), DigitSequenceTask("product", 2, (1, 2))
 CONFIG = TrainConfig(steps=6, batch_size=4, eval_every=3, eval_size=5)
 
 
@@ -104,19 +105,19 @@ def test_indices_cover_their_range_evenly():
 
 @pytest.mark.parametrize("name, initial, fold", [("fixed_nau", 0.0, torch.cumsum), ("fixed_nmu", 1.0, torch.cumprod)])
 def test_fixed_cells_fold_exactly(name, initial, fold):
-    model = build_sequence_model(name, 1).double()
+    model = build_sequence_model(name, TASK).double()
     z = torch.tensor([[[2.0], [3.0], [-4.0], [0.5]]], dtype=torch.float64)
     assert torch.equal(model.fold(z), fold(z, dim=1))
     assert not model.cell.cell.W.requires_grad
 
 
 def test_fixed_count_cell_adds_each_class_to_its_own_count():
-    model = build_sequence_model("fixed_nau", 10).double()
+    model = build_sequence_model("fixed_nau", COUNT).double()
     z = torch.eye(10, dtype=torch.float64)[[3, 3, 9]][None]
     assert model.fold(z)[0, -1].tolist() == [0.0] * 3 + [2.0] + [0.0] * 5 + [1.0]
 
 
-def test_r_z_is_the_published_penalty_of_the_nmu_cell():
+def test_r_z_is_the_published_penalty():
     model = DigitSequenceModel("nmu", 3, lambda_z=2.0)
     step = 1  # the sparsity ramp starts at 0: at step 1 it is lambda 1e-4, added separately below
     images = torch.rand(4, 5, 1, 8, 8)
@@ -126,26 +127,38 @@ def test_r_z_is_the_published_penalty_of_the_nmu_cell():
     by_hand = sum((1 - W[3 + i][o]) * (1 - z_mean[i]) ** 2 for i in range(3) for o in range(3)) / (6 * 3)
     expected = 2.0 * by_hand + model.cell.regularization_loss(step).item()
     assert model.regularization_loss(step).item() == pytest.approx(expected, rel=1e-5)
-    adder = build_sequence_model("nau", 1)
-    adder(images)
-    assert torch.equal(adder.regularization_loss(step), adder.cell.regularization_loss(step))  # no R_z
+    with pytest.raises(ValueError, match="R_z .* nau and nmu cells"):
+        DigitSequenceModel("nac", 1, lambda_z=1.0)
+
+
+@pytest.mark.parametrize("name, task, lambda_z", [
+    ("nau", TASK, 1.0), ("nmu", PRODUCT, 1.0), ("nmu", TASK, 1.0),  # as published: NAU sum, NMU product
+    ("nau", COUNT, 0.0), ("fixed_nau", TASK, 0.0), ("fixed_nmu", PRODUCT, 0.0), ("nac", TASK, 0.0),
+])
+def test_models_carry_r_z_where_published(name, task, lambda_z):
+    model = build_sequence_model(name, task)
+    assert model.lambda_z == lambda_z
+    assert ("R_z 1" in SEQUENCE_MODELS[name].describe(task.operation)) == (lambda_z > 0)
+    images = torch.rand(4, 5, 1, 8, 8)
+    model(images)
+    assert (model.regularization_loss(1) != model.cell.regularization_loss(1)) == (lambda_z > 0)
 
 
 def test_every_model_maps_image_sequences_to_outputs_per_step():
     images = torch.rand(2, 5, 1, 8, 8)
     for name in SEQUENCE_MODELS:
-        for outputs in (1, 10):
-            assert build_sequence_model(name, outputs)(images).shape == (2, 5, outputs)
+        for task in (TASK, COUNT):
+            assert build_sequence_model(name, task)(images).shape == (2, 5, task.outputs)
     with pytest.raises(ValueError, match="B, T, C, H, W"):
-        build_sequence_model("nau", 1)(torch.rand(5, 1, 8, 8))
+        build_sequence_model("nau", TASK)(torch.rand(5, 1, 8, 8))
     with pytest.raises(ValueError, match="no exact solution"):
         DigitSequenceModel("lstm", 1, fixed=True)
     with pytest.raises(ValueError, match="unknown model .gru."):
-        build_sequence_model("gru", 1)
+        build_sequence_model("gru", TASK)
 
 
 def test_seeds_side_by_side_train_as_they_would_alone():
-    build = lambda: build_sequence_model("nau", 1)  # noqa: E731
+    build = lambda: build_sequence_model("nau", TASK)  # noqa: E731
     together = train_seeds(build, TASK, CONFIG, [3, 8])
     alone = train_seeds(build, TASK, CONFIG, [8])
     assert together[1].evaluations == alone[0].evaluations
@@ -155,7 +168,7 @@ def test_seeds_side_by_side_train_as_they_would_alone():
 
 
 def test_a_resumed_run_ends_as_the_uninterrupted_one(tmp_path, monkeypatch):
-    build = lambda: build_sequence_model("nmu", 1)  # noqa: E731
+    build = lambda: build_sequence_model("nmu", PRODUCT)  # noqa: E731
     task = DigitSequenceTask("product", 2, (1, 4))
     whole = train_seeds(build, task, CONFIG, [0, 1])
     checkpoint = tmp_path / "run.pt"
@@ -175,7 +188,7 @@ def test_a_resumed_run_ends_as_the_uninterrupted_one(tmp_path, monkeypatch):
 
 
 def test_a_diverged_member_is_zeroed_and_left_out():
-    build = lambda: build_sequence_model("nau", 1)  # noqa: E731
+    build = lambda: build_sequence_model("nau", TASK)  # noqa: E731
     clean = train_seeds(build, TASK, CONFIG, [0, 1])
     model = ensemble_seeds(build, [0, 1])
     with torch.no_grad():
@@ -193,7 +206,7 @@ def test_a_diverged_member_is_zeroed_and_left_out():
 
 
 def test_training_batches_read_training_images_under_their_own_targets():
-    model = ensemble_seeds(lambda: build_sequence_model("fixed_nau", 1), [0])
+    model = ensemble_seeds(lambda: build_sequence_model("fixed_nau", TASK), [0])
     data = TASK.data()
     oracle = {}  # an exact reader: the label of each image, by its pixels
     for index in data.splits["train"].tolist():
@@ -219,10 +232,10 @@ def test_success_bound_is_the_upper_one_percent_student_t_bound():
 
 
 def test_the_recurrence_error_is_zero_exactly_for_the_exact_recurrence():
-    assert build_sequence_model("fixed_nau", 10).recurrence_error() == 0.0
-    assert build_sequence_model("fixed_nmu", 1).recurrence_error() == 0.0
-    assert build_sequence_model("nau", 1).recurrence_error() > 0
-    assert build_sequence_model("lstm", 1).recurrence_error() is None
+    assert build_sequence_model("fixed_nau", COUNT).recurrence_error() == 0.0
+    assert build_sequence_model("fixed_nmu", PRODUCT).recurrence_error() == 0.0
+    assert build_sequence_model("nau", TASK).recurrence_error() > 0
+    assert build_sequence_model("lstm", TASK).recurrence_error() is None
 
 
 def test_summaries_judge_each_length_by_the_baseline_of_the_operation():

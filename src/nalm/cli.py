@@ -270,7 +270,7 @@ def _train_digits(args: argparse.Namespace, console: Console) -> None:
                          eval_every=args.eval_every, eval_size=benchmark.eval_size, seed=args.seed)
     device = _device(args.device)
     torch.manual_seed(config.seed)
-    model = build_sequence_model(args.unit, task.outputs).to(device)
+    model = build_sequence_model(args.unit, task).to(device)
     console.print(
         f"[bold]{args.unit}[/] cell on digit [bold]{task.operation}[/]: {task.images} images, trained on sequences of "
         f"{task.train_length}, tested on {', '.join(map(str, task.test_lengths))}; {config.steps} steps, seed {config.seed}"

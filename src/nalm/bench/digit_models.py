@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from nalm import functional
+from nalm.bench.digits import SEQUENCE_OPERATIONS, DigitSequenceTask
 from nalm.bench.models import schedule_options
 from nalm.torch import Recurrent
 from nalm.validation import choice, non_negative_float, positive_int
@@ -20,6 +21,10 @@ from nalm.validation import choice, non_negative_float, positive_int
 SEQUENCE_SCHEDULE = functional.SparsitySchedule(10.0, 0, 100_000)
 """The cells' sparsity schedule on the digit tasks: lambda 10 ramped linearly from step 0 to 1e5,
 the initial slope of the published 10 (1 - exp(-1e-5 t)), in nalm's linear-ramp form."""
+
+Z_PENALTY = 1.0
+"""lambda_z, the weight of the R_z penalty of NAU and NMU cells on the sum and the product, as
+Madsen and Johansen train them (their NAU on the sum and NMU on the product both use R_z with 1)."""
 
 
 class DigitReader(nn.Module):
@@ -51,13 +56,22 @@ class SequenceModel:
     cell: str
     fixed: bool = False
 
-    def describe(self) -> str:
-        """"nau cell, fixed to the exact solution" or "nmu cell, sparsity 10 from step 0 to 100000"."""
+    def lambda_z(self, operation: str) -> float:
+        """The R_z weight of this model on ``operation``: :data:`Z_PENALTY` for a trainable NAU or
+        NMU cell on the sum and the product, else 0. Not on ``count``: its exact cell reads each
+        z_i with weight 0 in the other classes' rows, where R_z would pull the weight towards 1."""
+        trained = self.cell in ("nau", "nmu") and not self.fixed
+        return Z_PENALTY if trained and choice("operation", operation, SEQUENCE_OPERATIONS) != "count" else 0.0
+
+    def describe(self, operation: str) -> str:
+        """"nau cell, fixed to the exact solution" or, on the product,
+        "nmu cell, sparsity 10 from step 0 to 100000, R_z 1"."""
         if self.fixed:
             return f"{self.cell} cell, fixed to the exact solution"
         if self.cell in ("nau", "nmu"):
             s = SEQUENCE_SCHEDULE
-            return f"{self.cell} cell, sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end}"
+            text = f"{self.cell} cell, sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end}"
+            return text + (f", R_z {self.lambda_z(operation):g}" if self.lambda_z(operation) else "")
         return f"{self.cell} cell"
 
 
@@ -86,22 +100,25 @@ class DigitSequenceModel(nn.Module):
     LSTM baseline (hidden :data:`LSTM_HIDDEN`, then a linear layer). ``fixed`` sets an NAU or NMU
     cell to that exact solution and freezes it.
 
-    NAU and NMU cells follow :data:`SEQUENCE_SCHEDULE`. An NMU cell also adds the R_z penalty of
-    Madsen and Johansen, ``lambda_z`` * R_z with R_z = 1 / (H_in H_out) * the sum over the weights
-    W_io that read the reader's outputs z_i of (1 - W_io) (1 - mean z_i)^2, for the cell's
-    H_in = 2 * outputs inputs and H_out = outputs outputs, the mean of z_i over the batch and time
-    of the last forward pass: it pulls the reader's outputs towards 1 where the cell does not use
-    them, away from solutions such as 0.1 * 81 + 1 - 0.1 = 9 that multiply by the wrong value.
+    NAU and NMU cells follow :data:`SEQUENCE_SCHEDULE`, and with ``lambda_z`` > 0 add the R_z
+    penalty of Madsen and Johansen, ``lambda_z`` * R_z with R_z = 1 / (H_in H_out) * the sum over
+    the weights W_io that read the reader's outputs z_i of (1 - W_io) (1 - mean z_i)^2, for the
+    cell's H_in = 2 * outputs inputs and H_out = outputs outputs, the mean of z_i over the batch
+    and time of the last forward pass: it pulls the reader's outputs towards 1 where the cell does
+    not use them, away from solutions such as 0.1 * 81 + 1 - 0.1 = 9 that multiply by the wrong
+    value, or a cell that reads z at a scale of its own.
     """
 
     def __init__(
-        self, cell: str, outputs: int, *, reader: nn.Module | None = None, fixed: bool = False, lambda_z: float = 1.0
+        self, cell: str, outputs: int, *, reader: nn.Module | None = None, fixed: bool = False, lambda_z: float = 0.0
     ) -> None:
         super().__init__()
         choice("cell", cell, tuple(sorted({m.cell for m in SEQUENCE_MODELS.values()})))
         self.outputs = positive_int("outputs", outputs)
         self.reader = DigitReader(outputs) if reader is None else reader
         self.lambda_z = non_negative_float("lambda_z", lambda_z)
+        if self.lambda_z and cell not in ("nau", "nmu"):
+            raise ValueError(f"R_z (lambda_z > 0) is defined for nau and nmu cells, got a {cell} cell")
         self._z_mean: torch.Tensor | None = None
         if cell == "lstm":
             if fixed:
@@ -138,12 +155,12 @@ class DigitSequenceModel(nn.Module):
         return self.fold(z)
 
     def regularization_loss(self, step: int) -> torch.Tensor:
-        """The cell's penalty at ``step``, plus lambda_z R_z for an NMU cell after a forward pass."""
+        """The cell's penalty at ``step``, plus lambda_z R_z after a forward pass."""
         if hasattr(self, "lstm"):
             return self.readout.weight.new_zeros(())
         loss = self.cell.regularization_loss(step)
         unit = self.cell.cell
-        if self.cell.recurrence.unit == "nmu" and self._z_mean is not None and self.lambda_z > 0:
+        if self._z_mean is not None and self.lambda_z > 0:
             W_z = unit.W[self.outputs:]  # the rows that read z
             loss = loss + self.lambda_z * torch.sum((1 - W_z) * (1 - self._z_mean[:, None]) ** 2) / unit.W.numel()
         return loss
@@ -165,7 +182,8 @@ class DigitSequenceModel(nn.Module):
         return (W[: self.outputs] - identity).abs().max().item()
 
 
-def build_sequence_model(name: str, outputs: int) -> DigitSequenceModel:
-    """The digit-task model ``name`` (a key of :data:`SEQUENCE_MODELS`) for ``outputs`` values per step."""
+def build_sequence_model(name: str, task: DigitSequenceTask) -> DigitSequenceModel:
+    """The digit-task model ``name`` (a key of :data:`SEQUENCE_MODELS`) for ``task``: its outputs
+    per step, and R_z as :meth:`SequenceModel.lambda_z` sets it for the task's operation."""
     spec = SEQUENCE_MODELS[choice("model", name, tuple(SEQUENCE_MODELS))]
-    return DigitSequenceModel(spec.cell, outputs, fixed=spec.fixed)
+    return DigitSequenceModel(spec.cell, task.outputs, fixed=spec.fixed, lambda_z=spec.lambda_z(task.operation))

@@ -288,10 +288,10 @@ class ResultsFile:
                     f"results file {self.path} was written by another benchmark ({differ}); "
                     "choose another --results path or the same settings"
                 )
-        models = SEQUENCE_MODELS if isinstance(self.benchmark, SequenceBenchmark) else MODELS
+        sequences = isinstance(self.benchmark, SequenceBenchmark)
         for row in rows:
-            model = models.get(row.get("model"))
-            now = None if model is None else model.describe()
+            model = (SEQUENCE_MODELS if sequences else MODELS).get(row.get("model"))
+            now = None if model is None else model.describe(row.get("operation")) if sequences else model.describe()
             if row.get("model_definition") != now:
                 raise ValueError(
                     f"results file {self.path} holds runs of model {row.get('model')!r} as defined when they ran "

@@ -163,6 +163,11 @@ class _SeedBatches:
         sparsity = network_sparsity(self.model)
         return [None] * len(self.seeds) if sparsity is None else sparsity.tolist()
 
+    def penalty(self, step: int, alive: torch.Tensor) -> torch.Tensor:
+        """The stacked model's penalties at ``step``: those of every seed, ``alive`` or not, as a
+        diverged seed's weights are zero, where the sparsity penalties have no gradient."""
+        return self.model.regularization_loss(step)
+
     def reset(self, optimizer: torch.optim.Optimizer, seeds: torch.Tensor) -> None:
         """Zero the parameters and Adam state of the seeds where the boolean (S,) ``seeds`` is True."""
         _reset_seeds(optimizer, seeds)
@@ -255,7 +260,8 @@ def _train(
 ) -> list[TrainResult]:
     """:func:`train_stacked` with its arguments checked, on ``problem`` (a static task's
     :class:`_SeedBatches` or a digit task's :class:`nalm.bench.sequences.DigitBatches`: the next
-    training batch's per-seed errors, the evaluations, sparsity and resets of diverged seeds);
+    training batch's per-seed errors and penalties, the evaluations, sparsity and resets of
+    diverged seeds);
     ``on_step(step, loss)`` every 100 steps and at the last, with the loss summed over the seeds."""
     parameters = [p for p in model.parameters() if p.requires_grad]
     like = parameters[0]
@@ -309,7 +315,7 @@ def _train(
         if compiled is None:
             step += 1
             errors = problem.errors(config.batch_size)
-            loss = torch.where(alive, errors, 0.0).sum() + model.regularization_loss(step)
+            loss = torch.where(alive, errors, 0.0).sum() + problem.penalty(step, alive)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

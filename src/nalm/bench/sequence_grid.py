@@ -157,7 +157,7 @@ def run_sequence_configuration(
     torch.set_num_threads(positive_int("threads", threads))
     try:
         results = train_seeds(
-            lambda: build_sequence_model(configuration.model, task.outputs).to(device), task, config, seeds,
+            lambda: build_sequence_model(configuration.model, task).to(device), task, config, seeds,
             checkpoint=checkpoint,
         )
     finally:
@@ -175,7 +175,7 @@ def sequence_row(benchmark: SequenceBenchmark, configuration: SequenceConfigurat
     return {
         "task": "digits",
         "model": configuration.model,
-        "model_definition": SEQUENCE_MODELS[configuration.model].describe(),
+        "model_definition": SEQUENCE_MODELS[configuration.model].describe(configuration.operation),
         "operation": configuration.operation,
         "seed": seed,
         "settings": benchmark.settings(),

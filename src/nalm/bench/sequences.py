@@ -37,9 +37,12 @@ class SeedEnsemble(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(members)
 
-    def regularization_loss(self, step: int) -> torch.Tensor:
-        return sum((member.regularization_loss(step) for member in self.members[1:]),
-                   self.members[0].regularization_loss(step))
+    def regularization_loss(self, step: int, alive: torch.Tensor | None = None) -> torch.Tensor:
+        """The sum of the members' penalties at ``step``, of those where the boolean (S,) ``alive``
+        is True if given."""
+        members = [m for m, living in zip(self.members, [True] * len(self.members) if alive is None else alive.tolist())
+                   if living]
+        return sum((member.regularization_loss(step) for member in members[1:]), members[0].regularization_loss(step))
 
     @torch.no_grad()
     def apply_constraints(self) -> None:
@@ -83,6 +86,11 @@ class DigitBatches:
         images = self.images[self.task.pool("train").to(self.images.device)[positions.to(self.images.device)]]
         targets = targets.to(self.like.dtype).to(self.like.device)  # the dtype first: MPS has no float64
         return torch.stack([((member(images[i]) - targets[i]) ** 2).mean() for i, member in enumerate(self.model.members)])
+
+    def penalty(self, step: int, alive: torch.Tensor) -> torch.Tensor:
+        """The sum of the ``alive`` members' penalties at ``step``: a diverged member, zeroed, gets
+        no gradient (R_z would move even its zero weights)."""
+        return self.model.regularization_loss(step, alive)
 
     @torch.no_grad()
     def _test(self, stream: str, split: str, rows: int, lengths: Sequence[int]) -> list[list[float]]:
