@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nalm.bench.data import SeedStreams, indices
-from nalm.bench.digit_models import SEQUENCE_MODELS, DigitSequenceModel, build_sequence_model
+from nalm.bench.digit_models import SEQUENCE_MODELS, DigitSequenceModel, build_sequence_model, r_z
 from nalm.bench.digits import DigitSequenceTask, load_images, read_idx
 from nalm.bench import seeds as seeds_module
 from nalm.bench.seeds import train_seeds
@@ -131,8 +131,21 @@ def test_r_z_is_the_published_penalty():
         DigitSequenceModel("nac", 1, lambda_z=1.0)
 
 
+def test_the_nau_cells_r_z_pulls_what_it_ignores_towards_zero():
+    W = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, -0.5], [0.25, -1.0]], dtype=torch.float64)  # [I; W_z]
+    z_mean = torch.tensor([3.0, -2.0], dtype=torch.float64)
+    by_hand = ((1 - 1.0) * 9 + (1 - 0.5) * 9 + (1 - 0.25) * 4 + (1 - 1.0) * 4) / 8
+    assert r_z("nau", W, z_mean).item() == pytest.approx(by_hand, rel=1e-12)
+    assert r_z("nau", W, torch.zeros(2, dtype=torch.float64)).item() == 0.0  # z at the sum's identity
+    negated = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)  # a sum of -z: |W_z| = 1, no penalty
+    assert r_z("nau", negated, z_mean[:1]).item() == 0.0
+    with pytest.raises(ValueError, match="nau and nmu cells"):
+        r_z("nac", W, z_mean)
+
+
 @pytest.mark.parametrize("name, task, lambda_z", [
-    ("nau", TASK, 1.0), ("nmu", PRODUCT, 1.0), ("nmu", TASK, 1.0),  # as published: NAU sum, NMU product
+    ("nau", TASK, 1.0), ("nmu", PRODUCT, 1.0),  # as published: NAU sum, NMU product
+    ("nmu", TASK, 1.0), ("nau", PRODUCT, 1.0),  # the same rule on the other operation
     ("nau", COUNT, 0.0), ("fixed_nau", TASK, 0.0), ("fixed_nmu", PRODUCT, 0.0), ("nac", TASK, 0.0),
 ])
 def test_models_carry_r_z_where_published(name, task, lambda_z):

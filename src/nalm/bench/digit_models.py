@@ -100,13 +100,9 @@ class DigitSequenceModel(nn.Module):
     LSTM baseline (hidden :data:`LSTM_HIDDEN`, then a linear layer). ``fixed`` sets an NAU or NMU
     cell to that exact solution and freezes it.
 
-    NAU and NMU cells follow :data:`SEQUENCE_SCHEDULE`, and with ``lambda_z`` > 0 add the R_z
-    penalty of Madsen and Johansen, ``lambda_z`` * R_z with R_z = 1 / (H_in H_out) * the sum over
-    the weights W_io that read the reader's outputs z_i of (1 - W_io) (1 - mean z_i)^2, for the
-    cell's H_in = 2 * outputs inputs and H_out = outputs outputs, the mean of z_i over the batch
-    and time of the last forward pass: it pulls the reader's outputs towards 1 where the cell does
-    not use them, away from solutions such as 0.1 * 81 + 1 - 0.1 = 9 that multiply by the wrong
-    value, or a cell that reads z at a scale of its own.
+    NAU and NMU cells follow :data:`SEQUENCE_SCHEDULE`, and with ``lambda_z`` > 0 add
+    ``lambda_z`` * :func:`r_z` of the cell's weights and the mean of the reader's outputs over the
+    batch and time of the last forward pass.
     """
 
     def __init__(
@@ -161,9 +157,11 @@ class DigitSequenceModel(nn.Module):
         loss = self.cell.regularization_loss(step)
         unit = self.cell.cell
         if self._z_mean is not None and self.lambda_z > 0:
-            W_z = unit.W[self.outputs:]  # the rows that read z
-            loss = loss + self.lambda_z * torch.sum((1 - W_z) * (1 - self._z_mean[:, None]) ** 2) / unit.W.numel()
+            loss = loss + self.lambda_z * r_z(self.cell.recurrence.unit, unit.W, self._z_mean)
         return loss
+
+    def extra_repr(self) -> str:
+        return f"lambda_z={self.lambda_z:g}"
 
     @torch.no_grad()
     def apply_constraints(self) -> None:
@@ -180,6 +178,30 @@ class DigitSequenceModel(nn.Module):
         (W,) = self.cell.cell.weights()
         identity = torch.eye(self.outputs, dtype=W.dtype, device=W.device)
         return (W[: self.outputs] - identity).abs().max().item()
+
+
+def r_z(cell: str, W: torch.Tensor, z_mean: torch.Tensor) -> torch.Tensor:
+    """Madsen and Johansen's R_z of a recurrent cell whose weights W (2 * n, n) read [h_{t-1}, z_t]:
+    1 / (H_in H_out) times the sum over the weights W_io that read z_i (rows n..2n-1) of
+
+    - NMU: (1 - W_io) (1 - mean z_i)^2, pulling a z_i the cell ignores towards 1, the identity of
+      the product (away from solutions such as 0.1 * 81 + 1 - 0.1 = 9 that multiply by the wrong
+      value);
+    - NAU: (1 - |W_io|) (mean z_i)^2, pulling it towards 0, the identity of the sum.
+
+    ``z_mean`` (n,) is each z_i's mean. Their code applies the penalty to all of the cell's
+    inputs, the state h_{t-1} included; the paper's formula regularizes the reader's outputs, and
+    so does this one: the rows that read h_{t-1} are left out.
+    """
+    n = W.shape[1]
+    W_z, z = W[n:], z_mean[:, None]
+    if cell == "nmu":
+        terms = (1 - W_z) * (1 - z) ** 2
+    elif cell == "nau":
+        terms = (1 - W_z.abs()) * z**2
+    else:
+        raise ValueError(f"R_z is defined for nau and nmu cells, got {cell!r}")
+    return terms.sum() / W.numel()
 
 
 def build_sequence_model(name: str, task: DigitSequenceTask) -> DigitSequenceModel:
