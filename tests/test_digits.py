@@ -200,6 +200,18 @@ def test_a_resumed_run_ends_as_the_uninterrupted_one(tmp_path, monkeypatch):
     assert [r.evaluations for r in resumed] == [r.evaluations for r in whole]
 
 
+def test_the_ensembles_penalty_counts_the_living_members():
+    model = ensemble_seeds(lambda: build_sequence_model("nau", TASK), [0, 1])
+    for member in model.members:  # R_z needs a forward pass
+        member(torch.rand(4, 3, 1, 8, 8))
+    each = [m.regularization_loss(1) for m in model.members]
+    assert torch.equal(model.regularization_loss(1), each[0] + each[1])
+    assert torch.equal(model.regularization_loss(1, torch.tensor([False, True])), 0 + each[1])
+    assert model.regularization_loss(1, torch.tensor([False, False])).item() == 0.0
+    with pytest.raises(ValueError, match="one entry per member"):
+        model.regularization_loss(1, torch.tensor([True]))
+
+
 def test_a_diverged_member_is_zeroed_and_left_out():
     build = lambda: build_sequence_model("nau", TASK)  # noqa: E731
     clean = train_seeds(build, TASK, CONFIG, [0, 1])

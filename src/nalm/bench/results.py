@@ -45,6 +45,7 @@ from nalm.bench.models import MODELS, build_published_model
 from nalm.bench.fused import plan
 from nalm.bench.seeds import stack_seeds, train_seeds
 from nalm.bench.digit_models import SEQUENCE_MODELS
+from nalm.bench.digits import SEQUENCE_OPERATIONS
 from nalm.bench.sequence_grid import SequenceBenchmark, SequenceConfiguration, run_sequence_configuration
 from nalm.bench.tasks import StaticArithmeticTask, value_range
 from nalm.bench.trainer import TrainConfig, TrainResult, mean_squared_error
@@ -291,7 +292,12 @@ class ResultsFile:
         sequences = isinstance(self.benchmark, SequenceBenchmark)
         for row in rows:
             model = (SEQUENCE_MODELS if sequences else MODELS).get(row.get("model"))
-            now = None if model is None else model.describe(row.get("operation")) if sequences else model.describe()
+            if model is None:
+                now = None
+            elif sequences:  # a digit model's definition depends on the operation (R_z)
+                now = model.describe(row.get("operation")) if row.get("operation") in SEQUENCE_OPERATIONS else None
+            else:
+                now = model.describe()
             if row.get("model_definition") != now:
                 raise ValueError(
                     f"results file {self.path} holds runs of model {row.get('model')!r} as defined when they ran "

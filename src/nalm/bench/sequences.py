@@ -40,9 +40,11 @@ class SeedEnsemble(nn.Module):
     def regularization_loss(self, step: int, alive: torch.Tensor | None = None) -> torch.Tensor:
         """The sum of the members' penalties at ``step``, of those where the boolean (S,) ``alive``
         is True if given."""
-        members = [m for m, living in zip(self.members, [True] * len(self.members) if alive is None else alive.tolist())
-                   if living]
-        return sum((member.regularization_loss(step) for member in members[1:]), members[0].regularization_loss(step))
+        if alive is not None and alive.shape != (len(self.members),):
+            raise ValueError(f"alive must have one entry per member ({len(self.members)}), got shape {tuple(alive.shape)}")
+        living = [True] * len(self.members) if alive is None else alive.tolist()
+        return sum((member.regularization_loss(step) for member, lives in zip(self.members, living) if lives),
+                   next(self.parameters()).new_zeros(()))
 
     @torch.no_grad()
     def apply_constraints(self) -> None:
