@@ -117,14 +117,16 @@ def test_fixed_count_cell_adds_each_class_to_its_own_count():
     assert model.fold(z)[0, -1].tolist() == [0.0] * 3 + [2.0] + [0.0] * 5 + [1.0]
 
 
-def test_r_z_is_the_published_penalty():
+def test_r_z_is_the_published_penalty_over_the_cells_inputs():
     model = DigitSequenceModel("nmu", 3, lambda_z=2.0)
     step = 1  # the sparsity ramp starts at 0: at step 1 it is lambda 1e-4, added separately below
     images = torch.rand(4, 5, 1, 8, 8)
-    model(images)
-    z_mean = model.read(images).mean(dim=(0, 1)).tolist()
-    W = model.cell.cell.W.detach().tolist()  # (H_in = 3 + 3, H_out = 3): rows 3..5 read z
-    by_hand = sum((1 - W[3 + i][o]) * (1 - z_mean[i]) ** 2 for i in range(3) for o in range(3)) / (6 * 3)
+    states = model(images)
+    z = model.read(images)
+    h = torch.cat([torch.ones(4, 1, 3), states[:, :-1]], dim=1)  # h_0 = 1, then h_1 .. h_4
+    x_mean = torch.cat([h, z], dim=-1).mean(dim=(0, 1)).tolist()  # the cell reads [h_{t-1}, z_t]
+    W = model.cell.cell.W.detach().tolist()  # (H_in = 3 + 3, H_out = 3)
+    by_hand = sum((1 - W[i][o]) * (1 - x_mean[i]) ** 2 for i in range(6) for o in range(3)) / (6 * 3)
     expected = 2.0 * by_hand + model.cell.regularization_loss(step).item()
     assert model.regularization_loss(step).item() == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match="R_z .* nau and nmu cells"):
@@ -132,15 +134,15 @@ def test_r_z_is_the_published_penalty():
 
 
 def test_the_nau_cells_r_z_pulls_what_it_ignores_towards_zero():
-    W = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, -0.5], [0.25, -1.0]], dtype=torch.float64)  # [I; W_z]
-    z_mean = torch.tensor([3.0, -2.0], dtype=torch.float64)
+    W = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, -0.5], [0.25, -1.0]], dtype=torch.float64)
+    x_mean = torch.tensor([0.0, 0.0, 3.0, -2.0], dtype=torch.float64)
     by_hand = ((1 - 1.0) * 9 + (1 - 0.5) * 9 + (1 - 0.25) * 4 + (1 - 1.0) * 4) / 8
-    assert r_z("nau", W, z_mean).item() == pytest.approx(by_hand, rel=1e-12)
-    assert r_z("nau", W, torch.zeros(2, dtype=torch.float64)).item() == 0.0  # z at the sum's identity
-    negated = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)  # a sum of -z: |W_z| = 1, no penalty
-    assert r_z("nau", negated, z_mean[:1]).item() == 0.0
+    assert r_z("nau", W, x_mean).item() == pytest.approx(by_hand, rel=1e-12)
+    assert r_z("nau", W, torch.zeros(4, dtype=torch.float64)).item() == 0.0  # inputs at the sum's identity
+    negated = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)  # h_t = h_{t-1} - z_t: |W| = 1, no penalty
+    assert r_z("nau", negated, torch.tensor([5.0, 3.0], dtype=torch.float64)).item() == 0.0
     with pytest.raises(ValueError, match="nau and nmu cells"):
-        r_z("nac", W, z_mean)
+        r_z("nac", W, x_mean)
 
 
 @pytest.mark.parametrize("name, task, lambda_z", [

@@ -101,8 +101,8 @@ class DigitSequenceModel(nn.Module):
     cell to that exact solution and freezes it.
 
     NAU and NMU cells follow :data:`SEQUENCE_SCHEDULE`, and with ``lambda_z`` > 0 add
-    ``lambda_z`` * :func:`r_z` of the cell's weights and the mean of the reader's outputs over the
-    batch and time of the last forward pass.
+    ``lambda_z`` * :func:`r_z` of the cell's weights and the mean of its inputs [h_{t-1}, z_t] over
+    the batch and time of the last forward pass.
     """
 
     def __init__(
@@ -115,7 +115,7 @@ class DigitSequenceModel(nn.Module):
         self.lambda_z = non_negative_float("lambda_z", lambda_z)
         if self.lambda_z and cell not in ("nau", "nmu"):
             raise ValueError(f"R_z (lambda_z > 0) is defined for nau and nmu cells, got a {cell} cell")
-        self._z_mean: torch.Tensor | None = None
+        self._input_mean: torch.Tensor | None = None
         if cell == "lstm":
             if fixed:
                 raise ValueError("an LSTM cell has no exact solution to fix")
@@ -147,8 +147,11 @@ class DigitSequenceModel(nn.Module):
         if images.dim() != 5:
             raise ValueError(f"expected images of shape (B, T, C, H, W), got {tuple(images.shape)}")
         z = self.read(images)
-        self._z_mean = z.mean(dim=(0, 1))
-        return self.fold(z)
+        states = self.fold(z)
+        if self.lambda_z > 0:  # the mean of the cell's inputs [h_{t-1}, z_t] over batch and time, for R_z
+            h = torch.cat([torch.full_like(states[:, :1], self.cell.recurrence.initial_state), states[:, :-1]], dim=1)
+            self._input_mean = torch.cat([h, z], dim=-1).mean(dim=(0, 1))
+        return states
 
     def regularization_loss(self, step: int) -> torch.Tensor:
         """The cell's penalty at ``step``, plus lambda_z R_z after a forward pass."""
@@ -156,8 +159,8 @@ class DigitSequenceModel(nn.Module):
             return self.readout.weight.new_zeros(())
         loss = self.cell.regularization_loss(step)
         unit = self.cell.cell
-        if self._z_mean is not None and self.lambda_z > 0:
-            loss = loss + self.lambda_z * r_z(self.cell.recurrence.unit, unit.W, self._z_mean)
+        if self._input_mean is not None and self.lambda_z > 0:
+            loss = loss + self.lambda_z * r_z(self.cell.recurrence.unit, unit.W, self._input_mean)
         return loss
 
     def extra_repr(self) -> str:
@@ -180,25 +183,22 @@ class DigitSequenceModel(nn.Module):
         return (W[: self.outputs] - identity).abs().max().item()
 
 
-def r_z(cell: str, W: torch.Tensor, z_mean: torch.Tensor) -> torch.Tensor:
-    """Madsen and Johansen's R_z of a recurrent cell whose weights W (2 * n, n) read [h_{t-1}, z_t]:
-    1 / (H_in H_out) times the sum over the weights W_io that read z_i (rows n..2n-1) of
+def r_z(cell: str, W: torch.Tensor, input_mean: torch.Tensor) -> torch.Tensor:
+    """Madsen and Johansen's R_z of a unit with weights W (H_in, H_out) whose inputs x have the
+    means ``input_mean`` (H_in,): 1 / (H_in H_out) times the sum over every weight W_io of
 
-    - NMU: (1 - W_io) (1 - mean z_i)^2, pulling a z_i the cell ignores towards 1, the identity of
-      the product (away from solutions such as 0.1 * 81 + 1 - 0.1 = 9 that multiply by the wrong
-      value);
-    - NAU: (1 - |W_io|) (mean z_i)^2, pulling it towards 0, the identity of the sum.
+    - NMU: (1 - W_io) (1 - mean x_i)^2, pulling an input the unit ignores towards 1, the identity
+      of the product (away from solutions such as 0.1 * 81 + 1 - 0.1 = 9 that multiply by the
+      wrong value);
+    - NAU: (1 - |W_io|) (mean x_i)^2, pulling it towards 0, the identity of the sum.
 
-    ``z_mean`` (n,) is each z_i's mean. Their code applies the penalty to all of the cell's
-    inputs, the state h_{t-1} included; the paper's formula regularizes the reader's outputs, and
-    so does this one: the rows that read h_{t-1} are left out.
+    For a recurrent cell x = [h_{t-1}, z_t]: the state's rows pull W_h towards the identity too.
     """
-    n = W.shape[1]
-    W_z, z = W[n:], z_mean[:, None]
+    x = input_mean[:, None]
     if cell == "nmu":
-        terms = (1 - W_z) * (1 - z) ** 2
+        terms = (1 - W) * (1 - x) ** 2
     elif cell == "nau":
-        terms = (1 - W_z.abs()) * z**2
+        terms = (1 - W.abs()) * x**2
     else:
         raise ValueError(f"R_z is defined for nau and nmu cells, got {cell!r}")
     return terms.sum() / W.numel()
