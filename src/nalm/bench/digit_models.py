@@ -71,7 +71,8 @@ class SequenceModel:
         if self.cell in ("nau", "nmu"):
             s = SEQUENCE_SCHEDULE
             text = f"{self.cell} cell, sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end}"
-            return text + (f", R_z {self.lambda_z(operation):g}" if self.lambda_z(operation) else "")
+            weight = self.lambda_z(operation)
+            return text + (f", R_z {weight:g}" if weight else "")
         return f"{self.cell} cell"
 
 
