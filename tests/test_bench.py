@@ -16,9 +16,9 @@ from nalm.bench.aggregate import summarize, wilson_interval
 from nalm.bench.grid import PRESETS, Benchmark, Configuration, preset
 from nalm.bench.metrics import sparsity_error
 from nalm.bench.models import MODELS, Dense, build_published_model
-from nalm.bench.results import ResultsFile, read_results, run_benchmark
+from nalm.bench.results import ResultsFile, configuration_of, read_results, run_benchmark
 from nalm.bench.seeds import stack_seeds
-from nalm.functional import NAU_SCHEDULE, NMU_SCHEDULE, sparsity_penalty
+from nalm.functional import NAU_SCHEDULE, NMU_SCHEDULE, nac_init_limit, sparsity_penalty
 from nalm.cli import main
 from nalm.torch import UNITS
 
@@ -103,9 +103,22 @@ def test_models_carry_the_published_schedules_on_both_layers():
     assert torch.allclose(nmu.regularization_loss(2_000_000), 10 * penalties)
     assert torch.allclose(nmu.regularization_loss(1_500_000), 5 * penalties)
     assert MODELS["nmu"].describe() == "nau -> nmu, sparsity 10 from step 1000000 to 2000000"
-    assert MODELS["nac"].describe() == "nac -> nac"
+    assert MODELS["nac"].describe() == "nac -> nac, init glorot_w"
     # a unit built by hand keeps its own default
     assert UNITS.get("nau")(6, 2).schedule == NAU_SCHEDULE
+
+
+@pytest.mark.parametrize("model", ["nac", "nac_mul", "nalu"])
+def test_nac_models_start_their_nac_weights_as_published(model):
+    torch.manual_seed(0)
+    first, second = build_published_model(model, 100)
+    assert first.init == second.init == "glorot_w"
+    # U[-r, r] with r from each layer's own fans: 0.50 for 100 -> 2, 9.47 for 2 -> 1
+    for layer, r in ((first, nac_init_limit(100, 2)), (second, nac_init_limit(2, 1))):
+        assert max(layer.W_hat.abs().max().item(), layer.M_hat.abs().max().item()) <= r
+    assert first.W_hat.abs().max().item() > 0.95 * nac_init_limit(100, 2)  # 200 draws
+    assert second.W_hat.abs().max().item() > math.sqrt(3.0)  # beyond Kaiming's bound for fan-in 2
+    assert build_published_model(model, 10, time_steps=3)[0].cell.init == "glorot_w"
 
 
 def test_nac_mul_is_the_log_space_nac():
@@ -298,6 +311,17 @@ def test_summaries_count_successes_per_configuration(tiny_results):
     for summary in summaries:
         assert summary.runs == 2
         assert summary.interval == wilson_interval(summary.successes, 2)
+
+
+def test_the_median_extrapolation_error_counts_nan_as_unbounded(tiny_results):
+    _, rows = tiny_results
+    one = [row for row in rows if configuration_of(row) == configuration_of(rows[0])]
+    errors = [(1.0, math.nan), (math.nan, math.nan)]  # NaN above every finite error, not dropped
+    medians = [summarize([{**one[0], "extrapolation_mse": a}, {**one[1], "extrapolation_mse": b}])[0]
+               .extrapolation_mse_median for a, b in errors]
+    assert medians == [math.inf, math.inf]
+    three = [{**one[0], "extrapolation_mse": e} for e in (math.nan, 2.0, 1.0)]
+    assert summarize(three)[0].extrapolation_mse_median == 2.0
 
 
 def test_bench_and_report_commands_end_to_end(tmp_path, capsys):

@@ -83,3 +83,28 @@ def test_weights_with_a_seed_axis_broadcast():
     for s in range(seeds):
         alone = functional.nalu(x[s], W_hat[s], M_hat[s], G[s], eps=1e-7, ops=torch)
         torch.testing.assert_close(batched[s], alone)
+
+
+# --- NAC's "glorot_w" initialization ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fan_in, fan_out", [(100, 2), (2, 1), (1, 1), (400, 300)])
+def test_nac_init_limit_gives_w_glorots_variance(fan_in, fan_out):
+    r = functional.nac_init_limit(fan_in, fan_out)
+    target = 2.0 / max(fan_in + fan_out, 5)  # fans below 5 count as 5: 2 -> 1 and 1 -> 1 share r
+    assert functional.nac_weight_variance(r) == pytest.approx(target, rel=1e-12)
+    # the closed form against W = tanh(W_hat) sigmoid(M_hat) drawn in float64
+    generator = torch.Generator().manual_seed(0)
+    n = 2_000_000
+    W_hat, M_hat = (torch.empty(n, dtype=torch.float64).uniform_(-r, r, generator=generator) for _ in range(2))
+    W = functional.nac_weight(W_hat, M_hat, ops=torch)
+    standard_error = W.pow(2).std().item() / math.sqrt(n)
+    assert abs(W.var().item() - target) < 4 * standard_error
+    assert abs(W.mean().item()) < 4 * W.std().item() / math.sqrt(n)
+
+
+def test_nac_weight_variance_rises_from_zero():
+    values = [functional.nac_weight_variance(r) for r in (0.0, 0.1, 1.0, 5.0, 10.0)]
+    assert values[0] == 0.0
+    assert values == sorted(values)
+    assert values[-1] < 0.5

@@ -16,6 +16,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 import nalm.torch
+from nalm import functional
 from nalm.keras import INALU, NAC, NALU, NAU, NMU, NPU, UNITS, ArithmeticLayer, RealNPU, Recurrent
 
 ops = keras.ops
@@ -499,3 +500,17 @@ def test_a_recurrent_layers_dtype_reaches_its_cell():
     layer = Recurrent("nau", dtype="float64")
     layer(np.ones((2, 3, 1), dtype="float64"))
     assert layer.cell.dtype_policy.name == "float64" and layer.cell.W.dtype == "float64"
+
+
+@pytest.mark.parametrize("unit", [NAC, NALU])
+def test_glorot_w_init_draws_the_nac_weights_as_in_pytorch(unit):
+    layer = unit(300, init="glorot_w")
+    layer.build((None, 400))
+    r = functional.nac_init_limit(400, 300)
+    for name in ("W_hat", "M_hat"):
+        weight = numpy(getattr(layer, name))
+        assert 0.99 * r < np.abs(weight).max() <= r
+        assert weight.std() == pytest.approx(r / np.sqrt(3.0), rel=0.02)
+    config = layer.get_config()
+    assert config["init"] == "glorot_w"
+    assert unit.from_config(config).init == "glorot_w"

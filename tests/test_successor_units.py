@@ -358,7 +358,8 @@ def test_nalu_independent_gate_mixes_the_paths_by_a_learned_constant():
     assert unit(x).flatten().tolist() == pytest.approx([0.5 * 5 + 0.5 * 6, 0.5 * 1 + 0.5 * 6], rel=1e-9)
     set_weights(unit, G=[-SAT])
     assert unit(x).flatten().tolist() == pytest.approx([6.0, 6.0], rel=1e-9)
-    assert repr(NALU(3, 2, gate="independent")).endswith("shared_weights=True, max_exponent=None, gate='independent')")
+    shown = repr(NALU(3, 2, gate="independent"))
+    assert shown.endswith("shared_weights=True, max_exponent=None, gate='independent', init='kaiming')")
 
 
 # --- Every configuration: gradients, finiteness, seeds ---------------------------------------

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from nalm import functional
 from nalm.torch import NAC, NALU, UNITS, UnitStack
 
 PARAMETER_LAYOUT = {
@@ -233,9 +234,10 @@ def test_nalu_without_cap_overflows_to_inf_and_the_cap_keeps_it_finite():
 
 
 def test_repr_names_sizes_and_options():
-    assert repr(NAC(3, 2)) == "NAC(in_features=3, out_features=2)"
+    assert repr(NAC(3, 2)) == "NAC(in_features=3, out_features=2, init='kaiming')"
     assert repr(NALU(3, 2, max_exponent=20)) == (
-        "NALU(in_features=3, out_features=2, eps=1e-07, shared_weights=True, max_exponent=20, gate='input')"
+        "NALU(in_features=3, out_features=2, eps=1e-07, shared_weights=True, max_exponent=20, gate='input', "
+        "init='kaiming')"
     )  # every option, from the unit's definition
 
 
@@ -302,3 +304,22 @@ def test_options_are_fixed_once_a_unit_is_built():
     with pytest.raises(AttributeError, match="NALU.eps is fixed when the unit is built"):
         unit.eps = 1.0
     assert unit.eps == 1e-7
+
+
+@pytest.mark.parametrize("name", ["nac", "nac_mul", "nalu"])
+def test_glorot_w_init_draws_the_nac_weights_from_the_published_uniform(name):
+    torch.manual_seed(0)
+    unit = UNITS.get(name)(400, 300, init="glorot_w")
+    r = functional.nac_init_limit(400, 300)
+    for weight in (unit.W_hat, unit.M_hat):
+        assert 0.99 * r < weight.abs().max().item() <= r
+        assert weight.std().item() == pytest.approx(r / math.sqrt(3.0), rel=0.02)
+    if name == "nalu":  # the gate: Glorot uniform, as the published NALU starts
+        bound = math.sqrt(6.0 / 700)
+        assert 0.99 * bound < unit.G.abs().max().item() <= bound
+    assert UNITS.get(name)(4, 3).init == "kaiming"  # a unit built by hand keeps its default
+
+
+def test_an_unknown_nac_init_is_refused():
+    with pytest.raises(ValueError, match="unknown init 'xavier'; choose from 'kaiming', 'glorot_w'"):
+        NAC(2, 1, init="xavier")

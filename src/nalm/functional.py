@@ -31,6 +31,35 @@ def nac_weight(W_hat: Array, M_hat: Array, *, ops: Any) -> Array:
     return ops.tanh(W_hat) * ops.sigmoid(M_hat)
 
 
+NAC_INITS = ("kaiming", "glorot_w")
+"""The NAC weights' initializations (the ``init`` option of NAC, NAC* and NALU): "kaiming" draws W_hat
+and M_hat by He's rule (normal for NAC and NAC*, uniform for NALU, over the fan-in); "glorot_w"
+draws both from U[-r, r], r = :func:`nac_init_limit`, so that W itself has Glorot's variance, as
+Madsen and Johansen's published NAC+, NAC* and NALU models start (NALU's G then Glorot uniform)."""
+
+
+def nac_weight_variance(r: float) -> float:
+    """Var[W] of W = tanh(W_hat) * sigmoid(M_hat) with W_hat, M_hat iid U[-r, r]:
+    E[tanh^2] E[sigmoid^2] = (1 - tanh(r) / r) * (r - tanh(r / 2)) / (2 r) (E[W] = 0, tanh is odd;
+    sigmoid^2 = sigmoid - sigmoid', and sigmoid(v) + sigmoid(-v) = 1)."""
+    if r <= 0:
+        return 0.0
+    return (1 - math.tanh(r) / r) * (r - math.tanh(r / 2)) / (2 * r)
+
+
+def nac_init_limit(in_features: int, out_features: int) -> float:
+    """The r of the "glorot_w" NAC initialization U[-r, r]: the root of
+    fan * :func:`nac_weight_variance` (r) = 2 with fan = max(in + out, 5), found by bisection on
+    [0, 10] (the variance rises from 0 to below 1/2 there; the floor of 5 keeps a root inside).
+    About 0.50 for 100 -> 2 and 9.47 for 2 -> 1."""
+    target = 2.0 / max(in_features + out_features, 5)
+    low, high = 0.0, 10.0
+    for _ in range(60):  # 10 / 2^60: far below float64's resolution of r
+        middle = (low + high) / 2
+        low, high = (middle, high) if nac_weight_variance(middle) < target else (low, middle)
+    return (low + high) / 2
+
+
 def nac(x: Array, W_hat: Array, M_hat: Array, *, ops: Any) -> Array:
     """Neural accumulator: a = x W with W = tanh(W_hat) * sigmoid(M_hat).
 

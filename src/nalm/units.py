@@ -50,7 +50,8 @@ class Option:
 class Init:
     """A framework-free initialization. ``kind`` is one of: "kaiming_normal", "kaiming_uniform" (He,
     over the fan-in, ReLU gain), "glorot_uniform", "uniform" (args low, high), "normal" (args mean,
-    std), "constant" (args value), "nau_uniform" (U[-r, r], r = :func:`nalm.functional.nau_init_limit`)."""
+    std), "constant" (args value), "nau_uniform" (U[-r, r], r = :func:`nalm.functional.nau_init_limit`),
+    "nac_uniform" (U[-r, r], r = :func:`nalm.functional.nac_init_limit`)."""
 
     kind: str
     args: tuple[float, ...] = ()
@@ -63,6 +64,8 @@ class Init:
             limit = math.sqrt(6.0 / (fan_in + fan_out))
         elif self.kind == "nau_uniform":
             limit = functional.nau_init_limit(fan_in, fan_out)
+        elif self.kind == "nac_uniform":
+            limit = functional.nac_init_limit(fan_in, fan_out)
         else:
             return self.args[0], self.args[1]
         return -limit, limit
@@ -142,8 +145,15 @@ EPS = Option("eps", 1e-7, positive_float)
 """log(|x| + eps) keeps the log-space paths finite at x = 0."""
 
 
-def _nac_pair(prefix: str = "", init: str = "kaiming_normal") -> tuple[Weight, Weight]:
-    return Weight(f"W_hat{prefix}", Init(init)), Weight(f"M_hat{prefix}", Init(init))
+NAC_INIT = Option("init", "kaiming", _choice_of(functional.NAC_INITS))
+"""How W_hat and M_hat start (:data:`nalm.functional.NAC_INITS`)."""
+
+
+def _nac_pair(options: Options, prefix: str = "", kaiming: str = "kaiming_normal") -> tuple[Weight, Weight]:
+    """W_hat and M_hat (with ``prefix``), drawn as ``options["init"]`` says; ``kaiming`` is the kind
+    the unit's "kaiming" init draws."""
+    init = Init(kaiming if options["init"] == "kaiming" else "nac_uniform")
+    return Weight(f"W_hat{prefix}", init), Weight(f"M_hat{prefix}", init)
 
 
 def _or_default(default: Any, check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
@@ -185,10 +195,11 @@ def _sparse_unit(name: str, formula_text: str, schedule: functional.SparsitySche
 
 
 def _nalu_weights(options: Options) -> tuple[Weight, ...]:
-    gate = (Weight("G", Init("kaiming_uniform")) if options["gate"] == "input"
+    gate_init = Init("kaiming_uniform" if options["init"] == "kaiming" else "glorot_uniform")
+    gate = (Weight("G", gate_init) if options["gate"] == "input"
             else Weight("G", Init("constant", (0.0,)), "output"))  # g = 1/2: neither path preferred
-    separate = () if options["shared_weights"] else _nac_pair("_mul", "kaiming_uniform")
-    return (*_nac_pair(init="kaiming_uniform"), gate, *separate)
+    separate = () if options["shared_weights"] else _nac_pair(options, "_mul", "kaiming_uniform")
+    return (*_nac_pair(options, kaiming="kaiming_uniform"), gate, *separate)
 
 
 def _nalu_effective(w: Weights, options: Options, ops: Any) -> tuple[Any, ...]:
@@ -257,8 +268,8 @@ def _npu(imaginary: bool) -> Unit:
 NAC = Unit(
     name="nac",
     formula_text="a = x W, W = tanh(Ŵ) ⊙ σ(M̂)",
-    options=(),
-    weights=lambda options: _nac_pair(),
+    options=(NAC_INIT,),
+    weights=_nac_pair,
     formula=lambda x, w, options, ops: functional.nac(x, w["W_hat"], w["M_hat"], ops=ops),
     effective=lambda w, options, ops: (functional.nac_weight(w["W_hat"], w["M_hat"], ops=ops),),
 )
@@ -266,8 +277,8 @@ NAC = Unit(
 NAC_MUL = Unit(
     name="nac_mul",
     formula_text="NAC•: m = exp(log(\\|x\\| + eps) W), W as NAC",
-    options=(EPS,),
-    weights=lambda options: _nac_pair(),
+    options=(EPS, NAC_INIT),
+    weights=_nac_pair,
     formula=lambda x, w, options, ops: functional.nac_mul(x, w["W_hat"], w["M_hat"], eps=options["eps"], ops=ops),
     effective=NAC.effective,
 )
@@ -281,6 +292,7 @@ NALU = Unit(
         Option("shared_weights", True, boolean),
         Option("max_exponent", None, optional_float),
         Option("gate", "input", _choice_of(functional.GATES)),
+        NAC_INIT,
     ),
     weights=_nalu_weights,
     formula=_nalu,

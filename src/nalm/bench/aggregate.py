@@ -62,6 +62,12 @@ def _mean(values: list[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
+def _median_error(values: Iterable[float]) -> float:
+    """The median of errors, NaN counted as +inf (an error without bound: a NaN output is as wrong
+    as an infinite one), so that it is defined whatever the runs gave."""
+    return statistics.median(value if not math.isnan(value) else math.inf for value in values)
+
+
 def summarize(rows: Iterable[Row]) -> list[Summary]:
     """One :class:`Summary` per configuration in ``rows``, in the order they first appear."""
     groups: dict[Configuration, list[Row]] = {}
@@ -81,7 +87,7 @@ def summarize(rows: Iterable[Row]) -> list[Summary]:
                 solved_at_median=statistics.median(solved) if solved else None,
                 solved_at_mean=_mean(solved),
                 sparsity_error=_mean(sparsity),
-                extrapolation_mse_median=statistics.median(run["extrapolation_mse"] for run in runs),
+                extrapolation_mse_median=_median_error(run["extrapolation_mse"] for run in runs),
                 diverged=sum(run["diverged"] for run in runs),
             )
         )

@@ -14,7 +14,7 @@ from torch import nn
 
 from nalm import functional
 from nalm.bench.digits import SEQUENCE_OPERATIONS, DigitSequenceTask
-from nalm.bench.models import schedule_options
+from nalm.bench.models import unit_options
 from nalm.torch import Recurrent
 from nalm.validation import choice, non_negative_float, positive_int
 
@@ -125,7 +125,7 @@ class DigitSequenceModel(nn.Module):
             return
         initial = 1.0 if cell == "nmu" else 0.0
         self.cell = Recurrent(cell, outputs, hidden_size=outputs, initial_state=initial, return_sequences=True,
-                              **schedule_options(cell, SEQUENCE_SCHEDULE))
+                              **unit_options(cell, SEQUENCE_SCHEDULE))
         if fixed:
             if cell not in ("nau", "nmu"):
                 raise ValueError(f"only nau and nmu cells have an exact solution to fix, got {cell!r}")

@@ -64,31 +64,42 @@ class Dense(ArithmeticUnit):
 
 @dataclass(frozen=True)
 class Model:
-    """A benchmark model: its first and second layer and the sparsity schedule of both.
+    """A benchmark model: its first and second layer, the sparsity schedule of both and how
+    their NAC weights start.
 
     A layer name is a registered unit or one of :data:`ACTIVATIONS` (a :class:`Dense` layer).
     ``schedule``, where given, replaces the schedule of every layer that has a sparsity penalty
     (NAU, NMU), so that the loss is MSE + lambda(t) * (R_first + R_second), as the published
-    models train; layers without one ignore it. Without it each unit keeps its own default.
+    models train; ``init``, where given, is the ``init`` option of every layer that has one (NAC,
+    NAC*, NALU; :data:`nalm.functional.NAC_INITS`). Layers without them ignore them; without
+    them each unit keeps its own defaults.
     """
 
     first: str
     second: str
     schedule: functional.SparsitySchedule | None = None
+    init: str | None = None
 
     def describe(self) -> str:
-        """"nau -> nmu, sparsity 10 from step 1000000 to 2000000": the layers and the schedule."""
-        layers = f"{self.first} -> {self.second}"
-        if self.schedule is None:
-            return layers
-        s = self.schedule
-        return f"{layers}, sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end}"
+        """"nau -> nmu, sparsity 10 from step 1000000 to 2000000" or "nalu -> nalu, init glorot_w":
+        the layers, the schedule and the NAC weights' initialization."""
+        text = f"{self.first} -> {self.second}"
+        if self.schedule is not None:
+            s = self.schedule
+            text += f", sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end}"
+        if self.init is not None:
+            text += f", init {self.init}"
+        return text
+
+    def options(self, name: str) -> dict[str, Any]:
+        """:func:`unit_options` of the registered unit ``name`` with this model's schedule and init."""
+        return unit_options(name, self.schedule, self.init)
 
 
 MODELS: dict[str, Model] = {
-    "nac": Model("nac", "nac"),
-    "nac_mul": Model("nac", "nac_mul"),
-    "nalu": Model("nalu", "nalu"),
+    "nac": Model("nac", "nac", init="glorot_w"),
+    "nac_mul": Model("nac", "nac_mul", init="glorot_w"),
+    "nalu": Model("nalu", "nalu", init="glorot_w"),
     "nau": Model("nau", "nau", functional.NAU_SCHEDULE),
     "nmu": Model("nau", "nmu", functional.NMU_SCHEDULE),
     "inalu": Model("inalu", "inalu"),
@@ -99,28 +110,31 @@ MODELS: dict[str, Model] = {
     "relu6": Model("relu6", "linear"),
 }
 """The benchmark models by name: the published models of Madsen and Johansen 2020 (their appendix's
-model definitions): NAC+ = ``nac`` (NAC -> NAC), NAC* = ``nac_mul`` (NAC -> NAC in log space),
-NALU, NAU (NAU -> NAU, sparsity 0.01 from step 5e3 to 5e4 on both layers), NMU (NAU -> NMU,
+model definitions): NAC+ = ``nac`` (NAC -> NAC), NAC* = ``nac_mul`` (NAC -> NAC in log space) and
+NALU, each with their NAC weights' published initialization ("glorot_w"), NAU (NAU -> NAU, sparsity 0.01 from step 5e3 to 5e4 on both layers), NMU (NAU -> NMU,
 sparsity 10 from step 1e6 to 2e6 on both layers), Linear (no bias), ReLU and ReLU6 (that
 activation -> linear). iNALU, NPU and RealNPU have no published model for this task: they are
 stacked unit -> unit with their units' defaults."""
 
 
-def schedule_options(name: str, schedule: functional.SparsitySchedule | None) -> dict[str, Any]:
-    """The options that give the registered unit ``name`` the sparsity ``schedule``, if it has one."""
-    if schedule is not None and "lambda_sparse" in UNITS.get(name).definition.option_names:
-        return dataclasses.asdict(schedule)
-    return {}
+def unit_options(name: str, schedule: functional.SparsitySchedule | None = None, init: str | None = None) -> dict[str, Any]:
+    """The options that give the registered unit ``name`` the sparsity ``schedule`` and the NAC
+    weights' ``init``, each where the unit has it (else it is left out)."""
+    option_names = UNITS.get(name).definition.option_names
+    options: dict[str, Any] = {}
+    if schedule is not None and "lambda_sparse" in option_names:
+        options.update(dataclasses.asdict(schedule))
+    if init is not None and "init" in option_names:
+        options["init"] = init
+    return options
 
 
-def build_layer(
-    name: str, in_features: int, out_features: int, schedule: functional.SparsitySchedule | None = None
-) -> ArithmeticUnit:
-    """The layer ``name``: a registered unit with its paper's defaults (its sparsity schedule
-    replaced by ``schedule`` where it has one), or a :class:`Dense` baseline."""
+def build_layer(name: str, in_features: int, out_features: int, model: Model | None = None) -> ArithmeticUnit:
+    """The layer ``name``: a registered unit with its paper's defaults (its schedule and init
+    replaced by ``model``'s where it has them, :meth:`Model.options`), or a :class:`Dense` baseline."""
     if name in ACTIVATIONS:
         return Dense(in_features, out_features, activation=name)
-    return UNITS.get(name)(in_features, out_features, **schedule_options(name, schedule))
+    return UNITS.get(name)(in_features, out_features, **(model.options(name) if model else {}))
 
 
 def build_published_model(model: str, input_size: int, hidden_size: int = 2, time_steps: int = 1) -> UnitStack:
@@ -128,19 +142,19 @@ def build_published_model(model: str, input_size: int, hidden_size: int = 2, tim
 
     With ``hidden_size`` > 0 it is the pair input -> hidden -> 1; with ``hidden_size`` = 0 it is
     the pair's second layer alone, input -> 1 (the single-unit task, e.g. "nmu" is one NMU).
-    Either way its layers follow the model's schedule. With ``time_steps`` > 1 (the recurrent
+    Either way its layers follow the model's schedule and init. With ``time_steps`` > 1 (the recurrent
     task) the first layer is a recurrent cell, :class:`nalm.torch.Recurrent` of the pair's first
     unit with ``hidden_size`` states, (..., T, input_size) -> (..., hidden_size): its exact
     solution sums each subset over the time steps.
     """
     spec = check_model(model, hidden_size, time_steps)
     if hidden_size == 0:
-        return UnitStack(build_layer(spec.second, input_size, 1, spec.schedule))
+        return UnitStack(build_layer(spec.second, input_size, 1, spec))
     if time_steps == 1:
-        first: nn.Module = build_layer(spec.first, input_size, hidden_size, spec.schedule)
+        first: nn.Module = build_layer(spec.first, input_size, hidden_size, spec)
     else:
-        first = Recurrent(spec.first, input_size, hidden_size=hidden_size, **schedule_options(spec.first, spec.schedule))
-    return UnitStack(first, build_layer(spec.second, hidden_size, 1, spec.schedule))
+        first = Recurrent(spec.first, input_size, hidden_size=hidden_size, **spec.options(spec.first))
+    return UnitStack(first, build_layer(spec.second, hidden_size, 1, spec))
 
 
 def check_model(model: str, hidden_size: int, time_steps: int) -> Model:

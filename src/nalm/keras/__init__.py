@@ -21,7 +21,7 @@ except ModuleNotFoundError as error:
         "TensorFlow: set KERAS_BACKEND=torch or KERAS_BACKEND=jax before importing keras or nalm.keras."
     ) from error
 
-from nalm.keras.base import UNITS, ArithmeticLayer, NAUUniform
+from nalm.keras.base import UNITS, ArithmeticLayer, NACUniform, NAUUniform
 
 # Importing a unit's module registers it: this order, the papers' order, is the registry's order.
 from nalm.keras.nalu import NAC, NALU, NACMul  # isort: skip
@@ -31,5 +31,5 @@ from nalm.keras.npu import NPU, RealNPU  # isort: skip
 from nalm.keras.recurrent import Recurrent  # isort: skip
 
 __all__ = [
-    "UNITS", "ArithmeticLayer", "NAC", "NACMul", "NALU", "NAU", "NMU", "NAUUniform", "INALU", "NPU", "RealNPU", "Recurrent",
+    "UNITS", "ArithmeticLayer", "NAC", "NACMul", "NALU", "NAU", "NMU", "NAUUniform", "NACUniform", "INALU", "NPU", "RealNPU", "Recurrent",
 ]

@@ -40,19 +40,35 @@ class Clamp(keras.constraints.Constraint):
         return {"low": self.low, "high": self.high}
 
 
-@keras.saving.register_keras_serializable(package="nalm")
-class NAUUniform(keras.initializers.RandomUniform):
-    """The NAU's initialization: U[-r, r], r = min(0.5, sqrt(3) * sqrt(2 / (fan_in + fan_out)))."""
+class _FanUniform(keras.initializers.RandomUniform):
+    """U[-r, r] with r = ``limit(fan_in, fan_out)`` of the (fan_in, fan_out) shape it draws."""
+
+    limit: ClassVar[Any]
 
     def __init__(self, seed: Any = None) -> None:
         super().__init__(-0.5, 0.5, seed=seed)
 
     def __call__(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
-        limit = functional.nau_init_limit(*shape)
+        limit = type(self).limit(*shape)
         return keras.random.uniform(shape, -limit, limit, seed=self.seed, dtype=dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {"seed": super().get_config()["seed"]}
+
+
+@keras.saving.register_keras_serializable(package="nalm")
+class NAUUniform(_FanUniform):
+    """The NAU's initialization: U[-r, r], r = min(0.5, sqrt(3) * sqrt(2 / (fan_in + fan_out)))."""
+
+    limit = staticmethod(functional.nau_init_limit)
+
+
+@keras.saving.register_keras_serializable(package="nalm")
+class NACUniform(_FanUniform):
+    """NAC's "glorot_w" initialization of W_hat and M_hat: U[-r, r], r = :func:`nalm.functional.nac_init_limit`
+    (W = tanh(W_hat) sigmoid(M_hat) then has variance 2 / (fan_in + fan_out))."""
+
+    limit = staticmethod(functional.nac_init_limit)
 
 
 def keras_initializer(init: Init) -> Any:
@@ -69,6 +85,8 @@ def keras_initializer(init: Init) -> Any:
         return keras.initializers.Constant(*init.args)
     if init.kind == "nau_uniform":
         return NAUUniform()
+    if init.kind == "nac_uniform":
+        return NACUniform()
     return keras.initializers.RandomUniform(*init.args)
 
 
