@@ -159,6 +159,13 @@ def test_models_carry_r_z_where_published(name, task, lambda_z):
     assert (model.regularization_loss(1) != model.cell.regularization_loss(1)) == (lambda_z > 0)
 
 
+@pytest.mark.parametrize("name", ["nac", "nalu"])
+def test_nac_and_nalu_cells_start_as_published(name):
+    model = build_sequence_model(name, TASK)
+    assert model.cell.cell.init == "glorot_w"
+    assert SEQUENCE_MODELS[name].describe(TASK.operation) == f"{name} cell, init glorot_w"
+
+
 def test_every_model_maps_image_sequences_to_outputs_per_step():
     images = torch.rand(2, 5, 1, 8, 8)
     for name in SEQUENCE_MODELS:

@@ -511,6 +511,12 @@ def test_glorot_w_init_draws_the_nac_weights_as_in_pytorch(unit):
         weight = numpy(getattr(layer, name))
         assert 0.99 * r < np.abs(weight).max() <= r
         assert weight.std() == pytest.approx(r / np.sqrt(3.0), rel=0.02)
+    if unit is NALU:
+        bound = np.sqrt(6.0 / 700)
+        assert 0.99 * bound < np.abs(numpy(layer.G)).max() <= bound
     config = layer.get_config()
     assert config["init"] == "glorot_w"
     assert unit.from_config(config).init == "glorot_w"
+    narrow = unit(1, init="glorot_w")  # 2 -> 1: fans below 5 count as 5, r = 9.47
+    narrow.build((None, 2))
+    assert np.abs(numpy(narrow.W_hat)).max() <= functional.nac_init_limit(2, 1)

@@ -69,6 +69,16 @@ def test_each_cell_says_whether_the_intervals_overlap_and_whether_our_run_was_sh
     assert comparison.verdict() == verdict
 
 
+def test_a_cell_of_another_model_definition_says_so():
+    kaiming = [{**row, "model_definition": "nalu -> nalu"} for row in runs("nalu", "add", 9, steps=2_000_000)]
+    (comparison,) = compare(kaiming)
+    assert comparison.verdict() == (
+        "agree (intervals overlap); 2e6 of 5e6 steps; not the published model: ran as nalu -> nalu"
+    )
+    (published,) = compare(runs("nalu", "add", 9, steps=2_000_000))
+    assert published.other_definition is None
+
+
 def test_only_runs_of_the_published_task_are_compared():
     assert matches(runs("nau", "add", 1, seeds=1)[0])
     assert not matches(runs("nau", "add", 1, seeds=1, input_size=10)[0])

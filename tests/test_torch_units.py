@@ -309,9 +309,10 @@ def test_options_are_fixed_once_a_unit_is_built():
 @pytest.mark.parametrize("name", ["nac", "nac_mul", "nalu"])
 def test_glorot_w_init_draws_the_nac_weights_from_the_published_uniform(name):
     torch.manual_seed(0)
-    unit = UNITS.get(name)(400, 300, init="glorot_w")
+    separate = {"shared_weights": False} if name == "nalu" else {}  # the multiplicative pair too
+    unit = UNITS.get(name)(400, 300, init="glorot_w", **separate)
     r = functional.nac_init_limit(400, 300)
-    for weight in (unit.W_hat, unit.M_hat):
+    for weight in (getattr(unit, n) for n in ("W_hat", "M_hat", "W_hat_mul", "M_hat_mul") if hasattr(unit, n)):
         assert 0.99 * r < weight.abs().max().item() <= r
         assert weight.std().item() == pytest.approx(r / math.sqrt(3.0), rel=0.02)
     if name == "nalu":  # the gate: Glorot uniform, as the published NALU starts

@@ -14,7 +14,7 @@ from torch import nn
 
 from nalm import functional
 from nalm.bench.digits import SEQUENCE_OPERATIONS, DigitSequenceTask
-from nalm.bench.models import unit_options
+from nalm.bench.models import PUBLISHED_NAC_INIT, unit_options
 from nalm.torch import Recurrent
 from nalm.validation import choice, non_negative_float, positive_int
 
@@ -73,6 +73,8 @@ class SequenceModel:
             text = f"{self.cell} cell, sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end}"
             weight = self.lambda_z(operation)
             return text + (f", R_z {weight:g}" if weight else "")
+        if self.cell in ("nac", "nalu"):
+            return f"{self.cell} cell, init {PUBLISHED_NAC_INIT}"
         return f"{self.cell} cell"
 
 
@@ -125,7 +127,7 @@ class DigitSequenceModel(nn.Module):
             return
         initial = 1.0 if cell == "nmu" else 0.0
         self.cell = Recurrent(cell, outputs, hidden_size=outputs, initial_state=initial, return_sequences=True,
-                              **unit_options(cell, SEQUENCE_SCHEDULE))
+                              **unit_options(cell, SEQUENCE_SCHEDULE, PUBLISHED_NAC_INIT))
         if fixed:
             if cell not in ("nau", "nmu"):
                 raise ValueError(f"only nau and nmu cells have an exact solution to fix, got {cell!r}")

@@ -96,10 +96,13 @@ class Model:
         return unit_options(name, self.schedule, self.init)
 
 
+PUBLISHED_NAC_INIT = "glorot_w"
+"""How Madsen and Johansen's NAC+, NAC* and NALU start their NAC weights (the units' ``init`` option)."""
+
 MODELS: dict[str, Model] = {
-    "nac": Model("nac", "nac", init="glorot_w"),
-    "nac_mul": Model("nac", "nac_mul", init="glorot_w"),
-    "nalu": Model("nalu", "nalu", init="glorot_w"),
+    "nac": Model("nac", "nac", init=PUBLISHED_NAC_INIT),
+    "nac_mul": Model("nac", "nac_mul", init=PUBLISHED_NAC_INIT),
+    "nalu": Model("nalu", "nalu", init=PUBLISHED_NAC_INIT),
     "nau": Model("nau", "nau", functional.NAU_SCHEDULE),
     "nmu": Model("nau", "nmu", functional.NMU_SCHEDULE),
     "inalu": Model("inalu", "inalu"),

@@ -14,6 +14,7 @@ from typing import Any
 
 from nalm.bench.aggregate import Summary, summarize
 from nalm.bench.grid import PRESETS
+from nalm.bench.models import MODELS
 from nalm.bench.results import Row, configuration_of
 
 CITATION = 'Madsen & Johansen, "Neural Arithmetic Units", ICLR 2020 (arXiv 2001.05016), Table 1 and appendix'
@@ -119,11 +120,13 @@ count and the version of our data streams."""
 
 @dataclass(frozen=True)
 class Comparison:
-    """Our summary of one configuration beside its published cell."""
+    """Our summary of one configuration beside its published cell. ``other_definition`` is the
+    model definition our rows ran where it is not the published model's (:data:`MODELS`), else None."""
 
     ours: Summary
     published: PublishedCell
     steps: int
+    other_definition: str | None = None
 
     @property
     def overlap(self) -> bool:
@@ -146,6 +149,8 @@ class Comparison:
             text = "disagree (intervals apart)"
         if self.shorter:
             text += f"; {steps_label(self.steps)} of {steps_label(PUBLISHED_STEPS)} steps"
+        if self.other_definition is not None:
+            text += f"; not the published model: ran as {self.other_definition}"
         return text
 
 
@@ -166,8 +171,10 @@ def compare(rows: list[Row]) -> list[Comparison]:
     """Each configuration of ``rows`` that has a published cell, beside it, in the order of ``rows``."""
     matching = [row for row in rows if matches(row)]
     steps = {configuration_of(row): row["settings"]["steps"] for row in matching}
+    other = {configuration_of(row): row.get("model_definition") or "not recorded" for row in matching
+             if row.get("model_definition") != MODELS[row["model"]].describe()}
     return [
         Comparison(summary, PUBLISHED[summary.configuration.model, summary.configuration.operation],
-                   steps[summary.configuration])
+                   steps[summary.configuration], other.get(summary.configuration))
         for summary in summarize(matching)
     ]

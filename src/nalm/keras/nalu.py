@@ -27,7 +27,8 @@ class NAC(ArithmeticLayer):
     """Neural accumulator: a = x W, W = tanh(W_hat) * sigmoid(M_hat), no bias.
 
     W is pushed towards {-1, 0, 1}, so the unit adds and subtracts inputs without scaling them.
-    Weights ``W_hat`` and ``M_hat``, each (input_dim, units), He normal. The keyword arguments (``input_dim``,
+    Weights ``W_hat`` and ``M_hat``, each (input_dim, units), He normal (``init="glorot_w"``: U[-r, r]
+    so that W has Glorot's variance, :class:`nalm.keras.NACUniform`). The keyword arguments (``input_dim``,
     ``kernel_initializer``, ``kernel_regularizer``, ``kernel_constraint``, ``name``, ``dtype``, ...)
     are those of :class:`nalm.keras.ArithmeticLayer`.
 
@@ -61,7 +62,8 @@ class NALU(ArithmeticLayer):
 
     with W = tanh(W_hat) * sigmoid(M_hat). ``shared_weights=True`` (the paper) uses W_m = W;
     ``False`` gives the multiplicative path its own pair ``W_hat_mul``, ``M_hat_mul``. Every weight
-    is (input_dim, units), He uniform by default (as the PyTorch NALU). No bias. ``gate="independent"`` is the
+    is (input_dim, units), He uniform by default (as the PyTorch NALU; ``init="glorot_w"``: the NAC weights
+    as :class:`NAC` then, G Glorot uniform). No bias. ``gate="independent"`` is the
     cheap variant of later work (e.g. iNALU, arXiv 2003.07629): g = sigmoid(G), G a vector
     (units,) initialized to 0, whatever the input. The other keyword arguments
     (``input_dim``, ``kernel_initializer``, ``kernel_regularizer``, ``kernel_constraint``, ``name``,

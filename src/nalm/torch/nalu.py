@@ -18,7 +18,9 @@ class NAC(DefinedUnit):
     """Neural accumulator: a = x W, W = tanh(W_hat) * sigmoid(M_hat), no bias.
 
     W is pushed towards {-1, 0, 1}, so the unit adds and subtracts inputs without scaling them.
-    W_hat and M_hat are (in_features, out_features), Kaiming normal initialized.
+    W_hat and M_hat are (in_features, out_features), Kaiming normal initialized; ``init="glorot_w"``
+    draws them from U[-r, r] so that W has Glorot's variance (the published NAC+,
+    :func:`nalm.functional.nac_init_limit`).
 
     Shapes: input (..., in_features), output (..., out_features).
     """
@@ -63,7 +65,8 @@ class NALU(DefinedUnit):
 
     with W = tanh(W_hat) * sigmoid(M_hat). ``shared_weights=True`` (the paper) uses W_m = W;
     ``False`` gives the multiplicative path its own pair ``W_hat_mul``, ``M_hat_mul``. All weights
-    are (in_features, out_features), Kaiming uniform initialized. No bias.
+    are (in_features, out_features), Kaiming uniform initialized; ``init="glorot_w"`` draws the
+    NAC weights as :class:`NAC` does then and G Glorot uniform (the published NALU). No bias.
 
     ``gate="input"`` is the paper's gate; ``gate="independent"`` is the cheap variant later work
     uses (e.g. iNALU, arXiv 2003.07629): g = sigmoid(G) with G a vector (out_features,), one
