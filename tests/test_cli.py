@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from nalm.bench.models import MODELS
 from nalm.cli import main
 from nalm.torch import UNITS
 
@@ -70,6 +71,16 @@ def test_help_lists_the_registered_units(capsys):
         main(["train", "--help"])
     assert exit_info.value.code == 0
     assert "{" + ",".join(UNITS.names()) + ",lstm,fixed_nau,fixed_nmu}" in capsys.readouterr().out  # then the digit cells
+
+
+def test_bench_help_shows_each_models_definition(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    out = capsys.readouterr().out
+    for name, model in MODELS.items():
+        assert f"  {name}: {model.describe()}\n" in out
+    assert "  nmu: nau -> nmu, sparsity 10 from step 1000000 to 2000000\n" in out
+    assert "  nalu: nalu -> nalu, init glorot_w\n" in out
 
 
 def bad_inputs(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -131,9 +132,15 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser(
         "bench",
         help="train a grid of models x operations with many seeds and save one line per run",
-        description="Train each model on each operation with seeds 0..S-1 side by side, append one JSON "
-        "line per run to the results file (a rerun trains only what is missing), and print each "
-        "configuration's success rate. Options left out take the preset's value.",
+        description=textwrap.fill(
+            "Train each model on each operation with seeds 0..S-1 side by side, append one JSON line per run "
+            "to the results file (a rerun trains only what is missing), and print each configuration's "
+            "success rate. Options left out take the preset's value.", width=79),
+        epilog="models of the static tasks (layers, sparsity schedule of both, initialization):\n"
+        + "\n".join(f"  {name}: {model.describe()}" for name, model in MODELS.items())
+        + "\ncells of the digit tasks (on sum; R_z only on sum and product):\n"
+        + "\n".join(f"  {name}: {model.describe('sum')}" for name, model in SEQUENCE_MODELS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bench.add_argument("--preset", default="quick", choices=tuple(ALL_PRESETS),
                        help=f"default: quick; {', '.join(SEQUENCE_PRESETS)} run the digit sequence tasks")
