@@ -32,6 +32,8 @@ def layers_under_test():
         ("nac_mul alone", lambda: UnitStack(NACMul(2, 1, eps=1e-3)), StaticArithmeticTask("div", input_size=2, subset_ratio=0.5, overlap_ratio=0)),
         ("nalu-nalu", lambda: UnitStack(NALU(12, 2), NALU(2, 1)), StaticArithmeticTask("div", input_size=12)),
         ("nalu capped", lambda: UnitStack(NALU(12, 3, max_exponent=0.5), NALU(3, 1, max_exponent=0.5)), task),
+        ("nalu published start", lambda: build_published_model("nalu", 12), StaticArithmeticTask("div", input_size=12)),
+        ("nac-nac_mul published start", lambda: build_published_model("nac_mul", 12), task),
         ("relu-linear", lambda: UnitStack(Dense(12, 2, activation="relu"), Dense(2, 1)), task),
         ("relu6-linear", lambda: UnitStack(Dense(12, 2, activation="relu6"), Dense(2, 1)), task),
         ("nmu alone", lambda: UnitStack(NMU(12, 1, **ramp)), StaticArithmeticTask("mul", input_size=12)),
