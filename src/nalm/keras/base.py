@@ -66,7 +66,7 @@ class NAUUniform(_FanUniform):
 @keras.saving.register_keras_serializable(package="nalm")
 class NACUniform(_FanUniform):
     """NAC's "glorot_w" initialization of W_hat and M_hat: U[-r, r], r = :func:`nalm.functional.nac_init_limit`
-    (W = tanh(W_hat) sigmoid(M_hat) then has variance 2 / (fan_in + fan_out))."""
+    (W = tanh(W_hat) sigmoid(M_hat) then has variance 2 / max(fan_in + fan_out, 5))."""
 
     limit = staticmethod(functional.nac_init_limit)
 
