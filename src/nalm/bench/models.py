@@ -114,7 +114,8 @@ MODELS: dict[str, Model] = {
 }
 """The benchmark models by name: the published models of Madsen and Johansen 2020 (their appendix's
 model definitions): NAC+ = ``nac`` (NAC -> NAC), NAC* = ``nac_mul`` (NAC -> NAC in log space) and
-NALU, each with their NAC weights' published initialization ("glorot_w"), NAU (NAU -> NAU, sparsity 0.01 from step 5e3 to 5e4 on both layers), NMU (NAU -> NMU,
+NALU, each with their NAC weights' published initialization ("glorot_w"), NAU (NAU -> NAU,
+sparsity 0.01 from step 5e3 to 5e4 on both layers), NMU (NAU -> NMU,
 sparsity 10 from step 1e6 to 2e6 on both layers), Linear (no bias), ReLU and ReLU6 (that
 activation -> linear). iNALU, NPU and RealNPU have no published model for this task: they are
 stacked unit -> unit with their units' defaults."""
