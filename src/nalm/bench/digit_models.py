@@ -8,6 +8,7 @@ end, from the sequence targets alone (Madsen and Johansen 2020, sequential MNIST
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -15,7 +16,7 @@ from torch import nn
 from nalm import functional
 from nalm.bench.digits import SEQUENCE_OPERATIONS, DigitSequenceTask
 from nalm.bench.models import PUBLISHED_NAC_INIT, unit_options
-from nalm.torch import Recurrent
+from nalm.torch import UNITS, Recurrent
 from nalm.validation import choice, non_negative_float, positive_int
 
 SEQUENCE_SCHEDULE = functional.SparsitySchedule(10.0, 0, 100_000)
@@ -68,14 +69,21 @@ class SequenceModel:
         "nmu cell, sparsity 10 from step 0 to 100000, R_z 1"."""
         if self.fixed:
             return f"{self.cell} cell, fixed to the exact solution"
-        if self.cell in ("nau", "nmu"):
+        options = cell_options(self.cell)
+        text = f"{self.cell} cell"
+        if "lambda_sparse" in options:
             s = SEQUENCE_SCHEDULE
-            text = f"{self.cell} cell, sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end}"
-            weight = self.lambda_z(operation)
-            return text + (f", R_z {weight:g}" if weight else "")
-        if self.cell in ("nac", "nalu"):
-            return f"{self.cell} cell, init {PUBLISHED_NAC_INIT}"
-        return f"{self.cell} cell"
+            text += f", sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end}"
+        if "init" in options:
+            text += f", init {options['init']}"
+        weight = self.lambda_z(operation)
+        return text + (f", R_z {weight:g}" if weight else "")
+
+
+def cell_options(cell: str) -> dict[str, Any]:
+    """The options of a digit task's recurrent ``cell``: :data:`SEQUENCE_SCHEDULE` and the published
+    NAC weights' init where the unit has them (:func:`unit_options`); none for "lstm"."""
+    return unit_options(cell, SEQUENCE_SCHEDULE, PUBLISHED_NAC_INIT) if cell in UNITS else {}
 
 
 SEQUENCE_MODELS: dict[str, SequenceModel] = {
@@ -127,7 +135,7 @@ class DigitSequenceModel(nn.Module):
             return
         initial = 1.0 if cell == "nmu" else 0.0
         self.cell = Recurrent(cell, outputs, hidden_size=outputs, initial_state=initial, return_sequences=True,
-                              **unit_options(cell, SEQUENCE_SCHEDULE, PUBLISHED_NAC_INIT))
+                              **cell_options(cell))
         if fixed:
             if cell not in ("nau", "nmu"):
                 raise ValueError(f"only nau and nmu cells have an exact solution to fix, got {cell!r}")
