@@ -3,10 +3,11 @@
 from dataclasses import replace
 
 import pytest
+import torch
 
 from nalm.bench.grid import PRESETS
 from nalm.bench.models import MODELS
-from nalm.bench.published import PUBLISHED, compare, matches, steps_label
+from nalm.bench.published import PUBLISHED, compare, matches, published_sparsity_estimate, steps_label
 from nalm.bench.report import published_section
 from nalm.bench.tasks import OPERATIONS
 
@@ -37,15 +38,16 @@ def test_every_published_cell_names_a_model_and_operation_of_ours():
         assert (cell.solved_at_median is None) == (cell.success_rate == 0) == (cell.sparsity_error is None)
 
 
-def runs(model, op, successes, *, steps=200_000, seeds=100, **settings):
-    """Result rows as nalm bench writes them (the fields the comparison reads)."""
+def runs(model, op, successes, *, steps=200_000, seeds=100, sparsity=lambda seed: 1e-6, **settings):
+    """Result rows as nalm bench writes them (the fields the comparison reads); ``sparsity(seed)``
+    is each row's sparsity error."""
     benchmark = replace(MADSEN, steps=steps, **settings)
     return [
         {
             "model": model, "model_definition": MODELS[model].describe(), "operation": op,
             "interpolation_range": [1.0, 2.0], "extrapolation_range": [2.0, 6.0], "seed": seed,
             "settings": benchmark.settings(), "success": seed < successes,
-            "solved_at": 1_000_000 + seed if seed < successes else None, "sparsity_error": 1e-6,
+            "solved_at": 1_000_000 + seed if seed < successes else None, "sparsity_error": sparsity(seed),
             "extrapolation_mse": 1.0, "diverged": False,
         }
         for seed in range(seeds)
@@ -100,3 +102,45 @@ def test_the_report_section_puts_both_side_by_side():
 
 def test_steps_labels():
     assert [steps_label(n) for n in (2_500_000, 5_000_000, 200_000, 6_000)] == ["2.5e6", "5e6", "2e5", "6e3"]
+
+
+def _beta_log_likelihood(x, mu, v):
+    """sum_i log Beta(x_i; 2 mu v, (1 - 2 mu) v), broadcast over mu and v."""
+    a, b = (2 * mu * v)[..., None], ((1 - 2 * mu) * v)[..., None]
+    log_beta = torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
+    return ((a - 1) * x.log() + (b - 1) * torch.log1p(-x) - log_beta).sum(-1)
+
+
+def test_the_published_sparsity_summary_is_the_beta_fit_whose_mean_is_twice_it():
+    torch.manual_seed(0)
+    beta = torch.distributions.Beta(torch.tensor(2.0, dtype=torch.float64), torch.tensor(12.0, dtype=torch.float64))
+    x = beta.sample((20_000,)).clamp(max=0.5)  # P(x > 0.5) is about 1e-3
+    mu = published_sparsity_estimate(x.tolist())
+    # the fit recovers the beta's mean, 2 / 14, halved (its standard error is about 3e-4)
+    assert mu == pytest.approx(2 / 14 / 2, abs=1.5e-3)
+    # on a few errors, the maximum of the likelihood over a grid of (mu, v) lies at the estimate
+    few = torch.tensor([0.3, 0.42, 0.5, 0.47, 0.0, 0.39], dtype=torch.float64)
+    mu_grid = torch.arange(0.005, 0.4995, 0.001, dtype=torch.float64)
+    v_grid = torch.logspace(-2, 4, 1201, dtype=torch.float64)
+    log_likelihood = _beta_log_likelihood(few.clamp(1e-16, 0.5 - 1e-16), mu_grid[:, None], v_grid[None, :])
+    best_mu = mu_grid[log_likelihood.max(dim=1).values.argmax()].item()
+    assert published_sparsity_estimate(few.tolist()) == pytest.approx(best_mu, abs=1e-3)
+
+
+def test_the_published_sparsity_summary_of_few_or_equal_errors_is_their_mean():
+    assert published_sparsity_estimate([]) is None
+    assert published_sparsity_estimate([0.3]) == pytest.approx(0.3)
+    assert published_sparsity_estimate([4e-7, 4e-7, 4e-7]) == pytest.approx(4e-7)
+    assert 0 < published_sparsity_estimate([0.0, 0.5, 0.25]) < 0.25  # the ends are clipped, not lost
+
+
+def test_the_comparison_summarizes_our_sparsity_errors_as_the_published_ones():
+    def sparsity(seed):
+        return 0.05 + 0.004 * seed
+
+    (comparison,) = compare(runs("nalu", "add", 20, steps=2_000_000, sparsity=sparsity))
+    solved = [sparsity(seed) for seed in range(20)]
+    assert comparison.sparsity_error == published_sparsity_estimate(solved)
+    assert comparison.ours.sparsity_error == pytest.approx(sum(solved) / 20)  # the plain mean stays in ours
+    text = published_section(runs("nalu", "add", 20, steps=2_000_000, sparsity=sparsity))
+    assert f"| {comparison.sparsity_error:.2g} / 0.17 |" in text

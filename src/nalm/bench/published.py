@@ -3,17 +3,20 @@
 Source: Madsen and Johansen, "Neural Arithmetic Units", ICLR 2020 (arXiv 2001.05016): Table 1 and
 the appendix table comparing every model on every operation, 100 seeds per cell, 5e6 steps, the
 madsen2020 preset's task and protocol. Each cell: the success rate with its 95% Wilson interval,
-the solved-at median and mean, and the mean sparsity error of the solved seeds ("-" where no seed
-solved the task).
+the solved-at median and mean, and the sparsity error of the solved seeds as their analysis
+summarizes it (:func:`published_sparsity_estimate`; "-" where no seed solved the task).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from nalm.bench.aggregate import Summary, summarize
-from nalm.bench.grid import PRESETS
+from nalm.bench.grid import PRESETS, Configuration
 from nalm.bench.models import MODELS
 from nalm.bench.results import Row, configuration_of
 
@@ -22,7 +25,7 @@ PUBLISHED_STEPS = 5_000_000
 PUBLISHED_SEEDS = 100
 
 # op, model, success rate %, interval +%, interval -%, solved-at median, solved-at mean,
-# sparsity error (mean), in Table 1 (else only in the appendix table).
+# sparsity error (published_sparsity_estimate), in Table 1 (else only in the appendix table).
 _CELLS = """
 mul nac_mul 31  10 8  2.8e6 3.0e6 5.8e-4 1
 mul nalu    0   4  0  -     -     -      1
@@ -118,14 +121,55 @@ preset's but the number of steps (a shorter run is compared and says so), the th
 count and the version of our data streams."""
 
 
+def published_sparsity_estimate(errors: Sequence[float], iterations: int = 100) -> float | None:
+    """The sparsity errors of the solved seeds, x_i in [0, 1/2], summarized as the published table does.
+
+    Madsen and Johansen's analysis fits x_i ~ Beta(2 mu v, (1 - 2 mu) v) by maximum likelihood, a
+    beta on [0, 1] whose mean is 2 mu, and reports mu: about half the mean of the x_i. Computed
+    here as the beta's maximum-likelihood (alpha, beta), by Newton's method on the score equations
+    psi(alpha + beta) - psi(alpha) = -mean(log x), psi(alpha + beta) - psi(beta) = -mean(log(1 - x))
+    from the moment estimates, then mu = alpha / (2 (alpha + beta)). x is clipped to
+    [1e-16, 1/2 - 1e-16] as theirs is. Like theirs, fewer than two errors, or errors that do not
+    vary (standard deviation <= 1e-10), give their plain mean; none give None.
+    """
+    if not errors:
+        return None
+    x = torch.tensor(errors, dtype=torch.float64).clamp(1e-16, 0.5 - 1e-16)
+    if len(errors) < 2 or x.std().item() <= 1e-10:
+        return x.mean().item()
+    mean, variance = x.mean(), x.var()
+    common = mean * (1 - mean) / variance - 1  # the moment estimates of alpha + beta
+    params = torch.stack([mean * common, (1 - mean) * common]).clamp_min(1e-8)
+    target = torch.stack([x.log().mean(), torch.log1p(-x).mean()])
+    for _ in range(iterations):
+        a, b = params
+        score = torch.digamma(a + b) - torch.digamma(params) + target
+        trigamma_sum = torch.polygamma(1, a + b)
+        hessian = torch.stack([
+            torch.stack([trigamma_sum - torch.polygamma(1, a), trigamma_sum]),
+            torch.stack([trigamma_sum, trigamma_sum - torch.polygamma(1, b)]),
+        ])
+        step = torch.linalg.solve(hessian, score)
+        while bool((params - step <= 0).any()):  # keep alpha, beta > 0
+            step = step / 2
+        params = params - step
+        if bool((step.abs() <= 1e-12 * params).all()):
+            break
+    a, b = params.tolist()
+    return a / (2 * (a + b))
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """Our summary of one configuration beside its published cell. ``other_definition`` is the
-    model definition our rows ran where it is not the published model's (:data:`MODELS`), else None."""
+    """Our summary of one configuration beside its published cell. ``sparsity_error`` is our solved
+    seeds' sparsity errors summarized as the published ones (:func:`published_sparsity_estimate`).
+    ``other_definition`` is the model definition our rows ran where it is not the published
+    model's (:data:`MODELS`), else None."""
 
     ours: Summary
     published: PublishedCell
     steps: int
+    sparsity_error: float | None = None
     other_definition: str | None = None
 
     @property
@@ -173,8 +217,13 @@ def compare(rows: list[Row]) -> list[Comparison]:
     steps = {configuration_of(row): row["settings"]["steps"] for row in matching}
     other = {configuration_of(row): row.get("model_definition") or "not recorded" for row in matching
              if row.get("model_definition") != MODELS[row["model"]].describe()}
+    sparsity: dict[Configuration, list[float]] = {}
+    for row in matching:
+        if row["success"] and row["sparsity_error"] is not None:
+            sparsity.setdefault(configuration_of(row), []).append(row["sparsity_error"])
     return [
         Comparison(summary, PUBLISHED[summary.configuration.model, summary.configuration.operation],
-                   steps[summary.configuration], other.get(summary.configuration))
+                   steps[summary.configuration], published_sparsity_estimate(sparsity.get(summary.configuration, [])),
+                   other.get(summary.configuration))
         for summary in summarize(matching)
     ]
