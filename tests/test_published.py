@@ -7,7 +7,7 @@ import torch
 
 from nalm.bench.grid import PRESETS
 from nalm.bench.models import MODELS
-from nalm.bench.published import PUBLISHED, compare, matches, published_sparsity_estimate, steps_label
+from nalm.bench.published import PUBLISHED, beta_fit, compare, matches, published_sparsity_estimate, steps_label
 from nalm.bench.report import published_section
 from nalm.bench.tasks import OPERATIONS
 
@@ -111,27 +111,40 @@ def _beta_log_likelihood(x, mu, v):
     return ((a - 1) * x.log() + (b - 1) * torch.log1p(-x) - log_beta).sum(-1)
 
 
-def test_the_published_sparsity_summary_is_the_beta_fit_whose_mean_is_twice_it():
-    torch.manual_seed(0)
-    beta = torch.distributions.Beta(torch.tensor(2.0, dtype=torch.float64), torch.tensor(12.0, dtype=torch.float64))
-    x = beta.sample((20_000,)).clamp(max=0.5)  # P(x > 0.5) is about 1e-3
-    mu = published_sparsity_estimate(x.tolist())
-    # the fit recovers the beta's mean, 2 / 14, halved (its standard error is about 3e-4)
-    assert mu == pytest.approx(2 / 14 / 2, abs=1.5e-3)
-    # on a few errors, the maximum of the likelihood over a grid of (mu, v) lies at the estimate
-    few = torch.tensor([0.3, 0.42, 0.5, 0.47, 0.0, 0.39], dtype=torch.float64)
+def _grid_maximum(errors):
+    """The mu of the largest likelihood over a (mu, v) grid, steps 1e-3 in mu."""
+    x = torch.tensor(errors, dtype=torch.float64).clamp(1e-16, 0.5 - 1e-16)
     mu_grid = torch.arange(0.005, 0.4995, 0.001, dtype=torch.float64)
     v_grid = torch.logspace(-2, 4, 1201, dtype=torch.float64)
-    log_likelihood = _beta_log_likelihood(few.clamp(1e-16, 0.5 - 1e-16), mu_grid[:, None], v_grid[None, :])
-    best_mu = mu_grid[log_likelihood.max(dim=1).values.argmax()].item()
-    assert published_sparsity_estimate(few.tolist()) == pytest.approx(best_mu, abs=1e-3)
+    log_likelihood = _beta_log_likelihood(x, mu_grid[:, None], v_grid[None, :])
+    return mu_grid[log_likelihood.max(dim=1).values.argmax()].item()
 
 
-def test_the_published_sparsity_summary_of_few_or_equal_errors_is_their_mean():
+def test_the_beta_fit_recovers_the_distribution_it_samples():
+    torch.manual_seed(0)
+    beta = torch.distributions.Beta(torch.tensor(2.0, dtype=torch.float64), torch.tensor(12.0, dtype=torch.float64))
+    x = beta.sample((20_000,))
+    a, b = beta_fit(x)
+    assert (a, b) == (pytest.approx(2.0, abs=0.1), pytest.approx(12.0, abs=0.6))  # about 3 standard errors
+    assert beta_fit(torch.tensor([0.1, 0.1 + 1e-9], dtype=torch.float64)) is None  # no maximum to find
+
+
+@pytest.mark.parametrize("errors", [[0.3, 0.42, 0.5, 0.47, 0.0, 0.39], [0.0, 0.5, 0.25], [0.2, 0.22, 0.35, 0.41]])
+def test_the_published_sparsity_summary_is_the_maximum_of_the_beta_likelihood(errors):
+    mu = published_sparsity_estimate(errors)
+    assert mu == pytest.approx(_grid_maximum(errors), abs=1e-3)
+    assert mu < sum(errors) / len(errors) / 2 + 0.01  # about half the plain mean or less
+
+
+def test_the_published_sparsity_summary_falls_back_to_the_plain_mean_as_theirs():
     assert published_sparsity_estimate([]) is None
     assert published_sparsity_estimate([0.3]) == pytest.approx(0.3)
-    assert published_sparsity_estimate([4e-7, 4e-7, 4e-7]) == pytest.approx(4e-7)
-    assert 0 < published_sparsity_estimate([0.0, 0.5, 0.25]) < 0.25  # the ends are clipped, not lost
+    assert published_sparsity_estimate([0.2, 0.2, 0.2]) == pytest.approx(0.2)  # no spread
+    assert published_sparsity_estimate([0.1, 0.1 + 1e-9]) == pytest.approx(0.1)  # the fit finds no maximum
+    tiny = [4e-7, 5e-7, 6e-7, 9e-7]  # below their optimizer's finite-difference step
+    assert published_sparsity_estimate(tiny) == pytest.approx(sum(tiny) / 4)
+    with pytest.raises(ValueError, match="finite"):
+        published_sparsity_estimate([0.1, float("nan")])
 
 
 def test_the_comparison_summarizes_our_sparsity_errors_as_the_published_ones():
@@ -144,3 +157,6 @@ def test_the_comparison_summarizes_our_sparsity_errors_as_the_published_ones():
     assert comparison.ours.sparsity_error == pytest.approx(sum(solved) / 20)  # the plain mean stays in ours
     text = published_section(runs("nalu", "add", 20, steps=2_000_000, sparsity=sparsity))
     assert f"| {comparison.sparsity_error:.2g} / 0.17 |" in text
+    unmeasured = runs("nalu", "add", 20, steps=2_000_000, sparsity=lambda seed: None if seed < 10 else sparsity(seed))
+    (partial,) = compare(unmeasured)
+    assert partial.sparsity_error == published_sparsity_estimate(solved[10:])

@@ -9,6 +9,7 @@ summarizes it (:func:`published_sparsity_estimate`; "-" where no seed solved the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -121,42 +122,67 @@ preset's but the number of steps (a shorter run is compared and says so), the th
 count and the version of our data streams."""
 
 
-def published_sparsity_estimate(errors: Sequence[float], iterations: int = 100) -> float | None:
+PUBLISHED_FIT_STEP = 1e-3
+"""The finite-difference step of the optimizer behind the published sparsity summaries (R's
+``optim`` default ``ndeps``): their fit leaves the plain mean unchanged where the mean is below it."""
+
+
+def published_sparsity_estimate(errors: Sequence[float]) -> float | None:
     """The sparsity errors of the solved seeds, x_i in [0, 1/2], summarized as the published table does.
 
-    Madsen and Johansen's analysis fits x_i ~ Beta(2 mu v, (1 - 2 mu) v) by maximum likelihood, a
-    beta on [0, 1] whose mean is 2 mu, and reports mu: about half the mean of the x_i. Computed
-    here as the beta's maximum-likelihood (alpha, beta), by Newton's method on the score equations
-    psi(alpha + beta) - psi(alpha) = -mean(log x), psi(alpha + beta) - psi(beta) = -mean(log(1 - x))
-    from the moment estimates, then mu = alpha / (2 (alpha + beta)). x is clipped to
-    [1e-16, 1/2 - 1e-16] as theirs is. Like theirs, fewer than two errors, or errors that do not
-    vary (standard deviation <= 1e-10), give their plain mean; none give None.
+    Madsen and Johansen's analysis fits x_i ~ Beta(2 mu v, (1 - 2 mu) v) by maximum likelihood (a
+    beta on [0, 1] whose mean is 2 mu), x clipped to [1e-16, 1/2 - 1e-16], and reports mu: about
+    half the plain mean of the x_i. Here that maximum is :func:`beta_fit`'s (alpha, beta), and mu =
+    alpha / (2 (alpha + beta)). Their optimizer starts at mu = mean(x) and takes its gradients by
+    finite differences of step :data:`PUBLISHED_FIT_STEP`; below a mean of that size those cross
+    the bound mu = 0 and it stays at its start (a replay of that optimizer does; R itself was not
+    run). So, as theirs, the result is the plain mean where the mean is below 1e-3, where there are
+    fewer than two errors, where they do not vary (standard deviation <= 1e-10), and where the fit
+    fails (their script falls back to it when the fit has no standard errors). None without errors.
     """
-    if not errors:
+    values = [float(error) for error in errors]
+    if not values:
         return None
-    x = torch.tensor(errors, dtype=torch.float64).clamp(1e-16, 0.5 - 1e-16)
-    if len(errors) < 2 or x.std().item() <= 1e-10:
-        return x.mean().item()
+    if not all(math.isfinite(value) for value in values):
+        raise ValueError(f"sparsity errors must be finite, got {values}")
+    x = torch.tensor(values, dtype=torch.float64).clamp(1e-16, 0.5 - 1e-16)
+    mean = x.mean().item()
+    if len(values) < 2 or x.std().item() <= 1e-10 or mean < PUBLISHED_FIT_STEP:
+        return mean
+    fit = beta_fit(x)
+    return mean if fit is None else fit[0] / (2 * (fit[0] + fit[1]))
+
+
+def beta_fit(x: torch.Tensor, iterations: int = 50) -> tuple[float, float] | None:
+    """The maximum-likelihood (alpha, beta) of samples x in (0, 1) of a beta distribution, or None
+    if Newton's method does not converge (a singular Hessian, values that barely vary).
+
+    Newton's method on the score equations psi(alpha + beta) - psi(alpha) = -mean(log x) and
+    psi(alpha + beta) - psi(beta) = -mean(log(1 - x)), from the moment estimates; the
+    log-likelihood is concave in (alpha, beta). Converged when a step moves both by at most 1e-7
+    of their value.
+    """
     mean, variance = x.mean(), x.var()
-    common = mean * (1 - mean) / variance - 1  # the moment estimates of alpha + beta
-    params = torch.stack([mean * common, (1 - mean) * common]).clamp_min(1e-8)
+    params = torch.stack([mean, 1 - mean]) * (mean * (1 - mean) / variance - 1)
     target = torch.stack([x.log().mean(), torch.log1p(-x).mean()])
     for _ in range(iterations):
         a, b = params
         score = torch.digamma(a + b) - torch.digamma(params) + target
-        trigamma_sum = torch.polygamma(1, a + b)
+        shared = torch.polygamma(1, a + b)
         hessian = torch.stack([
-            torch.stack([trigamma_sum - torch.polygamma(1, a), trigamma_sum]),
-            torch.stack([trigamma_sum, trigamma_sum - torch.polygamma(1, b)]),
+            torch.stack([shared - torch.polygamma(1, a), shared]),
+            torch.stack([shared, shared - torch.polygamma(1, b)]),
         ])
-        step = torch.linalg.solve(hessian, score)
+        step, info = torch.linalg.solve_ex(hessian, score)
+        if info.item() != 0 or not bool(torch.isfinite(step).all()):
+            return None
         while bool((params - step <= 0).any()):  # keep alpha, beta > 0
             step = step / 2
         params = params - step
-        if bool((step.abs() <= 1e-12 * params).all()):
-            break
-    a, b = params.tolist()
-    return a / (2 * (a + b))
+        if bool((step.abs() <= 1e-7 * params).all()):
+            a, b = params.tolist()
+            return a, b
+    return None
 
 
 @dataclass(frozen=True)
