@@ -44,9 +44,15 @@ def alive(pid):
     return state != "Z"
 
 
+def _default_ctrl_c():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(results, **options):
+    """The sweep as a terminal starts it: with Ctrl-C's default action, even where the tests run
+    with SIGINT ignored (a background job of a shell script inherits that)."""
     return subprocess.Popen([sys.executable, *SWEEP, "--results", str(results)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **options)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_ctrl_c, **options)
 
 
 def wait_for_checkpoints(results, process, timeout=120):
