@@ -41,7 +41,8 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
 
 @dataclass(frozen=True)
 class Summary:
-    """The aggregates of one configuration's runs. Fields over successful runs are None without any."""
+    """The aggregates of one configuration's runs. Fields over successful runs are None without any;
+    ``sparsity_errors`` are the successful runs' own (those that measured one), in row order."""
 
     configuration: Configuration
     runs: int
@@ -49,13 +50,18 @@ class Summary:
     interval: tuple[float, float]
     solved_at_median: float | None
     solved_at_mean: float | None
-    sparsity_error: float | None
+    sparsity_errors: tuple[float, ...]
     extrapolation_mse_median: float
     diverged: int
 
     @property
     def success_rate(self) -> float:
         return self.successes / self.runs
+
+    @property
+    def sparsity_error(self) -> float | None:
+        """The mean of :attr:`sparsity_errors` (None without any)."""
+        return _mean(list(self.sparsity_errors))
 
 
 def _mean(values: list[float]) -> float | None:
@@ -86,7 +92,7 @@ def summarize(rows: Iterable[Row]) -> list[Summary]:
                 interval=wilson_interval(len(won), len(runs)),
                 solved_at_median=statistics.median(solved) if solved else None,
                 solved_at_mean=_mean(solved),
-                sparsity_error=_mean(sparsity),
+                sparsity_errors=tuple(sparsity),
                 extrapolation_mse_median=_median_error(run["extrapolation_mse"] for run in runs),
                 diverged=sum(run["diverged"] for run in runs),
             )

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from nalm.bench.aggregate import Summary, summarize
-from nalm.bench.grid import PRESETS, Configuration
+from nalm.bench.grid import PRESETS
 from nalm.bench.models import MODELS
 from nalm.bench.results import Row, configuration_of
 
@@ -187,16 +187,19 @@ def beta_fit(x: torch.Tensor, iterations: int = 50) -> tuple[float, float] | Non
 
 @dataclass(frozen=True)
 class Comparison:
-    """Our summary of one configuration beside its published cell. ``sparsity_error`` is our solved
-    seeds' sparsity errors summarized as the published ones (:func:`published_sparsity_estimate`).
-    ``other_definition`` is the model definition our rows ran where it is not the published
-    model's (:data:`MODELS`), else None."""
+    """Our summary of one configuration beside its published cell. ``other_definition`` is the
+    model definition our rows ran where it is not the published model's (:data:`MODELS`), else None."""
 
     ours: Summary
     published: PublishedCell
     steps: int
-    sparsity_error: float | None = None
     other_definition: str | None = None
+
+    @property
+    def sparsity_error(self) -> float | None:
+        """Our solved seeds' sparsity errors summarized as the published ones
+        (:func:`published_sparsity_estimate`)."""
+        return published_sparsity_estimate(self.ours.sparsity_errors)
 
     @property
     def overlap(self) -> bool:
@@ -243,13 +246,8 @@ def compare(rows: list[Row]) -> list[Comparison]:
     steps = {configuration_of(row): row["settings"]["steps"] for row in matching}
     other = {configuration_of(row): row.get("model_definition") or "not recorded" for row in matching
              if row.get("model_definition") != MODELS[row["model"]].describe()}
-    sparsity: dict[Configuration, list[float]] = {}
-    for row in matching:
-        if row["success"] and row["sparsity_error"] is not None:
-            sparsity.setdefault(configuration_of(row), []).append(row["sparsity_error"])
     return [
         Comparison(summary, PUBLISHED[summary.configuration.model, summary.configuration.operation],
-                   steps[summary.configuration], published_sparsity_estimate(sparsity.get(summary.configuration, [])),
-                   other.get(summary.configuration))
+                   steps[summary.configuration], other.get(summary.configuration))
         for summary in summarize(matching)
     ]

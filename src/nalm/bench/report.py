@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nalm.bench.aggregate import Summary, summarize
 from nalm.bench.digit_models import SEQUENCE_MODELS
-from nalm.bench.published import CITATION, Comparison, compare, steps_label
+from nalm.bench.published import CITATION, PUBLISHED_FIT_STEP, Comparison, compare, steps_label
 from nalm.bench.results import MissingDependencyError, Row, configuration_of
 from nalm.bench.sequence_grid import EXACT_RECURRENCE, SequenceSummary, summarize_sequences
 
@@ -106,7 +106,8 @@ def published_section(rows: list[Row]) -> str:
         "shorter than the published one can confirm a published rate but not refute it. The last three "
         "columns read ours / published. The sparsity error here is summarized as the published analysis "
         "does: mu of a maximum-likelihood fit x ~ Beta(2 mu v, (1 - 2 mu) v), whose mean is 2 mu, so mu is "
-        "about half the plain mean of the table above (the plain mean itself where it is below 1e-3).\n\n"
+        f"about half the plain mean of the table above (the plain mean itself where it is below "
+        f"{PUBLISHED_FIT_STEP:g}).\n\n"
         f"{comparison_table(comparisons)}"
     )
 
