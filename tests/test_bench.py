@@ -15,7 +15,7 @@ from nalm.bench import seeds as seeds_module
 from nalm.bench.aggregate import summarize, wilson_interval
 from nalm.bench.grid import PRESETS, Benchmark, Configuration, preset
 from nalm.bench.metrics import sparsity_error
-from nalm.bench.models import MODELS, Dense, build_published_model
+from nalm.bench.models import ACTIVATIONS, MODELS, Dense, build_published_model
 from nalm.bench.results import ResultsFile, configuration_of, read_results, run_benchmark
 from nalm.bench.seeds import stack_seeds
 from nalm.functional import NAU_SCHEDULE, NMU_SCHEDULE, nac_init_limit, sparsity_penalty
@@ -91,6 +91,31 @@ def test_models_are_the_published_layer_pairs():
     assert [type(layer).__name__ for layer in build_published_model("nmu", 2, hidden_size=0)] == ["NMU"]
     relu = build_published_model("relu", 6)
     assert [layer.activation for layer in relu] == ["relu", "linear"]
+
+
+@pytest.mark.parametrize("model", ["linear", "relu", "relu6"])
+def test_baseline_models_have_the_published_zero_started_biases(model):
+    network = build_published_model(model, 6)
+    assert [tuple(layer.bias.shape) for layer in network] == [(2,), (1,)]
+    assert all(layer.bias.abs().sum().item() == 0 for layer in network)
+    assert MODELS[model].describe() == f"{MODELS[model].first} -> linear, bias"
+    assert network[0].linear_weight() is None  # x @ W alone is not the layer any more
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu", "relu6"])
+def test_a_dense_layer_adds_its_bias_before_the_activation(activation):
+    layer = Dense(3, 2, activation=activation, bias=True).double()
+    with torch.no_grad():
+        layer.bias.copy_(torch.tensor([-5.0, 7.0], dtype=torch.float64))
+    x = torch.rand(4, 3, dtype=torch.float64)
+    assert torch.equal(layer(x), ACTIVATIONS[activation](x @ layer.W + layer.bias))
+    assert Dense(3, 2, activation=activation).bias is None
+    assert torch.autograd.gradcheck(layer, (x.requires_grad_(),))
+
+
+def test_a_dense_layer_refuses_a_bias_that_is_not_a_bool():
+    with pytest.raises(ValueError, match="bias must be True or False, got 1"):
+        Dense(3, 2, bias=1)
 
 
 def test_models_carry_the_published_schedules_on_both_layers():

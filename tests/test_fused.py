@@ -36,9 +36,20 @@ def layers_under_test():
         ("nac-nac_mul published start", lambda: build_published_model("nac_mul", 12), task),
         ("relu-linear", lambda: UnitStack(Dense(12, 2, activation="relu"), Dense(2, 1)), task),
         ("relu6-linear", lambda: UnitStack(Dense(12, 2, activation="relu6"), Dense(2, 1)), task),
+        ("linear-linear biased", lambda: UnitStack(Dense(12, 2, bias=True), Dense(2, 1, bias=True)), StaticArithmeticTask("sub", input_size=12)),
+        ("relu-linear biased", lambda: biased(UnitStack(Dense(12, 3, activation="relu", bias=True), Dense(3, 1, bias=True))), task),
+        ("relu6-linear biased", lambda: biased(UnitStack(Dense(12, 3, activation="relu6", bias=True), Dense(3, 1, bias=True))), task),
         ("nmu alone", lambda: UnitStack(NMU(12, 1, **ramp)), StaticArithmeticTask("mul", input_size=12)),
         ("nalu alone", lambda: UnitStack(NALU(2, 1)), StaticArithmeticTask("div", input_size=2, subset_ratio=0.5, overlap_ratio=0)),
     ]
+
+
+def biased(model):
+    """``model`` with its biases drawn from N(0, 2) instead of zero, so that some pre-activations
+    cross ReLU's 0 and ReLU6's 6 by the bias alone."""
+    for layer in model:
+        torch.nn.init.normal_(layer.bias, std=2.0)
+    return model
 
 
 def autograd_gradients(model, task, batch):
@@ -76,7 +87,7 @@ def test_one_step_gradients_equal_autograd_in_float64(name, build, task):
 # NALU and NAC* are left to the one-step test: their log-space paths make training chaotic here. In
 # the PyTorch loop alone, scaling NAC*'s initial weights by 1 + 1e-15 changes seed 1's
 # interpolation MSE by 3e-10 at step 20 and by 25% at step 60, as much as the two paths differ.
-@pytest.mark.parametrize("model", ["nmu", "nau", "nac", "linear", "relu"])
+@pytest.mark.parametrize("model", ["nmu", "nau", "nac", "linear", "relu", "relu6"])
 def test_whole_runs_equal_the_pytorch_loop(model, monkeypatch):
     task = StaticArithmeticTask("mul" if model == "nmu" else "add", input_size=20)
     config = TrainConfig(steps=60, batch_size=16, learning_rate=0.01, eval_every=20, eval_size=64)

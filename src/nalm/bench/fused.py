@@ -13,7 +13,7 @@ them to PyTorch's autograd of those formulas (one step in float64, every support
 the whole runs to the PyTorch loop of :mod:`nalm.bench.seeds`.
 
 Layer ops (``kind[0]``) on an input u (n_in,) with effective weight W and gate G (n_in, n_out):
-``MATMUL`` z = act(u W); ``PRODUCT`` the NMU, z_k = prod_i (W_ik u_i + 1 - W_ik);
+``MATMUL`` z = act(u W + b) (b: the layer's bias, where ``kind[4]`` says it has one); ``PRODUCT`` the NMU, z_k = prod_i (W_ik u_i + 1 - W_ik);
 ``EXP_LOG`` NAC•, z = exp(min(log(|u| + eps) W, e_max)); ``NALU`` z = g a + (1 - g) m with
 a = u W, m = exp(min(log(|u| + eps) W, e_max)), g = sigmoid(u G). Weights (``kind[1]``):
 ``PLAIN`` W = clamp(P0, low, high) (full gradient on the bounds), ``NAC`` W = tanh(P0) sigmoid(P1).
@@ -162,9 +162,10 @@ def _add_scaled(y, u, d):  # noqa: ANN001, ANN202
 
 
 @njit(**_INLINE)
-def _forward(kind, num, u, log_u, spare, Wt, Gt, out, cache):  # noqa: ANN001, ANN202
-    """out (n_out,) = the layer of u (n_in,); cache (4, n_out) keeps (a or pre-activation, m, g,
-    exponent); log_u (n_in,) gets log(|u| + eps) for the log-space ops (spare: scratch, (n_in,))."""
+def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache):  # noqa: ANN001, ANN202
+    """out (n_out,) = the layer of u (n_in,) (b (n_out,): the MATMUL op's bias, read where kind[4]
+    is 1); cache (4, n_out) keeps (a or pre-activation, m, g, exponent); log_u (n_in,) gets
+    log(|u| + eps) for the log-space ops (spare: scratch, (n_in,))."""
     op, act = kind[0], kind[2]
     zero, one, six = Wt.dtype.type(0), Wt.dtype.type(1), Wt.dtype.type(6)
     if op == OP_EXP_LOG or op == OP_NALU:
@@ -178,6 +179,8 @@ def _forward(kind, num, u, log_u, spare, Wt, Gt, out, cache):  # noqa: ANN001, A
             out[k] = product
             continue
         a = _dot(u, w)
+        if op == OP_MATMUL and kind[4]:
+            a += b[k]
         cache[0, k] = a
         if op == OP_MATMUL:
             if act == ACT_RELU:
@@ -200,9 +203,10 @@ def _forward(kind, num, u, log_u, spare, Wt, Gt, out, cache):  # noqa: ANN001, A
 
 
 @njit(**_INLINE)
-def _backward(kind, num, u, log_u, Wt, Gt, out, cache, grad_out, gWt, gGt, grad_u, want_grad_u):  # noqa: ANN001, ANN202
-    """Add the layer's gradients for one row: gWt, gGt (n_out, n_in) += d out / d W, G times grad_out;
-    with ``want_grad_u``, grad_u (n_in,) = d out / d u times grad_out."""
+def _backward(kind, num, u, log_u, Wt, Gt, out, cache, grad_out, gWt, gGt, gb, grad_u, want_grad_u):  # noqa: ANN001, ANN202
+    """Add the layer's gradients for one row: gWt, gGt (n_out, n_in) += d out / d W, G and, where the
+    layer has a bias, gb (n_out,) += d out / d b, times grad_out; with ``want_grad_u``, grad_u
+    (n_in,) = d out / d u times grad_out."""
     op, act = kind[0], kind[2]
     one = Wt.dtype.type(1)
     eps = Wt.dtype.type(num[2])
@@ -224,6 +228,8 @@ def _backward(kind, num, u, log_u, Wt, Gt, out, cache, grad_out, gWt, gGt, grad_
             pre = cache[0, k]
             if (act == ACT_RELU and not pre > 0) or (act == ACT_RELU6 and not 0 < pre < 6):
                 d = 0 * d
+            if kind[4]:
+                gb[k] += d
             _add_scaled(gWt[k], u, d)
             if want_grad_u:
                 _add_scaled(grad_u, w, d)
@@ -263,10 +269,11 @@ def _sparsity(Wt):  # noqa: ANN001, ANN202
 
 
 @njit(**_INLINE)
-def _update(kind, num, P, M, V, Wt, Dt, gWt, gGt, gP, strength, step, adam):  # noqa: ANN001, ANN202
+def _update(kind, num, P, M, V, B, BM, BV, Wt, Dt, gWt, gGt, gb, gP, strength, step, adam):  # noqa: ANN001, ANN202
     """Add the penalty ``strength`` * mean(min(|W|, 1 - |W|)) to the weight gradient, carry it to the
     raw P (3, in, out) (NAC weights: through Dt of :func:`_weights`) into gP (P's shape), then take
-    one Adam step (:func:`_adam`) per raw parameter and clamp P0."""
+    one Adam step (:func:`_adam`) per raw parameter and clamp P0; where the layer has a bias, one
+    Adam step of B (n_out,) (moments BM, BV) with gradient gb, unclamped and unpenalized."""
     dtype = P.dtype.type
     low, high = dtype(num[0]), dtype(num[1])
     penalty = dtype(strength / Wt.size)
@@ -289,6 +296,8 @@ def _update(kind, num, P, M, V, Wt, Dt, gWt, gGt, gP, strength, step, adam):  # 
     for p in range(kind[3]):  # plain weights have one raw parameter (kind[3] == 1): their gP[1] is never read
         clamp = p == 0 and kind[1] == WEIGHT_PLAIN
         _adam(P[p].reshape(-1), gP[p].reshape(-1), M[p].reshape(-1), V[p].reshape(-1), clamp, low, high, step, adam)
+    if kind[4]:
+        _adam(B, gb, BM, BV, False, low, high, step, adam)
 
 
 @njit(**_INLINE)
@@ -323,11 +332,12 @@ def _draw_row(row, position, bits, lows, starts, total, span, code):  # noqa: AN
 @njit(parallel=True, **_NJIT)
 def _train_steps(
     positions, per_row, bits, lows, starts, total, spans, code, batch, first_step,
-    kind1, num1, P1, M1, V1, lam1, kind2, num2, P2, M2, V2, lam2, adam, alive, diverged_at, losses,
+    kind1, num1, P1, M1, V1, B1, BM1, BV1, lam1, kind2, num2, P2, M2, V2, B2, BM2, BV2, lam2, adam, alive, diverged_at, losses,
 ):  # noqa: ANN001, ANN202
     """Train every alive seed s for len(lam1) steps from ``first_step`` on: batches of ``batch`` rows
     from its stream at positions[s]; layer 1 (kind1, raw weights P1 (S, 3, in, hidden), Adam moments
-    M1, V1, penalty strength lam1[t]) then layer 2 (likewise, (S, 3, hidden, 1)). A layer 1 of op
+    M1, V1, bias B1 (S, hidden) with moments BM1, BV1, penalty strength lam1[t]) then layer 2
+    (likewise, (S, 3, hidden, 1) and (S, 1)). A layer 1 of op
     OP_NONE passes x through. losses[s, t] = the MSE plus the penalties; a seed whose MSE is not
     finite gets diverged_at[s] = its step, and alive[s] = False after that step's update."""
     n_x = P1.shape[2] if kind1[0] != OP_NONE else P2.shape[2]
@@ -346,36 +356,37 @@ def _train_steps(
         W2t, G2t = np.empty((1, hidden), P2.dtype), np.empty((1, hidden), P2.dtype)
         gW2t, gG2t, D2t = np.empty_like(W2t), np.empty_like(W2t), np.empty((2, 1, hidden), P2.dtype)
         gP1, gP2 = np.empty_like(P1[s]), np.empty_like(P2[s])
+        gb1, gb2 = np.empty(hidden, P2.dtype), np.empty(1, P2.dtype)
         position = positions[s]
         for t in range(lam1.shape[0]):
             step = first_step + t
             if kind1[0] != OP_NONE:
                 _weights(kind1, num1, P1[s], W1t, G1t, D1t)
-                gW1t[:], gG1t[:] = 0, 0
+                gW1t[:], gG1t[:], gb1[:] = 0, 0, 0
             _weights(kind2, num2, P2[s], W2t, G2t, D2t)
-            gW2t[:], gG2t[:] = 0, 0
+            gW2t[:], gG2t[:], gb2[:] = 0, 0, 0
             squared = 0.0
             scale = dtype(2.0 / batch)
             for r in range(batch):
                 target = _draw_row(x, position, bits, lows, starts, total, spans[s], code)
                 position += np.uint64(per_row)
                 if kind1[0] != OP_NONE:
-                    _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, h, cache1)
+                    _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, B1[s], h, cache1)
                 else:
                     h[:] = x
-                _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, z, cache2)
+                _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, B2[s], z, cache2)
                 error = z[0] - target
                 squared += np.float64(error * error)
                 grad_z[0] = scale * error
-                _backward(kind2, num2, h, log_h, W2t, G2t, z, cache2, grad_z, gW2t, gG2t, grad_h, kind1[0] != OP_NONE)
+                _backward(kind2, num2, h, log_h, W2t, G2t, z, cache2, grad_z, gW2t, gG2t, gb2, grad_h, kind1[0] != OP_NONE)
                 if kind1[0] != OP_NONE:
-                    _backward(kind1, num1, x, log_x, W1t, G1t, h, cache1, grad_h, gW1t, gG1t, grad_x, False)
+                    _backward(kind1, num1, x, log_x, W1t, G1t, h, cache1, grad_h, gW1t, gG1t, gb1, grad_x, False)
             mse = squared / batch
             loss = mse + lam2[t] * _sparsity(W2t)
-            _update(kind2, num2, P2[s], M2[s], V2[s], W2t, D2t, gW2t, gG2t, gP2, lam2[t], step, adam)
+            _update(kind2, num2, P2[s], M2[s], V2[s], B2[s], BM2[s], BV2[s], W2t, D2t, gW2t, gG2t, gb2, gP2, lam2[t], step, adam)
             if kind1[0] != OP_NONE:
                 loss += lam1[t] * _sparsity(W1t)
-                _update(kind1, num1, P1[s], M1[s], V1[s], W1t, D1t, gW1t, gG1t, gP1, lam1[t], step, adam)
+                _update(kind1, num1, P1[s], M1[s], V1[s], B1[s], BM1[s], BV1[s], W1t, D1t, gW1t, gG1t, gb1, gP1, lam1[t], step, adam)
             losses[s, t] = loss
             if not np.isfinite(mse):
                 diverged_at[s] = step
@@ -384,7 +395,7 @@ def _train_steps(
 
 
 @njit(parallel=True, **_NJIT)
-def _squared_errors(positions, per_row, bits, lows, starts, total, spans, code, rows, kind1, num1, P1, kind2, num2, P2, out):  # noqa: ANN001, ANN202
+def _squared_errors(positions, per_row, bits, lows, starts, total, spans, code, rows, kind1, num1, P1, B1, kind2, num2, P2, B2, out):  # noqa: ANN001, ANN202
     """out[s] = the sum over ``rows`` rows of seed s's stream of (model output - target)^2, float64."""
     n_x = P1.shape[2] if kind1[0] != OP_NONE else P2.shape[2]
     for s in prange(P2.shape[0]):
@@ -403,10 +414,10 @@ def _squared_errors(positions, per_row, bits, lows, starts, total, spans, code, 
         for r in range(rows):
             target = _draw_row(x, positions[s] + np.uint64(r * per_row), bits, lows, starts, total, spans[s], code)
             if kind1[0] != OP_NONE:
-                _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, h, cache1)
+                _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, B1[s], h, cache1)
             else:
                 h[:] = x
-            _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, z, cache2)
+            _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, B2[s], z, cache2)
             error = z[0] - target
             total_error += np.float64(error * error)
         out[s] = total_error
@@ -417,14 +428,19 @@ def _squared_errors(positions, per_row, bits, lows, starts, total, spans, code, 
 
 @dataclass(frozen=True)
 class LayerPlan:
-    """One layer as the kernels run it: ``kind`` (op, weight, activation, raw parameters),
-    ``numbers`` (low, high, eps, max exponent), its raw parameters in slot order (P0, P1, G) and
-    the strength of its sparsity penalty by step."""
+    """One layer as the kernels run it: ``kind`` (op, weight, activation, raw parameters, 1 if it
+    has a bias), ``numbers`` (low, high, eps, max exponent), its raw parameters in slot order (P0,
+    P1, G), the strength of its sparsity penalty by step and its bias, (S, 1, out), if it has one."""
 
-    kind: tuple[int, int, int, int]
+    kind: tuple[int, int, int, int, int]
     numbers: tuple[float, float, float, float]
     parameters: tuple[nn.Parameter, ...]
     strength: Callable[[int], float] | None = None
+    bias: nn.Parameter | None = None
+
+    def all_parameters(self) -> tuple[nn.Parameter, ...]:
+        """The raw parameters and the bias, where there is one."""
+        return self.parameters if self.bias is None else (*self.parameters, self.bias)
 
 
 def layer_plan(layer: nn.Module) -> LayerPlan | None:
@@ -436,17 +452,18 @@ def layer_plan(layer: nn.Module) -> LayerPlan | None:
     kind = type(layer)
     if kind is NAU or kind is NMU:
         op = OP_MATMUL if kind is NAU else OP_PRODUCT
-        return LayerPlan((op, WEIGHT_PLAIN, ACT_NONE, 1), (*layer.weight_range, 0.0, inf), (layer.W,), layer.schedule)
+        return LayerPlan((op, WEIGHT_PLAIN, ACT_NONE, 1, 0), (*layer.weight_range, 0.0, inf), (layer.W,), layer.schedule)
     if kind is NAC:
-        return LayerPlan((OP_MATMUL, WEIGHT_NAC, ACT_NONE, 2), (-inf, inf, 0.0, inf), (layer.W_hat, layer.M_hat))
+        return LayerPlan((OP_MATMUL, WEIGHT_NAC, ACT_NONE, 2, 0), (-inf, inf, 0.0, inf), (layer.W_hat, layer.M_hat))
     if kind is NACMul:
-        return LayerPlan((OP_EXP_LOG, WEIGHT_NAC, ACT_NONE, 2), (-inf, inf, layer.eps, inf), (layer.W_hat, layer.M_hat))
+        return LayerPlan((OP_EXP_LOG, WEIGHT_NAC, ACT_NONE, 2, 0), (-inf, inf, layer.eps, inf), (layer.W_hat, layer.M_hat))
     if kind is NALU and layer.shared_weights and layer.gate == "input":
         cap = inf if layer.max_exponent is None else layer.max_exponent
-        return LayerPlan((OP_NALU, WEIGHT_NAC, ACT_NONE, 3), (-inf, inf, layer.eps, cap), (layer.W_hat, layer.M_hat, layer.G))
+        return LayerPlan((OP_NALU, WEIGHT_NAC, ACT_NONE, 3, 0), (-inf, inf, layer.eps, cap), (layer.W_hat, layer.M_hat, layer.G))
     if kind is Dense:
         activation = {"linear": ACT_NONE, "relu": ACT_RELU, "relu6": ACT_RELU6}[layer.activation]
-        return LayerPlan((OP_MATMUL, WEIGHT_PLAIN, activation, 1), (-inf, inf, 0.0, inf), (layer.W,))
+        has_bias = int(layer.bias is not None)
+        return LayerPlan((OP_MATMUL, WEIGHT_PLAIN, activation, 1, has_bias), (-inf, inf, 0.0, inf), (layer.W,), bias=layer.bias)
     return None
 
 
@@ -463,7 +480,7 @@ def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
     plans = [layer_plan(layer) for layer in layers]
     if any(p is None for p in plans) or layers[-1].out_features != 1:
         return None
-    parameters = [p for layer_plan_ in plans for p in layer_plan_.parameters]
+    parameters = [p for layer_plan_ in plans for p in layer_plan_.all_parameters()]
     if len(parameters) != len(list(model.parameters())):
         return None
     like = parameters[0]
@@ -475,14 +492,17 @@ def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
 
 
 class _PackedLayer:
-    """A layer's raw parameters and Adam moments packed (S, 3, in, out) for the kernels."""
+    """A layer's raw parameters and Adam moments packed (S, 3, in, out), its bias and the bias's
+    moments (S, out) (zero and unused without a bias), for the kernels."""
 
     def __init__(self, layer: LayerPlan | None, like: torch.Tensor, seeds: int, shape: tuple[int, int]) -> None:
         self.layer = layer
         dtype = like.detach().numpy().dtype
         self.P = np.zeros((seeds, 3, *shape), dtype=dtype)
         self.M, self.V = np.zeros_like(self.P), np.zeros_like(self.P)
-        none = (OP_NONE, WEIGHT_PLAIN, ACT_NONE, 0), (-math.inf, math.inf, 0.0, math.inf)
+        self.B = np.zeros((seeds, shape[1]), dtype=dtype)
+        self.BM, self.BV = np.zeros_like(self.B), np.zeros_like(self.B)
+        none = (OP_NONE, WEIGHT_PLAIN, ACT_NONE, 0, 0), (-math.inf, math.inf, 0.0, math.inf)
         kind, numbers = none if layer is None else (layer.kind, layer.numbers)
         self.kind, self.numbers = np.array(kind, dtype=np.int64), np.array(numbers, dtype=np.float64)
 
@@ -491,22 +511,35 @@ class _PackedLayer:
             return np.zeros(len(steps))
         return np.array([float(self.layer.strength(step)) for step in steps])
 
+    def training_arguments(self, steps: range) -> tuple:
+        """The layer's arguments of :func:`_train_steps` (kind, numbers, P, M, V, B, BM, BV, strengths)."""
+        return self.kind, self.numbers, self.P, self.M, self.V, self.B, self.BM, self.BV, self.strengths(steps)
+
     def load(self, moments: Callable[[nn.Parameter], tuple[torch.Tensor, torch.Tensor]] | None) -> None:
         """Copy the parameters (and, with ``moments``, their Adam moments) in."""
-        for slot, parameter in enumerate(() if self.layer is None else self.layer.parameters):
-            self.P[:, slot] = parameter.detach().numpy()
+        for value, m_out, v_out, parameter in self._packing():
+            value[:] = parameter.detach().numpy().reshape(value.shape)
             if moments is not None:
                 m, v = moments(parameter)
-                self.M[:, slot], self.V[:, slot] = m.numpy(), v.numpy()
+                m_out[:], v_out[:] = m.numpy().reshape(value.shape), v.numpy().reshape(value.shape)
 
     def store(self, moments: Callable[[nn.Parameter], tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Copy the parameters and Adam moments back out."""
-        for slot, parameter in enumerate(() if self.layer is None else self.layer.parameters):
+        for value, m_in, v_in, parameter in self._packing():
             with torch.no_grad():
-                parameter.copy_(torch.from_numpy(self.P[:, slot]))
+                parameter.copy_(torch.from_numpy(value).view(parameter.shape))
             m, v = moments(parameter)
-            m.copy_(torch.from_numpy(self.M[:, slot]))
-            v.copy_(torch.from_numpy(self.V[:, slot]))
+            m.copy_(torch.from_numpy(m_in).view(parameter.shape))
+            v.copy_(torch.from_numpy(v_in).view(parameter.shape))
+
+    def _packing(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, nn.Parameter]]:
+        """(packed value, packed Adam moments m and v, parameter) for each of the layer's parameters."""
+        if self.layer is None:
+            return []
+        packed = [(self.P[:, slot], self.M[:, slot], self.V[:, slot], p) for slot, p in enumerate(self.layer.parameters)]
+        if self.layer.bias is not None:
+            packed.append((self.B, self.BM, self.BV, self.layer.bias))
+        return packed
 
 
 class FusedRun:
@@ -557,8 +590,7 @@ class FusedRun:
         _train_steps(
             positions, draws_per_row(self.task.input_size), self.bits,
             *_interval_arrays(intervals(self.task.interpolation_range)), self.spans, self.code, batch, steps.start,
-            self.first.kind, self.first.numbers, self.first.P, self.first.M, self.first.V, self.first.strengths(steps),
-            self.second.kind, self.second.numbers, self.second.P, self.second.M, self.second.V, self.second.strengths(steps),
+            *self.first.training_arguments(steps), *self.second.training_arguments(steps),
             self.adam, alive, diverged_at, losses,
         )
         for layer in (self.first, self.second):
@@ -577,7 +609,7 @@ class FusedRun:
         positions = SeedStreams(seeds, stream).advance(rows, self.task.input_size)
         _squared_errors(
             positions, draws_per_row(self.task.input_size), self.bits, *_interval_arrays(intervals(bounds)),
-            self.spans, self.code, rows, self.first.kind, self.first.numbers, self.first.P,
-            self.second.kind, self.second.numbers, self.second.P, out,
+            self.spans, self.code, rows, self.first.kind, self.first.numbers, self.first.P, self.first.B,
+            self.second.kind, self.second.numbers, self.second.P, self.second.B, out,
         )
         return (out / rows).tolist()

@@ -16,28 +16,30 @@ from torch import nn
 
 from nalm import functional
 from nalm.torch import UNITS, ArithmeticUnit, Recurrent, UnitStack
-from nalm.validation import choice, non_negative_int, positive_int
+from nalm.validation import boolean, choice, non_negative_int, positive_int
 
 ACTIVATIONS = {"linear": lambda z: z, "relu": torch.relu, "relu6": nn.functional.relu6}
 """The baseline layers' activations, by layer name."""
 
 
 class Dense(ArithmeticUnit):
-    """The baselines' layer: y = activation(x W), no bias, W (in_features, out_features).
+    """The baselines' layer: y = activation(x W + b), W (in_features, out_features), b (out_features,).
 
     W starts as Madsen and Johansen's baselines start: Glorot uniform for the linear activation,
-    He (Kaiming) uniform with the ReLU gain for ReLU and ReLU6.
+    He (Kaiming) uniform with the ReLU gain for ReLU and ReLU6. With ``bias`` (their layers have
+    one) b starts at zero; without it the layer is activation(x W).
 
-    Laid out like the units (output ``x @ W``), so a leading seed axis on W, (S, in, out),
-    broadcasts over inputs (S, batch, in). ``activation`` is one of :data:`ACTIVATIONS`.
+    Laid out like the units (output ``x @ W``), so a leading seed axis on W, (S, in, out), and on
+    b, (S, 1, out), broadcasts over inputs (S, batch, in). ``activation`` is one of :data:`ACTIVATIONS`.
 
     Shapes: input (..., in_features), output (..., out_features).
     """
 
-    def __init__(self, in_features: int, out_features: int, *, activation: str = "linear") -> None:
+    def __init__(self, in_features: int, out_features: int, *, activation: str = "linear", bias: bool = False) -> None:
         super().__init__(in_features, out_features)
         self.activation = choice("activation", activation, tuple(ACTIVATIONS))
         self.W = nn.Parameter(torch.empty(in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(out_features)) if boolean("bias", bias) else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -45,50 +47,57 @@ class Dense(ArithmeticUnit):
             nn.init.xavier_uniform_(self.W)
         else:  # the layout is (in, out): torch's "fan_out" mode reads size(0), the true fan-in here
             nn.init.kaiming_uniform_(self.W, mode="fan_out", nonlinearity="relu")
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
 
     def weights(self) -> tuple[torch.Tensor, ...]:
-        """(W,)."""
+        """(W,): the bias is not a weight of the sparsity error."""
         return (self.W,)
 
     def linear_weight(self) -> torch.Tensor | None:
-        """W for the linear activation (the layer is x @ W), else None."""
-        return self.W if self.activation == "linear" else None
+        """W where the layer is x @ W (the linear activation, no bias), else None."""
+        return self.W if self.activation == "linear" and self.bias is None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return ACTIVATIONS[self.activation](x @ self.W)
+        z = x @ self.W
+        return ACTIVATIONS[self.activation](z if self.bias is None else z + self.bias)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, activation={self.activation!r}"
+        return f"{super().extra_repr()}, activation={self.activation!r}, bias={self.bias is not None}"
 
 
 @dataclass(frozen=True)
 class Model:
-    """A benchmark model: its first and second layer, the sparsity schedule of both and how
-    their NAC weights start.
+    """A benchmark model: its first and second layer, the sparsity schedule of both, how their
+    NAC weights start and whether its baseline layers have a bias.
 
     A layer name is a registered unit or one of :data:`ACTIVATIONS` (a :class:`Dense` layer).
     ``schedule``, where given, replaces the schedule of every layer that has a sparsity penalty
     (NAU, NMU), so that the loss is MSE + lambda(t) * (R_first + R_second), as the published
     models train; ``init``, where given, is the ``init`` option of every layer that has one (NAC,
     NAC*, NALU; :data:`nalm.functional.NAC_INITS`). Layers without them ignore them; without
-    them each unit keeps its own defaults.
+    them each unit keeps its own defaults. ``bias`` gives every :class:`Dense` layer a bias.
     """
 
     first: str
     second: str
     schedule: functional.SparsitySchedule | None = None
     init: str | None = None
+    bias: bool = False
 
     def describe(self) -> str:
-        """"nau -> nmu, sparsity 10 from step 1000000 to 2000000" or "nalu -> nalu, init glorot_w":
-        the layers, the schedule and the NAC weights' initialization."""
+        """"nau -> nmu, sparsity 10 from step 1000000 to 2000000", "nalu -> nalu, init glorot_w" or
+        "linear -> linear, bias": the layers, the schedule, the NAC weights' initialization and
+        whether the baseline layers have a bias."""
         text = f"{self.first} -> {self.second}"
         if self.schedule is not None:
             s = self.schedule
             text += f", sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end}"
         if self.init is not None:
             text += f", init {self.init}"
+        if self.bias:
+            text += ", bias"
         return text
 
     def options(self, name: str) -> dict[str, Any]:
@@ -108,16 +117,16 @@ MODELS: dict[str, Model] = {
     "inalu": Model("inalu", "inalu"),
     "npu": Model("npu", "npu"),
     "realnpu": Model("realnpu", "realnpu"),
-    "linear": Model("linear", "linear"),
-    "relu": Model("relu", "linear"),
-    "relu6": Model("relu6", "linear"),
+    "linear": Model("linear", "linear", bias=True),
+    "relu": Model("relu", "linear", bias=True),
+    "relu6": Model("relu6", "linear", bias=True),
 }
 """The benchmark models by name: the published models of Madsen and Johansen 2020 (their appendix's
 model definitions): NAC+ = ``nac`` (NAC -> NAC), NAC* = ``nac_mul`` (NAC -> NAC in log space) and
 NALU, each with their NAC weights' published initialization ("glorot_w"), NAU (NAU -> NAU,
 sparsity 0.01 from step 5e3 to 5e4 on both layers), NMU (NAU -> NMU,
-sparsity 10 from step 1e6 to 2e6 on both layers), Linear (no bias), ReLU and ReLU6 (that
-activation -> linear). iNALU, NPU and RealNPU have no published model for this task: they are
+sparsity 10 from step 1e6 to 2e6 on both layers), Linear, ReLU and ReLU6 (that activation ->
+linear, every layer with a bias that starts at zero, as the published code's layers have). iNALU, NPU and RealNPU have no published model for this task: they are
 stacked unit -> unit with their units' defaults."""
 
 
@@ -137,7 +146,7 @@ def build_layer(name: str, in_features: int, out_features: int, model: Model | N
     """The layer ``name``: a registered unit with its paper's defaults (its schedule and init
     replaced by ``model``'s where it has them, :meth:`Model.options`), or a :class:`Dense` baseline."""
     if name in ACTIVATIONS:
-        return Dense(in_features, out_features, activation=name)
+        return Dense(in_features, out_features, activation=name, bias=model is not None and model.bias)
     return UNITS.get(name)(in_features, out_features, **(model.options(name) if model else {}))
 
 
