@@ -396,7 +396,8 @@ def _train_steps(
 
 @njit(parallel=True, **_NJIT)
 def _squared_errors(positions, per_row, bits, lows, starts, total, spans, code, rows, kind1, num1, P1, B1, kind2, num2, P2, B2, out):  # noqa: ANN001, ANN202
-    """out[s] = the sum over ``rows`` rows of seed s's stream of (model output - target)^2, float64."""
+    """out[s] = the sum over ``rows`` rows of seed s's stream of (model output - target)^2, float64
+    (layers as :func:`_train_steps` has them: kind, numbers, raw weights P, bias B)."""
     n_x = P1.shape[2] if kind1[0] != OP_NONE else P2.shape[2]
     for s in prange(P2.shape[0]):
         hidden = P2.shape[2]
@@ -472,7 +473,7 @@ def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
 
     They can for a stack of one or two known layers (:func:`layer_plan`) ending in one output,
     whose parameters are all float32 or float64 on the CPU and have a leading seed axis
-    (S, in, out), as :func:`nalm.bench.seeds.stack_seeds` makes them.
+    (S, in, out), biases (S, 1, out), as :func:`nalm.bench.seeds.stack_seeds` makes them.
     """
     layers = list(model) if isinstance(model, nn.Sequential) else [model]
     if not 1 <= len(layers) <= 2:
