@@ -11,11 +11,11 @@ import torch
 
 from nalm.bench import seeds as seeds_module
 from nalm.bench.checkpoints import CheckpointWarning, write_checkpoint
-from nalm.bench.models import build_unit_stack
+from nalm.bench.models import Dense, build_published_model, build_unit_stack
 from nalm.bench.seeds import stack_seeds, train_seeds, train_stacked
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.trainer import Evaluation, TrainConfig, TrainResult, train
-from nalm.torch import UNITS
+from nalm.torch import UNITS, UnitStack
 
 TASK = StaticArithmeticTask("mul", input_size=20)
 CONFIG = TrainConfig(steps=30, batch_size=16, learning_rate=0.01, eval_every=10, eval_size=50)
@@ -112,12 +112,19 @@ def test_evaluation_sets_drawn_in_chunks_are_the_same_sets(monkeypatch, unit):
     assert_same_results(train_seeds(build, TASK, CONFIG, SEEDS), sequential(build, CONFIG, SEEDS), rtol=1e-9)
 
 
-@pytest.mark.parametrize(("model", "fused"), [("nmu", True), ("nac", True), ("linear", True), ("relu", False), ("nalu", False)])
+@pytest.mark.parametrize(
+    ("model", "fused"),
+    # the published linear model's layers have a bias, so its first layer is not x @ W alone
+    [("nmu", True), ("nac", True), ("bias-free linear", True), ("linear", False), ("relu", False), ("nalu", False)],
+)
 def test_linear_first_layers_are_fused_with_the_data(model, fused):
-    from nalm.bench.models import build_published_model
+    def build():
+        if model == "bias-free linear":
+            return UnitStack(Dense(TASK.input_size, 2), Dense(2, 1))
+        return build_published_model(model, TASK.input_size)
 
     for dtype, expected in ((torch.float32, fused), (torch.float64, fused), (torch.bfloat16, False)):
-        stacked = stack_seeds(lambda: build_published_model(model, TASK.input_size).to(dtype), SEEDS)
+        stacked = stack_seeds(lambda: build().to(dtype), SEEDS)
         assert seeds_module._SeedBatches(stacked, TASK, SEEDS).fused is expected
 
 
