@@ -9,9 +9,9 @@ On ``--threads`` threads and ``--seeds`` seeds side by side, in float32 with the
 - "draw": the data drawn as the training kernel draws it, one row at a time in cache (the
   helpers of :mod:`nalm.bench.data` in a loop of this script's own): a row's 100 inputs from the
   SplitMix64 streams and its two subset sums, the work every model does for every row;
-- "log(|x| + eps)": the logarithms of a row's 100 inputs (:func:`nalm.bench.fused._log_magnitudes`
+- "log(|x| + eps)": the logarithms of a row's 100 inputs (:func:`nalm.bench.compiled._log_magnitudes`
   on one seed's batch, in cache), which the log-space layers (NAC•, NALU) add to it;
-- the whole training step (:mod:`nalm.bench.fused`, or the PyTorch loop for the models it does not
+- the whole training step (:mod:`nalm.bench.engine.compiled`, or the PyTorch loop for the models it does not
   know), each figure the difference of runs of n and 2n steps (so building the models and the
   final evaluation cancel), at batch sizes 16 and 1024, which splits its time into a cost per row
   (data, forward, backward) and a cost per step (weights, penalty, Adam: once per batch), and at
@@ -35,12 +35,12 @@ from numba import njit, prange
 from rich.console import Console
 from rich.table import Table
 
-from nalm.bench.data import SeedStreams, _fill_row, _interval_arrays, _sum, draw, draws_per_row, set_threads
-from nalm.bench.fused import _log_magnitudes, plan
+from nalm.bench.tasks.streams import SeedStreams, _fill_row, _interval_arrays, _sum, draw, draws_per_row, set_threads
+from nalm.bench.engine.compiled import _log_magnitudes, plan
 from nalm.bench.models import MODELS, build_published_model
-from nalm.bench.seeds import stack_seeds, train_seeds
+from nalm.bench.engine import stack_seeds, train_seeds
 from nalm.bench.tasks import StaticArithmeticTask, intervals
-from nalm.bench.trainer import TrainConfig
+from nalm.bench.engine import TrainConfig
 
 BATCH = 128
 

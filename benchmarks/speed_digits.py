@@ -5,7 +5,7 @@
 
 Each model is the benchmark's (:func:`nalm.bench.digit_models.build_sequence_model`: the CNN
 reader and the cell) on scikit-learn's digits, batch 64, trained by
-:func:`nalm.bench.seeds.train_seeds` as ``nalm bench`` trains it: the seeds' models one after
+:func:`nalm.bench.engine.train_seeds` as ``nalm bench`` trains it: the seeds' models one after
 another in each step, one Adam for all. The rate is that of a long run (steps / the difference in
 time of runs of ``--steps`` and twice as many, from ``speed_static.py``), on one PyTorch thread.
 """
@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 from speed_static import seed_steps_per_second
 
-from nalm.bench.digit_models import build_sequence_model
+from nalm.bench.models.digits import build_sequence_model
 from nalm.bench.sequence_grid import SequenceBenchmark
-from nalm.bench.trainer import TrainConfig
+from nalm.bench.engine import TrainConfig
 
 
 def main() -> None:

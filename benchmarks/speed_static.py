@@ -5,10 +5,10 @@
 
 Each model is the benchmark's (``nalm.bench.models.build_published_model``: e.g. "nmu" is NAU -> NMU) on
 a * b with the published data sizes (100 inputs, batch 128). For each number of seeds S it trains
-the S seeds side by side with :func:`nalm.bench.seeds.train_seeds` for ``--steps`` and for twice as
+the S seeds side by side with :func:`nalm.bench.engine.train_seeds` for ``--steps`` and for twice as
 many steps on ``--threads`` threads, and prints S * steps / (the difference of the two times): the
 rate of a long run, without the setup that a short run pays once. With it, the path that trained
-it: "compiled" (:mod:`nalm.bench.fused`) or "pytorch" (the autograd loop). The PyTorch loop of the same model is
+it: "compiled" (:mod:`nalm.bench.engine.compiled`) or "pytorch" (the autograd loop). The PyTorch loop of the same model is
 timed in the same run (``--pytorch-steps`` steps, 100 seeds), so the two rates are measured side by
 side. Evaluation runs once, at the last step, on ``--eval-size`` points: the figures are about
 the training loop. Warm-up runs (not timed) compile the kernels first. With a CUDA device, a last
@@ -28,13 +28,15 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from nalm.bench import seeds as seeds_module
-from nalm.bench.fused import plan
-from nalm.bench.grid import PRESETS
+from nalm.bench.engine import loop as loop_module
+from nalm.bench.engine import state as state_module
+from nalm.bench.engine import static_problem as static_problem_module
+from nalm.bench.engine.compiled import plan
+from nalm.bench.runs import PRESETS
 from nalm.bench.models import MODELS, build_published_model
-from nalm.bench.seeds import stack_seeds, train_seeds
+from nalm.bench.engine import stack_seeds, train_seeds
 from nalm.bench.tasks import StaticArithmeticTask
-from nalm.bench.trainer import TrainConfig
+from nalm.bench.engine import TrainConfig
 
 
 def rate(model: str, task: StaticArithmeticTask, config: TrainConfig, n_seeds: int, threads: int, device: str = "cpu") -> float:

@@ -10,9 +10,9 @@ import torch
 
 keras = pytest.importorskip("keras")
 
-from nalm.bench.data import SeedStreams
+from nalm.bench.tasks.streams import SeedStreams
 from nalm.bench.tasks import StaticArithmeticTask
-from nalm.bench.trainer import TrainConfig, train
+from nalm.bench.engine import TrainConfig, train
 from nalm.keras import INALU, NAU, NMU, NPU
 from nalm.torch import NAU as TorchNAU
 from nalm.torch import NMU as TorchNMU

@@ -19,37 +19,27 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nalm.bench.aggregate import summarize
-from nalm.bench.digit_models import SEQUENCE_MODELS, build_sequence_model
-from nalm.bench.digits import SEQUENCE_OPERATIONS, DigitSequenceTask
-from nalm.bench.grid import PRESETS, Benchmark, Configuration
-from nalm.bench.metrics import success_threshold
-from nalm.bench.models import MODELS, build_unit_stack
-from nalm.bench.published import CITATION, compare
-from nalm.bench.report import (
-    COMPARISON_COLUMNS,
-    comparison_cells,
-    several_ranges,
-    summary_cells,
-    write_report,
-)
-from nalm.bench.results import (
-    EXECUTORS,
-    MissingDependencyError,
-    ResultsFile,
-    Row,
-    read_results,
-    require_ray,
-    run_benchmark,
-)
-from nalm.bench.sequence_grid import SEQUENCE_PRESETS, SequenceBenchmark, summarize_sequences
-from nalm.bench.tasks import OPERATIONS, Range, StaticArithmeticTask, range_label
-from nalm.bench.trainer import TrainConfig, TrainResult, train
+from nalm.bench.analysis.aggregate import summarize, summarize_sequences
+from nalm.bench.analysis.published import CITATION, compare
+from nalm.bench.analysis.report import COMPARISON_COLUMNS, comparison_cells, several_ranges, summary_cells, write_report
+from nalm.bench.engine.config import TrainConfig
+from nalm.bench.engine.loop import ENGINES, train
+from nalm.bench.engine.problem import TrainResult
+from nalm.bench.models.digits import SEQUENCE_MODELS, build_sequence_model
+from nalm.bench.models.static import MODELS, build_unit_stack
+from nalm.bench.runs.digit_grid import SequenceBenchmark
+from nalm.bench.runs.grid import Configuration, Grid, Row
+from nalm.bench.runs.presets import ALL_PRESETS, SEQUENCE_PRESETS
+from nalm.bench.runs.ray_executor import require_ray
+from nalm.bench.runs.results_file import ResultsFile
+from nalm.bench.runs.rows import read_results
+from nalm.bench.runs.runner import EXECUTORS, run_benchmark
+from nalm.bench.runs.static_grid import Benchmark
+from nalm.bench.tasks.digits import SEQUENCE_OPERATIONS, DigitSequenceTask
+from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, range_label
+from nalm.bench.tasks.thresholds import success_threshold
 from nalm.torch import UNITS
-from nalm.validation import choice, positive_int
-
-ALL_PRESETS: dict[str, Benchmark | SequenceBenchmark] = {**PRESETS, **SEQUENCE_PRESETS}
-"""``nalm bench``'s presets: the static task's (:data:`nalm.bench.grid.PRESETS`) and the digit tasks'."""
+from nalm.validation import MissingDependencyError, choice, positive_int
 
 
 def _range(text: str) -> Range:
@@ -112,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--test-lengths", type=int, nargs="+", metavar="LENGTH",
                      help="--task digits: test lengths (default: the published ones)")
     run.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    run.add_argument("--engine", default="auto", choices=ENGINES,
+                     help="compiled: the compiled kernels (the models they cover); torch: PyTorch's autograd loop; "
+                     "auto: compiled where it covers the model")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_bench_parser(commands)
     report = commands.add_parser(
@@ -178,10 +171,13 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--address", help="with --executor ray: the cluster's address (default: a local Ray instance)")
     bench.add_argument("--device", default="cpu",
                        help="torch device the models train on, e.g. cuda; its data is drawn there (default: cpu)")
+    bench.add_argument("--engine", default="auto", choices=ENGINES,
+                       help="compiled: the compiled kernels (the models they cover); torch: PyTorch's autograd loop; "
+                       "auto: compiled where it covers the model (default: auto)")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def benchmark_from_args(args: argparse.Namespace) -> Benchmark | SequenceBenchmark:
+def benchmark_from_args(args: argparse.Namespace) -> Grid:
     """The preset with every option that was given replacing its value; an option of the other
     kind of benchmark (e.g. --input-size with a digit preset) raises ValueError."""
     base = ALL_PRESETS[choice("preset", args.preset, tuple(ALL_PRESETS))]
@@ -190,7 +186,7 @@ def benchmark_from_args(args: argparse.Namespace) -> Benchmark | SequenceBenchma
     own = {field.name for field in dataclasses.fields(base)}
     foreign = [name for name in given if name not in own]
     if foreign:
-        kind = "a digit task's" if isinstance(base, SequenceBenchmark) else "the static task's"
+        kind = "a digit task's" if base.TASK == SequenceBenchmark.TASK else "the static task's"
         options = ", ".join("--" + name.replace("_", "-").replace("ranges", "range") for name in foreign)
         raise ValueError(f"{options} is not an option of preset {args.preset} ({kind})")
     return dataclasses.replace(base, **given)
@@ -240,7 +236,7 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
         f"interpolation {range_label(task.interpolation_range)}, extrapolation {range_label(task.extrapolation_range)}, "
         f"{config.steps} steps, seed {config.seed}"
     )
-    result = _train_with_progress(model, task, config, console, args.no_progress)
+    result = _train_with_progress(model, task, config, console, args.no_progress, args.engine)
     console.print(_result_table(result))
     threshold = success_threshold(task, samples=100_000)
     solved = result.best.extrapolation_mse < threshold
@@ -256,13 +252,15 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
 def _train_with_progress(
     model: torch.nn.Module, task: StaticArithmeticTask | DigitSequenceTask, config: TrainConfig, console: Console,
     hidden: bool,
+    engine: str,
 ) -> TrainResult:
-    """:func:`nalm.bench.trainer.train` with a progress bar showing the loss (none if ``hidden``)."""
+    """:func:`nalm.bench.engine.loop.train` with a progress bar showing the loss (none if ``hidden``)."""
     columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"))
     with Progress(*columns, TimeRemainingColumn(), console=console, disable=hidden) as progress:
         bar = progress.add_task("train", total=config.steps, loss="-")
         return train(
-            model, task, config, on_step=lambda step, loss: progress.update(bar, completed=step, loss=f"{loss:.3g}")
+            model, task, config, engine=engine,
+            on_step=lambda step, loss: progress.update(bar, completed=step, loss=f"{loss:.3g}"),
         )
 
 
@@ -272,7 +270,7 @@ def _train_digits(args: argparse.Namespace, console: Console) -> None:
         models=(args.unit,), operations=(args.operation,), images=args.images,
         train_length=args.train_length, test_lengths=args.test_lengths,
     )
-    task = benchmark.task(args.operation)
+    task = benchmark.operation_task(args.operation)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                          eval_every=args.eval_every, eval_size=benchmark.eval_size, seed=args.seed)
     device = _device(args.device)
@@ -282,7 +280,7 @@ def _train_digits(args: argparse.Namespace, console: Console) -> None:
         f"[bold]{args.unit}[/] cell on digit [bold]{task.operation}[/]: {task.images} images, trained on sequences of "
         f"{task.train_length}, tested on {', '.join(map(str, task.test_lengths))}; {config.steps} steps, seed {config.seed}"
     )
-    result = _train_with_progress(model, task, config, console, args.no_progress)
+    result = _train_with_progress(model, task, config, console, args.no_progress, args.engine)
     best = result.best
     table = Table(title=f"test MSE at step {best.step} (lowest validation MSE: {best.interpolation_mse:.4g})")
     table.add_column("length", justify="right")
@@ -350,9 +348,9 @@ def _bench_command(args: argparse.Namespace, console: Console) -> None:
 
         rows = run_benchmark(
             results, workers=args.workers, executor=args.executor, address=args.address, device=str(device),
-            on_start=lambda n: progress.update(bar, total=n), on_done=done
+            engine=args.engine, on_start=lambda n: progress.update(bar, total=n), on_done=done
         )
-    console.print(_sequence_table(rows) if isinstance(benchmark, SequenceBenchmark) else _summary_table(rows))
+    console.print(_sequence_table(rows) if benchmark.TASK == SequenceBenchmark.TASK else _summary_table(rows))
 
 
 def _sequence_table(rows: list[Row]) -> Table:
@@ -393,7 +391,7 @@ def _report_command(args: argparse.Namespace, console: Console) -> None:
     rows = read_results(args.results)
     for path in write_report(rows, out):
         console.print(f"wrote {path}")
-    if any(row.get("task") == "digits" for row in rows):
+    if any(row.get("task") == SequenceBenchmark.TASK for row in rows):
         console.print(_sequence_table(rows))
         return
     comparisons = compare(rows)

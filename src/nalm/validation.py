@@ -73,3 +73,7 @@ def choice(name: str, value: Any, options: Sequence[Any]) -> Any:
         listed = ", ".join(repr(o) for o in options)
         raise ValueError(f"unknown {name} {value!r}; choose from {listed}")
     return value
+
+
+class MissingDependencyError(RuntimeError):
+    """An optional package that was asked for is not installed (the message says how to install it)."""

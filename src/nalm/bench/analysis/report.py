@@ -1,0 +1,251 @@
+"""A results file as a Markdown table and figures: on the static task, success rate with its 95%
+Wilson interval and the extrapolation MSE of every run at its selected step, per model and
+operation; on the digit sequence tasks, success rate and median test MSE against sequence length."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nalm.bench.analysis.aggregate import EXACT_RECURRENCE, SequenceSummary, Summary, summarize, summarize_sequences
+from nalm.bench.analysis.published import CITATION, PUBLISHED_FIT_STEP, Comparison, compare, steps_label
+from nalm.bench.models.digits import SEQUENCE_MODELS
+from nalm.bench.runs.grid import Row
+from nalm.bench.runs.rows import configuration_of
+from nalm.validation import MissingDependencyError
+
+
+def _number(value: float | None, spec: str = ".3g") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def summary_cells(summary: Summary) -> tuple[str, str, str]:
+    """(success rate [interval], solved-at median, mean sparsity error) as text, for tables."""
+    low, high = summary.interval
+    rate = f"{summary.successes}/{summary.runs} = {summary.success_rate:.0%} [{low:.0%}, {high:.0%}]"
+    return rate, _number(summary.solved_at_median, ".0f"), _number(summary.sparsity_error, ".2g")
+
+
+def several_ranges(summaries: list[Summary]) -> bool:
+    """Whether the summaries span more than one range pair (then labels must name the ranges)."""
+    return len({s.configuration.key[2:] for s in summaries}) > 1
+
+
+def markdown_table(summaries: list[Summary]) -> str:
+    """One row per configuration: success rate [95% Wilson interval], solved at (median, mean),
+    mean sparsity error of the successful runs, median extrapolation MSE, diverged runs."""
+    lines = [
+        "| configuration | success rate [95% interval] | solved at (median) | solved at (mean) "
+        "| sparsity error | extrapolation MSE (median) | diverged |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    with_ranges = several_ranges(summaries)
+    for s in summaries:
+        rate, median, sparsity = summary_cells(s)
+        lines.append(
+            f"| {s.configuration.label(with_ranges)} | {rate} | {median} | {_number(s.solved_at_mean, '.0f')} "
+            f"| {sparsity} | {s.extrapolation_mse_median:.3g} | {s.diverged} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def models_section(rows: list[Row]) -> str:
+    """The models of ``rows`` as they were defined when they ran: layers and sparsity schedule."""
+    definitions: dict[str, set[str]] = {}
+    for row in rows:
+        definitions.setdefault(row["model"], set()).add(row.get("model_definition") or "not recorded")
+    lines = [f"- {model}: {'; '.join(sorted(texts))}" for model, texts in definitions.items()]
+    return "\n## Models\n\n" + "\n".join(lines) + "\n"
+
+
+COMPARISON_COLUMNS = (
+    "configuration", "ours [95%]", "published [95%]", "success rates",
+    "solved at, median", "solved at, mean", "sparsity error",
+)
+"""The columns of :func:`comparison_cells`; the last three read "ours / published", the sparsity
+error of both summarized as the published one (:func:`nalm.bench.published.published_sparsity_estimate`)."""
+
+
+def _pair(ours: float | None, published: float | None, spec: str) -> str:
+    if spec == "steps":
+        return " / ".join("-" if v is None else steps_label(v) for v in (ours, published))
+    return f"{_number(ours, spec)} / {_number(published, spec)}"
+
+
+def comparison_cells(comparison: Comparison, with_ranges: bool) -> tuple[str, ...]:
+    """One configuration beside its published cell, as text (columns :data:`COMPARISON_COLUMNS`)."""
+    ours, published = comparison.ours, comparison.published
+    low, high = published.interval
+    return (
+        ours.configuration.label(with_ranges),
+        summary_cells(ours)[0],
+        f"{published.success_rate:.0%} [{low:.0%}, {high:.0%}]",
+        comparison.verdict(),
+        _pair(ours.solved_at_median, published.solved_at_median, "steps"),
+        _pair(ours.solved_at_mean, published.solved_at_mean, "steps"),
+        _pair(comparison.sparsity_error, published.sparsity_error, ".2g"),
+    )
+
+
+def comparison_table(comparisons: list[Comparison]) -> str:
+    """The Markdown table of :func:`comparison_cells`, one row per compared configuration."""
+    with_ranges = several_ranges([c.ours for c in comparisons])
+    lines = [f"| {' | '.join(COMPARISON_COLUMNS)} |", "|---" * len(COMPARISON_COLUMNS) + "|"]
+    lines += [f"| {' | '.join(comparison_cells(c, with_ranges))} |" for c in comparisons]
+    return "\n".join(lines) + "\n"
+
+
+def published_section(rows: list[Row]) -> str:
+    """The report's section that puts the published cells beside ours ("" if no row matches one)."""
+    comparisons = compare(rows)
+    if not comparisons:
+        return ""
+    budgets = sorted({steps_label(c.steps) for c in comparisons})
+    return (
+        f"\n## Beside the published results\n\n{CITATION}: 100 seeds, 5e6 steps per cell. Ours: "
+        f"{', '.join(budgets)} steps. Success rates agree where the two 95% intervals overlap; a run "
+        "shorter than the published one can confirm a published rate but not refute it. The last three "
+        "columns read ours / published. The sparsity error here is summarized as the published analysis "
+        "does: mu of a maximum-likelihood fit x ~ Beta(2 mu v, (1 - 2 mu) v), whose mean is 2 mu, so mu is "
+        f"about half the plain mean of the table above (the plain mean itself where it is below "
+        f"{PUBLISHED_FIT_STEP:g}).\n\n"
+        f"{comparison_table(comparisons)}"
+    )
+
+
+def sequence_table(summaries: list[SequenceSummary]) -> str:
+    """One row per digit configuration and test length: the baseline's bound, successes [95%
+    Wilson interval] and the median test MSE."""
+    lines = ["| configuration | length | success bound | success rate [95% interval] | test MSE (median) "
+             "| exact W_h = I |", "|---|---|---|---|---|---|"]
+    for s in summaries:
+        exact = "-" if s.exact is None else f"{s.exact}/{s.runs}"
+        for i, length in enumerate(s.lengths):
+            if s.successes is None:
+                bound, rate = "-", "no bound: fewer than 2 baseline runs, or one not finite"
+            else:
+                low, high = s.intervals[i]
+                bound = f"{s.bounds[i]:.3g}"
+                rate = f"{s.successes[i]}/{s.runs} = {s.successes[i] / s.runs:.0%} [{low:.0%}, {high:.0%}]"
+            lines.append(f"| {s.configuration.label()} | {length} | {bound} | {rate} | {s.median_mse[i]:.3g} | {exact} |")
+    return "\n".join(lines) + "\n"
+
+
+def _pyplot() -> object:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MissingDependencyError("nalm report draws its figures with matplotlib: pip install matplotlib") from None
+    return plt
+
+
+def _sequence_figures(summaries: list[SequenceSummary], out: Path, plt: object) -> list[Path]:
+    """sequence_success.png and sequence_mse.png: success rate and median test MSE against the
+    sequence length, one panel per operation, one line per model (the figure of the papers)."""
+    operations = list(dict.fromkeys(s.configuration.operation for s in summaries))
+    colors = {model: f"C{i}" for i, model in enumerate(SEQUENCE_MODELS)}  # one color per model in every panel
+    paths = []
+    for name, label in (("sequence_success.png", "success rate (95% Wilson interval)"),
+                        ("sequence_mse.png", "test MSE (median over seeds)")):
+        figure, axes = plt.subplots(1, len(operations), figsize=(5 * len(operations), 3.6), squeeze=False)
+        for panel, operation in zip(axes[0], operations):
+            for s in summaries:
+                if s.configuration.operation != operation:
+                    continue
+                style = {"color": "black", "linestyle": "--"} if s.configuration.baseline else {"color": colors[s.configuration.model]}
+                if name == "sequence_mse.png":
+                    panel.plot(s.lengths, s.median_mse, marker="o", label=s.configuration.model, **style)
+                    panel.set_yscale("log")
+                elif s.successes is not None:
+                    rates = [k / s.runs for k in s.successes]
+                    below = [r - low for r, (low, _) in zip(rates, s.intervals)]
+                    above = [high - r for r, (_, high) in zip(rates, s.intervals)]
+                    panel.errorbar(s.lengths, rates, yerr=[below, above], marker="o", capsize=3, alpha=0.8,
+                                   label=s.configuration.model, **style)
+                    panel.set_ylim(-0.05, 1.05)
+            panel.set_xscale("log")
+            panel.set_title(operation)
+            panel.set_xlabel("sequence length")
+            panel.set_ylabel(label)
+            panel.legend(fontsize=8)
+        figure.tight_layout()
+        path = out / name
+        figure.savefig(path, dpi=120)
+        plt.close(figure)
+        paths.append(path)
+    return paths
+
+
+def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
+    """Write ``report.md`` and its figures into ``out``: ``success_rate.png`` and
+    ``extrapolation_error.png`` for the static task's runs, ``sequence_success.png`` and
+    ``sequence_mse.png`` for the digit tasks'. Return their paths. Raises
+    :class:`MissingDependencyError` if matplotlib is not installed."""
+    plt = _pyplot()
+    if not rows:
+        raise ValueError("the results file holds no runs")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the report folder {out} is a file; give a folder's path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.md").touch()
+    except OSError as error:
+        raise ValueError(f"cannot write the report into {out}: {error.strerror or error}") from None
+    sequences = [row for row in rows if row.get("task") == "digits"]
+    if sequences:
+        summaries = summarize_sequences(sequences)
+        table = out / "report.md"
+        table.write_text(
+            f"# Benchmark results: digit sequence tasks\n\n{len(sequences)} runs. A run succeeds at a length "
+            "when its test MSE there (at the step of lowest validation MSE) is below the upper 1% one-sided "
+            "Student-t bound of the test MSEs of the baseline whose cell is fixed to the exact solution. "
+            f"Exact W_h = I: runs whose cell carries its state exactly, max |W_h - I| <= {EXACT_RECURRENCE:g} "
+            "(the weight that reads z may take any scale: the reader absorbs it).\n\n"
+            f"{sequence_table(summaries)}{models_section(sequences)}"
+        )
+        return [table, *_sequence_figures(summaries, out, plt)]
+    summaries = summarize(rows)
+    with_ranges = several_ranges(summaries)
+    labels = [s.configuration.label(with_ranges) for s in summaries]
+    height = max(3.0, 0.3 * len(summaries) + 1)
+
+    table = out / "report.md"
+    table.write_text(
+        f"# Benchmark results\n\n{len(rows)} runs.\n\n{markdown_table(summaries)}{models_section(rows)}"
+        f"{published_section(rows)}"
+    )
+
+    figure, axes = plt.subplots(figsize=(7, height))
+    rates = [s.success_rate for s in summaries]
+    below = [rate - s.interval[0] for rate, s in zip(rates, summaries)]
+    above = [s.interval[1] - rate for rate, s in zip(rates, summaries)]
+    axes.barh(labels, rates, xerr=[below, above], capsize=3, color="tab:blue")
+    axes.set_xlim(0, 1)
+    axes.invert_yaxis()
+    axes.set_xlabel("success rate (95% Wilson interval)")
+    figure.tight_layout()
+    success = out / "success_rate.png"
+    figure.savefig(success, dpi=120)
+    plt.close(figure)
+
+    figure, axes = plt.subplots(figsize=(7, height))
+    index = {configuration: i for i, configuration in enumerate(s.configuration for s in summaries)}
+    points = [(row["extrapolation_mse"], index[configuration_of(row)]) for row in rows]
+    points = [(mse, i) for mse, i in points if mse is not None and 0 < mse < float("inf")]
+    axes.scatter([mse for mse, _ in points], [i for _, i in points], s=12, alpha=0.6)
+    thresholds = {configuration_of(row): row["threshold"] for row in rows}
+    for configuration, i in index.items():
+        axes.plot([thresholds[configuration]] * 2, [i - 0.4, i + 0.4], color="tab:red")
+    axes.set_xscale("log")
+    axes.set_yticks(range(len(labels)), labels)
+    axes.invert_yaxis()
+    axes.set_xlabel("extrapolation MSE at the selected step (red: success threshold)")
+    figure.tight_layout()
+    extrapolation = out / "extrapolation_error.png"
+    figure.savefig(extrapolation, dpi=120)
+    plt.close(figure)
+    return [table, success, extrapolation]

@@ -1,0 +1,711 @@
+"""Training steps compiled whole: draw, forward, backward, penalty, Adam and clamp in one kernel.
+
+For the benchmark's models whose layers it knows (NAU, NMU, NAC, NAC•, NALU and the dense
+baselines, see :func:`plan`), one numba kernel runs many training steps of many seeds, each seed
+on its own thread of the parallel loop and all its state in cache: it draws a row of x
+(:mod:`nalm.bench.tasks.streams`), runs it through both layers, takes the gradient of the squared error
+by hand, and after the batch adds the sparsity penalty's gradient, applies Adam (PyTorch's
+update rule) and clamps the weights. Python is entered once per evaluation, not once per step,
+and no seed's numbers depend on the seeds beside it.
+
+The hand-written gradients are those of the formulas in :mod:`nalm.functional`; the tests pin
+them to PyTorch's autograd of those formulas (one step in float64, every supported layer) and
+the whole runs to the PyTorch engine of :mod:`nalm.bench.engine.loop`.
+
+Layer ops (``kind[0]``) on an input u (n_in,) with effective weight W and gate G (n_in, n_out):
+``MATMUL`` z = act(u W + b) (b: the layer's bias, where ``kind[4]`` says it has one); ``PRODUCT`` the NMU, z_k = prod_i (W_ik u_i + 1 - W_ik);
+``EXP_LOG`` NAC•, z = exp(min(log(|u| + eps) W, e_max)); ``NALU`` z = g a + (1 - g) m with
+a = u W, m = exp(min(log(|u| + eps) W, e_max)), g = sigmoid(u G). Weights (``kind[1]``):
+``PLAIN`` W = clamp(P0, low, high) (full gradient on the bounds), ``NAC`` W = tanh(P0) sigmoid(P1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from numba import njit, prange
+from torch import nn
+
+from nalm.bench.engine.problem import Scores
+from nalm.bench.models.static import Dense
+from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, intervals
+from nalm.bench.tasks.streams import BITS, SeedStreams, draws_per_row, fill_row, interval_arrays, row_sum
+from nalm.torch import NAC, NALU, NAU, NMU, NACMul
+
+OP_NONE, OP_MATMUL, OP_PRODUCT, OP_EXP_LOG, OP_NALU = 0, 1, 2, 3, 4
+WEIGHT_PLAIN, WEIGHT_NAC = 0, 1
+ACT_NONE, ACT_RELU, ACT_RELU6 = 0, 1, 2
+OPERATION_CODES = {name: code for code, name in enumerate(OPERATIONS)}
+"""The task's operations as the kernels number them (add 0, sub 1, mul 2, div 3, square 4, sqrt 5)."""
+
+_FAST = {"reassoc", "contract"}
+_NJIT = {"fastmath": _FAST, "error_model": "numpy", "cache": True}
+_INLINE = {**_NJIT, "inline": "always"}  # helpers: no calls (and no reference counting) per row
+
+
+@njit(error_model="numpy", cache=True, inline="always")
+def _target(code, a, b):  # noqa: ANN001, ANN202 (compiled: numba types it)
+    """a op b in float64, op numbered as :data:`OPERATION_CODES`."""
+    if code == 0:
+        return a + b
+    if code == 1:
+        return a - b
+    if code == 2:
+        return a * b
+    if code == 3:
+        return a / b
+    if code == 4:
+        return a * a
+    return np.sqrt(a)
+
+
+_EXACT = {"fastmath": False, "error_model": "numpy", "cache": True}  # fastmath given, so not inherited
+
+
+@njit(**_EXACT)
+def _factor(w, u):  # noqa: ANN001, ANN202
+    """One factor of the NMU, w u + (1 - w), rounded as :func:`nalm.functional.selective_product` does
+    (kept out of the fast-math kernels, which could reassociate it)."""
+    return w * u + (1 - w)
+
+
+@njit(**_EXACT)
+def _log_magnitudes(u, eps, out, exponents):  # noqa: ANN001, ANN202
+    """out = log(|u| + eps), elementwise (``exponents``: scratch of u's size).
+
+    float64 takes np.log. float32 takes a polynomial logarithm in loops that vectorize, about 0.8 ns
+    a value (``benchmarks/profile_static.py``; the C library's is not vectorized), within 1 ulp of the exact
+    logarithm as the tests check: |u| + eps = m 2^e with m in [0.5, 1), moved to
+    [sqrt(1/2), sqrt(2)); log(1 + x) = x - x^2 / 2 + x^3 P(x) for the degree-8 polynomial P of the
+    Cephes library's logf; plus e log(2), with log(2) split in two for precision. Zeros,
+    subnormal numbers, inf and NaN take np.log. Compiled without fast math (a callee would
+    otherwise inherit the kernels' and could have its polynomial reassociated: 1.5 ulp).
+    """
+    f = out.dtype.type
+    n = u.shape[0]
+    if out.itemsize != 4:
+        for i in range(n):
+            out[i] = np.log(np.abs(u[i]) + eps)
+        return
+    bits = out.view(np.int32)
+    for i in range(n):
+        out[i] = np.abs(u[i]) + eps
+    for i in range(n):
+        b = bits[i]
+        exponents[i] = f((b >> 23) & 0xFF) - f(126)
+        bits[i] = (b & 0x807FFFFF) | 0x3F000000  # the mantissa m, in [0.5, 1)
+    one, half = f(1), f(0.5)
+    for i in range(n):
+        x, e = out[i], exponents[i]
+        below = f(x < f(0.70710678))  # m < sqrt(1/2): take 2m and e - 1
+        x = x + x * below - one
+        e = e - below
+        z = x * x
+        y = f(7.0376836292e-2)
+        y = y * x + f(-1.1514610310e-1)
+        y = y * x + f(1.1676998740e-1)
+        y = y * x + f(-1.2420140846e-1)
+        y = y * x + f(1.4249322787e-1)
+        y = y * x + f(-1.6668057665e-1)
+        y = y * x + f(2.0000714765e-1)
+        y = y * x + f(-2.4999993993e-1)
+        y = y * x + f(3.3333331174e-1)
+        y = y * x * z + e * f(-2.12194440e-4) - half * z
+        out[i] = x + y + e * f(0.693359375)
+    low, high = f(1.17549435e-38), f(3.40282347e38)
+    outside = False  # found in a loop that vectorizes; a branch per value costs more than the logarithm
+    for i in range(n):
+        magnitude = np.abs(u[i]) + eps
+        outside |= not low <= magnitude <= high
+    if outside:
+        for i in range(n):
+            magnitude = np.abs(u[i]) + eps
+            if not low <= magnitude <= high:
+                out[i] = np.log(magnitude)
+
+
+@njit(**_INLINE)
+def _weights(kind, num, P, Wt, Gt, Dt):  # noqa: ANN001, ANN202
+    """Wt[k, i] = the layer's effective weight (i, k), Gt[k, i] its gate, from the raw P (3, in, out);
+    for NAC weights also Dt[0, k, i] = d W / d P0 and Dt[1, k, i] = d W / d P1 (for :func:`_update`),
+    from the same tanh as W in the working dtype, as PyTorch's autograd takes them."""
+    low, high = P.dtype.type(num[0]), P.dtype.type(num[1])
+    one = P.dtype.type(1)
+    for i in range(P.shape[1]):
+        for k in range(P.shape[2]):
+            if kind[1] == WEIGHT_NAC:  # W = tanh(P0) sigmoid(P1)
+                tanh_w, denominator = np.tanh(P[0, i, k]), 1 + np.exp(-P[1, i, k])
+                Wt[k, i] = tanh_w / denominator
+                sigmoid_m = one / denominator
+                Dt[0, k, i] = sigmoid_m * (one - tanh_w * tanh_w)
+                Dt[1, k, i] = tanh_w * sigmoid_m * (one - sigmoid_m)
+            else:
+                Wt[k, i] = min(max(P[0, i, k], low), high)
+            Gt[k, i] = P[2, i, k]
+
+
+@njit(**_INLINE)
+def _dot(u, w):  # noqa: ANN001, ANN202
+    """sum_i u[i] w[i] in u's dtype (one plain loop, so that it vectorizes once inlined)."""
+    total = u.dtype.type(0)
+    for i in range(u.shape[0]):
+        total += u[i] * w[i]
+    return total
+
+
+@njit(**_INLINE)
+def _add_scaled(y, u, d):  # noqa: ANN001, ANN202
+    """y += u * d for vectors y, u and a scalar d."""
+    for i in range(u.shape[0]):
+        y[i] += u[i] * d
+
+
+@njit(**_INLINE)
+def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache):  # noqa: ANN001, ANN202
+    """out (n_out,) = the layer of u (n_in,) (b (n_out,): the MATMUL op's bias, read where kind[4]
+    is 1); cache (4, n_out) keeps (a or pre-activation, m, g, exponent); log_u (n_in,) gets
+    log(|u| + eps) for the log-space ops (spare: scratch, (n_in,))."""
+    op, act = kind[0], kind[2]
+    zero, one, six = Wt.dtype.type(0), Wt.dtype.type(1), Wt.dtype.type(6)
+    if op == OP_EXP_LOG or op == OP_NALU:
+        _log_magnitudes(u, Wt.dtype.type(num[2]), log_u, spare)
+    for k in range(Wt.shape[0]):
+        w = Wt[k]
+        if op == OP_PRODUCT:
+            product = one
+            for i in range(u.shape[0]):
+                product *= _factor(w[i], u[i])
+            out[k] = product
+            continue
+        a = _dot(u, w)
+        if op == OP_MATMUL and kind[4]:
+            a += b[k]
+        cache[0, k] = a
+        if op == OP_MATMUL:
+            if act == ACT_RELU:
+                a = max(a, zero)
+            elif act == ACT_RELU6:
+                a = min(max(a, zero), six)
+            out[k] = a
+            continue
+        exponent = _dot(log_u, w)
+        cache[3, k] = exponent
+        m = np.exp(min(exponent, Wt.dtype.type(num[3])))
+        cache[1, k] = m
+        if op == OP_EXP_LOG:
+            out[k] = m
+            continue
+        q = _dot(u, Gt[k])
+        g = one / (one + np.exp(-q))
+        cache[2, k] = g
+        out[k] = g * a + (one - g) * m
+
+
+@njit(**_INLINE)
+def _backward(kind, num, u, log_u, Wt, Gt, out, cache, grad_out, gWt, gGt, gb, grad_u, want_grad_u):  # noqa: ANN001, ANN202
+    """Add the layer's gradients for one row: gWt, gGt (n_out, n_in) += d out / d W, G and, where the
+    layer has a bias, gb (n_out,) += d out / d b, times grad_out; with ``want_grad_u``, grad_u
+    (n_in,) = d out / d u times grad_out."""
+    op, act = kind[0], kind[2]
+    one = Wt.dtype.type(1)
+    eps = Wt.dtype.type(num[2])
+    if want_grad_u:
+        grad_u[:] = 0
+    for k in range(Wt.shape[0]):
+        w, d = Wt[k], grad_out[k]
+        if op == OP_PRODUCT:
+            for i in range(u.shape[0]):  # the product of the other factors
+                others = one
+                for j in range(u.shape[0]):
+                    if j != i:
+                        others *= _factor(w[j], u[j])
+                gWt[k, i] += d * others * (u[i] - one)
+                if want_grad_u:
+                    grad_u[i] += d * others * w[i]
+            continue
+        if op == OP_MATMUL:
+            pre = cache[0, k]
+            if (act == ACT_RELU and not pre > 0) or (act == ACT_RELU6 and not 0 < pre < 6):
+                d = 0 * d
+            if kind[4]:
+                gb[k] += d
+            _add_scaled(gWt[k], u, d)
+            if want_grad_u:
+                _add_scaled(grad_u, w, d)
+            continue
+        m = cache[1, k]
+        if op == OP_NALU:
+            g = cache[2, k]
+            d_a = g * d
+            d_exponent = (one - g) * d * m
+            d_q = d * (cache[0, k] - m) * g * (one - g)
+        else:
+            d_a = 0 * d
+            d_exponent = d * m
+            d_q = 0 * d
+        if not cache[3, k] <= num[3]:  # the exponent was capped: no gradient through it
+            d_exponent = 0 * d
+        _add_scaled(gWt[k], u, d_a)
+        _add_scaled(gWt[k], log_u, d_exponent)
+        if op == OP_NALU:
+            _add_scaled(gGt[k], u, d_q)
+        if want_grad_u:
+            for i in range(u.shape[0]):
+                magnitude = np.abs(u[i]) + eps
+                log_grad = np.sign(u[i]) / magnitude
+                grad_u[i] += w[i] * (d_a + d_exponent * log_grad) + Gt[k, i] * d_q
+
+
+@njit(**_INLINE)
+def _sparsity(Wt):  # noqa: ANN001, ANN202
+    """mean(min(|W|, 1 - |W|)) over every entry, float64."""
+    total = 0.0
+    for k in range(Wt.shape[0]):
+        for i in range(Wt.shape[1]):
+            magnitude = abs(np.float64(Wt[k, i]))
+            total += min(magnitude, 1 - magnitude)
+    return total / Wt.size
+
+
+@njit(**_INLINE)
+def _update(kind, num, P, M, V, B, BM, BV, Wt, Dt, gWt, gGt, gb, gP, strength, step, adam):  # noqa: ANN001, ANN202
+    """Add the penalty ``strength`` * mean(min(|W|, 1 - |W|)) to the weight gradient, carry it to the
+    raw P (3, in, out) (NAC weights: through Dt of :func:`_weights`) into gP (P's shape), then take
+    one Adam step (:func:`_adam`) per raw parameter and clamp P0; where the layer has a bias, one
+    Adam step of B (n_out,) (moments BM, BV) with gradient gb, unclamped and unpenalized."""
+    dtype = P.dtype.type
+    low, high = dtype(num[0]), dtype(num[1])
+    penalty = dtype(strength / Wt.size)
+    for i in range(P.shape[1]):
+        for k in range(P.shape[2]):
+            grad_w = gWt[k, i]
+            if strength != 0:  # d/dW min(|W|, 1 - |W|): sign(W) below 1/2, -sign(W) above, 0 at 1/2
+                w = Wt[k, i]
+                magnitude = abs(w)
+                if magnitude < 1 - magnitude:
+                    grad_w += penalty * np.sign(w)
+                elif magnitude > 1 - magnitude:
+                    grad_w -= penalty * np.sign(w)
+            if kind[1] == WEIGHT_NAC:  # d W / d P0 and d W / d P1, from the raw weights before this update
+                gP[0, i, k] = grad_w * Dt[0, k, i]
+                gP[1, i, k] = grad_w * Dt[1, k, i]
+            else:  # a clamped weight outside its bounds has no gradient
+                gP[0, i, k] = grad_w if low <= P[0, i, k] <= high else dtype(0)
+            gP[2, i, k] = gGt[k, i]
+    for p in range(kind[3]):  # plain weights have one raw parameter (kind[3] == 1): their gP[1] is never read
+        clamp = p == 0 and kind[1] == WEIGHT_PLAIN
+        _adam(P[p].reshape(-1), gP[p].reshape(-1), M[p].reshape(-1), V[p].reshape(-1), clamp, low, high, step, adam)
+    if kind[4]:
+        _adam(B, gb, BM, BV, False, low, high, step, adam)
+
+
+@njit(**_INLINE)
+def _adam(value, grad, M, V, clamp, low, high, step, adam):  # noqa: ANN001, ANN202
+    """One Adam step (PyTorch's rule) of the flat parameters ``value`` with gradient ``grad`` and
+    moments M, V, clamped to [low, high] with ``clamp``: one plain loop, so that it vectorizes."""
+    dtype = value.dtype.type
+    lr, beta1, beta2, adam_eps = adam[0], adam[1], adam[2], adam[3]
+    step_size = dtype(lr / (1 - beta1**step))
+    root_correction = dtype(math.sqrt(1 - beta2**step))
+    one_minus_beta1, beta2_, one_minus_beta2, eps = dtype(1 - beta1), dtype(beta2), dtype(1 - beta2), dtype(adam_eps)
+    for j in range(value.shape[0]):
+        g = grad[j]
+        m = M[j] + one_minus_beta1 * (g - M[j])
+        v = beta2_ * V[j] + one_minus_beta2 * g * g
+        M[j], V[j] = m, v
+        updated = value[j] - step_size * m / (np.sqrt(v) / root_correction + eps)
+        if clamp:
+            updated = min(max(updated, low), high)
+        value[j] = updated
+
+
+@njit(**_INLINE)
+def _draw_row(row, position, bits, lows, starts, total, span, code):  # noqa: ANN001, ANN202
+    """Fill ``row`` from the stream at ``position``; return the target a op b in the row's dtype."""
+    fill_row(row, position, bits, lows, starts, total)
+    a = row_sum(row, span[0], span[1])
+    b = row_sum(row, span[2], span[3])
+    return row.dtype.type(_target(code, a, b))
+
+
+@njit(parallel=True, **_NJIT)
+def _train_steps(data, first, second, run):  # noqa: ANN001, ANN202
+    """Train every alive seed s for len(first.strengths) steps from ``run.first_step`` on: batches of
+    ``run.batch`` rows from its stream at data.positions[s] (a :class:`StreamRecord`); layer 1
+    (a :class:`LayerRecord`: raw weights P (S, 3, in, hidden), Adam moments M, V, bias B (S, hidden)
+    with moments BM, BV, penalty strength by step) then layer 2 (likewise, (S, 3, hidden, 1) and
+    (S, 1)). A layer 1 of op OP_NONE passes x through. run.losses[s, t] = the MSE plus the
+    penalties; a seed whose MSE is not finite gets run.diverged_at[s] = its step, and
+    run.alive[s] = False after that step's update (:class:`StepRecord`)."""
+    # One local per field, each bound by its own statement: arrays written through a tuple's
+    # unpacking (or through an attribute inside the parallel loop) lose their writes in numba's parfors.
+    positions = data.positions
+    per_row = data.per_row
+    bits = data.bits
+    lows = data.lows
+    starts = data.starts
+    total = data.total
+    spans = data.spans
+    code = data.code
+    kind1 = first.kind
+    num1 = first.numbers
+    P1 = first.P
+    M1 = first.M
+    V1 = first.V
+    B1 = first.B
+    BM1 = first.BM
+    BV1 = first.BV
+    lam1 = first.strengths
+    kind2 = second.kind
+    num2 = second.numbers
+    P2 = second.P
+    M2 = second.M
+    V2 = second.V
+    B2 = second.B
+    BM2 = second.BM
+    BV2 = second.BV
+    lam2 = second.strengths
+    batch = run.batch
+    first_step = run.first_step
+    adam = run.adam
+    alive = run.alive
+    diverged_at = run.diverged_at
+    losses = run.losses
+    n_x = P1.shape[2] if kind1[0] != OP_NONE else P2.shape[2]
+    for s in prange(P2.shape[0]):
+        if not alive[s]:
+            continue
+        dtype = P2.dtype.type
+        hidden = P2.shape[2]
+        x, log_x, grad_x = np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype)
+        h, log_h, grad_h = np.empty(hidden, P2.dtype), np.empty(hidden, P2.dtype), np.empty(hidden, P2.dtype)
+        spare_x, spare_h = np.empty(n_x, P2.dtype), np.empty(hidden, P2.dtype)
+        z, grad_z = np.empty(1, P2.dtype), np.empty(1, P2.dtype)
+        cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
+        W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
+        gW1t, gG1t, D1t = np.empty_like(W1t), np.empty_like(W1t), np.empty((2, *W1t.shape), P2.dtype)
+        W2t, G2t = np.empty((1, hidden), P2.dtype), np.empty((1, hidden), P2.dtype)
+        gW2t, gG2t, D2t = np.empty_like(W2t), np.empty_like(W2t), np.empty((2, 1, hidden), P2.dtype)
+        gP1, gP2 = np.empty_like(P1[s]), np.empty_like(P2[s])
+        gb1, gb2 = np.empty(hidden, P2.dtype), np.empty(1, P2.dtype)
+        position = positions[s]
+        for t in range(lam1.shape[0]):
+            step = first_step + t
+            if kind1[0] != OP_NONE:
+                _weights(kind1, num1, P1[s], W1t, G1t, D1t)
+                gW1t[:], gG1t[:], gb1[:] = 0, 0, 0
+            _weights(kind2, num2, P2[s], W2t, G2t, D2t)
+            gW2t[:], gG2t[:], gb2[:] = 0, 0, 0
+            squared = 0.0
+            scale = dtype(2.0 / batch)
+            for r in range(batch):
+                target = _draw_row(x, position, bits, lows, starts, total, spans[s], code)
+                position += np.uint64(per_row)
+                if kind1[0] != OP_NONE:
+                    _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, B1[s], h, cache1)
+                else:
+                    h[:] = x
+                _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, B2[s], z, cache2)
+                error = z[0] - target
+                squared += np.float64(error * error)
+                grad_z[0] = scale * error
+                _backward(kind2, num2, h, log_h, W2t, G2t, z, cache2, grad_z, gW2t, gG2t, gb2, grad_h, kind1[0] != OP_NONE)
+                if kind1[0] != OP_NONE:
+                    _backward(kind1, num1, x, log_x, W1t, G1t, h, cache1, grad_h, gW1t, gG1t, gb1, grad_x, False)
+            mse = squared / batch
+            loss = mse + lam2[t] * _sparsity(W2t)
+            _update(kind2, num2, P2[s], M2[s], V2[s], B2[s], BM2[s], BV2[s], W2t, D2t, gW2t, gG2t, gb2, gP2, lam2[t], step, adam)
+            if kind1[0] != OP_NONE:
+                loss += lam1[t] * _sparsity(W1t)
+                _update(kind1, num1, P1[s], M1[s], V1[s], B1[s], BM1[s], BV1[s], W1t, D1t, gW1t, gG1t, gb1, gP1, lam1[t], step, adam)
+            losses[s, t] = loss
+            if not np.isfinite(mse):
+                diverged_at[s] = step
+                alive[s] = False
+                break
+
+
+@njit(parallel=True, **_NJIT)
+def _squared_errors(data, rows, first, second, out):  # noqa: ANN001, ANN202
+    """out[s] = the sum over ``rows`` rows of seed s's stream (``data``, a :class:`StreamRecord`) of
+    (model output - target)^2, float64 (layers as :func:`_train_steps` has them)."""
+    positions = data.positions  # one statement each, as in _train_steps
+    per_row = data.per_row
+    bits = data.bits
+    lows = data.lows
+    starts = data.starts
+    total = data.total
+    spans = data.spans
+    code = data.code
+    kind1, num1, P1, B1 = first.kind, first.numbers, first.P, first.B  # read only
+    kind2, num2, P2, B2 = second.kind, second.numbers, second.P, second.B
+    n_x = P1.shape[2] if kind1[0] != OP_NONE else P2.shape[2]
+    for s in prange(P2.shape[0]):
+        hidden = P2.shape[2]
+        x, log_x = np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype)
+        h, log_h, z = np.empty(hidden, P2.dtype), np.empty(hidden, P2.dtype), np.empty(1, P2.dtype)
+        spare_x, spare_h = np.empty(n_x, P2.dtype), np.empty(hidden, P2.dtype)
+        cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
+        W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
+        W2t, G2t = np.empty((1, hidden), P2.dtype), np.empty((1, hidden), P2.dtype)
+        D1t, D2t = np.empty((2, *W1t.shape), P2.dtype), np.empty((2, 1, hidden), P2.dtype)
+        if kind1[0] != OP_NONE:
+            _weights(kind1, num1, P1[s], W1t, G1t, D1t)
+        _weights(kind2, num2, P2[s], W2t, G2t, D2t)
+        total_error = 0.0
+        for r in range(rows):
+            target = _draw_row(x, positions[s] + np.uint64(r * per_row), bits, lows, starts, total, spans[s], code)
+            if kind1[0] != OP_NONE:
+                _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, B1[s], h, cache1)
+            else:
+                h[:] = x
+            _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, B2[s], z, cache2)
+            error = z[0] - target
+            total_error += np.float64(error * error)
+        out[s] = total_error
+
+
+# --- Which layers the kernels know -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """One layer as the kernels run it: ``kind`` (op, weight, activation, raw parameters, 1 if it
+    has a bias), ``numbers`` (low, high, eps, max exponent), its raw parameters in slot order (P0,
+    P1, G), the strength of its sparsity penalty by step and its bias, (S, 1, out), if it has one."""
+
+    kind: tuple[int, int, int, int, int]
+    numbers: tuple[float, float, float, float]
+    parameters: tuple[nn.Parameter, ...]
+    strength: Callable[[int], float] | None = None
+    bias: nn.Parameter | None = None
+
+    def all_parameters(self) -> tuple[nn.Parameter, ...]:
+        """The raw parameters and the bias, where there is one."""
+        return self.parameters if self.bias is None else (*self.parameters, self.bias)
+
+
+def layer_plan(layer: nn.Module) -> LayerPlan | None:
+    """The kernels' plan for ``layer``, or None if they do not run it (another unit, other options)."""
+    inf = math.inf
+    kind = type(layer)
+    if kind is NAU or kind is NMU:
+        op = OP_MATMUL if kind is NAU else OP_PRODUCT
+        return LayerPlan((op, WEIGHT_PLAIN, ACT_NONE, 1, 0), (*layer.weight_range, 0.0, inf), (layer.W,), layer.schedule)
+    if kind is NAC:
+        return LayerPlan((OP_MATMUL, WEIGHT_NAC, ACT_NONE, 2, 0), (-inf, inf, 0.0, inf), (layer.W_hat, layer.M_hat))
+    if kind is NACMul:
+        return LayerPlan((OP_EXP_LOG, WEIGHT_NAC, ACT_NONE, 2, 0), (-inf, inf, layer.eps, inf), (layer.W_hat, layer.M_hat))
+    if kind is NALU and layer.shared_weights and layer.gate == "input":
+        cap = inf if layer.max_exponent is None else layer.max_exponent
+        return LayerPlan((OP_NALU, WEIGHT_NAC, ACT_NONE, 3, 0), (-inf, inf, layer.eps, cap), (layer.W_hat, layer.M_hat, layer.G))
+    if kind is Dense:
+        activation = {"linear": ACT_NONE, "relu": ACT_RELU, "relu6": ACT_RELU6}[layer.activation]
+        has_bias = int(layer.bias is not None)
+        return LayerPlan((OP_MATMUL, WEIGHT_PLAIN, activation, 1, has_bias), (-inf, inf, 0.0, inf), (layer.W,), bias=layer.bias)
+    return None
+
+
+def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
+    """(first layer or None, second layer) if the kernels can train ``model``, else None.
+
+    They can for a stack of one or two known layers (:func:`layer_plan`) ending in one output,
+    whose parameters are all float32 or float64 on the CPU and have a leading seed axis
+    (S, in, out), biases (S, 1, out), as :func:`nalm.bench.engine.stacking.stack_seeds` makes them.
+    """
+    layers = list(model) if isinstance(model, nn.Sequential) else [model]
+    if not 1 <= len(layers) <= 2:
+        return None
+    plans = [layer_plan(layer) for layer in layers]
+    if any(p is None for p in plans) or layers[-1].out_features != 1:
+        return None
+    parameters = [p for layer_plan_ in plans for p in layer_plan_.all_parameters()]
+    if len(parameters) != len(list(model.parameters())):
+        return None
+    like = parameters[0]
+    if like.device.type != "cpu" or like.dtype not in BITS:
+        return None
+    if any(p.dtype != like.dtype or p.dim() != 3 or p.shape[0] != like.shape[0] for p in parameters):
+        return None
+    return (None, *plans) if len(plans) == 1 else (plans[0], plans[1])
+
+
+def covers(model: nn.Module) -> bool:
+    """Whether the kernels can train the stacked ``model`` (:func:`plan`)."""
+    return plan(model) is not None
+
+
+class StreamRecord(NamedTuple):
+    """The kernels' view of a task's stream: positions (S,) uint64 of each seed's next row, draws
+    per row, random bits per value, the range's intervals (lows, starts, total length), each
+    seed's subset spans (S, 4) and the operation's code (:data:`OPERATION_CODES`)."""
+
+    positions: np.ndarray
+    per_row: int
+    bits: int
+    lows: np.ndarray
+    starts: np.ndarray
+    total: float
+    spans: np.ndarray
+    code: int
+
+
+class LayerRecord(NamedTuple):
+    """One layer as the kernels read it: ``kind`` and ``numbers`` (:class:`LayerPlan`), the raw
+    parameters P and their Adam moments M, V (S, 3, in, out), the bias B and its moments BM, BV
+    (S, out), and the penalty's strength at each step of the call."""
+
+    kind: np.ndarray
+    numbers: np.ndarray
+    P: np.ndarray
+    M: np.ndarray
+    V: np.ndarray
+    B: np.ndarray
+    BM: np.ndarray
+    BV: np.ndarray
+    strengths: np.ndarray
+
+
+class StepRecord(NamedTuple):
+    """One call's training steps: rows per batch, the first step's number, Adam's (lr, beta1,
+    beta2, eps), which seeds train (S,) bool, and the outputs: each seed's diverged step (S,) and
+    loss per step (S, steps)."""
+
+    batch: int
+    first_step: int
+    adam: np.ndarray
+    alive: np.ndarray
+    diverged_at: np.ndarray
+    losses: np.ndarray
+
+
+class _PackedLayer:
+    """A layer's raw parameters and Adam moments packed (S, 3, in, out), its bias and the bias's
+    moments (S, out) (zero and unused without a bias), for the kernels."""
+
+    def __init__(self, layer: LayerPlan | None, like: torch.Tensor, seeds: int, shape: tuple[int, int]) -> None:
+        self.layer = layer
+        dtype = like.detach().numpy().dtype
+        self.P = np.zeros((seeds, 3, *shape), dtype=dtype)
+        self.M, self.V = np.zeros_like(self.P), np.zeros_like(self.P)
+        self.B = np.zeros((seeds, shape[1]), dtype=dtype)
+        self.BM, self.BV = np.zeros_like(self.B), np.zeros_like(self.B)
+        none = (OP_NONE, WEIGHT_PLAIN, ACT_NONE, 0, 0), (-math.inf, math.inf, 0.0, math.inf)
+        kind, numbers = none if layer is None else (layer.kind, layer.numbers)
+        self.kind, self.numbers = np.array(kind, dtype=np.int64), np.array(numbers, dtype=np.float64)
+
+    def strengths(self, steps: range) -> np.ndarray:
+        if self.layer is None or self.layer.strength is None:
+            return np.zeros(len(steps))
+        return np.array([float(self.layer.strength(step)) for step in steps])
+
+    def record(self, steps: range) -> LayerRecord:
+        """The layer as :func:`_train_steps` reads it, with its penalty's strength at ``steps``."""
+        return LayerRecord(self.kind, self.numbers, self.P, self.M, self.V, self.B, self.BM, self.BV, self.strengths(steps))
+
+    def load(self, moments: Callable[[nn.Parameter], tuple[torch.Tensor, torch.Tensor]] | None) -> None:
+        """Copy the parameters (and, with ``moments``, their Adam moments) in."""
+        for value, m_out, v_out, parameter in self._packing():
+            value[:] = parameter.detach().numpy().reshape(value.shape)
+            if moments is not None:
+                m, v = moments(parameter)
+                m_out[:], v_out[:] = m.numpy().reshape(value.shape), v.numpy().reshape(value.shape)
+
+    def store(self, moments: Callable[[nn.Parameter], tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Copy the parameters and Adam moments back out."""
+        for value, m_in, v_in, parameter in self._packing():
+            with torch.no_grad():
+                parameter.copy_(torch.from_numpy(value).view(parameter.shape))
+            m, v = moments(parameter)
+            m.copy_(torch.from_numpy(m_in).view(parameter.shape))
+            v.copy_(torch.from_numpy(v_in).view(parameter.shape))
+
+    def _packing(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, nn.Parameter]]:
+        """(packed value, packed Adam moments m and v, parameter) for each of the layer's parameters."""
+        if self.layer is None:
+            return []
+        packed = [(self.P[:, slot], self.M[:, slot], self.V[:, slot], p) for slot, p in enumerate(self.layer.parameters)]
+        if self.layer.bias is not None:
+            packed.append((self.B, self.BM, self.BV, self.layer.bias))
+        return packed
+
+
+class CompiledRun:
+    """Train and evaluate the stacked ``model`` (:func:`plan` must accept it) on ``task`` with the kernels.
+
+    The parameters stay the model's and the Adam moments the optimizer's (``exp_avg``,
+    ``exp_avg_sq``, ``step`` of ``optimizer.state``) between calls, so checkpoints and the
+    PyTorch engine read and write the same state.
+    """
+
+    def __init__(
+        self, model: nn.Module, task: StaticArithmeticTask, seeds: Sequence[int], optimizer: torch.optim.Adam
+    ) -> None:
+        layers = plan(model)
+        if layers is None:
+            raise ValueError(f"the compiled kernels cannot train {type(model).__name__} {model}")
+        self.task, self.optimizer, self.seeds = task, optimizer, tuple(seeds)
+        self.spans = task.spans([task.subsets(seed) for seed in seeds])
+        self.code = OPERATION_CODES[task.operation]
+        first, second = layers
+        like = second.parameters[0]
+        hidden = second.parameters[0].shape[1]
+        self.first = _PackedLayer(first, like, len(seeds), (task.input_size, hidden))
+        self.second = _PackedLayer(second, like, len(seeds), (hidden, 1))
+        self.bits = BITS[like.dtype]
+        group = optimizer.param_groups[0]
+        if group["weight_decay"] or group["amsgrad"] or group["maximize"]:
+            raise ValueError("the compiled kernels run plain Adam: no weight decay, amsgrad or maximize")
+        self.adam = np.array([group["lr"], *group["betas"], group["eps"]], dtype=np.float64)
+
+    def _moments(self, parameter: nn.Parameter) -> tuple[torch.Tensor, torch.Tensor]:
+        state = self.optimizer.state[parameter]
+        if not state:
+            state["step"] = torch.tensor(0.0)
+            state["exp_avg"] = torch.zeros_like(parameter, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(parameter, memory_format=torch.preserve_format)
+        return state["exp_avg"], state["exp_avg_sq"]
+
+    def _stream(self, positions: np.ndarray, bounds: Range) -> StreamRecord:
+        lows, starts, total = interval_arrays(intervals(bounds))
+        per_row = draws_per_row(self.task.input_size)
+        return StreamRecord(positions, per_row, self.bits, lows, starts, total, self.spans, self.code)
+
+    def train(self, streams: SeedStreams, steps: range, batch: int, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Train the ``alive`` seeds (S,) bool, updated in place) through ``steps`` (consecutive, from
+        1 on) with batches of ``batch`` rows from ``streams``. Returns the losses (S, len(steps)) and
+        each seed's diverged step (0 if it did not diverge)."""
+        positions = streams.advance(batch * len(steps), self.task.input_size)
+        for layer in (self.first, self.second):
+            layer.load(self._moments)
+        run = StepRecord(batch, steps.start, self.adam, alive, np.zeros(len(alive), dtype=np.int64),
+                         np.full((len(alive), len(steps)), np.nan))
+        data = self._stream(positions, self.task.interpolation_range)
+        _train_steps(data, self.first.record(steps), self.second.record(steps), run)
+        for layer in (self.first, self.second):
+            layer.store(self._moments)
+        for group in self.optimizer.param_groups:
+            for parameter in group["params"]:
+                self.optimizer.state[parameter]["step"].fill_(steps.stop - 1)
+        return run.losses, run.diverged_at
+
+    def mean_squared_errors(self, stream: str, rows: int) -> list[float]:
+        """Each seed's MSE on the first ``rows`` rows of its ``stream`` ("interpolation" or "extrapolation")."""
+        bounds: Range = self.task.interpolation_range if stream == "interpolation" else self.task.extrapolation_range
+        for layer in (self.first, self.second):
+            layer.load(None)
+        out = np.zeros(len(self.seeds))
+        positions = SeedStreams(self.seeds, stream).advance(rows, self.task.input_size)
+        no_steps = range(0)
+        _squared_errors(self._stream(positions, bounds), rows, self.first.record(no_steps), self.second.record(no_steps), out)
+        return (out / rows).tolist()
+
+    def evaluate(self, rows: int) -> Scores:
+        """Each seed's interpolation and extrapolation MSE on its sets of ``rows`` points."""
+        interpolation = self.mean_squared_errors("interpolation", rows)
+        return Scores(interpolation, self.mean_squared_errors("extrapolation", rows), [()] * len(self.seeds))

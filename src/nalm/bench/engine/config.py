@@ -1,0 +1,49 @@
+"""How one run trains: steps, batch size, Adam's learning rate, evaluation schedule, seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nalm.validation import positive_float, positive_int
+
+MAX_STEPS = 10**9
+"""The most training steps a run may ask for (200 times the published budget)."""
+MAX_ROWS = 10**7
+"""The most rows a training batch or an evaluation set may have."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: steps, batch size, Adam's learning rate, evaluation schedule, seed.
+
+    Protocol (Madsen and Johansen 2020): Adam, a fresh batch every step, evaluation every
+    ``eval_every`` steps (and at the last) on fixed evaluation sets of ``eval_size`` points.
+    """
+
+    steps: int = 10_000
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    eval_every: int = 1_000
+    eval_size: int = 10_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        positive_int("steps", self.steps, at_most=MAX_STEPS)
+        positive_int("batch_size", self.batch_size, at_most=MAX_ROWS)
+        positive_float("learning_rate", self.learning_rate)
+        positive_int("eval_every", self.eval_every)
+        positive_int("eval_size", self.eval_size, at_most=MAX_ROWS)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+
+    @classmethod
+    def of(cls, settings: object) -> TrainConfig:
+        """The training settings of ``settings`` (a benchmark): its steps, batch size, learning
+        rate and evaluation schedule, checked here; the seed is each run's own."""
+        names = ("steps", "batch_size", "learning_rate", "eval_every", "eval_size")
+        return cls(**{name: getattr(settings, name) for name in names})
+
+    def identity(self) -> dict[str, int | float]:
+        """The settings that define a stacked run (all but ``seed``: each seed is its own run)."""
+        return {"steps": self.steps, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
+                "eval_every": self.eval_every, "eval_size": self.eval_size}

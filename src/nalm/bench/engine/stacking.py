@@ -1,0 +1,127 @@
+"""Many seeds of one configuration side by side, in one module.
+
+The units' formulas broadcast over leading axes (see :mod:`nalm.functional`), so a module whose
+matrices are (S, in, out) and whose vectors are (S, 1, n) maps inputs (S, batch, in) to
+(S, batch, out): S independent models in one forward pass (:func:`stack_seeds`). Adam is
+elementwise, so one Adam over the stacked parameters is S independent Adams. Models whose
+parameters cannot be stacked (the digit tasks' CNN readers) are held side by side instead, one
+member per seed (:class:`SeedEnsemble`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from nalm.bench.tasks.streams import MAX_SEED
+
+
+def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
+    """Return ``seeds`` as a tuple if it is a non-empty sequence of distinct integers >= 0, else raise."""
+    seeds = tuple(seeds)
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed, got none")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seeds must be integers in [0, {MAX_SEED}], got {seed!r}")
+    duplicates = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if duplicates:
+        raise ValueError(f"seeds must be distinct, got {duplicates} more than once")
+    return seeds
+
+
+def seed_axis_shape(shape: torch.Size, n_seeds: int) -> tuple[int, ...]:
+    """The stacked shape of a parameter of ``shape``: (S, *shape) for a matrix; a vector (n,)
+    becomes (S, 1, n) and a scalar (S, 1, 1), so that they broadcast over (S, batch, features)."""
+    return (n_seeds, *(1,) * max(0, 2 - len(shape)), *shape)
+
+
+@contextmanager
+def seed_axis_view(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, ``model``'s parameters are views of themselves with a leading seed axis of 1
+    (shapes as :func:`seed_axis_shape`), sharing their storage: training the view trains the model."""
+    originals = list(model.named_parameters())
+    try:
+        for name, parameter in originals:
+            owner, _, attribute = name.rpartition(".")
+            view = nn.Parameter(parameter.detach().view(seed_axis_shape(parameter.shape, 1)))
+            setattr(model.get_submodule(owner), attribute, view)
+        yield model
+    finally:
+        for name, parameter in originals:
+            owner, _, attribute = name.rpartition(".")
+            setattr(model.get_submodule(owner), attribute, parameter)
+
+
+def stack_seeds(build: Callable[[], nn.Module], seeds: Sequence[int]) -> nn.Module:
+    """One model per seed, stacked into one module with a leading seed axis on every parameter.
+
+    ``torch.manual_seed(seed)`` runs before each ``build()``, so seed s starts exactly as a model
+    built after ``torch.manual_seed(s)`` alone. The returned module is the first built model with
+    each parameter replaced by the per-seed parameters stacked in the order of ``seeds``:
+    a matrix (in, out) becomes (S, in, out), a vector (n,) becomes (S, 1, n) (see
+    :func:`seed_axis_shape`). Its forward maps (S, batch, in) to (S, batch, out).
+
+    Raises ValueError for bad seeds, for a model with buffers (only parameters are stacked) and
+    for builds whose parameters differ in names or shapes.
+    """
+    seeds = check_seeds(seeds)
+    models = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        models.append(build())
+    stacked = models[0]
+    buffers = [name for name, _ in stacked.named_buffers()]
+    if buffers:
+        raise ValueError(f"stack_seeds stacks parameters only, but the model has buffers {buffers}")
+    layout = [(name, p.shape) for name, p in stacked.named_parameters()]
+    for seed, model in zip(seeds[1:], models[1:]):
+        other = [(name, p.shape) for name, p in model.named_parameters()]
+        if other != layout:
+            raise ValueError(f"build() made a different model for seed {seed}: parameters {other} instead of {layout}")
+    per_seed = [dict(model.named_parameters()) for model in models]
+    for name, shape in layout:
+        owner, _, attribute = name.rpartition(".")
+        values = torch.stack([parameters[name].detach() for parameters in per_seed])
+        setattr(
+            stacked.get_submodule(owner),
+            attribute,
+            nn.Parameter(values.reshape(seed_axis_shape(shape, len(seeds)))),
+        )
+    return stacked
+
+
+class SeedEnsemble(nn.Module):
+    """One model per seed, ``members[i]`` for seed i, trained together: the training hooks are the
+    sums of the members' (each member's penalty is its own, so the sum gives each its own gradient)."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def regularization_loss(self, step: int, alive: torch.Tensor | None = None) -> torch.Tensor:
+        """The sum of the members' penalties at ``step``, of those where the boolean (S,) ``alive``
+        is True if given."""
+        if alive is not None and alive.shape != (len(self.members),):
+            raise ValueError(f"alive must have one entry per member ({len(self.members)}), got shape {tuple(alive.shape)}")
+        living = [True] * len(self.members) if alive is None else alive.tolist()
+        return sum((member.regularization_loss(step) for member, lives in zip(self.members, living) if lives),
+                   next(self.parameters()).new_zeros(()))
+
+    @torch.no_grad()
+    def apply_constraints(self) -> None:
+        for member in self.members:
+            member.apply_constraints()
+
+
+def ensemble_seeds(build: Callable[[], nn.Module], seeds: Sequence[int]) -> SeedEnsemble:
+    """``build()`` once per seed after ``torch.manual_seed(seed)``, so each member starts exactly as
+    that seed's model built alone."""
+    members = []
+    for seed in check_seeds(seeds):
+        torch.manual_seed(seed)
+        members.append(build())
+    return SeedEnsemble(members)

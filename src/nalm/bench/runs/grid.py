@@ -1,0 +1,122 @@
+"""A benchmark grid: the base of every task's benchmark (seeds, training settings, validation, settings()).
+
+A grid expands to configurations (one model on one operation, and more axes where the task has
+them), each trained with seeds 0 .. S-1 side by side by the runner (:mod:`nalm.bench.runs.runner`).
+A task's grid subclasses :class:`Grid` and contributes how to build its models, its tasks and its
+rows; the runner, the results file and the executors are shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Protocol
+
+from torch import nn
+
+from nalm.bench.engine.config import TrainConfig
+from nalm.bench.engine.problem import TrainResult
+from nalm.bench.tasks.streams import DATA_STREAMS
+from nalm.validation import choice, positive_int
+
+Row = dict[str, Any]
+"""One run's results, as written to the results file."""
+
+
+class Configuration(Protocol):
+    """One cell of a grid: the unit of training (S seeds side by side)."""
+
+    model: str
+    operation: str
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """What identifies the configuration among every task's (hashable)."""
+        ...
+
+    def label(self, with_ranges: bool = False) -> str:
+        """"nmu mul", with the ranges where a grid has several."""
+        ...
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The values every benchmark has: its models and operations, seeds 0 .. ``seeds`` - 1, and
+    how each run trains (:class:`~nalm.bench.engine.config.TrainConfig`). Subclasses set
+    :attr:`TASK`, :attr:`MODEL_NAMES`, :attr:`OPERATION_NAMES`, :attr:`MAX_SEEDS` and the methods
+    that raise NotImplementedError here."""
+
+    TASK: ClassVar[str] = ""
+    """The task's name, as rows and the command line give it."""
+    MODEL_NAMES: ClassVar[tuple[str, ...]] = ()
+    OPERATION_NAMES: ClassVar[tuple[str, ...]] = ()
+    MAX_SEEDS: ClassVar[int] = 100_000
+    AXES: ClassVar[frozenset[str]] = frozenset({"models", "operations", "seeds"})
+    """The fields that are the grid's axes: the rest are its settings."""
+
+    models: tuple[str, ...] = ()
+    operations: tuple[str, ...] = ()
+    seeds: int = 1
+    steps: int = 1
+    eval_every: int = 1
+    batch_size: int = 1
+    learning_rate: float = 1e-3
+    eval_size: int = 1
+
+    def __post_init__(self) -> None:
+        for name, options in (("models", self.MODEL_NAMES), ("operations", self.OPERATION_NAMES)):
+            values = tuple(getattr(self, name))
+            if not values:
+                raise ValueError(f"{name} must name at least one, got none")
+            for value in values:
+                choice(name[:-1], value, options)
+            object.__setattr__(self, name, tuple(dict.fromkeys(values)))
+        positive_int("seeds", self.seeds, at_most=self.MAX_SEEDS)
+        self.train_config()  # checks steps, eval_every, batch_size, learning_rate, eval_size
+
+    def seed_list(self) -> tuple[int, ...]:
+        """The seeds every configuration is trained with: 0 .. seeds - 1."""
+        return tuple(range(self.seeds))
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig.of(self)
+
+    def settings(self) -> dict[str, Any]:
+        """The values every run shares, all but the grid's axes (:attr:`AXES`), and the version of
+        the data streams: runs with different settings must not be mixed in one results file."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self.AXES}
+        return {**values, "data": DATA_STREAMS}
+
+    def configurations(self) -> Sequence[Configuration]:
+        """Every configuration, in the grid's order."""
+        raise NotImplementedError
+
+    def task(self, configuration: Any) -> Any:
+        """The task ``configuration`` trains on."""
+        raise NotImplementedError
+
+    def builder(self, configuration: Any, device: str) -> Callable[[], nn.Module]:
+        """A function that builds one seed's model of ``configuration`` on ``device``."""
+        raise NotImplementedError
+
+    def rows(self, configuration: Any, seeds: tuple[int, ...], results: list[TrainResult],
+             build: Callable[[], nn.Module]) -> list[Row]:
+        """One row per seed of ``configuration`` from its training ``results``."""
+        raise NotImplementedError
+
+    def model_definition(self, model: str, operation: str) -> str | None:
+        """How nalm defines ``model`` on ``operation`` now (what rows record), None for an unknown one."""
+        raise NotImplementedError
+
+    def seeds_independent(self, configuration: Any, engine: str) -> bool:
+        """Whether a seed's numbers do not depend on the seeds beside it (so seeds may train in
+        chunks): True only where the compiled kernels train ``configuration``."""
+        return False
+
+    @staticmethod
+    def configuration_of(row: Row) -> Configuration:
+        """The configuration a row of this task belongs to."""
+        raise NotImplementedError
+
+    ROW_KEYS: ClassVar[tuple[str, ...]] = ()
+    """The fields every run's row has, that the readers rely on."""

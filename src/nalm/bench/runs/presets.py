@@ -1,0 +1,90 @@
+"""The benchmark presets: the published settings of each task, by name (``nalm bench --preset NAME``)."""
+
+from __future__ import annotations
+
+from nalm.bench.runs.digit_grid import SequenceBenchmark
+from nalm.bench.runs.grid import Grid
+from nalm.bench.runs.static_grid import Benchmark, RangePair
+from nalm.validation import choice
+
+SINGLE_RANGES: tuple[RangePair, ...] = (
+    ((-20.0, -10.0), (-40.0, -20.0)),
+    ((-2.0, -1.0), (-6.0, -2.0)),
+    ((-1.2, -1.1), (-6.1, -1.2)),
+    ((-0.2, -0.1), (-2.0, -0.2)),
+    ((-2.0, 2.0), ((-6.0, -2.0), (2.0, 6.0))),
+    ((0.1, 0.2), (0.2, 2.0)),
+    ((1.0, 2.0), (2.0, 6.0)),
+    ((1.1, 1.2), (1.2, 6.0)),
+    ((10.0, 20.0), (20.0, 40.0)),
+)
+"""The nine range pairs of the single-unit task of Mistry et al. 2021."""
+
+PRESETS: dict[str, Benchmark] = {
+    # About 40 seconds on two CPU cores: the published task and protocol, but 6,000 steps
+    # instead of 5e6, 8 seeds, evaluated every 500 steps. Enough for NAU to solve sub.
+    "quick": Benchmark(),
+    # Madsen and Johansen, "Neural Arithmetic Units", ICLR 2020, arXiv 2001.05016: the static
+    # task at the published settings and models (every model of their Table 1 and its appendix
+    # on every operation of Table 1).
+    "madsen2020": Benchmark(
+        models=("linear", "relu", "relu6", "nac", "nac_mul", "nalu", "nau", "nmu"),
+        operations=("add", "sub", "mul"),
+        seeds=100,
+        steps=5_000_000,
+        eval_every=1_000,
+        threshold_samples=1_000_000,
+    ),
+    # Trask et al. 2018, section 4.1, the recurrent task: the input vector of the static task arrives
+    # over 10 time steps (our choice of length) and a recurrent cell of the first unit accumulates a and b.
+    "trask2018-recurrent": Benchmark(
+        models=("nac", "nalu", "nau", "nmu"),
+        operations=("add", "sub", "mul"),
+        seeds=8,
+        steps=50_000,
+        eval_every=1_000,
+        time_steps=10,
+    ),
+    # Mistry, Farrahi, Hare, "A Primer for Neural Arithmetic Logic Modules", 2021, arXiv 2101.09530:
+    # each unit alone on two inputs, a op b, over their range pairs.
+    "primer2021": Benchmark(
+        models=("nac", "nalu", "inalu", "nau", "nmu", "npu", "realnpu"),
+        operations=("add", "sub", "mul", "div"),
+        seeds=25,
+        steps=50_000,
+        eval_every=1_000,
+        input_size=2,
+        subset_ratio=0.5,
+        overlap_ratio=0.0,
+        hidden_size=0,
+        ranges=SINGLE_RANGES,
+        threshold_samples=1_000_000,
+    ),
+}
+"""The static task's presets by name; ``nalm bench --preset NAME`` overrides any value from the command line."""
+
+
+
+SEQUENCE_PRESETS: dict[str, SequenceBenchmark] = {
+    # A few minutes on two CPU cores: scikit-learn's digits, the published lengths, 4 seeds.
+    "digits-quick": SequenceBenchmark(test_lengths=None),
+    # Madsen and Johansen's sequential MNIST at their lengths, every cell and the LSTM, 10 seeds.
+    "digits": SequenceBenchmark(
+        models=("nau", "nmu", "nac", "nalu", "lstm"),
+        operations=("count", "sum", "product"),
+        seeds=10,
+        steps=100_000,
+        eval_every=1_000,
+        eval_size=1_000,
+    ),
+}
+"""The digit benchmark presets; ``nalm bench --preset NAME`` overrides any value from the command line."""
+
+
+ALL_PRESETS: dict[str, Grid] = {**PRESETS, **SEQUENCE_PRESETS}
+"""``nalm bench``'s presets: the static task's (:data:`PRESETS`) and the digit tasks'."""
+
+
+def preset(name: str) -> Grid:
+    """The preset ``name``; an unknown name raises ValueError listing the known ones."""
+    return ALL_PRESETS[choice("preset", name, tuple(ALL_PRESETS))]

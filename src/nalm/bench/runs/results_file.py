@@ -1,0 +1,188 @@
+"""A benchmark's results file: which seeds of each configuration it holds, its lock, its checkpoints.
+
+Each configuration's runs are appended and flushed as soon as it finishes; while it trains, its
+state is checkpointed at every evaluation (in the folder RESULTS.checkpoints, removed once the
+rows are saved). Every line carries the benchmark's settings (:meth:`Grid.settings`) and its
+model's definition; a file written with other settings or model definitions is refused, never mixed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import socket
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+from nalm.bench.runs.grid import Configuration, Grid, Row
+from nalm.bench.runs.rows import configuration_of, read_results, to_json
+
+fcntl: ModuleType | None
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: files are not locked
+    fcntl = None
+
+
+class ResultsFile:
+    """A benchmark's results file: which seeds of each configuration it holds, and appending more.
+
+    Opening it reads the existing lines and raises ValueError if any was written with settings or
+    model definitions other than ``benchmark``'s. Only a sweep that holds the file's lock
+    (:meth:`locked`) writes to it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], benchmark: Grid) -> None:
+        self.path = Path(path)
+        self.benchmark = benchmark
+        self._check_writable()
+        self._load()
+
+    def _check_writable(self) -> None:
+        """Raise ValueError, before any training, if the results cannot be written to the path."""
+        if str(self.path) in ("", "."):
+            raise ValueError("the results file needs a name, got an empty path")
+        if self.path.is_dir():
+            raise ValueError(f"results file {self.path} is a folder; give a file's path, e.g. {self.path / 'runs.jsonl'}")
+        if self.path.exists() and not self.path.is_file():
+            raise ValueError(f"results file {self.path} is not a regular file (a device or a pipe)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a"):
+                pass
+        except OSError as error:
+            raise ValueError(f"cannot write results file {self.path}: {error.strerror or error}") from None
+
+    def _load(self) -> None:
+        """Read the file's runs, refusing one of other settings or model definitions."""
+        rows = read_results(self.path) if self.path.exists() else []
+        settings = self.benchmark.settings()
+        for row in rows:
+            if row.get("settings") != settings:
+                theirs = row.get("settings") or {}
+                differ = ", ".join(
+                    f"{key} {theirs.get(key)!r} there, {value!r} here"
+                    for key, value in settings.items()
+                    if theirs.get(key) != value
+                )
+                raise ValueError(
+                    f"results file {self.path} was written by another benchmark ({differ}); "
+                    "choose another --results path or the same settings"
+                )
+        for row in rows:
+            now = self.benchmark.model_definition(row.get("model"), row.get("operation"))
+            if row.get("model_definition") != now:
+                raise ValueError(
+                    f"results file {self.path} holds runs of model {row.get('model')!r} as defined when they ran "
+                    f"({row.get('model_definition') or 'not recorded'}), not as nalm defines it now ({now}); "
+                    "choose another --results path"
+                )
+        self._done: dict[tuple, set[int]] = {}
+        for row in rows:
+            self._done.setdefault(configuration_of(row).key, set()).add(row["seed"])
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the file's lock (RESULTS.lock, released when the block ends or the process dies),
+        drop a last line cut off by a kill and read the file again. A second holder is refused at
+        once with a ValueError that names the file and the process holding it."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        if fcntl is None:  # not a POSIX system: no lock, say so
+            warnings.warn(f"results file {self.path} is not locked on this system: run one sweep on it at a time",
+                          stacklevel=3)
+            self._load()
+            yield
+            return
+        try:
+            lock = lock_path.open("a+")
+        except OSError as error:
+            raise ValueError(f"cannot create the lock file {lock_path}: {error.strerror or error}") from None
+        with lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+                raise ValueError(
+                    f"results file {self.path} is being written by another nalm bench ({holder}); "
+                    "wait for it to finish or choose another --results path"
+                ) from None
+            except OSError as error:
+                raise ValueError(
+                    f"cannot lock {lock_path} ({error.strerror or error}; some network file systems refuse locks): "
+                    "choose a --results path on a local disk"
+                ) from None
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"process {os.getpid()} on {socket.gethostname()}")
+            lock.flush()
+            try:
+                if self.path.exists():
+                    self._drop_cut_line()
+                self._load()
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _drop_cut_line(self) -> None:
+        """Drop what follows the last newline if it is a line cut off by a kill; a complete row that
+        only lacks its newline gets one instead."""
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end == len(data):
+            return
+        try:
+            complete = isinstance(json.loads(data[end:]), dict)
+        except ValueError:
+            complete = False
+        with self.path.open("r+b") as file:
+            if complete:
+                file.seek(0, os.SEEK_END)
+                file.write(b"\n")
+            else:
+                file.truncate(end)
+
+    def missing_seeds(self, configuration: Configuration) -> tuple[int, ...]:
+        """The benchmark's seeds of ``configuration`` that the file does not hold yet."""
+        done = self._done.get(configuration.key, set())
+        return tuple(seed for seed in self.benchmark.seed_list() if seed not in done)
+
+    def pending(self) -> list[tuple[Configuration, tuple[int, ...]]]:
+        """Each configuration that lacks a seed, with every seed of the benchmark: a configuration
+        always trains as the whole stack an uninterrupted sweep trains, so that its seeds' numbers
+        are those of that sweep, even where a seed's float32 rounding depends on its stack (the
+        PyTorch loop); only the missing seeds' rows are then appended."""
+        return [(c, self.benchmark.seed_list()) for c in self.benchmark.configurations() if self.missing_seeds(c)]
+
+    def checkpoint(self, configuration: Configuration, seeds: tuple[int, ...]) -> Path:
+        """Where the run of ``configuration`` with ``seeds`` keeps its checkpoint: a file in the
+        folder RESULTS.checkpoints, named by the model, the operation and a digest of the run."""
+        run = repr((configuration.key, seeds, sorted(self.benchmark.settings().items())))
+        digest = hashlib.sha256(run.encode()).hexdigest()[:16]
+        return self._checkpoints / f"{configuration.model}-{configuration.operation}-{digest}.pt"
+
+    @property
+    def _checkpoints(self) -> Path:
+        return self.path.with_name(self.path.name + ".checkpoints")
+
+    def remove_checkpoints(self) -> None:
+        """Delete the checkpoint folder and what is in it (checkpoints of runs since saved or abandoned)."""
+        shutil.rmtree(self._checkpoints, ignore_errors=True)
+
+    def append(self, rows: Iterable[Row]) -> None:
+        """Write ``rows`` as JSON lines in one write, then flush them to disk."""
+        rows = list(rows)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as file:
+            file.write("".join(to_json(row) + "\n" for row in rows))
+            file.flush()
+            os.fsync(file.fileno())
+        for row in rows:
+            self._done.setdefault(configuration_of(row).key, set()).add(row["seed"])
+
+

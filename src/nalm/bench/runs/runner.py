@@ -1,0 +1,159 @@
+"""Run a benchmark: train every configuration its results file lacks, and append the rows.
+
+A sweep that is killed loses at most the steps since the last evaluation of the configurations in
+flight: the same command run again trains only what the file lacks, resuming those
+configurations from their checkpoints. Configurations train in this process, in worker processes
+(the local executor) or as tasks on a Ray cluster (:mod:`nalm.bench.runs.ray_executor`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import torch
+
+from nalm.bench.engine.loop import ENGINES, train_seeds
+from nalm.bench.runs.grid import Configuration, Grid, Row
+from nalm.bench.runs.ray_executor import train_on_ray
+from nalm.bench.runs.results_file import ResultsFile
+from nalm.bench.runs.rows import configuration_of, read_results
+from nalm.validation import choice, positive_int
+
+EXECUTORS = ("local", "ray")
+"""Where configurations train: processes on this machine, or tasks on a Ray cluster."""
+
+
+def run_configuration(
+    benchmark: Grid,
+    configuration: Configuration,
+    seeds: tuple[int, ...],
+    threads: int = 1,
+    checkpoint: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
+    engine: str = "auto",
+) -> list[Row]:
+    """Train ``configuration`` with ``seeds`` side by side on ``device`` (``threads`` threads on the
+    CPU) with ``engine``, saving and resuming the run at ``checkpoint`` (see
+    :func:`nalm.bench.engine.loop.train_stacked`), and return one row per seed (the grid's rows)."""
+    build = benchmark.builder(configuration, device)
+    definition = {"model": configuration.model,
+                  "definition": benchmark.model_definition(configuration.model, configuration.operation)}
+    results = train_seeds(build, benchmark.task(configuration), benchmark.train_config(), seeds, threads=threads,
+                          checkpoint=checkpoint, engine=engine, definition=definition)
+    return benchmark.rows(configuration, seeds, results, build)
+
+
+def _start_worker(parent: int) -> None:
+    """Worker initializer: one thread per process (the processes use the cores); Ctrl-C is the
+    parent's to handle; and the worker exits within a second once its parent is gone (killed
+    with -9, say), instead of training on for nobody."""
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="nalm-parent-watch", daemon=True).start()
+
+
+def run_benchmark(
+    results: ResultsFile,
+    *,
+    workers: int = 2,
+    executor: str = "local",
+    address: str | None = None,
+    device: str = "cpu",
+    engine: str = "auto",
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[Configuration, list[Row]], None] | None = None,
+) -> list[Row]:
+    """Train every configuration of ``results.benchmark`` that ``results`` lacks, ``workers``
+    processes at a time, appending each one's rows as it finishes, holding the file's lock
+    throughout (:meth:`ResultsFile.locked`: a second sweep on the same file is refused).
+
+    ``executor="ray"`` runs each configuration as a task of one CPU on the Ray cluster at
+    ``address`` (None: a local Ray instance of this machine's cores); this process alone writes
+    the results file, a task lost with its node is run again (from its checkpoint where the nodes
+    share the results folder), and ``workers`` is not used. The models train on ``device``
+    ("cpu", or a GPU such as "cuda": the local executor only), on ``engine``
+    (:data:`~nalm.bench.engine.loop.ENGINES`). Returns the file's rows of the
+    benchmark's configurations and seeds, in the grid's order, then by seed.
+
+    ``on_start(n)`` is told how many configurations are to train, ``on_done(configuration, rows)``
+    each one as it is saved (e.g. for a progress bar). With ``workers=1``, or with one configuration
+    to train, they train in this process on ``workers`` threads; otherwise in spawned
+    processes of one thread each, so a script that calls this needs ``if __name__ == "__main__":``.
+    """
+    positive_int("workers", workers)
+    choice("executor", executor, EXECUTORS)
+    choice("engine", engine, ENGINES)
+    if executor == "ray" and torch.device(device).type != "cpu":
+        raise ValueError(f"the Ray executor trains on its nodes' CPUs; --device {device} needs --executor local")
+    benchmark = results.benchmark
+    train_all = train_on_ray if executor == "ray" else _train_all
+    options = {"address": address} if executor == "ray" else {"workers": workers, "device": device}
+    with results.locked():
+        pending = results.pending()
+        if on_start is not None:
+            on_start(len(pending))
+        checkpoints = {configuration.key: results.checkpoint(configuration, seeds) for configuration, seeds in pending}
+        missing = {configuration.key: set(results.missing_seeds(configuration)) for configuration, _ in pending}
+        for configuration, rows in train_all(run_configuration, benchmark, pending, list(checkpoints.values()),
+                                             engine=engine, **options):
+            rows = [row for row in rows if row["seed"] in missing[configuration.key]]
+            results.append(rows)
+            checkpoints[configuration.key].unlink(missing_ok=True)
+            if on_done is not None:
+                on_done(configuration, rows)
+        results.remove_checkpoints()  # everything is saved: what is left belongs to no pending run
+    order = {c.key: i for i, c in enumerate(benchmark.configurations())}
+    seeds = set(benchmark.seed_list())
+    rows = [row for row in read_results(results.path) if configuration_of(row).key in order and row["seed"] in seeds]
+    return sorted(rows, key=lambda row: (order[configuration_of(row).key], row["seed"]))
+
+
+def _train_all(
+    train: Callable[..., list[Row]],
+    benchmark: Grid,
+    pending: list[tuple[Configuration, tuple[int, ...]]],
+    checkpoints: list[Path],
+    engine: str,
+    workers: int,
+    device: str,
+) -> Iterator[tuple[Configuration, list[Row]]]:
+    """Each pending configuration with its rows (``train``: :func:`run_configuration`), in the order they finish."""
+    if workers == 1 or len(pending) <= 1:
+        for (configuration, seeds), checkpoint in zip(pending, checkpoints):
+            yield configuration, train(benchmark, configuration, seeds, workers, checkpoint, device, engine)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process that has started torch's threads
+    pool = ProcessPoolExecutor(
+        min(workers, len(pending)), mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+    )
+    try:
+        futures: dict[Future, Configuration] = {
+            pool.submit(train, benchmark, configuration, seeds, 1, checkpoint, device, engine): configuration
+            for (configuration, seeds), checkpoint in zip(pending, checkpoints)
+        }
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    except BaseException:  # an error or Ctrl-C: stop the workers now; their checkpoints stay
+        processes = list(getattr(pool, "_processes", {}).values())
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+

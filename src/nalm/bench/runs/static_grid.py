@@ -1,0 +1,243 @@
+"""The static (and recurrent) task's benchmark: which models, operations and ranges to train.
+
+A :class:`Benchmark` expands to :class:`Configuration` s, one per model x operation x range pair,
+and makes each one's rows. Per run, following Madsen and Johansen 2020: the selected evaluation is
+the one with the lowest interpolation MSE; ``success`` = its extrapolation MSE < the task's
+threshold; ``solved_at`` = the first evaluation step with extrapolation MSE < threshold
+(successful runs only). The NALU paper's normalized error is 100 * final MSE / (the same seed's
+MSE at initialization, step 0). The sparsity error is read at the selected step, like the errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from nalm.bench.engine.compiled import covers
+from nalm.bench.engine.config import TrainConfig
+from nalm.bench.engine.loop import mean_squared_error
+from nalm.bench.engine.problem import TrainResult
+from nalm.bench.engine.stacking import stack_seeds
+from nalm.bench.models.static import MODELS, build_published_model, check_model
+from nalm.bench.runs.grid import Grid, Row
+from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, range_label, value_range
+from nalm.bench.tasks.streams import SeedStreams
+from nalm.bench.tasks.thresholds import success_threshold
+from nalm.validation import non_negative_int, positive_int
+
+MAX_SEEDS = 100_000
+"""The most seeds a benchmark may train per configuration."""
+MAX_BATCH_ELEMENTS = 2**31
+"""The most values in one training batch of all the seeds (8 GiB in float32)."""
+
+RangePair = tuple[Range, Range]
+"""(interpolation range, extrapolation range), each (low, high) or a union of such intervals."""
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One model on one operation and range pair: the unit of training (S seeds side by side)."""
+
+    model: str
+    operation: str
+    interpolation_range: Range
+    extrapolation_range: Range
+
+    @property
+    def key(self) -> tuple[str, str, Range, Range]:
+        return (self.model, self.operation, self.interpolation_range, self.extrapolation_range)
+
+    @property
+    def ranges_label(self) -> str:
+        """"U[1,2] -> U[2,6]": the interpolation and extrapolation ranges."""
+        return f"{range_label(self.interpolation_range)} -> {range_label(self.extrapolation_range)}"
+
+    def label(self, with_ranges: bool) -> str:
+        """"nmu mul", or "nmu mul U[1,2] -> U[2,6]" with ``with_ranges``."""
+        return f"{self.model} {self.operation}" + (f" {self.ranges_label}" if with_ranges else "")
+
+
+@dataclass(frozen=True)
+class Benchmark(Grid):
+    """Every value of a benchmark of the static task. Defaults: the static task of Madsen and Johansen 2020
+    (100 inputs, subsets of 25 overlapping by 12, U[1,2] -> U[2,6]) with the ``quick`` preset's
+    models, operations, seeds and steps.
+
+    ``hidden_size`` 0 means no hidden layer: the model is its pair's second unit alone
+    (see :func:`nalm.bench.models.build_published_model`). ``time_steps`` > 1 is the recurrent
+    task: the input vector arrives over that many steps and the first layer is a recurrent cell. ``threshold_samples`` is the number of
+    extrapolation samples that estimate the success threshold
+    (:func:`nalm.bench.metrics.success_threshold`).
+    """
+
+    models: tuple[str, ...] = ("nau", "nmu", "nac", "nalu")
+    operations: tuple[str, ...] = ("add", "sub", "mul")
+    seeds: int = 8
+    steps: int = 6_000
+    eval_every: int = 500
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    eval_size: int = 10_000
+    input_size: int = 100
+    subset_ratio: float = 0.25
+    overlap_ratio: float = 0.5
+    hidden_size: int = 2
+    time_steps: int = 1
+    ranges: tuple[RangePair, ...] = (((1.0, 2.0), (2.0, 6.0)),)
+    threshold_samples: int = 100_000
+
+    TASK: ClassVar[str] = "static"
+    MODEL_NAMES: ClassVar[tuple[str, ...]] = tuple(MODELS)
+    OPERATION_NAMES: ClassVar[tuple[str, ...]] = tuple(OPERATIONS)
+    MAX_SEEDS: ClassVar[int] = MAX_SEEDS
+    ROW_KEYS: ClassVar[tuple[str, ...]] = (
+        "model", "operation", "interpolation_range", "extrapolation_range", "seed", "settings", "success")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        positive_int("threshold_samples", self.threshold_samples, at_most=10**9)
+        non_negative_int("hidden_size", self.hidden_size)
+        if not self.ranges:
+            raise ValueError("ranges must hold at least one (interpolation, extrapolation) pair, got none")
+        ranges = tuple(
+            (value_range("interpolation_range", i), value_range("extrapolation_range", e))
+            for i, e in self.ranges
+        )
+        object.__setattr__(self, "ranges", ranges)
+        elements = self.seeds * self.batch_size * self.input_size * positive_int("time_steps", self.time_steps)
+        if elements > MAX_BATCH_ELEMENTS:
+            raise ValueError(
+                f"seeds x batch_size x input_size = {elements:,} values in one training batch, more than "
+                f"{MAX_BATCH_ELEMENTS:,} ({MAX_BATCH_ELEMENTS * 4 / 2**30:.0f} GiB in float32); use fewer seeds, rows or inputs"
+            )
+        for model in self.models:
+            check_model(model, self.hidden_size, self.time_steps)
+        for configuration in self.configurations():
+            self.task(configuration)  # checks input_size, subset_ratio, overlap_ratio
+
+    AXES: ClassVar[frozenset[str]] = frozenset({"models", "operations", "ranges", "seeds"})
+
+    def configurations(self) -> list[Configuration]:
+        """Model x operation x range pair, in that nesting order."""
+        return [
+            Configuration(model, operation, *pair)
+            for model, operation, pair in itertools.product(self.models, self.operations, self.ranges)
+        ]
+
+    def task(self, configuration: Configuration) -> StaticArithmeticTask:
+        return StaticArithmeticTask(
+            operation=configuration.operation,
+            input_size=self.input_size,
+            subset_ratio=self.subset_ratio,
+            overlap_ratio=self.overlap_ratio,
+            interpolation_range=configuration.interpolation_range,
+            extrapolation_range=configuration.extrapolation_range,
+            time_steps=self.time_steps,
+        )
+
+    def settings(self) -> dict[str, int | float]:
+        """The values every run shares, all but the grid's axes (models, operations, ranges, seeds),
+        and the version of the data streams: runs with different settings must not be mixed in one
+        results file. ``time_steps`` is named only for the recurrent task (> 1)."""
+        settings = super().settings()
+        if self.time_steps == 1:
+            del settings["time_steps"]
+        return settings
+
+    def builder(self, configuration: Configuration, device: str) -> Callable[[], nn.Module]:
+        def build() -> nn.Module:
+            model = build_published_model(configuration.model, self.input_size, self.hidden_size, self.time_steps)
+            return model.to(device)
+
+        return build
+
+    def model_definition(self, model: str, operation: str) -> str | None:
+        return MODELS[model].describe() if model in MODELS else None
+
+    def seeds_independent(self, configuration: Configuration, engine: str) -> bool:
+        """True where the compiled kernels train the configuration (they train each seed on its
+        own), not on the torch engine, whose batched float32 rounding depends on the stack."""
+        build = self.builder(configuration, "cpu")
+        return engine != "torch" and self.time_steps == 1 and covers(stack_seeds(build, (0,)))
+
+    def rows(self, configuration: Configuration, seeds: tuple[int, ...], results: list[TrainResult],
+             build: Callable[[], nn.Module]) -> list[Row]:
+        task, config = self.task(configuration), self.train_config()
+        threshold = _threshold(task, self.threshold_samples, hidden_layer=self.hidden_size > 0)
+        return [self._row(configuration, seed, result, threshold, initial_errors(build, task, config, seed))
+                for seed, result in zip(seeds, results)]
+
+    def _row(self, configuration: Configuration, seed: int, result: TrainResult, threshold: float,
+             initial: tuple[float, float]) -> Row:
+        """The line of one run (see the module docstring for the measures)."""
+        selected, final = result.best, result.final
+        success = selected.extrapolation_mse < threshold
+        solved = [e.step for e in result.evaluations if e.extrapolation_mse < threshold]
+        return {
+            "model": configuration.model,
+            "model_definition": MODELS[configuration.model].describe(),
+            "operation": configuration.operation,
+            "interpolation_range": configuration.interpolation_range,
+            "extrapolation_range": configuration.extrapolation_range,
+            "seed": seed,
+            "settings": self.settings(),
+            "threshold": threshold,
+            "success": success,
+            "solved_at": solved[0] if success else None,
+            "selected_step": selected.step,
+            "interpolation_mse": selected.interpolation_mse,
+            "extrapolation_mse": selected.extrapolation_mse,
+            "sparsity_error": selected.sparsity_error,
+            "final_step": final.step,
+            "final_interpolation_mse": final.interpolation_mse,
+            "final_extrapolation_mse": final.extrapolation_mse,
+            "initial_interpolation_mse": initial[0],
+            "initial_extrapolation_mse": initial[1],
+            "normalized_interpolation_error": _normalized(final.interpolation_mse, initial[0]),
+            "normalized_extrapolation_error": _normalized(final.extrapolation_mse, initial[1]),
+            "diverged": result.diverged,
+        }
+
+    @staticmethod
+    def configuration_of(row: Row) -> Configuration:
+        return Configuration(
+            row["model"],
+            row["operation"],
+            value_range("interpolation_range", row["interpolation_range"]),
+            value_range("extrapolation_range", row["extrapolation_range"]),
+        )
+
+
+@functools.lru_cache(maxsize=None)
+def _threshold(task: StaticArithmeticTask, samples: int, hidden_layer: bool) -> float:
+    """:func:`success_threshold`, once per task and process."""
+    return success_threshold(task, samples=samples, hidden_layer=hidden_layer)
+
+
+def initial_errors(
+    build: Callable[[], nn.Module], task: StaticArithmeticTask, config: TrainConfig, seed: int
+) -> tuple[float, float]:
+    """Seed ``seed``'s (interpolation, extrapolation) MSE at initialization, on the evaluation sets
+    its training run uses (the model built after ``torch.manual_seed(seed)``, as
+    :func:`~nalm.bench.engine.stacking.stack_seeds` builds it)."""
+    torch.manual_seed(seed)
+    model = build()
+    device = next(model.parameters()).device
+    subsets = [task.subsets(seed)]
+    errors = []
+    for stream, bounds in (("interpolation", task.interpolation_range), ("extrapolation", task.extrapolation_range)):
+        x, target = task.sample(config.eval_size, bounds, subsets, SeedStreams([seed], stream), device=device)
+        errors.append(mean_squared_error(model, x[0], target[0]))
+    return errors[0], errors[1]
+
+
+def _normalized(mse: float, initial: float) -> float:
+    """100 * mse / initial: 100 is as bad as the untrained model, 0 is exact."""
+    return 100 * mse / initial if initial > 0 else math.nan

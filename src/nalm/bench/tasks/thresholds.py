@@ -1,0 +1,62 @@
+"""The static task's success threshold (Madsen and Johansen 2020): the error of a nearly exact solution."""
+
+from __future__ import annotations
+
+import torch
+
+from nalm.bench.tasks.static import OPERATIONS, StaticArithmeticTask
+from nalm.bench.tasks.streams import SeedStreams
+
+
+def success_threshold(
+    task: StaticArithmeticTask,
+    *,
+    eps: float = 1e-5,
+    samples: int = 1_000_000,
+    seed: int = 0,
+    hidden_layer: bool = True,
+) -> float:
+    """The extrapolation MSE of a nearly perfect solution: a run below it counts as solved.
+
+    The exact solution's first layer selects subsets a and b (weights 1, the rest 0). Perturbing
+    it by ``eps`` (zeros become eps, ones 1 - eps) and keeping the exact operation on top gives
+    a hidden pair (a', b'); the threshold is mean((a' op b' - a op b)^2) over ``samples`` points of
+    the extrapolation range, computed in float64.
+
+    ``hidden_layer=False`` is for one unit reading a and b directly (the single-unit task): its
+    exact weights (+-1 on a and b, or the exponents of a product) are moved eps towards zero, so
+    the perturbed output is (1 - eps) (a +- b) for add and sub, and sign(t) |t|^(1 - eps) for the
+    multiplicative targets t (mul, div, square, sqrt). (Perturbing a selection there would cancel:
+    a' + b' = a + b.)
+
+    On the recurrent task (``task.time_steps`` > 1) the first layer is a recurrent cell whose exact
+    weights are the selection on x_t and the identity on h_{t-1}: both are perturbed by ``eps``.
+    """
+    subsets = task.subsets(seed)
+    streams = SeedStreams([seed], "threshold")
+    exact = torch.zeros(task.input_size, 2, dtype=torch.float64)
+    exact[subsets[0], 0] = 1.0
+    exact[subsets[1], 1] = 1.0
+    perturbed = exact * (1 - 2 * eps) + eps  # 0 -> eps, 1 -> 1 - eps
+    operation = OPERATIONS[task.operation]
+    recurrent = torch.eye(2, dtype=torch.float64) * (1 - 2 * eps) + eps  # the cell's weights on h_{t-1}, perturbed
+    total, done = 0.0, 0
+    while done < samples:
+        n = min(max(1, 100_000 // task.time_steps), samples - done)
+        x, target = task.sample(n, task.extrapolation_range, [subsets], streams, torch.float64)
+        x, target = x[0], target[0]
+        if hidden_layer:
+            inputs = x @ perturbed
+            hidden = inputs
+            if task.time_steps > 1:  # h_t = h_{t-1} R + x_t P
+                hidden = torch.zeros_like(inputs[:, 0])
+                for t in range(task.time_steps):
+                    hidden = hidden @ recurrent + inputs[:, t]
+            nearly = operation(hidden[:, :1], hidden[:, 1:])
+        elif task.operation in ("add", "sub"):
+            nearly = (1 - eps) * target
+        else:
+            nearly = torch.sign(target) * target.abs() ** (1 - eps)
+        total += torch.sum((nearly - target) ** 2).item()
+        done += n
+    return total / samples

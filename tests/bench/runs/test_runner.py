@@ -1,0 +1,612 @@
+"""The benchmark pipeline: grid -> results (resumable) -> aggregates -> report, and its commands."""
+
+import io
+import json
+import math
+import re
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+
+from nalm.bench.runs import ray_executor as ray_module
+from nalm.bench.runs import rows as rows_module
+from nalm.bench.runs import static_grid as static_grid_module
+from nalm.bench.runs import runner as runner_module
+from nalm.bench.engine import loop as loop_module
+from nalm.bench.analysis import summarize, wilson_interval
+from nalm.bench.runs import PRESETS, Benchmark, Configuration, preset
+from nalm.bench.models.sparsity import sparsity_error
+from nalm.bench.models import ACTIVATIONS, MODELS, Dense, build_published_model
+from nalm.bench.runs import ResultsFile, configuration_of, read_results, run_benchmark
+from nalm.bench.engine import stack_seeds
+from nalm.functional import NAU_SCHEDULE, NMU_SCHEDULE, nac_init_limit, sparsity_penalty
+from nalm.cli import main
+from nalm.torch import UNITS
+
+TINY = Benchmark(
+    models=("nau", "linear"),
+    operations=("add", "mul"),
+    seeds=2,
+    steps=30,
+    eval_every=10,
+    eval_size=64,
+    input_size=10,
+    threshold_samples=1_000,
+)
+
+
+@pytest.mark.parametrize(
+    "successes, trials, expected",
+    [
+        # z^2 / (n + z^2) = 3.8415 / 13.8415 for 0 of 10; symmetric for 10 of 10.
+        (0, 10, (0.0, 0.277533)),
+        (10, 10, (0.722467, 1.0)),
+        # 0.5 -/+ z sqrt(0.025 + z^2 / 400) / (1 + z^2 / 10) = 0.5 -/+ 0.263407
+        (5, 10, (0.236593, 0.763407)),
+        (1, 1, (0.206549, 1.0)),  # 1 / (1 + z^2)
+    ],
+)
+def test_wilson_interval_matches_hand_computed_values(successes, trials, expected):
+    assert wilson_interval(successes, trials) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("successes, trials", [(0, 0), (11, 10), (-1, 10), (True, 10)])
+def test_wilson_interval_rejects_impossible_counts(successes, trials):
+    with pytest.raises(ValueError):
+        wilson_interval(successes, trials)
+
+
+def test_sparsity_error_is_the_worst_distance_to_minus_one_zero_or_one():
+    W1 = torch.tensor([[1.0, 0.0], [-1.0, 0.1]])
+    W2 = torch.tensor([[0.7], [-1.2]])  # min(0.7, 0.3) = 0.3; min(1.2, 0.2) = 0.2
+    assert sparsity_error([W1, W2]).item() == pytest.approx(0.3)
+    stacked = torch.stack([W1, torch.zeros(2, 2)])  # a leading seed axis is kept
+    assert sparsity_error([stacked]).tolist() == pytest.approx([0.1, 0.0])
+
+
+@pytest.mark.parametrize("unit", UNITS.names())
+def test_every_unit_exposes_its_effective_weights(unit):
+    layer = UNITS.get(unit)(3, 2)
+    weights = layer.weights()
+    assert weights and all(W.shape == (3, 2) for W in weights)
+
+
+def test_nac_weights_are_the_effective_weight():
+    layer = UNITS.get("nac")(3, 2)
+    (W,) = layer.weights()
+    assert torch.equal(W, torch.tanh(layer.W_hat) * torch.sigmoid(layer.M_hat))
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_every_model_builds_and_stacks_over_seeds(model):
+    network = build_published_model(model, 6)
+    assert network(torch.rand(5, 6)).shape == (5, 1)
+    stacked = stack_seeds(lambda: build_published_model(model, 6), [0, 1, 2])
+    assert stacked(torch.rand(3, 5, 6)).shape == (3, 5, 1)
+    assert sparsity_error(W for layer in stacked for W in layer.weights()).shape == (3,)
+
+
+def test_models_are_the_published_layer_pairs():
+    nmu = build_published_model("nmu", 6)
+    assert [type(layer).__name__ for layer in nmu] == ["NAU", "NMU"]
+    assert [type(layer).__name__ for layer in build_published_model("nmu", 2, hidden_size=0)] == ["NMU"]
+    relu = build_published_model("relu", 6)
+    assert [layer.activation for layer in relu] == ["relu", "linear"]
+
+
+@pytest.mark.parametrize("model", ["linear", "relu", "relu6"])
+def test_baseline_models_have_the_published_zero_started_biases(model):
+    network = build_published_model(model, 6)
+    assert [tuple(layer.bias.shape) for layer in network] == [(2,), (1,)]
+    assert all(layer.bias.abs().sum().item() == 0 for layer in network)
+    assert MODELS[model].describe() == f"{MODELS[model].first} -> linear, bias"
+    assert network[0].linear_weight() is None  # x @ W alone is not the layer any more
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu", "relu6"])
+def test_a_dense_layer_adds_its_bias_before_the_activation(activation):
+    layer = Dense(3, 2, activation=activation, bias=True).double()
+    with torch.no_grad():
+        layer.bias.copy_(torch.tensor([-5.0, 7.0], dtype=torch.float64))
+    x = torch.rand(4, 3, dtype=torch.float64)
+    assert torch.equal(layer(x), ACTIVATIONS[activation](x @ layer.W + layer.bias))
+    assert Dense(3, 2, activation=activation).bias is None
+    assert torch.autograd.gradcheck(layer, (x.requires_grad_(),))
+
+
+def test_a_dense_layer_refuses_a_bias_that_is_not_a_bool():
+    with pytest.raises(ValueError, match="bias must be True or False, got 1"):
+        Dense(3, 2, bias=1)
+
+
+def test_models_carry_the_published_schedules_on_both_layers():
+    nmu, nau = build_published_model("nmu", 6), build_published_model("nau", 6)
+    assert [layer.schedule for layer in nmu] == [NMU_SCHEDULE, NMU_SCHEDULE]
+    assert [layer.schedule for layer in nau] == [NAU_SCHEDULE, NAU_SCHEDULE]
+    # loss = MSE + lambda(t) * (R_first + R_second): nothing before 1e6, 10 * the sum from 2e6 on
+    assert nmu.regularization_loss(1_000_000).item() == 0
+    penalties = sum(sparsity_penalty(layer.weight, ops=torch) for layer in nmu)
+    assert torch.allclose(nmu.regularization_loss(2_000_000), 10 * penalties)
+    assert torch.allclose(nmu.regularization_loss(1_500_000), 5 * penalties)
+    assert MODELS["nmu"].describe() == "nau -> nmu, sparsity 10 from step 1000000 to 2000000"
+    assert MODELS["nac"].describe() == "nac -> nac, init glorot_w"
+    # a unit built by hand keeps its own default
+    assert UNITS.get("nau")(6, 2).schedule == NAU_SCHEDULE
+
+
+@pytest.mark.parametrize("model", ["nac", "nac_mul", "nalu"])
+def test_nac_models_start_their_nac_weights_as_published(model):
+    torch.manual_seed(0)
+    first, second = build_published_model(model, 100)
+    assert first.init == second.init == "glorot_w"
+    # U[-r, r] with r from each layer's own fans: 0.50 for 100 -> 2, 9.47 for 2 -> 1
+    for layer, r in ((first, nac_init_limit(100, 2)), (second, nac_init_limit(2, 1))):
+        assert max(layer.W_hat.abs().max().item(), layer.M_hat.abs().max().item()) <= r
+    assert first.W_hat.abs().max().item() > 0.95 * nac_init_limit(100, 2)  # 200 draws
+    assert second.W_hat.abs().max().item() > math.sqrt(3.0)  # beyond Kaiming's bound for fan-in 2
+    assert build_published_model(model, 10, time_steps=3)[0].cell.init == "glorot_w"
+
+
+def test_nac_mul_is_the_log_space_nac():
+    model = build_published_model("nac_mul", 6)
+    assert [type(layer).__name__ for layer in model] == ["NAC", "NACMul"]
+    layer = model[1]
+    h = torch.tensor([[2.0, 3.0], [-4.0, 0.5]])
+    expected = torch.exp(torch.log(h.abs() + layer.eps) @ layer.weight)
+    assert torch.allclose(layer(h), expected)
+
+
+def test_a_results_file_of_other_model_definitions_is_refused(tiny_results, tmp_path):
+    path, rows = tiny_results
+    assert rows[0]["model_definition"] == MODELS[rows[0]["model"]].describe()
+    older = tmp_path / "older.jsonl"
+    older.write_text(json.dumps({**rows[0], "model_definition": "nau -> nau"}) + "\n")
+    with pytest.raises(ValueError, match="model 'nau' as defined when they ran \\(nau -> nau\\)"):
+        ResultsFile(older, TINY)
+    older.write_text(json.dumps({key: value for key, value in rows[0].items() if key != "model_definition"}) + "\n")
+    with pytest.raises(ValueError, match="not recorded"):
+        ResultsFile(older, TINY)
+
+
+@pytest.mark.parametrize(("activation", "bound"), [("linear", (6 / 700) ** 0.5), ("relu", (6 / 400) ** 0.5), ("relu6", (6 / 400) ** 0.5)])
+def test_baseline_layers_start_as_published(activation, bound):
+    """Glorot uniform for linear layers, He uniform with the ReLU gain over the fan-in for ReLU(6)."""
+    torch.manual_seed(0)
+    W = Dense(400, 300, activation=activation).W
+    assert bound * 0.99 < W.abs().max().item() <= bound
+
+
+def test_a_benchmark_expands_to_model_x_operation_x_ranges():
+    configurations = TINY.configurations()
+    assert [(c.model, c.operation) for c in configurations] == [
+        ("nau", "add"), ("nau", "mul"), ("linear", "add"), ("linear", "mul")
+    ]
+    assert TINY.seed_list() == (0, 1)
+    assert TINY.task(configurations[1]).operation == "mul"
+    assert TINY.train_config().steps == 30
+
+
+def test_presets_hold_the_published_settings():
+    madsen = preset("madsen2020")
+    assert (madsen.steps, madsen.seeds, madsen.eval_every) == (5_000_000, 100, 1_000)
+    assert madsen.models == ("linear", "relu", "relu6", "nac", "nac_mul", "nalu", "nau", "nmu")
+    primer = preset("primer2021")
+    assert (primer.input_size, primer.hidden_size, primer.seeds, primer.steps) == (2, 0, 25, 50_000)
+    assert primer.operations == ("add", "sub", "mul", "div")
+    assert len(primer.configurations()) == len(primer.models) * 4 * len(primer.ranges)
+    single = primer.task(primer.configurations()[0])
+    assert single.subsets(0) == (slice(0, 1), slice(1, 2))  # a = x0, b = x1
+    assert set(PRESETS) == {"quick", "madsen2020", "primer2021", "trask2018-recurrent"}
+    recurrent = preset("trask2018-recurrent")
+    assert (recurrent.time_steps, recurrent.hidden_size, recurrent.input_size) == (10, 2, 100)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"models": ("lstm",)}, "unknown model 'lstm'"),
+        ({"operations": ("pow",)}, "unknown operation 'pow'"),
+        ({"models": ()}, "models must name at least one"),
+        ({"seeds": 0}, "seeds must be a positive integer"),
+        ({"ranges": (((2.0, 1.0), (2.0, 6.0)),)}, "interpolation_range must have low < high"),
+        ({"steps": 0}, "steps must be a positive integer"),
+    ],
+)
+def test_a_bad_benchmark_is_a_clear_error(change, message):
+    with pytest.raises(ValueError, match=message):
+        replace(TINY, **change)
+
+
+def test_an_unknown_preset_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown preset 'paper'; choose from 'quick', 'madsen2020'"):
+        preset("paper")
+
+
+@pytest.fixture(scope="module")
+def tiny_results(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench") / "tiny.jsonl"
+    rows = run_benchmark(ResultsFile(path, TINY), workers=1)
+    return path, rows
+
+
+def test_each_run_is_one_line_with_its_measures(tiny_results):
+    path, rows = tiny_results
+    assert read_results(path) == rows
+    assert len(rows) == len(TINY.configurations()) * TINY.seeds
+    row = rows[0]
+    assert (row["model"], row["operation"], row["seed"]) == ("nau", "add", 0)
+    assert row["settings"] == TINY.settings()
+    selected = row["selected_step"]
+    assert row["success"] == (row["extrapolation_mse"] < row["threshold"])
+    assert selected in (10, 20, 30) and row["final_step"] == 30
+    assert row["normalized_extrapolation_error"] == pytest.approx(
+        100 * row["final_extrapolation_mse"] / row["initial_extrapolation_mse"]
+    )
+    assert 0 <= row["sparsity_error"] <= 1
+
+
+def test_a_rerun_trains_nothing_and_leaves_the_file_as_it_was(tiny_results, monkeypatch):
+    path, rows = tiny_results
+    before = path.read_bytes()
+    monkeypatch.setattr(runner_module, "run_configuration", lambda *args: pytest.fail("retrained"))
+    assert run_benchmark(ResultsFile(path, TINY), workers=2) == rows
+    assert path.read_bytes() == before
+
+
+def test_a_killed_sweep_resumes_where_it_stopped(tiny_results, tmp_path):
+    path, rows = tiny_results
+    partial = tmp_path / "partial.jsonl"
+    first = rows[: TINY.seeds]  # the first configuration finished, then a kill cut the next line
+    partial.write_text("".join(json.dumps(row) + "\n" for row in first) + json.dumps(rows[2])[:40])
+    trained = []
+    resumed = run_benchmark(ResultsFile(partial, TINY), workers=1, on_done=lambda c, r: trained.append(c))
+    assert trained == TINY.configurations()[1:]
+    assert resumed == rows  # the same numbers as the uninterrupted sweep
+    assert read_results(partial) == rows
+
+
+def test_a_sweep_killed_mid_configuration_resumes_from_its_checkpoint(tiny_results, tmp_path, monkeypatch):
+    path, rows = tiny_results
+    partial = tmp_path / "partial.jsonl"
+    evaluations = []
+    real_save = loop_module.save_state
+
+    def save_then_crash(*args):
+        real_save(*args)
+        evaluations.append(args[2])
+        if len(evaluations) == 2:  # the first configuration's second evaluation: step 20
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop_module, "save_state", save_then_crash)
+        with pytest.raises(KeyboardInterrupt):
+            run_benchmark(ResultsFile(partial, TINY), workers=1)
+    folder = tmp_path / "partial.jsonl.checkpoints"
+    (checkpoint,) = folder.iterdir()
+    header, _, payload = checkpoint.read_bytes().partition(b"\n")
+    assert header.startswith(b"nalm-checkpoint-1 ") and torch.load(io.BytesIO(payload))["step"] == 20
+    assert run_benchmark(ResultsFile(partial, TINY), workers=1) == rows
+    assert not folder.exists()  # removed when the sweep is done
+
+
+def test_more_seeds_train_the_whole_stack_and_append_only_the_new_ones(tiny_results, tmp_path):
+    path, rows = tiny_results
+    grown = tmp_path / "grown.jsonl"
+    grown.write_bytes(path.read_bytes())
+    more = replace(TINY, models=("nau",), operations=("add",), seeds=3)
+    assert ResultsFile(grown, more).pending() == [(more.configurations()[0], (0, 1, 2))]
+    fresh = run_benchmark(ResultsFile(tmp_path / "fresh.jsonl", more), workers=1)
+    run_benchmark(ResultsFile(grown, more), workers=1)
+    added = read_results(grown)[len(rows):]
+    assert added == [row for row in fresh if row["seed"] == 2]  # as a sweep of 3 seeds from the start
+
+
+@pytest.mark.parametrize("cut_after", [1, 3])
+def test_a_configuration_cut_off_mid_write_is_retrained_as_its_whole_stack(tmp_path, cut_after):
+    """A PyTorch-loop model (NPU), whose float32 rounding depends on the stack: the rerun's rows are
+    bit for bit those of the uninterrupted sweep."""
+    npu = replace(TINY, models=("npu",), operations=("mul",), seeds=4)
+    whole = tmp_path / "whole.jsonl"
+    uninterrupted = run_benchmark(ResultsFile(whole, npu), workers=1)
+    lines = whole.read_bytes().split(b"\n")
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b"\n".join(lines[:cut_after]) + b"\n" + lines[cut_after][:10])  # a kill mid-write
+    assert run_benchmark(ResultsFile(cut, npu), workers=1) == uninterrupted
+    assert cut.read_bytes() == whole.read_bytes()
+
+
+def test_a_results_file_of_other_settings_is_refused(tiny_results):
+    path, _ = tiny_results
+    with pytest.raises(ValueError, match="written by another benchmark \\(steps 30 there, 40 here\\)"):
+        ResultsFile(path, replace(TINY, steps=40))
+
+
+def test_a_results_file_of_other_data_streams_is_refused(tiny_results, tmp_path):
+    path, rows = tiny_results
+    older = tmp_path / "older.jsonl"
+    settings = {key: value for key, value in rows[0]["settings"].items() if key != "data"}
+    older.write_text(json.dumps({**rows[0], "settings": settings}) + "\n")
+    with pytest.raises(ValueError, match="data None there, 'splitmix64-v1' here"):
+        ResultsFile(older, TINY)
+
+
+def test_summaries_count_successes_per_configuration(tiny_results):
+    _, rows = tiny_results
+    summaries = summarize(rows)
+    assert [s.configuration for s in summaries] == TINY.configurations()
+    for summary in summaries:
+        assert summary.runs == 2
+        assert summary.interval == wilson_interval(summary.successes, 2)
+
+
+def test_the_median_extrapolation_error_counts_nan_as_unbounded(tiny_results):
+    _, rows = tiny_results
+    one = [row for row in rows if configuration_of(row) == configuration_of(rows[0])]
+    errors = [(1.0, math.nan), (math.nan, math.nan)]  # NaN above every finite error, not dropped
+    medians = [summarize([{**one[0], "extrapolation_mse": a}, {**one[1], "extrapolation_mse": b}])[0]
+               .extrapolation_mse_median for a, b in errors]
+    assert medians == [math.inf, math.inf]
+    three = [{**one[0], "extrapolation_mse": e} for e in (math.nan, 2.0, 1.0)]
+    assert summarize(three)[0].extrapolation_mse_median == 2.0
+
+
+def test_bench_and_report_commands_end_to_end(tmp_path, capsys):
+    results = tmp_path / "runs.jsonl"
+    args = ["bench", "--models", "nau", "nmu", "--ops", "add", "--seeds", "2", "--steps", "20",
+            "--eval-every", "10", "--eval-size", "64", "--input-size", "10", "--threshold-samples", "1000",
+            "--range", "1,2:2,6", "--results", str(results), "--workers", "2", "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "success rate" in out and "nmu" in out
+    assert re.search(r"[012]/2 = \d+%", out)
+    assert len(read_results(results)) == 4
+    assert main(["report", str(results), "--out", str(tmp_path / "report")]) == 0
+    written = {p.name for p in (tmp_path / "report").iterdir()}
+    assert written == {"report.md", "success_rate.png", "extrapolation_error.png"}
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert "| nau add |" in table and "| nmu add |" in table
+    assert "- nmu: nau -> nmu, sparsity 10 from step 1000000 to 2000000" in table
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["bench", "--preset", "paper"], "invalid choice: 'paper'"),
+        (["bench", "--models", "lstm"], "unknown model 'lstm'; choose from 'nac'"),  # a digit-task cell, not a layer pair
+        (["bench", "--models", "gru"], "invalid choice: 'gru'"),
+        (["bench", "--preset", "digits-quick", "--input-size", "4"], "--input-size is not an option of preset digits-quick"),
+        (["bench", "--ops", "pow"], "invalid choice: 'pow'"),
+        (["bench", "--range", "2,1:2,6"], "interpolation_range must have low < high, got (2, 1)"),
+        (["bench", "--range", "1,2"], "expected LOW,HIGH:LOW,HIGH"),
+        (["bench", "--seeds", "0"], "seeds must be a positive integer, got 0"),
+        (["bench", "--workers", "0", "--steps", "1"], "workers must be a positive integer, got 0"),
+        (["report", "no/such/file.jsonl"], "no results file no/such/file.jsonl"),
+    ],
+)
+def test_bad_bench_arguments_exit_2_with_a_message(args, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, *(["--results", str(tmp_path / "r.jsonl")] if args[0] == "bench" else [])])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bench_refuses_a_results_file_of_another_config(tiny_results, capsys):
+    path, _ = tiny_results
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--models", "nau", "--steps", "5", "--results", str(path), "--no-progress"])
+    assert exit_info.value.code == 2
+    assert "was written by another benchmark" in capsys.readouterr().err
+
+
+def test_configuration_labels_name_the_ranges_only_when_asked():
+    c = Configuration("nmu", "mul", (1.0, 2.0), (2.0, 6.0))
+    assert c.label(False) == "nmu mul"
+    assert c.label(True) == "nmu mul U[1,2] -> U[2,6]"
+
+
+def test_report_without_matplotlib_says_how_to_install_it(tiny_results, tmp_path, monkeypatch, capsys):
+    path, _ = tiny_results
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes "import matplotlib" fail
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(path), "--out", str(tmp_path)])
+    assert exit_info.value.code == 1
+    assert "pip install matplotlib" in capsys.readouterr().err
+
+
+def test_the_union_range_pair_runs_and_round_trips_through_the_results_file(tmp_path):
+    from nalm.bench.runs import SINGLE_RANGES
+    from nalm.cli import _range_pair
+
+    union = ((-2.0, 2.0), ((-6.0, -2.0), (2.0, 6.0)))
+    assert union in SINGLE_RANGES and len(SINGLE_RANGES) == 9
+    assert _range_pair("-2,2:-6,-2u2,6") == union
+    results = tmp_path / "r.jsonl"
+    args = ["bench", "--preset", "primer2021", "--models", "nau", "--operations", "add", "--seeds", "2",
+            "--steps", "20", "--eval-every", "10", "--eval-size", "50", "--threshold-samples", "1000",
+            "--range=-2,2:-6,-2u2,6", "--results", str(results), "--workers", "1", "--no-progress"]
+    assert main(args) == 0
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(rows) == 2 and rows[0]["extrapolation_range"] == [[-6.0, -2.0], [2.0, 6.0]]
+    assert rows[0]["threshold"] > 0
+    assert main(args) == 0  # the rerun finds both seeds done
+    assert len(results.read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize("trials", [1, 3, 7, 20, 25, 100])
+def test_wilson_interval_holds_the_rate_exactly_at_0_and_1(trials):
+    assert wilson_interval(trials, trials)[1] == 1.0
+    assert wilson_interval(0, trials)[0] == 0.0
+    for successes in range(trials + 1):
+        low, high = wilson_interval(successes, trials)
+        assert low <= successes / trials <= high
+
+
+def test_rows_are_strict_json_and_non_finite_numbers_come_back(tiny_results, tmp_path):
+    row = {**tiny_results[1][0], "extrapolation_mse": float("nan"), "interpolation_mse": float("inf")}
+    line = rows_module.to_json(row)
+
+    def strict(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    parsed = json.loads(line, parse_constant=strict)  # what JSON.parse and other strict readers accept
+    assert parsed["extrapolation_mse"] is None and parsed["non_finite"] == {"extrapolation_mse": "nan", "interpolation_mse": "inf"}
+    back = rows_module.from_json(line)
+    assert back.keys() == row.keys() and math.isnan(back["extrapolation_mse"]) and back["interpolation_mse"] == math.inf
+    listed = {**row, "test_mse": [1.5, float("inf"), float("nan")]}  # the digit tasks' MSE per length
+    parsed = json.loads(rows_module.to_json(listed), parse_constant=strict)
+    assert parsed["test_mse"] == [1.5, None, None] and parsed["non_finite"]["test_mse"] == [None, "inf", "nan"]
+    back = rows_module.from_json(rows_module.to_json(listed))["test_mse"]
+    assert back[:2] == [1.5, math.inf] and math.isnan(back[2])
+    older = tmp_path / "older.jsonl"  # written before rows were strict: bare NaN
+    older.write_text(json.dumps(row) + "\n")
+    assert math.isnan(read_results(older)[0]["extrapolation_mse"])
+
+
+def test_a_bad_line_is_reported_by_its_number(tiny_results, tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(json.dumps({**tiny_results[1][0], "seed": seed}) + "\n" for seed in range(49)) + "not json\n")
+    with pytest.raises(ValueError, match="bad.jsonl is not a results file: line 50"):
+        read_results(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2, 3]\n", "line 1 is not a run"),
+        ('{"a": 1}\n', "line 1 is not a run (it lacks model, operation"),
+        ('"hello"\n', "line 1 is not a run"),
+        ("null\n", "line 1 is not a run"),
+        (None, "not UTF-8 text"),
+    ],
+)
+def test_a_file_that_is_not_results_is_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "other.jsonl"
+    if content is None:
+        path.write_bytes(b"\xff\xfe\x00 not text\n")
+    else:
+        path.write_text(content)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_results(path)
+
+
+def test_a_row_whose_seed_is_not_an_integer_is_refused(tiny_results, tmp_path):
+    _, rows = tiny_results
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({**rows[0], "seed": "zero"}) + "\n")
+    with pytest.raises(ValueError, match="line 1 is not a run \\(its seed is 'zero'\\)"):
+        read_results(path)
+
+
+def test_a_second_sweep_on_the_same_file_is_refused_at_once(tiny_results, tmp_path):
+    path, rows = tiny_results
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(path.read_bytes())
+    results = ResultsFile(copy, TINY)
+    with results.locked():  # as a running sweep holds it
+        with pytest.raises(ValueError, match=f"results file {re.escape(str(copy))} is being written by another nalm bench \\(process \\d+ on "):
+            run_benchmark(ResultsFile(copy, TINY), workers=1)
+    assert run_benchmark(ResultsFile(copy, TINY), workers=1) == rows  # free again once released
+
+
+def test_a_run_written_twice_is_counted_once_with_a_warning(tiny_results, tmp_path):
+    path, rows = tiny_results
+    doubled = tmp_path / "doubled.jsonl"
+    doubled.write_bytes(path.read_bytes() + path.read_bytes().split(b"\n", 1)[0] + b"\n")
+    with pytest.warns(UserWarning, match="holds 1 runs more than once"):
+        assert read_results(doubled) == rows
+
+
+def test_the_ray_executor_writes_the_rows_of_the_local_one(tiny_results, tmp_path):
+    pytest.importorskip("ray")
+    _, rows = tiny_results
+    on_ray = tmp_path / "ray.jsonl"
+    assert run_benchmark(ResultsFile(on_ray, TINY), executor="ray") == rows  # a local Ray instance
+    assert not (tmp_path / "ray.jsonl.checkpoints").exists()
+
+
+def test_on_ray_large_seed_counts_of_compiled_models_train_in_chunks_with_the_same_rows(tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.setattr(ray_module, "RAY_CHUNK", 2)
+    five = replace(TINY, models=("nau", "npu"), operations=("add",), seeds=5)
+    nau, npu = five.configurations()
+    assert ray_module.seed_chunks(five, nau, five.seed_list(), "auto") == [(0, 1), (2, 3), (4,)]
+    assert ray_module.seed_chunks(five, npu, five.seed_list(), "auto") == [five.seed_list()]  # stack-dependent rounding
+    local = run_benchmark(ResultsFile(tmp_path / "local.jsonl", five), workers=1)
+    assert run_benchmark(ResultsFile(tmp_path / "ray.jsonl", five), executor="ray") == local
+
+
+def test_without_ray_the_ray_executor_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # makes "import ray" fail
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--executor", "ray", "--steps", "5", "--results", str(tmp_path / "r.jsonl"), "--no-progress"])
+    assert exit_info.value.code == 1
+    assert "pip install 'nalm[ray]'" in capsys.readouterr().err
+    assert not (tmp_path / "r.jsonl.checkpoints").exists()
+
+
+def test_initial_errors_are_measured_on_the_models_device(monkeypatch):
+    # A GPU model must get its evaluation data on the GPU ("meta" stands in: it holds no values,
+    # so the draw is stopped once its device is seen).
+    seen = []
+
+    def sample(self, rows, bounds, subsets, streams, dtype=torch.float32, device="cpu"):
+        seen.append(torch.device(device))
+        raise LookupError("stop")
+
+    monkeypatch.setattr(static_grid_module.StaticArithmeticTask, "sample", sample)
+    build = lambda: build_published_model("nau", TINY.input_size).to("meta")  # noqa: E731
+    with pytest.raises(LookupError, match="stop"):
+        static_grid_module.initial_errors(build, TINY.task(TINY.configurations()[0]), TINY.train_config(), 0)
+    assert seen == [torch.device("meta")]
+
+
+def test_the_ray_executor_refuses_a_gpu_before_training(tmp_path):
+    with pytest.raises(ValueError, match="the Ray executor trains on its nodes' CPUs"):
+        run_benchmark(ResultsFile(tmp_path / "r.jsonl", TINY), executor="ray", device="cuda")
+    assert not (tmp_path / "r.jsonl.checkpoints").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_sweep_on_a_gpu_gives_the_cpus_results_up_to_rounding(tiny_results, tmp_path):
+    _, rows = tiny_results
+    on_gpu = run_benchmark(ResultsFile(tmp_path / "gpu.jsonl", TINY), workers=1, device="cuda")
+    assert [(r["model"], r["operation"], r["seed"]) for r in on_gpu] == [(r["model"], r["operation"], r["seed"]) for r in rows]
+    for gpu, cpu in zip(on_gpu, rows):
+        assert gpu["interpolation_mse"] == pytest.approx(cpu["interpolation_mse"], rel=1e-2, abs=1e-6)
+
+
+def test_a_complete_last_row_without_its_newline_is_kept(tiny_results, tmp_path):
+    path, rows = tiny_results
+    no_newline = tmp_path / "no_newline.jsonl"
+    no_newline.write_bytes(path.read_bytes().rstrip(b"\n"))  # e.g. a hand-edited file
+    assert run_benchmark(ResultsFile(no_newline, TINY), workers=1) == rows  # nothing retrained or lost
+    assert no_newline.read_bytes() == path.read_bytes()
+
+
+def test_a_digit_preset_runs_its_baselines_and_reports_success_per_length(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    results = tmp_path / "digits.jsonl"
+    args = ["bench", "--preset", "digits-quick", "--models", "nau", "--ops", "sum", "--seeds", "2", "--steps", "4",
+            "--eval-every", "2", "--eval-size", "5", "--test-lengths", "1", "3", "--results", str(results),
+            "--workers", "1", "--no-progress"]
+    assert main(args) == 0
+    rows = read_results(results)
+    assert sorted((row["model"], row["seed"]) for row in rows) == [("fixed_nau", 0), ("fixed_nau", 1), ("nau", 0), ("nau", 1)]
+    assert all(row["test_lengths"] == [1, 3] and len(row["test_mse"]) == 2 for row in rows)
+    assert "successes per test length" in capsys.readouterr().out
+    assert main(args) == 0 and len(read_results(results)) == 4  # nothing left to train
+    assert main(["report", str(results), "--out", str(tmp_path / "report")]) == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| nau sum | 3 |" in report and "Student-t" in report
+    assert (tmp_path / "report" / "sequence_success.png").stat().st_size > 0
+
+
+def test_the_recurrent_preset_trains_recurrent_cells(tmp_path):
+    results = tmp_path / "recurrent.jsonl"
+    assert main(["bench", "--preset", "trask2018-recurrent", "--models", "nau", "--ops", "add", "--seeds", "2",
+                 "--steps", "4", "--eval-every", "2", "--eval-size", "10", "--threshold-samples", "100",
+                 "--results", str(results), "--workers", "1", "--no-progress"]) == 0
+    rows = read_results(results)
+    assert len(rows) == 2 and rows[0]["settings"]["time_steps"] == 10
