@@ -46,8 +46,9 @@ class Residual(nn.Module):
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(),
-                                  nn.Conv2d(channels, channels, 3, padding=1))
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(x + self.body(x))
@@ -55,8 +56,13 @@ class Residual(nn.Module):
 
 def backbone() -> nn.Module:
     """A small ResNet-like backbone without batch normalization: (N, 1, 8, 8) -> (N, 64, 4, 4)."""
-    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), Residual(32),
-                         nn.Conv2d(32, CHANNELS, 3, stride=2, padding=1), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        Residual(32),
+        nn.Conv2d(32, CHANNELS, 3, stride=2, padding=1),
+        nn.ReLU(),
+    )
 
 
 def digits() -> tuple[torch.Tensor, ...]:
@@ -87,16 +93,23 @@ def run(unit: str, pool: str | None, normalize: str | None, seed: int, epochs: i
             if step == 1:
                 with torch.no_grad():
                     x = head.features(train_x[batch])
-                result.update(n=x.shape[1], median=x.abs().median().item(), largest=x.abs().max().item(),
-                              zeros=(x == 0).float().mean().item())
+                result.update(
+                    n=x.shape[1],
+                    median=x.abs().median().item(),
+                    largest=x.abs().max().item(),
+                    zeros=(x == 0).float().mean().item(),
+                )
             outputs.clear()
             loss = nn.functional.mse_loss(head(train_x[batch]), train_y[batch]) + head.regularization_loss(step)
             optimizer.zero_grad()
             loss.backward()
             if step == 1:
                 grads = [p.grad for p in head.parameters() if p.grad is not None]
-                result.update(loss1=loss.item(), grad1=torch.linalg.vector_norm(torch.stack(
-                    [torch.linalg.vector_norm(g) for g in grads])).item(), output1=max(outputs))
+                result.update(
+                    loss1=loss.item(),
+                    grad1=torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item(),
+                    output1=max(outputs),
+                )
             if not math.isfinite(loss.item()):
                 result["nonfinite"] = step
                 break
@@ -122,6 +135,7 @@ def run(unit: str, pool: str | None, normalize: str | None, seed: int, epochs: i
 
 def row(unit: str, normalize: str | None, runs: list[dict]) -> str:
     """One markdown row over the seeds."""
+
     def mean(key: str) -> float:
         values = [r[key] for r in runs if key in r]
         return statistics.fmean(values) if values else math.nan
@@ -129,10 +143,12 @@ def row(unit: str, normalize: str | None, runs: list[dict]) -> str:
     bad = [r["nonfinite"] for r in runs if r["nonfinite"]]
     mses = " ".join(f"{r['mse']:.2f}" for r in runs)
     gate_text = f"{mean('gate'):.2f} ({mean('log_path'):.0%})" if "gate" in runs[0] else "–"
-    return (f"| {unit} | {normalize} | {mean('mse'):.2f} ({mses}) | {len(bad)}/{len(runs)}"
-            f"{f' (step {min(bad)})' if bad else ''} | {runs[0]['n']}: {mean('median'):.2g}, {mean('largest'):.2g}, "
-            f"{mean('zeros'):.0%} | {mean('loss1'):.3g}, {mean('grad1'):.3g} | {mean('output1'):.2g} / "
-            f"{max(r['peak'] for r in runs):.2g} | {mean('spread'):.2g} | {gate_text} |")
+    return (
+        f"| {unit} | {normalize} | {mean('mse'):.2f} ({mses}) | {len(bad)}/{len(runs)}"
+        f"{f' (step {min(bad)})' if bad else ''} | {runs[0]['n']}: {mean('median'):.2g}, {mean('largest'):.2g}, "
+        f"{mean('zeros'):.0%} | {mean('loss1'):.3g}, {mean('grad1'):.3g} | {mean('output1'):.2g} / "
+        f"{max(r['peak'] for r in runs):.2g} | {mean('spread'):.2g} | {gate_text} |"
+    )
 
 
 def main() -> None:
@@ -146,11 +162,15 @@ def main() -> None:
     torch.set_num_threads(1)  # small convolutions: more threads gain little on 2 cores
     data = digits()
     pool = None if args.pool == "none" else "adaptive"
-    print(f"pool={pool}, {args.epochs} epochs of {math.ceil(len(data[0]) / BATCH)} steps, seeds 0..{args.seeds - 1}; "
-          f"test labels' variance {data[3].var().item():.3g} (mean {data[3].mean().item():.3g})\n")
-    print("| unit | normalize | test MSE: mean (each seed) | non-finite runs | units' input at step 1: n: median, "
-          "max abs, zeros | step 1: loss, gradient norm | max abs unit output: step 1 / run | test prediction std "
-          "| NALU output gate: mean (share < 0.01) |")
+    print(
+        f"pool={pool}, {args.epochs} epochs of {math.ceil(len(data[0]) / BATCH)} steps, seeds 0..{args.seeds - 1}; "
+        f"test labels' variance {data[3].var().item():.3g} (mean {data[3].mean().item():.3g})\n"
+    )
+    print(
+        "| unit | normalize | test MSE: mean (each seed) | non-finite runs | units' input at step 1: n: median, "
+        "max abs, zeros | step 1: loss, gradient norm | max abs unit output: step 1 / run | test prediction std "
+        "| NALU output gate: mean (share < 0.01) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     start = time.perf_counter()
     for unit in args.units:

@@ -35,18 +35,17 @@ from numba import njit, prange
 from rich.console import Console
 from rich.table import Table
 
-from nalm.bench.tasks.streams import SeedStreams, _fill_row, _interval_arrays, _sum, draw, draws_per_row, set_threads
+from nalm.bench.engine import TrainConfig, stack_seeds, train_seeds
 from nalm.bench.engine.compiled import _log_magnitudes, plan
 from nalm.bench.models import MODELS, build_published_model
-from nalm.bench.engine import stack_seeds, train_seeds
 from nalm.bench.tasks import StaticArithmeticTask, intervals
-from nalm.bench.engine import TrainConfig
+from nalm.bench.tasks.streams import SeedStreams, _fill_row, _interval_arrays, _sum, draw, draws_per_row, set_threads
 
 BATCH = 128
 
 
 @njit(parallel=True, fastmath={"reassoc", "contract"})
-def _draw_rows(positions, per_row, lows, starts, total, spans, columns, rows, out):  # noqa: ANN001, ANN202
+def _draw_rows(positions, per_row, lows, starts, total, spans, columns, rows, out):
     """Draw ``rows`` float32 rows of every seed and their subset sums as the training kernel does,
     one row at a time in cache, keeping only a total (out[s]) so that nothing is stored."""
     for s in prange(positions.shape[0]):
@@ -89,7 +88,9 @@ def main() -> None:
     draw_rows = args.rows // 2
 
     def drawn() -> None:
-        _draw_rows(positions, draws_per_row(task.input_size), lows, starts, total, spans, task.input_size, draw_rows, sums)
+        _draw_rows(
+            positions, draws_per_row(task.input_size), lows, starts, total, spans, task.input_size, draw_rows, sums
+        )
 
     batch = np.asarray(draw(streams, BATCH, task.input_size, bounds, spans)[0][0]).reshape(-1)  # one seed's
     logs, spare = np.empty_like(batch), np.empty_like(batch)
@@ -112,17 +113,20 @@ def main() -> None:
     per_row = {  # seconds per row of all the seeds, and the threads that shared it
         "draw": (seconds(drawn, 5) / draw_rows, args.threads),
         "log(|x| + eps)": (
-            seconds(lambda: _log_magnitudes(batch, np.float32(1e-7), logs, spare), 200) / BATCH * args.seeds, 1
+            seconds(lambda: _log_magnitudes(batch, np.float32(1e-7), logs, spare), 200) / BATCH * args.seeds,
+            1,
         ),
     }
     small, large, benchmark = whole(16), whole(1024), whole(BATCH)
     per_step = max(0.0, (small - large) * 16 * 1024 / (1024 - 16))  # time(b) = per_step + b * row
     path = "compiled" if plan(stack_seeds(build, seeds[:1])) is not None else "PyTorch loop"
-    per_row.update({
-        "step: per row": (large - per_step / 1024, args.threads),
-        f"step: per batch / {BATCH}": (per_step / BATCH, args.threads),
-        f"step at batch {BATCH}": (benchmark, args.threads),
-    })
+    per_row.update(
+        {
+            "step: per row": (large - per_step / 1024, args.threads),
+            f"step: per batch / {BATCH}": (per_step / BATCH, args.threads),
+            f"step at batch {BATCH}": (benchmark, args.threads),
+        }
+    )
     table = Table(title=f"{args.model} ({path}), {args.seeds} seeds, 100 inputs, float32, {args.threads} threads")
     for column in ("piece", "ns per row per thread", "seed-steps/s alone"):
         table.add_column(column, justify="right")

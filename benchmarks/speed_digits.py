@@ -18,11 +18,11 @@ import os
 import torch
 from rich.console import Console
 from rich.table import Table
-from speed_static import seed_steps_per_second
 
+from nalm.bench.engine import TrainConfig
 from nalm.bench.models.digits import build_sequence_model
 from nalm.bench.sequence_grid import SequenceBenchmark
-from nalm.bench.engine import TrainConfig
+from speed_static import seed_steps_per_second
 
 
 def main() -> None:
@@ -38,11 +38,11 @@ def main() -> None:
     for column in ("model", "operation", "length", *(f"{n} seed{'' if n == 1 else 's'}" for n in args.seeds)):
         table.add_column(column, justify="right")
     for operation in args.operations:
-        task = benchmark.task(operation)
+        task = benchmark.operation_task(operation)
         config = TrainConfig(steps=args.steps, batch_size=benchmark.batch_size, eval_every=args.steps, eval_size=10)
         warm_up = TrainConfig(steps=5, batch_size=benchmark.batch_size, eval_every=5, eval_size=10)
         for model in args.models:
-            build = lambda: build_sequence_model(model, task)  # noqa: E731
+            build = lambda: build_sequence_model(model, task)  # noqa: B023 (called in this iteration only)
             seed_steps_per_second(build, task, warm_up, 2)  # loads the images, warms the allocator
             rates = [seed_steps_per_second(build, task, config, n) for n in args.seeds]
             table.add_row(model, operation, str(task.train_length), *(f"{rate:,.0f}" for rate in rates))

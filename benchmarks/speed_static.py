@@ -22,30 +22,41 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from unittest import mock
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
-from nalm.bench.engine import loop as loop_module
-from nalm.bench.engine import state as state_module
-from nalm.bench.engine import static_problem as static_problem_module
-from nalm.bench.engine.compiled import plan
-from nalm.bench.runs import PRESETS
+from nalm.bench.engine import TrainConfig, stack_seeds, train_seeds
+from nalm.bench.engine.compiled import covers
 from nalm.bench.models import MODELS, build_published_model
-from nalm.bench.engine import stack_seeds, train_seeds
+from nalm.bench.runs import PRESETS
 from nalm.bench.tasks import StaticArithmeticTask
-from nalm.bench.engine import TrainConfig
 
 
-def rate(model: str, task: StaticArithmeticTask, config: TrainConfig, n_seeds: int, threads: int, device: str = "cpu") -> float:
+def rate(
+    model: str,
+    task: StaticArithmeticTask,
+    config: TrainConfig,
+    n_seeds: int,
+    threads: int,
+    device: str = "cpu",
+    engine: str = "auto",
+) -> float:
     """Seed-steps per second of training ``n_seeds`` seeds of ``model`` side by side (:func:`seed_steps_per_second`)."""
-    return seed_steps_per_second(lambda: build_published_model(model, task.input_size).to(device), task, config, n_seeds, threads)
+    return seed_steps_per_second(
+        lambda: build_published_model(model, task.input_size).to(device), task, config, n_seeds, threads, engine
+    )
 
 
-def seed_steps_per_second(build: Callable[[], torch.nn.Module], task: object, config: TrainConfig, n_seeds: int,
-                          threads: int = 1) -> float:
+def seed_steps_per_second(
+    build: Callable[[], torch.nn.Module],
+    task: StaticArithmeticTask,
+    config: TrainConfig,
+    n_seeds: int,
+    threads: int = 1,
+    engine: str = "auto",
+) -> float:
     """Seed-steps per second of training ``n_seeds`` models of ``build()`` side by side on ``task``, as a
     long run trains them: ``config.steps`` divided by the difference in time of runs of
     ``config.steps`` and twice as many steps, so that building the models, setting up the kernels
@@ -53,7 +64,9 @@ def seed_steps_per_second(build: Callable[[], torch.nn.Module], task: object, co
 
     def seconds(steps: int) -> float:
         start = time.perf_counter()
-        train_seeds(build, task, replace(config, steps=steps, eval_every=steps), list(range(n_seeds)), threads=threads)
+        train_seeds(
+            build, task, replace(config, steps=steps, eval_every=steps), list(range(n_seeds)), threads=threads, engine=engine
+        )
         return time.perf_counter() - start
 
     once = seconds(config.steps)
@@ -64,7 +77,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(PRESETS["madsen2020"].models), choices=list(MODELS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 100, 1000], help="numbers of seeds side by side")
-    parser.add_argument("--steps", type=int, default=2000, help="steps of the shorter timed run (1000 seeds: a quarter)")
+    parser.add_argument(
+        "--steps", type=int, default=2000, help="steps of the shorter timed run (1000 seeds: a quarter)"
+    )
     parser.add_argument("--pytorch-steps", type=int, default=100, help="steps of the PyTorch loop at 100 seeds")
     parser.add_argument("--eval-size", type=int, default=100, help="points of each evaluation set")
     parser.add_argument("--threads", type=int, default=2, help="threads training the seeds (default: 2)")
@@ -79,25 +94,36 @@ def main() -> None:
     pytorch_config = TrainConfig(steps=args.pytorch_steps, eval_every=args.pytorch_steps, eval_size=args.eval_size)
     warm_up = TrainConfig(steps=5, eval_every=5, eval_size=10)
     table = Table(title=f"Static task, a * b, 100 inputs, batch 128, {args.threads} threads (seed-steps per second)")
-    for column in ("model", "path", *(f"{n} seed{'' if n == 1 else 's'}" for n in args.seeds), "PyTorch loop, 100 seeds", "100 seeds: speedup"):
+    for column in (
+        "model",
+        "path",
+        *(f"{n} seed{'' if n == 1 else 's'}" for n in args.seeds),
+        "PyTorch loop, 100 seeds",
+        "100 seeds: speedup",
+    ):
         table.add_column(column, justify="right")
     for model in args.models:
-        compiled = plan(stack_seeds(lambda: build_published_model(model, task.input_size), [0])) is not None
+        compiled = covers(stack_seeds(lambda: build_published_model(model, task.input_size), [0]))  # noqa: B023 (called at once)
         rate(model, task, warm_up, 2, args.threads)
         rates = {n: rate(model, task, configs[n], n, args.threads) for n in args.seeds}
-        with mock.patch.object(seeds_module, "plan", lambda network: None):
-            rate(model, task, warm_up, 2, args.threads)
-            pytorch = rate(model, task, pytorch_config, 100, args.threads)
+        rate(model, task, warm_up, 2, args.threads, engine="torch")
+        pytorch = rate(model, task, pytorch_config, 100, args.threads, engine="torch")
         speedup = f"{rates[100] / pytorch:.1f}x" if 100 in rates else "-"
         table.add_row(
-            model, "compiled" if compiled else "pytorch", *(f"{rates[n]:,.0f}" for n in args.seeds), f"{pytorch:,.0f}", speedup
+            model,
+            "compiled" if compiled else "pytorch",
+            *(f"{rates[n]:,.0f}" for n in args.seeds),
+            f"{pytorch:,.0f}",
+            speedup,
         )
     console = Console()
     console.print(table)
     if torch.cuda.is_available():
         for model in args.models:
             rate(model, task, warm_up, 2, args.threads, "cuda")
-            console.print(f"cuda, {model}, 100 seeds, PyTorch loop: {rate(model, task, pytorch_config, 100, args.threads, 'cuda'):,.0f}")
+            console.print(
+                f"cuda, {model}, 100 seeds, PyTorch loop: {rate(model, task, pytorch_config, 100, args.threads, 'cuda'):,.0f}"
+            )
     console.print(f"load average (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -12,8 +12,25 @@ from nalm.torch import UNITS
 
 
 def test_train_prints_interpolation_and_extrapolation_error(capsys):
-    assert main(["train", "--unit", "nac", "--op", "sub", "--input-size", "10", "--steps", "300",
-                 "--eval-every", "100", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--unit",
+                "nac",
+                "--op",
+                "sub",
+                "--input-size",
+                "10",
+                "--steps",
+                "300",
+                "--eval-every",
+                "100",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "nac on sub" in out
     assert "interpolation" in out and "extrapolation" in out
@@ -36,8 +53,10 @@ def test_train_is_deterministic(capsys):
         (["train", "--task", "digits", "--op", "add"], "unknown operation 'add'; choose from 'count'"),
         (["train", "--task", "digits", "--test-lengths", "10", "5"], "test_lengths must be increasing"),
         (["train", "--time-steps", "0"], "time_steps must be a positive integer, got 0"),
-        (["train", "--task", "digits", "--input-size", "5", "--time-steps", "2"],
-         "--input-size, --time-steps is not an option of --task digits"),
+        (
+            ["train", "--task", "digits", "--input-size", "5", "--time-steps", "2"],
+            "--input-size, --time-steps is not an option of --task digits",
+        ),
         (["train", "--images", "sklearn"], "--images is not an option of --task static"),
         (["train", "--op", "pow"], "invalid choice: 'pow'"),
         (["train", "--steps", "0"], "steps must be a positive integer, got 0"),
@@ -70,7 +89,9 @@ def test_help_lists_the_registered_units(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--help"])
     assert exit_info.value.code == 0
-    assert "{" + ",".join(UNITS.names()) + ",lstm,fixed_nau,fixed_nmu}" in capsys.readouterr().out  # then the digit cells
+    assert (
+        "{" + ",".join(UNITS.names()) + ",lstm,fixed_nau,fixed_nmu}" in capsys.readouterr().out
+    )  # then the digit cells
 
 
 def test_bench_help_shows_each_models_definition(capsys):
@@ -127,9 +148,33 @@ def test_every_bad_input_is_one_line_and_exit_2_before_any_training(case, tmp_pa
 
 def test_report_into_a_file_is_refused(tmp_path, capsys):
     results = tmp_path / "runs.jsonl"
-    assert main(["bench", "--models", "nau", "--ops", "add", "--seeds", "1", "--steps", "10", "--eval-every", "10",
-                 "--eval-size", "16", "--input-size", "4", "--threshold-samples", "100", "--results", str(results),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--models",
+                "nau",
+                "--ops",
+                "add",
+                "--seeds",
+                "1",
+                "--steps",
+                "10",
+                "--eval-every",
+                "10",
+                "--eval-size",
+                "16",
+                "--input-size",
+                "4",
+                "--threshold-samples",
+                "100",
+                "--results",
+                str(results),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "1 configuration x 1 seed," in capsys.readouterr().out
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
@@ -149,15 +194,54 @@ def test_help_shows_defaults_and_percent_signs_once(capsys):
 
 
 def test_train_on_the_recurrent_task_names_its_time_steps(capsys):
-    assert main(["train", "--unit", "nau", "--op", "add", "--input-size", "10", "--time-steps", "3", "--steps", "20",
-                 "--eval-every", "10", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--unit",
+                "nau",
+                "--op",
+                "add",
+                "--input-size",
+                "10",
+                "--time-steps",
+                "3",
+                "--steps",
+                "20",
+                "--eval-every",
+                "10",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "10 inputs over 3 time steps" in out and "extrapolation" in out
 
 
 def test_train_on_a_digit_task_prints_the_test_error_per_length(capsys):
-    assert main(["train", "--task", "digits", "--op", "product", "--unit", "nmu", "--steps", "4", "--eval-every", "2",
-                 "--test-lengths", "1", "3", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "digits",
+                "--op",
+                "product",
+                "--unit",
+                "nmu",
+                "--steps",
+                "4",
+                "--eval-every",
+                "2",
+                "--test-lengths",
+                "1",
+                "3",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "nmu cell on digit product" in out and "trained on sequences of 2" in out
     assert re.search(r"\b3 .* \d", out)

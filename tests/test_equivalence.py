@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-keras = pytest.importorskip("keras")
+pytest.importorskip("keras")
+
+import keras
 
 import nalm.keras
 import nalm.torch

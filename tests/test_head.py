@@ -95,7 +95,9 @@ def patterns(n, seed):
 def test_default_head_beats_predicting_the_mean():
     """The default unit (NAC) learns a pattern's index in 100 steps; the former default, NALU, did not (0.97)."""
     torch.manual_seed(0)
-    features = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, stride=2, padding=1), nn.ReLU())
+    features = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, stride=2, padding=1), nn.ReLU()
+    )
     head = build_head(features, 16, [8], "regression", 1)
     assert isinstance(head.network[0], NAC) and head.normalize is None
     images, labels = patterns(128, seed=1)

@@ -13,7 +13,9 @@ import warnings
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+pytest.importorskip("keras")
+
+import keras
 
 import nalm.torch
 from nalm import functional
@@ -396,7 +398,9 @@ def test_numpy_integers_and_floats_are_accepted():
 @pytest.mark.parametrize("unit", [NAU, NMU, INALU])
 def test_scheduled_penalties_accept_a_tensor_step(unit):
     # e.g. optimizer.iterations inside a compiled training step
-    layer = unit(2, input_dim=3, **({"regularization_start": 5} if unit is INALU else {"lambda_start": 5, "lambda_end": 10}))
+    layer = unit(
+        2, input_dim=3, **({"regularization_start": 5} if unit is INALU else {"lambda_start": 5, "lambda_end": 10})
+    )
     for step in (0, 7, 20):
         from_int = numpy(layer.regularization_loss(step))
         from_tensor = numpy(layer.regularization_loss(keras.ops.convert_to_tensor(step)))
@@ -411,7 +415,8 @@ def test_scheduled_penalties_accept_a_tensor_step(unit):
 @pytest.mark.parametrize("name", UNITS.names())
 def test_integer_inputs_raise_like_the_pytorch_units(name):
     layer = UNITS.get(name)(2, input_dim=3)
-    with pytest.raises(TypeError, match=f"{type(layer).__name__} expects a floating-point input, got dtype int(32|64)"):  # JAX: int32
+    message = f"{type(layer).__name__} expects a floating-point input, got dtype int(32|64)"  # JAX: int32
+    with pytest.raises(TypeError, match=message):
         layer(np.ones((4, 3), dtype="int64"))
 
 

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-keras = pytest.importorskip("keras")
+pytest.importorskip("keras")
 
-from nalm.bench.tasks.streams import SeedStreams
-from nalm.bench.tasks import StaticArithmeticTask
+import keras
+
 from nalm.bench.engine import TrainConfig, train
+from nalm.bench.tasks import StaticArithmeticTask
+from nalm.bench.tasks.streams import SeedStreams
 from nalm.keras import INALU, NAU, NMU, NPU
 from nalm.torch import NAU as TorchNAU
 from nalm.torch import NMU as TorchNMU
@@ -91,7 +93,9 @@ def test_a_saved_model_goes_on_from_its_step(tmp_path):
     assert steps(restored) == [8, 8]
 
 
-@pytest.mark.parametrize("layer", [lambda: INALU(1, input_dim=2, regularization_start=0), lambda: NPU(1, input_dim=2, l1=0.5)])
+@pytest.mark.parametrize(
+    "layer", [lambda: INALU(1, input_dim=2, regularization_start=0), lambda: NPU(1, input_dim=2, l1=0.5)]
+)
 def test_every_penalized_unit_adds_its_penalty_under_fit(layer):
     x = np.full((4, 2), 1.5, dtype="float32")
     model = keras.Sequential([layer()])

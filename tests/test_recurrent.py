@@ -92,8 +92,11 @@ def test_unknown_unit_options_are_refused():
 
 @pytest.mark.parametrize(
     ("z", "message"),
-    [(torch.zeros(4, 0, 1), "at least one time step"), (torch.zeros(4, 3, 2), r"\(\.\.\., T, 1\)"),
-     (torch.zeros(3), r"\(\.\.\., T, 1\)")],
+    [
+        (torch.zeros(4, 0, 1), "at least one time step"),
+        (torch.zeros(4, 3, 2), r"\(\.\.\., T, 1\)"),
+        (torch.zeros(3), r"\(\.\.\., T, 1\)"),
+    ],
 )
 def test_bad_inputs_are_refused(z, message):
     with pytest.raises(ValueError, match=message):

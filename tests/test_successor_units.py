@@ -264,9 +264,13 @@ def test_reinitialize_if_stuck_redraws_every_unit_of_a_model():
 
 @pytest.mark.parametrize(
     "options, message",
-    [({"gate": "sometimes"}, "unknown gate 'sometimes'"), ({"omega": 0}, "omega must be a positive"),
-     ({"eps": -1e-7}, "eps must be a positive"), ({"regularization_start": -1}, "regularization_start must be"),
-     ({"threshold": float("inf")}, "threshold must be a positive finite")],
+    [
+        ({"gate": "sometimes"}, "unknown gate 'sometimes'"),
+        ({"omega": 0}, "omega must be a positive"),
+        ({"eps": -1e-7}, "eps must be a positive"),
+        ({"regularization_start": -1}, "regularization_start must be"),
+        ({"threshold": float("inf")}, "threshold must be a positive finite"),
+    ],
 )
 def test_inalu_rejects_bad_options(options, message):
     with pytest.raises(ValueError, match=message):
@@ -410,8 +414,10 @@ def test_inalu_stays_finite_on_huge_inputs_where_nalu_overflows():
     [
         (lambda x, w: functional.nau(x, *w, ops=torch), [(4, 2)]),
         (lambda x, w: functional.nmu(x, *w, ops=torch), [(4, 2)]),
-        (lambda x, w: functional.inalu(x, *w, gate_kind="independent", eps=1e-7, omega=20.0, ops=torch),
-         [(4, 2)] * 4 + [(1, 2)]),
+        (
+            lambda x, w: functional.inalu(x, *w, gate_kind="independent", eps=1e-7, omega=20.0, ops=torch),
+            [(4, 2)] * 4 + [(1, 2)],
+        ),
         (lambda x, w: functional.npu(x, w[0], w[2], eps=1e-7, ops=torch, W_im=w[1]), [(4, 2), (4, 2), (1, 4)]),
     ],
     ids=["nau", "nmu", "inalu", "npu"],
@@ -462,7 +468,7 @@ def extrapolation_error(unit, target, magnitudes, signs=False):
 
 def test_nau_learns_a_minus_b_with_sparse_weights_and_extrapolates():
     torch.manual_seed(0)
-    target = lambda x: x[:, :1] - x[:, 2:3]  # noqa: E731
+    target = lambda x: x[:, :1] - x[:, 2:3]
     unit = fit(NAU(4, 1, lambda_start=500, lambda_end=1_000), target, 1.0, 2.0, seed=0, steps=1_500)
     torch.testing.assert_close(unit.weight, torch.tensor([[1.0], [0.0], [-1.0], [0.0]]), rtol=0, atol=1e-3)
     assert extrapolation_error(unit, target, (0.0, 100.0), signs=True) < 1e-3
@@ -470,7 +476,7 @@ def test_nau_learns_a_minus_b_with_sparse_weights_and_extrapolates():
 
 def test_nmu_learns_a_times_b_from_negative_inputs_and_extrapolates():
     torch.manual_seed(0)
-    target = lambda x: x[:, :1] * x[:, 1:2]  # noqa: E731
+    target = lambda x: x[:, :1] * x[:, 1:2]
     unit = fit(NMU(3, 1, lambda_sparse=1.0, lambda_start=500, lambda_end=1_000), target, -2.0, 2.0, seed=0, steps=1_500)
     assert unit.W.flatten().tolist() == [1.0, 1.0, 0.0]  # clamped exactly onto the solution
     assert extrapolation_error(unit, target, (0.0, 10.0), signs=True) < 1e-6
@@ -480,7 +486,7 @@ def test_nmu_learns_a_times_b_from_negative_inputs_and_extrapolates():
 def test_real_npu_learns_a_divided_by_b_and_extrapolates_to_both_signs(seed):
     # Trained on positive inputs only; W = (1, -1) with g = 1 then divides inputs of either sign.
     torch.manual_seed(seed)
-    target = lambda x: x[:, :1] / x[:, 1:2]  # noqa: E731
+    target = lambda x: x[:, :1] / x[:, 1:2]
     unit = fit(RealNPU(2, 1), target, 0.5, 2.0, seed=seed, steps=1_500)
     torch.testing.assert_close(unit.W_re, torch.tensor([[1.0], [-1.0]]), rtol=0, atol=1e-4)
     torch.testing.assert_close(unit.g, torch.ones(2), rtol=0, atol=1e-4)

@@ -188,8 +188,17 @@ def test_unknown_unit_lists_the_choices():
         UNITS.get("nmu_typo")
 
 
-@pytest.mark.parametrize("options", [{"eps": 0}, {"eps": -1e-7}, {"eps": float("nan")}, {"shared_weights": "no"},
-                                     {"max_exponent": "big"}, {"gate": "sometimes"}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"eps": 0},
+        {"eps": -1e-7},
+        {"eps": float("nan")},
+        {"shared_weights": "no"},
+        {"max_exponent": "big"},
+        {"gate": "sometimes"},
+    ],
+)
 def test_nalu_rejects_bad_options(options):
     with pytest.raises(ValueError, match=next(iter(options))):
         NALU(2, 1, **options)

@@ -1,8 +1,8 @@
 """The ``nalm`` command line: wires the benchmark's pieces (task, model, trainer, results, report) together.
 
-    nalm train --unit nalu --operation mul --steps 20000
-    nalm bench --preset quick --results results/quick.jsonl
-    nalm report results/quick.jsonl --out results/quick
+nalm train --unit nalu --operation mul --steps 20000
+nalm bench --preset quick --results results/quick.jsonl
+nalm report results/quick.jsonl --out results/quick
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from nalm.validation import MissingDependencyError, choice, positive_int
 
 
 def _range(text: str) -> Range:
-    """"LOW,HIGH", or a union "LOW,HIGH u LOW,HIGH" (e.g. "-6,-2u2,6"), as a :data:`Range`."""
+    """ "LOW,HIGH", or a union "LOW,HIGH u LOW,HIGH" (e.g. "-6,-2u2,6"), as a :data:`Range`."""
     try:
         intervals = []
         for part in text.split("u"):
@@ -76,35 +76,69 @@ def build_parser() -> argparse.ArgumentParser:
         "sequence length.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    run.add_argument("--task", default="static", choices=("static", "digits"),
-                     help="the static task, or the digit sequence tasks (operations count, sum, product)")
-    run.add_argument("--unit", choices=tuple(dict.fromkeys((*UNITS.names(), *SEQUENCE_MODELS))),
-                     help="unit to stack: input -> hidden -> 1 (default nac); with --task digits, the recurrent "
-                     f"cell ({', '.join(SEQUENCE_MODELS)}; default nau)")
-    run.add_argument("--operation", "--op", choices=(*OPERATIONS, *SEQUENCE_OPERATIONS),
-                     help="target a op b (default sub); with --task digits, one of count, sum, product (default sum)")
+    run.add_argument(
+        "--task",
+        default="static",
+        choices=("static", "digits"),
+        help="the static task, or the digit sequence tasks (operations count, sum, product)",
+    )
+    run.add_argument(
+        "--unit",
+        choices=tuple(dict.fromkeys((*UNITS.names(), *SEQUENCE_MODELS))),
+        help="unit to stack: input -> hidden -> 1 (default nac); with --task digits, the recurrent "
+        f"cell ({', '.join(SEQUENCE_MODELS)}; default nau)",
+    )
+    run.add_argument(
+        "--operation",
+        "--op",
+        choices=(*OPERATIONS, *SEQUENCE_OPERATIONS),
+        help="target a op b (default sub); with --task digits, one of count, sum, product (default sum)",
+    )
     run.add_argument("--steps", type=int, default=defaults_train.steps, help="training steps")
-    run.add_argument("--batch-size", type=int,
-                     help=f"rows per training batch (default {defaults_train.batch_size}; --task digits: "
-                     f"{SequenceBenchmark().batch_size} sequences)")
-    run.add_argument("--learning-rate", "--lr", type=float, default=defaults_train.learning_rate, help="Adam's learning rate")
+    run.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"rows per training batch (default {defaults_train.batch_size}; --task digits: "
+        f"{SequenceBenchmark().batch_size} sequences)",
+    )
+    run.add_argument(
+        "--learning-rate", "--lr", type=float, default=defaults_train.learning_rate, help="Adam's learning rate"
+    )
     run.add_argument("--eval-every", type=int, default=defaults_train.eval_every, help="steps between evaluations")
     run.add_argument("--seed", type=int, default=defaults_train.seed, help="seed of the initialization and the data")
     run.add_argument("--input-size", type=int, help=f"static task: inputs (default {defaults_task.input_size})")
     run.add_argument("--hidden-size", type=int, help="static task: units between the two layers (default 2)")
-    run.add_argument("--time-steps", type=int,
-                     help="static task: steps the input vector arrives over; > 1 is the recurrent task (default 1)")
-    run.add_argument("--interpolation-range", type=_range, metavar="LOW,HIGH",
-                     help="static task: training and interpolation range (default 1,2)")
-    run.add_argument("--extrapolation-range", type=_range, metavar="LOW,HIGH", help="static task: extrapolation range (default 2,6)")
+    run.add_argument(
+        "--time-steps",
+        type=int,
+        help="static task: steps the input vector arrives over; > 1 is the recurrent task (default 1)",
+    )
+    run.add_argument(
+        "--interpolation-range",
+        type=_range,
+        metavar="LOW,HIGH",
+        help="static task: training and interpolation range (default 1,2)",
+    )
+    run.add_argument(
+        "--extrapolation-range", type=_range, metavar="LOW,HIGH", help="static task: extrapolation range (default 2,6)"
+    )
     run.add_argument("--images", help="--task digits: 'sklearn' (default) or a folder of MNIST IDX files")
     run.add_argument("--train-length", type=int, help="--task digits: training length (default: the published one)")
-    run.add_argument("--test-lengths", type=int, nargs="+", metavar="LENGTH",
-                     help="--task digits: test lengths (default: the published ones)")
+    run.add_argument(
+        "--test-lengths",
+        type=int,
+        nargs="+",
+        metavar="LENGTH",
+        help="--task digits: test lengths (default: the published ones)",
+    )
     run.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    run.add_argument("--engine", default="auto", choices=ENGINES,
-                     help="compiled: the compiled kernels (the models they cover); torch: PyTorch's autograd loop; "
-                     "auto: compiled where it covers the model")
+    run.add_argument(
+        "--engine",
+        default="auto",
+        choices=ENGINES,
+        help="compiled: the compiled kernels (the models they cover); torch: PyTorch's autograd loop; "
+        "auto: compiled where it covers the model",
+    )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_bench_parser(commands)
     report = commands.add_parser(
@@ -128,20 +162,37 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         description=textwrap.fill(
             "Train each model on each operation with seeds 0..S-1 side by side, append one JSON line per run "
             "to the results file (a rerun trains only what is missing), and print each configuration's "
-            "success rate. Options left out take the preset's value.", width=79),
+            "success rate. Options left out take the preset's value.",
+            width=79,
+        ),
         epilog="models of the static tasks (layers, sparsity schedule of both, initialization):\n"
         + "\n".join(f"  {name}: {model.describe()}" for name, model in MODELS.items())
         + "\ncells of the digit tasks (on sum; R_z only on sum and product):\n"
         + "\n".join(f"  {name}: {model.describe('sum')}" for name, model in SEQUENCE_MODELS.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    bench.add_argument("--preset", default="quick", choices=tuple(ALL_PRESETS),
-                       help=f"default: quick; {', '.join(SEQUENCE_PRESETS)} run the digit sequence tasks")
-    bench.add_argument("--models", nargs="+", choices=tuple(dict.fromkeys((*MODELS, *SEQUENCE_MODELS))), metavar="MODEL",
-                       help=f"models: layer pairs from {', '.join(MODELS)}; on the digit tasks, cells from "
-                       f"{', '.join(SEQUENCE_MODELS)}")
-    bench.add_argument("--operations", "--ops", nargs="+", choices=(*OPERATIONS, *SEQUENCE_OPERATIONS), metavar="OP",
-                       help=f"operations from {', '.join(OPERATIONS)}; on the digit tasks, from {', '.join(SEQUENCE_OPERATIONS)}")
+    bench.add_argument(
+        "--preset",
+        default="quick",
+        choices=tuple(ALL_PRESETS),
+        help=f"default: quick; {', '.join(SEQUENCE_PRESETS)} run the digit sequence tasks",
+    )
+    bench.add_argument(
+        "--models",
+        nargs="+",
+        choices=tuple(dict.fromkeys((*MODELS, *SEQUENCE_MODELS))),
+        metavar="MODEL",
+        help=f"models: layer pairs from {', '.join(MODELS)}; on the digit tasks, cells from "
+        f"{', '.join(SEQUENCE_MODELS)}",
+    )
+    bench.add_argument(
+        "--operations",
+        "--ops",
+        nargs="+",
+        choices=(*OPERATIONS, *SEQUENCE_OPERATIONS),
+        metavar="OP",
+        help=f"operations from {', '.join(OPERATIONS)}; on the digit tasks, from {', '.join(SEQUENCE_OPERATIONS)}",
+    )
     for name, kind, text in (
         ("seeds", int, "seeds per configuration, 0..N-1, trained side by side"),
         ("steps", int, "training steps"),
@@ -159,21 +210,43 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         ("train-length", int, "digit tasks: training sequence length (default: each operation's published one)"),
     ):
         bench.add_argument(f"--{name}", type=kind, help=text)
-    bench.add_argument("--test-lengths", type=int, nargs="+", metavar="LENGTH",
-                       help="digit tasks: test sequence lengths (default: each operation's published ones)")
-    bench.add_argument("--range", dest="ranges", type=_range_pair, action="append", metavar="LOW,HIGH:LOW,HIGH",
-                       help="interpolation:extrapolation range pair, repeatable; negative: --range=-2,-1:-6,-2; "
-                       "a union: --range=-2,2:-6,-2u2,6")
+    bench.add_argument(
+        "--test-lengths",
+        type=int,
+        nargs="+",
+        metavar="LENGTH",
+        help="digit tasks: test sequence lengths (default: each operation's published ones)",
+    )
+    bench.add_argument(
+        "--range",
+        dest="ranges",
+        type=_range_pair,
+        action="append",
+        metavar="LOW,HIGH:LOW,HIGH",
+        help="interpolation:extrapolation range pair, repeatable; negative: --range=-2,-1:-6,-2; "
+        "a union: --range=-2,2:-6,-2u2,6",
+    )
     bench.add_argument("--results", type=Path, help="results file (default: results/PRESET.jsonl)")
     bench.add_argument("--workers", type=int, default=2, help="processes training configurations (default: 2)")
-    bench.add_argument("--executor", default="local", choices=EXECUTORS,
-                       help="local: worker processes on this machine; ray: tasks on a Ray cluster (default: local)")
+    bench.add_argument(
+        "--executor",
+        default="local",
+        choices=EXECUTORS,
+        help="local: worker processes on this machine; ray: tasks on a Ray cluster (default: local)",
+    )
     bench.add_argument("--address", help="with --executor ray: the cluster's address (default: a local Ray instance)")
-    bench.add_argument("--device", default="cpu",
-                       help="torch device the models train on, e.g. cuda; its data is drawn there (default: cpu)")
-    bench.add_argument("--engine", default="auto", choices=ENGINES,
-                       help="compiled: the compiled kernels (the models they cover); torch: PyTorch's autograd loop; "
-                       "auto: compiled where it covers the model (default: auto)")
+    bench.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device the models train on, e.g. cuda; its data is drawn there (default: cpu)",
+    )
+    bench.add_argument(
+        "--engine",
+        default="auto",
+        choices=ENGINES,
+        help="compiled: the compiled kernels (the models they cover); torch: PyTorch's autograd loop; "
+        "auto: compiled where it covers the model (default: auto)",
+    )
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -181,7 +254,9 @@ def benchmark_from_args(args: argparse.Namespace) -> Grid:
     """The preset with every option that was given replacing its value; an option of the other
     kind of benchmark (e.g. --input-size with a digit preset) raises ValueError."""
     base = ALL_PRESETS[choice("preset", args.preset, tuple(ALL_PRESETS))]
-    names = {field.name for field in dataclasses.fields(Benchmark)} | {f.name for f in dataclasses.fields(SequenceBenchmark)}
+    names = {field.name for field in dataclasses.fields(Benchmark)} | {
+        f.name for f in dataclasses.fields(SequenceBenchmark)
+    }
     given = {name: getattr(args, name) for name in sorted(names) if getattr(args, name, None) is not None}
     own = {field.name for field in dataclasses.fields(base)}
     foreign = [name for name in given if name not in own]
@@ -194,8 +269,13 @@ def benchmark_from_args(args: argparse.Namespace) -> Grid:
 
 def _train_command(args: argparse.Namespace, console: Console) -> None:
     task = StaticArithmeticTask()
-    static = {"input_size": task.input_size, "hidden_size": 2, "time_steps": task.time_steps,
-              "interpolation_range": task.interpolation_range, "extrapolation_range": task.extrapolation_range}
+    static = {
+        "input_size": task.input_size,
+        "hidden_size": 2,
+        "time_steps": task.time_steps,
+        "interpolation_range": task.interpolation_range,
+        "extrapolation_range": task.extrapolation_range,
+    }
     digits = {"images": "sklearn", "train_length": None, "test_lengths": None}
     own, other = (digits, static) if args.task == "digits" else (static, digits)
     given = [name for name in other if getattr(args, name) is not None]
@@ -250,7 +330,10 @@ def _train_command(args: argparse.Namespace, console: Console) -> None:
 
 
 def _train_with_progress(
-    model: torch.nn.Module, task: StaticArithmeticTask | DigitSequenceTask, config: TrainConfig, console: Console,
+    model: torch.nn.Module,
+    task: StaticArithmeticTask | DigitSequenceTask,
+    config: TrainConfig,
+    console: Console,
     hidden: bool,
     engine: str,
 ) -> TrainResult:
@@ -259,7 +342,10 @@ def _train_with_progress(
     with Progress(*columns, TimeRemainingColumn(), console=console, disable=hidden) as progress:
         bar = progress.add_task("train", total=config.steps, loss="-")
         return train(
-            model, task, config, engine=engine,
+            model,
+            task,
+            config,
+            engine=engine,
             on_step=lambda step, loss: progress.update(bar, completed=step, loss=f"{loss:.3g}"),
         )
 
@@ -267,12 +353,21 @@ def _train_with_progress(
 def _train_digits(args: argparse.Namespace, console: Console) -> None:
     """``nalm train --task digits``: one seed of one cell on one digit task; the test MSE per length."""
     benchmark = SequenceBenchmark(
-        models=(args.unit,), operations=(args.operation,), images=args.images,
-        train_length=args.train_length, test_lengths=args.test_lengths,
+        models=(args.unit,),
+        operations=(args.operation,),
+        images=args.images,
+        train_length=args.train_length,
+        test_lengths=args.test_lengths,
     )
     task = benchmark.operation_task(args.operation)
-    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                         eval_every=args.eval_every, eval_size=benchmark.eval_size, seed=args.seed)
+    config = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        eval_every=args.eval_every,
+        eval_size=benchmark.eval_size,
+        seed=args.seed,
+    )
     device = _device(args.device)
     torch.manual_seed(config.seed)
     model = build_sequence_model(args.unit, task).to(device)
@@ -288,8 +383,10 @@ def _train_digits(args: argparse.Namespace, console: Console) -> None:
     for length, mse in zip(task.test_lengths, best.test_mse):
         table.add_row(str(length), f"{mse:.4g}")
     console.print(table)
-    console.print("success at a length is judged against runs of the exact-solution baseline: see nalm bench "
-                  "--preset digits-quick")
+    console.print(
+        "success at a length is judged against runs of the exact-solution baseline: see nalm bench "
+        "--preset digits-quick"
+    )
     if result.diverged:
         console.print("[bold red]diverged[/]: the loss became non-finite and training stopped")
 
@@ -319,7 +416,7 @@ def _result_table(result: TrainResult) -> Table:
 
 
 def _count(n: int, noun: str) -> str:
-    """"1 seed", "2 seeds"."""
+    """ "1 seed", "2 seeds"."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
@@ -347,8 +444,14 @@ def _bench_command(args: argparse.Namespace, console: Console) -> None:
             progress.update(bar, description=f"done {configuration.model} {configuration.operation}")
 
         rows = run_benchmark(
-            results, workers=args.workers, executor=args.executor, address=args.address, device=str(device),
-            engine=args.engine, on_start=lambda n: progress.update(bar, total=n), on_done=done
+            results,
+            workers=args.workers,
+            executor=args.executor,
+            address=args.address,
+            device=str(device),
+            engine=args.engine,
+            on_start=lambda n: progress.update(bar, total=n),
+            on_done=done,
         )
     console.print(_sequence_table(rows) if benchmark.TASK == SequenceBenchmark.TASK else _summary_table(rows))
 
@@ -356,15 +459,20 @@ def _bench_command(args: argparse.Namespace, console: Console) -> None:
 def _sequence_table(rows: list[Row]) -> Table:
     """Successes per test length of each digit configuration (below its baseline's 1% bound)."""
     summaries = summarize_sequences(rows)
-    table = Table(title=f"digit tasks, {len(rows)} runs: successes per test length (test MSE below the upper 1% "
-                  "Student-t bound of the fixed-solution baseline's)")
+    table = Table(
+        title=f"digit tasks, {len(rows)} runs: successes per test length (test MSE below the upper 1% "
+        "Student-t bound of the fixed-solution baseline's)"
+    )
     for column in ("model", "op", "success at length: k/n", "median test MSE at the longest", "exact W_h = I"):
         table.add_column(column, justify="left" if column in ("model", "op") else "right")
     for summary in summaries:
         c = summary.configuration
         shown = sorted({0, len(summary.lengths) // 2, len(summary.lengths) - 1})  # at most 3 lengths
-        cells = ("no baseline" if summary.successes is None else
-                 "  ".join(f"{summary.lengths[i]}: {summary.successes[i]}/{summary.runs}" for i in shown))
+        cells = (
+            "no baseline"
+            if summary.successes is None
+            else "  ".join(f"{summary.lengths[i]}: {summary.successes[i]}/{summary.runs}" for i in shown)
+        )
         exact = "-" if summary.exact is None else f"{summary.exact}/{summary.runs}"
         table.add_row(c.model, c.operation, cells, f"{summary.median_mse[-1]:.3g}", exact)
     return table
@@ -374,8 +482,14 @@ def _summary_table(rows: list[Row]) -> Table:
     summaries = summarize(rows)
     with_ranges = several_ranges(summaries)
     table = Table(title=f"success over {len(rows)} runs (selected at the lowest interpolation MSE)")
-    for column in ("model", "op", *(("ranges",) if with_ranges else ()), "success rate [95% interval]",
-                   "solved at (median)", "sparsity error"):
+    for column in (
+        "model",
+        "op",
+        *(("ranges",) if with_ranges else ()),
+        "success rate [95% interval]",
+        "solved at (median)",
+        "sparsity error",
+    ):
         table.add_column(column, justify="left" if column in ("model", "op", "ranges") else "right")
     for summary in summaries:
         c = summary.configuration
@@ -420,8 +534,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingDependencyError as error:
         parser.exit(1, f"nalm {args.command}: error: {error}\n")
     except KeyboardInterrupt:
-        parser.exit(130, f"nalm {args.command}: interrupted; what finished is saved, and the same command "
-                    "run again goes on from the last checkpoints\n")
+        parser.exit(
+            130,
+            f"nalm {args.command}: interrupted; what finished is saved, and the same command "
+            "run again goes on from the last checkpoints\n",
+        )
     return 0
 
 

@@ -141,6 +141,7 @@ def gate(x: Array, G: Array, kind: str, *, ops: Any) -> Array:
 
 # --- NAU and NMU (Madsen & Johansen 2020, arXiv 2001.05016) --------------------------------------
 
+
 def clamp(W: Array, low: float, high: float, *, ops: Any) -> Array:
     """W clipped to [low, high], passing the full gradient inside the range and on its bounds.
 
@@ -237,7 +238,8 @@ class SparsitySchedule:
 
     def replace(self, **changes: float | int | None) -> SparsitySchedule:
         """A copy with the given fields changed; fields given as None keep this schedule's value."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, **kept)
 
     def __call__(self, step: Any, *, ops: Any = None) -> Any:
         """lambda(step): a float for an int ``step``; with ``ops``, a tensor, so that ``step`` may
@@ -365,8 +367,14 @@ def l1_norm(weights: Any, *, ops: Any) -> Array:
 
 
 def recur(
-    cell: Callable[[Array], Array], z: Array, hidden_size: int, initial_state: float, *, ops: Any,
-    return_sequences: bool = False, mask: Array | None = None,
+    cell: Callable[[Array], Array],
+    z: Array,
+    hidden_size: int,
+    initial_state: float,
+    *,
+    ops: Any,
+    return_sequences: bool = False,
+    mask: Array | None = None,
 ) -> Array:
     """Fold a sequence with a recurrent cell: h_0 = initial_state, h_t = cell([h_{t-1}, z_t]).
 

@@ -7,11 +7,18 @@ class that names its definition (:mod:`nalm.units`) registers itself under the d
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from nalm.validation import choice
 
-T = TypeVar("T")
+
+class NamedUnit(Protocol):
+    """What a registry holds: a unit class, which the registry names."""
+
+    unit_name: str
+
+
+T = TypeVar("T", bound=NamedUnit)
 
 
 class Registry(Generic[T]):
@@ -28,7 +35,7 @@ class Registry(Generic[T]):
             if name in self._units:
                 raise ValueError(f"unit {name!r} is already registered for {self.framework}")
             self._units[name] = cls
-            cls.unit_name = name  # type: ignore[attr-defined]
+            cls.unit_name = name
             return cls
 
         return add

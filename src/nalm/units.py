@@ -165,8 +165,14 @@ def _schedule(options: Options) -> functional.SparsitySchedule:
     return functional.SparsitySchedule(options["lambda_sparse"], options["lambda_start"], options["lambda_end"])
 
 
-def _sparse_unit(name: str, formula_text: str, schedule: functional.SparsitySchedule, weight_range: tuple[float, float],
-                 init: Init, formula: Callable[..., Any]) -> Unit:
+def _sparse_unit(
+    name: str,
+    formula_text: str,
+    schedule: functional.SparsitySchedule,
+    weight_range: tuple[float, float],
+    init: Init,
+    formula: Callable[..., Any],
+) -> Unit:
     """NAU and NMU: one clamped weight W and the sparsity penalty lambda(t) mean(min(|W|, 1 - |W|))."""
 
     def penalty(weights: Weights, step: Any, options: Options, ops: Any) -> Any:
@@ -196,8 +202,10 @@ def _sparse_unit(name: str, formula_text: str, schedule: functional.SparsitySche
 
 def _nalu_weights(options: Options) -> tuple[Weight, ...]:
     gate_init = Init("kaiming_uniform" if options["init"] == "kaiming" else "glorot_uniform")
-    gate = (Weight("G", gate_init) if options["gate"] == "input"
-            else Weight("G", Init("constant", (0.0,)), "output"))  # g = 1/2: neither path preferred
+    if options["gate"] == "input":
+        gate = Weight("G", gate_init)
+    else:
+        gate = Weight("G", Init("constant", (0.0,)), "output")  # g = 1/2: neither path preferred
     separate = () if options["shared_weights"] else _nac_pair(options, "_mul", "kaiming_uniform")
     return (*_nac_pair(options, kaiming="kaiming_uniform"), gate, *separate)
 
@@ -210,9 +218,16 @@ def _nalu_effective(w: Weights, options: Options, ops: Any) -> tuple[Any, ...]:
 def _nalu(x: Any, w: Weights, options: Options, ops: Any) -> Any:
     separate = not options["shared_weights"]
     return functional.nalu(
-        x, w["W_hat"], w["M_hat"], w["G"], eps=options["eps"], ops=ops,
-        W_hat_mul=w["W_hat_mul"] if separate else None, M_hat_mul=w["M_hat_mul"] if separate else None,
-        max_exponent=options["max_exponent"], gate_kind=options["gate"],
+        x,
+        w["W_hat"],
+        w["M_hat"],
+        w["G"],
+        eps=options["eps"],
+        ops=ops,
+        W_hat_mul=w["W_hat_mul"] if separate else None,
+        M_hat_mul=w["M_hat_mul"] if separate else None,
+        max_exponent=options["max_exponent"],
+        gate_kind=options["gate"],
     )
 
 
@@ -245,8 +260,11 @@ def _npu(imaginary: bool) -> Unit:
             return None
         return options["l1"] * functional.l1_norm([weights[n] for n in names], ops=ops)
 
-    text = ("z = exp(log(r) W_re − k W_im) ⊙ cos(log(r) W_im + k W_re), r = g(\\|x\\| + eps) + 1 − g, k = gπ[x < 0]"
-            if imaginary else "z = exp(log(r) W) ⊙ cos(k W), r and k as NPU")
+    text = (
+        "z = exp(log(r) W_re − k W_im) ⊙ cos(log(r) W_im + k W_re), r = g(\\|x\\| + eps) + 1 − g, k = gπ[x < 0]"
+        if imaginary
+        else "z = exp(log(r) W) ⊙ cos(k W), r and k as NPU"
+    )
     return Unit(
         name="npu" if imaginary else "realnpu",
         formula_text=text,
@@ -285,8 +303,7 @@ NAC_MUL = Unit(
 
 NALU = Unit(
     name="nalu",
-    formula_text=("y = g ⊙ a + (1 − g) ⊙ exp(log(\\|x\\| + eps) W), g = σ(x G) "
-                  "(`gate=\"independent\"`: g = σ(G))"),
+    formula_text='y = g ⊙ a + (1 − g) ⊙ exp(log(\\|x\\| + eps) W), g = σ(x G) (`gate="independent"`: g = σ(G))',
     options=(
         EPS,
         Option("shared_weights", True, boolean),
@@ -300,19 +317,29 @@ NALU = Unit(
 )
 
 NAU = _sparse_unit(
-    "nau", "z = x W, W clamped to [−1, 1]; penalty λ(t) · mean(min(\\|W\\|, 1 − \\|W\\|))",
-    functional.NAU_SCHEDULE, functional.NAU_RANGE, Init("nau_uniform"), functional.nau,
+    "nau",
+    "z = x W, W clamped to [−1, 1]; penalty λ(t) · mean(min(\\|W\\|, 1 − \\|W\\|))",
+    functional.NAU_SCHEDULE,
+    functional.NAU_RANGE,
+    Init("nau_uniform"),
+    functional.nau,
 )
 
 NMU = _sparse_unit(
-    "nmu", "z_o = ∏ᵢ (W_io xᵢ + 1 − W_io), W clamped to [0, 1]; penalty as NAU",
-    functional.NMU_SCHEDULE, functional.NMU_RANGE, Init("uniform", functional.NMU_INIT_RANGE), functional.nmu,
+    "nmu",
+    "z_o = ∏ᵢ (W_io xᵢ + 1 − W_io), W clamped to [0, 1]; penalty as NAU",
+    functional.NMU_SCHEDULE,
+    functional.NMU_RANGE,
+    Init("uniform", functional.NMU_INIT_RANGE),
+    functional.nmu,
 )
 
 INALU = Unit(
     name="inalu",
-    formula_text=("y = g ⊙ x W_a + (1 − g) ⊙ exp(min(log(max(\\|x\\|, eps)) W_m, ω)) ⊙ "
-                  "∏ᵢ (sign(xᵢ) \\|W_m\\| + 1 − \\|W_m\\|), g = σ(G)"),
+    formula_text=(
+        "y = g ⊙ x W_a + (1 − g) ⊙ exp(min(log(max(\\|x\\|, eps)) W_m, ω)) ⊙ "
+        "∏ᵢ (sign(xᵢ) \\|W_m\\| + 1 − \\|W_m\\|), g = σ(G)"
+    ),
     options=(
         EPS,
         Option("omega", 20.0, positive_float),
@@ -322,8 +349,16 @@ INALU = Unit(
     ),
     weights=_inalu_weights,
     formula=lambda x, w, options, ops: functional.inalu(
-        x, w["W_hat_a"], w["M_hat_a"], w["W_hat_m"], w["M_hat_m"], w["G"],
-        gate_kind=options["gate"], eps=options["eps"], omega=options["omega"], ops=ops,
+        x,
+        w["W_hat_a"],
+        w["M_hat_a"],
+        w["W_hat_m"],
+        w["M_hat_m"],
+        w["G"],
+        gate_kind=options["gate"],
+        eps=options["eps"],
+        omega=options["omega"],
+        ops=ops,
     ),
     effective=lambda w, options, ops: (
         functional.nac_weight(w["W_hat_a"], w["M_hat_a"], ops=ops),

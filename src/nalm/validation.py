@@ -13,9 +13,10 @@ def positive_int(name: str, value: Any, at_most: int | None = None) -> int:
     ``at_most``, no larger than that; else raise."""
     if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if at_most is not None and value > at_most:
+    number = int(value)
+    if at_most is not None and number > at_most:
         raise ValueError(f"{name} must be at most {at_most:,}, got {value:,}")
-    return int(value)
+    return number
 
 
 def positive_float(name: str, value: Any) -> float:

@@ -31,5 +31,17 @@ from nalm.keras.npu import NPU, RealNPU  # isort: skip
 from nalm.keras.recurrent import Recurrent  # isort: skip
 
 __all__ = [
-    "UNITS", "ArithmeticLayer", "NAC", "NACMul", "NALU", "NAU", "NMU", "NAUUniform", "NACUniform", "INALU", "NPU", "RealNPU", "Recurrent",
+    "UNITS",
+    "ArithmeticLayer",
+    "NAC",
+    "NACMul",
+    "NALU",
+    "NAU",
+    "NMU",
+    "NAUUniform",
+    "NACUniform",
+    "INALU",
+    "NPU",
+    "RealNPU",
+    "Recurrent",
 ]

@@ -117,8 +117,7 @@ class WeightOption:
             unknown = [name for name in value if name not in weight_names]
             if unknown:
                 raise ValueError(
-                    f"{argument} names unknown weights {unknown}; "
-                    f"this layer's weights are {list(weight_names)}"
+                    f"{argument} names unknown weights {unknown}; this layer's weights are {list(weight_names)}"
                 )
             self.value = {name: module.get(spec) for name, spec in value.items()}
         else:
@@ -257,8 +256,7 @@ class ArithmeticLayer(keras.layers.Layer):
         input_dim = input_shape[-1]
         if input_dim is None:
             raise ValueError(
-                f"{type(self).__name__} needs a known feature size (last axis), "
-                f"got input shape {tuple(input_shape)}"
+                f"{type(self).__name__} needs a known feature size (last axis), got input shape {tuple(input_shape)}"
             )
         for name in self.weight_names:
             initializer = self.kernel_initializer.get(name)

@@ -59,8 +59,13 @@ class Recurrent(keras.layers.Layer):
         self.cell.count_training_step(training)
         r = self.recurrence
         return functional.recur(  # the cell's formula itself: its call would count a step per time step
-            self.cell.compute, inputs, r.hidden_size, r.initial_state, ops=keras.ops,
-            return_sequences=r.return_sequences, mask=mask,
+            self.cell.compute,
+            inputs,
+            r.hidden_size,
+            r.initial_state,
+            ops=keras.ops,
+            return_sequences=r.return_sequences,
+            mask=mask,
         )
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
@@ -82,6 +87,10 @@ class Recurrent(keras.layers.Layer):
     def get_config(self) -> dict[str, Any]:
         r = self.recurrence
         return {
-            **super().get_config(), "unit": r.unit, "hidden_size": r.hidden_size, "initial_state": r.initial_state,
-            "return_sequences": r.return_sequences, **self.unit_options,
+            **super().get_config(),
+            "unit": r.unit,
+            "hidden_size": r.hidden_size,
+            "initial_state": r.initial_state,
+            "return_sequences": r.return_sequences,
+            **self.unit_options,
         }

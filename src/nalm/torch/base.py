@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, cast
 
 import torch
 from torch import nn
@@ -80,7 +80,7 @@ def initialize(weight: torch.Tensor, init: Init, fan_in: int, fan_out: int) -> N
     if init.kind == "kaiming_normal":
         nn.init.kaiming_normal_(weight, mode="fan_out")
     elif init.kind == "normal":
-        nn.init.normal_(weight, *init.args)
+        nn.init.normal_(weight, init.args[0], init.args[1])
     elif init.kind == "constant":
         nn.init.constant_(weight, *init.args)
     else:
@@ -154,9 +154,29 @@ class DefinedUnit(ArithmeticUnit):
             getattr(self, name).clamp_(low, high)
 
     def extra_repr(self) -> str:
-        options = ", ".join(f"{name}={value!r}" if isinstance(value, str) else f"{name}={value:g}"
-                            if isinstance(value, float) else f"{name}={value}" for name, value in self.options.items())
+        options = ", ".join(_format_option(name, value) for name, value in self.options.items())
         return f"{super().extra_repr()}, {options}" if options else super().extra_repr()
+
+
+def _format_option(name: str, value: Any) -> str:
+    """``name=value`` for a repr: strings quoted, floats in the shortest form (1e-07, 0.5)."""
+    if isinstance(value, str):
+        return f"{name}={value!r}"
+    if isinstance(value, float):
+        return f"{name}={value:g}"
+    return f"{name}={value}"
+
+
+class StackedUnit(Protocol):
+    """What :class:`UnitStack` reads from its units: an :class:`ArithmeticUnit`'s sizes and
+    training hooks (:class:`nalm.torch.Recurrent` has the hooks, not the sizes)."""
+
+    in_features: int
+    out_features: int
+
+    def regularization_loss(self, step: int) -> torch.Tensor: ...
+
+    def apply_constraints(self) -> None: ...
 
 
 class UnitStack(nn.Sequential):
@@ -167,17 +187,23 @@ class UnitStack(nn.Sequential):
             raise ValueError("a UnitStack needs at least one unit")
         super().__init__(*units)
 
+    def _units(self) -> list[StackedUnit]:
+        """The units in order."""
+        # nn.Sequential types its modules as nn.Module; a stack's are units (see StackedUnit)
+        return cast("list[StackedUnit]", list(self))
+
     @property
     def dims(self) -> tuple[int, ...]:
         """The sizes (in, hidden..., out) of the stack."""
-        return (self[0].in_features, *(unit.out_features for unit in self))
+        units = self._units()
+        return (units[0].in_features, *(unit.out_features for unit in units))
 
     def regularization_loss(self, step: int) -> torch.Tensor:
         """Sum of the units' regularization losses at training step ``step``."""
-        return sum((unit.regularization_loss(step) for unit in self), next(self.parameters()).new_zeros(()))
+        return sum((unit.regularization_loss(step) for unit in self._units()), next(self.parameters()).new_zeros(()))
 
     @torch.no_grad()
     def apply_constraints(self) -> None:
         """Apply every unit's post-step constraint."""
-        for unit in self:
+        for unit in self._units():
             unit.apply_constraints()

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nalm.torch.base import UNITS
+from nalm.torch.base import UNITS, UnitStack
 from nalm.validation import choice, positive_int
 
 TASKS = ("classification", "regression")
@@ -37,7 +37,7 @@ class ArithmeticHead(nn.Module):
     def __init__(
         self,
         backbone: nn.Module,
-        network: nn.Module,
+        network: UnitStack,
         *,
         channels: int,
         task: str,
@@ -60,8 +60,7 @@ class ArithmeticHead(nn.Module):
         features = self.backbone(images)
         if features.dim() != 4 or features.shape[1] != self.channels:
             raise ValueError(
-                f"the backbone must return features of shape (N, {self.channels}, H, W), "
-                f"got {tuple(features.shape)}"
+                f"the backbone must return features of shape (N, {self.channels}, H, W), got {tuple(features.shape)}"
             )
         if self.pool is not None:
             features = self.pool(features)
@@ -141,15 +140,17 @@ def build_head(
     hidden = tuple(positive_int("hidden size", h) for h in hidden_dims)
     if pool is None:
         if feature_shape is None or len(feature_shape) != 2:
-            raise ValueError(
-                f"pool=None needs feature_shape=(H, W), the backbone's output size, got {feature_shape!r}"
-            )
-        feature_shape = (positive_int("feature height", feature_shape[0]), positive_int("feature width", feature_shape[1]))
+            raise ValueError(f"pool=None needs feature_shape=(H, W), the backbone's output size, got {feature_shape!r}")
+        feature_shape = (
+            positive_int("feature height", feature_shape[0]),
+            positive_int("feature width", feature_shape[1]),
+        )
         in_features = channels * feature_shape[0] * feature_shape[1]
     else:
         if feature_shape is not None:
             raise ValueError("feature_shape is only used with pool=None")
         in_features = channels
     network = unit_class.stack(in_features, *hidden, num_outputs, **unit_options)
-    return ArithmeticHead(backbone, network, channels=channels, task=task, pool=pool, feature_shape=feature_shape,
-                          normalize=normalize)
+    return ArithmeticHead(
+        backbone, network, channels=channels, task=task, pool=pool, feature_shape=feature_shape, normalize=normalize
+    )

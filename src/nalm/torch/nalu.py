@@ -32,7 +32,7 @@ class NAC(DefinedUnit):
         """The effective weight W = tanh(W_hat) * sigmoid(M_hat), (in_features, out_features)."""
         return self.weights()[0]
 
-    def linear_weight(self) -> torch.Tensor:
+    def linear_weight(self) -> torch.Tensor | None:
         """The effective weight W: the NAC is x @ W."""
         return self.weight
 

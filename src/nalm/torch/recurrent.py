@@ -76,5 +76,7 @@ class Recurrent(nn.Module):
 
     def extra_repr(self) -> str:
         r = self.recurrence
-        return (f"input_size={self.input_size}, hidden_size={r.hidden_size}, initial_state={r.initial_state:g}, "
-                f"return_sequences={r.return_sequences}")
+        return (
+            f"input_size={self.input_size}, hidden_size={r.hidden_size}, initial_state={r.initial_state:g}, "
+            f"return_sequences={r.return_sequences}"
+        )

@@ -5,10 +5,17 @@ from dataclasses import replace
 import pytest
 import torch
 
-from nalm.bench.runs import PRESETS
-from nalm.bench.models import MODELS
-from nalm.bench.analysis.published import PUBLISHED, beta_fit, compare, matches, published_sparsity_estimate, steps_label
+from nalm.bench.analysis.published import (
+    PUBLISHED,
+    beta_fit,
+    compare,
+    matches,
+    published_sparsity_estimate,
+    steps_label,
+)
 from nalm.bench.analysis.report import published_section
+from nalm.bench.models import MODELS
+from nalm.bench.runs import PRESETS
 from nalm.bench.tasks import OPERATIONS
 
 MADSEN = PRESETS["madsen2020"]
@@ -17,7 +24,9 @@ MADSEN = PRESETS["madsen2020"]
 def test_table_1_is_there_cell_by_cell():
     table_1 = {key: cell for key, cell in PUBLISHED.items() if cell.in_table_1}
     assert set(table_1) == {
-        ("nac_mul", "mul"), ("nalu", "mul"), ("nmu", "mul"),
+        ("nac_mul", "mul"),
+        ("nalu", "mul"),
+        ("nmu", "mul"),
         *((model, op) for model in ("nac", "linear", "nalu", "nau") for op in ("add", "sub")),
     }
     nmu = PUBLISHED["nmu", "mul"]
@@ -44,11 +53,18 @@ def runs(model, op, successes, *, steps=200_000, seeds=100, sparsity=lambda seed
     benchmark = replace(MADSEN, steps=steps, **settings)
     return [
         {
-            "model": model, "model_definition": MODELS[model].describe(), "operation": op,
-            "interpolation_range": [1.0, 2.0], "extrapolation_range": [2.0, 6.0], "seed": seed,
-            "settings": benchmark.settings(), "success": seed < successes,
-            "solved_at": 1_000_000 + seed if seed < successes else None, "sparsity_error": sparsity(seed),
-            "extrapolation_mse": 1.0, "diverged": False,
+            "model": model,
+            "model_definition": MODELS[model].describe(),
+            "operation": op,
+            "interpolation_range": [1.0, 2.0],
+            "extrapolation_range": [2.0, 6.0],
+            "seed": seed,
+            "settings": benchmark.settings(),
+            "success": seed < successes,
+            "solved_at": 1_000_000 + seed if seed < successes else None,
+            "sparsity_error": sparsity(seed),
+            "extrapolation_mse": 1.0,
+            "diverged": False,
         }
         for seed in range(seeds)
     ]
@@ -64,7 +80,9 @@ def runs(model, op, successes, *, steps=200_000, seeds=100, sparsity=lambda seed
         ("nalu", "mul", 50, 200_000, "disagree (intervals apart); 2e5 of 5e6 steps"),
     ],
 )
-def test_each_cell_says_whether_the_intervals_overlap_and_whether_our_run_was_shorter(model, op, successes, steps, verdict):
+def test_each_cell_says_whether_the_intervals_overlap_and_whether_our_run_was_shorter(
+    model, op, successes, steps, verdict
+):
     (comparison,) = compare(runs(model, op, successes, steps=steps))
     assert comparison.published is PUBLISHED[model, op]
     assert comparison.ours.successes == successes

@@ -7,12 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from nalm.bench.engine import compiled
-from nalm.bench.tasks.streams import SeedStreams
+from nalm.bench.engine import TrainConfig, compiled, stack_seeds, train_stacked
 from nalm.bench.models import Dense, build_published_model
-from nalm.bench.engine import stack_seeds, train_stacked
 from nalm.bench.tasks import StaticArithmeticTask
-from nalm.bench.engine import TrainConfig
+from nalm.bench.tasks.streams import SeedStreams
 from nalm.torch import INALU, NAC, NALU, NAU, NMU, NACMul, UnitStack
 
 SEEDS = [4, 0, 9]
@@ -25,21 +23,45 @@ def layers_under_test():
     ramp = {"lambda_sparse": 3.0, "lambda_start": 0, "lambda_end": 2}  # a penalty at step 1
     return [
         ("nau-nmu", lambda: UnitStack(NAU(12, 2, **ramp), NMU(2, 1, **ramp)), task),
-        ("nau-nau", lambda: UnitStack(NAU(12, 2, **ramp), NAU(2, 1, **ramp)), StaticArithmeticTask("sub", input_size=12)),
+        (
+            "nau-nau",
+            lambda: UnitStack(NAU(12, 2, **ramp), NAU(2, 1, **ramp)),
+            StaticArithmeticTask("sub", input_size=12),
+        ),
         ("nac-nac", lambda: UnitStack(NAC(12, 2), NAC(2, 1)), task),
         ("nac-nac_mul", lambda: UnitStack(NAC(12, 2), NACMul(2, 1)), task),
-        ("nac_mul alone", lambda: UnitStack(NACMul(2, 1, eps=1e-3)), StaticArithmeticTask("div", input_size=2, subset_ratio=0.5, overlap_ratio=0)),
+        (
+            "nac_mul alone",
+            lambda: UnitStack(NACMul(2, 1, eps=1e-3)),
+            StaticArithmeticTask("div", input_size=2, subset_ratio=0.5, overlap_ratio=0),
+        ),
         ("nalu-nalu", lambda: UnitStack(NALU(12, 2), NALU(2, 1)), StaticArithmeticTask("div", input_size=12)),
         ("nalu capped", lambda: UnitStack(NALU(12, 3, max_exponent=0.5), NALU(3, 1, max_exponent=0.5)), task),
         ("nalu published start", lambda: build_published_model("nalu", 12), StaticArithmeticTask("div", input_size=12)),
         ("nac-nac_mul published start", lambda: build_published_model("nac_mul", 12), task),
         ("relu-linear", lambda: UnitStack(Dense(12, 2, activation="relu"), Dense(2, 1)), task),
         ("relu6-linear", lambda: UnitStack(Dense(12, 2, activation="relu6"), Dense(2, 1)), task),
-        ("linear-linear biased", lambda: UnitStack(Dense(12, 2, bias=True), Dense(2, 1, bias=True)), StaticArithmeticTask("sub", input_size=12)),
-        ("relu-linear biased", lambda: biased(UnitStack(Dense(12, 3, activation="relu", bias=True), Dense(3, 1, bias=True))), task),
-        ("relu6-linear biased", lambda: biased(UnitStack(Dense(12, 3, activation="relu6", bias=True), Dense(3, 1, bias=True))), task),
+        (
+            "linear-linear biased",
+            lambda: UnitStack(Dense(12, 2, bias=True), Dense(2, 1, bias=True)),
+            StaticArithmeticTask("sub", input_size=12),
+        ),
+        (
+            "relu-linear biased",
+            lambda: biased(UnitStack(Dense(12, 3, activation="relu", bias=True), Dense(3, 1, bias=True))),
+            task,
+        ),
+        (
+            "relu6-linear biased",
+            lambda: biased(UnitStack(Dense(12, 3, activation="relu6", bias=True), Dense(3, 1, bias=True))),
+            task,
+        ),
         ("nmu alone", lambda: UnitStack(NMU(12, 1, **ramp)), StaticArithmeticTask("mul", input_size=12)),
-        ("nalu alone", lambda: UnitStack(NALU(2, 1)), StaticArithmeticTask("div", input_size=2, subset_ratio=0.5, overlap_ratio=0)),
+        (
+            "nalu alone",
+            lambda: UnitStack(NALU(2, 1)),
+            StaticArithmeticTask("div", input_size=2, subset_ratio=0.5, overlap_ratio=0),
+        ),
     ]
 
 
@@ -126,7 +148,7 @@ def test_float32_runs_stay_within_rounding_of_the_pytorch_loop(model, operation)
 def test_a_seed_trains_the_same_whatever_seeds_run_beside_it():
     task = StaticArithmeticTask("mul", input_size=20)
     config = TrainConfig(steps=50, batch_size=16, learning_rate=0.01, eval_every=25, eval_size=64)
-    build = lambda: build_published_model("nmu", 20)  # noqa: E731
+    build = lambda: build_published_model("nmu", 20)
     together = train_stacked(stack_seeds(build, [5, 6, 7, 8]), task, config, [5, 6, 7, 8], threads=2)
     alone = train_stacked(stack_seeds(build, [7]), task, config, [7])
     assert together[2].evaluations == alone[0].evaluations  # float32, bit for bit
@@ -153,8 +175,8 @@ def test_the_float32_logarithm_is_within_one_ulp_and_exact_at_the_edges():
         finite = np.isfinite(exact)
         ulp = np.spacing(np.abs(exact[finite]).astype(np.float32)).astype(np.float64)
         assert np.max(np.abs(got[finite] - exact[finite]) / ulp) <= 1.0
-    edge = got[-len(edges):]  # eps = 1e-45 here: these take np.log
-    assert np.array_equal(edge, np.log(np.abs(x[-len(edges):]) + np.float32(1e-45)), equal_nan=True)
+    edge = got[-len(edges) :]  # eps = 1e-45 here: these take np.log
+    assert np.array_equal(edge, np.log(np.abs(x[-len(edges) :]) + np.float32(1e-45)), equal_nan=True)
     doubles = x.astype(np.float64)
     got = np.empty_like(doubles)
     compiled._log_magnitudes(doubles, 1e-7, got, np.empty_like(doubles))

@@ -7,14 +7,13 @@ from dataclasses import replace
 import pytest
 import torch
 
+from nalm.bench.engine import Evaluation, TrainConfig, TrainResult, stack_seeds, train, train_seeds, train_stacked
 from nalm.bench.engine import loop as loop_module
 from nalm.bench.engine import state as state_module
 from nalm.bench.engine import static_problem as static_problem_module
 from nalm.bench.engine.checkpoint import CheckpointWarning
 from nalm.bench.models import Dense, build_published_model, build_unit_stack
-from nalm.bench.engine import stack_seeds, train_seeds, train_stacked
 from nalm.bench.tasks import StaticArithmeticTask
-from nalm.bench.engine import Evaluation, TrainConfig, TrainResult, train
 from nalm.torch import UNITS, UnitStack
 
 TASK = StaticArithmeticTask("mul", input_size=20)
@@ -124,7 +123,7 @@ def test_linear_first_layers_are_drawn_as_projections_of_the_data(model, project
         return build_published_model(model, TASK.input_size)
 
     for dtype, expected in ((torch.float32, projected), (torch.float64, projected), (torch.bfloat16, False)):
-        stacked = stack_seeds(lambda: build().to(dtype), SEEDS)
+        stacked = stack_seeds(lambda: build().to(dtype), SEEDS)  # noqa: B023 (called at once)
         assert static_problem_module.StaticProblem(stacked, TASK, SEEDS).projected is expected
 
 
@@ -174,7 +173,13 @@ def test_a_seeds_result_does_not_depend_on_its_neighbours():
 
 @pytest.mark.parametrize(
     ("seeds", "message"),
-    [([], "at least one seed"), ([1, 2, 1], "distinct"), ([0, -1], r"integers in \[0"), ([0, True], r"integers in \[0"), ([0, 10**7], r"integers in \[0")],
+    [
+        ([], "at least one seed"),
+        ([1, 2, 1], "distinct"),
+        ([0, -1], r"integers in \[0"),
+        ([0, True], r"integers in \[0"),
+        ([0, 10**7], r"integers in \[0"),
+    ],
 )
 def test_bad_seeds_are_rejected(seeds, message):
     with pytest.raises(ValueError, match=message):
@@ -231,7 +236,7 @@ def damage(kind, path):
         path.write_bytes(b"")
     elif kind == "bit flipped":
         index = len(data) - 200  # inside the tensors' data
-        path.write_bytes(data[:index] + bytes([data[index] ^ 1]) + data[index + 1:])
+        path.write_bytes(data[:index] + bytes([data[index] ^ 1]) + data[index + 1 :])
     elif kind == "not a checkpoint":
         path.write_text("hello")
 
@@ -282,8 +287,10 @@ def test_a_checkpoint_without_its_checksum_header_is_set_aside(tmp_path, monkeyp
 
 
 def test_evaluations_without_a_sparsity_error_or_with_a_nan_one_survive_a_checkpoint():
-    results = [TrainResult([Evaluation(1000, 0.5, float("inf"), None), Evaluation(2000, float("nan"), 1.0, 0.0)]),
-               TrainResult([Evaluation(1000, 1e-300, 2.0, float("nan"))])]
+    results = [
+        TrainResult([Evaluation(1000, 0.5, float("inf"), None), Evaluation(2000, float("nan"), 1.0, 0.0)]),
+        TrainResult([Evaluation(1000, 1e-300, 2.0, float("nan"))]),
+    ]
     history = state_module.History(results)
     restored = [state_module.History.evaluations(table) for table in history.tables()]
     assert repr(restored) == repr([r.evaluations for r in results])  # NaN == NaN only in the repr

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from nalm.bench.engine import TrainConfig, train
 from nalm.bench.models import build_unit_stack
 from nalm.bench.tasks import StaticArithmeticTask
-from nalm.bench.engine import TrainConfig, train
 from nalm.torch import NAC, NALU
 
 
@@ -94,8 +94,13 @@ def test_trainer_stops_and_reports_divergence():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"steps": 0}, "steps"), ({"batch_size": -1}, "batch_size"), ({"learning_rate": 0}, "learning_rate"),
-     ({"seed": -1}, "seed"), ({"eval_size": 1.5}, "eval_size")],
+    [
+        ({"steps": 0}, "steps"),
+        ({"batch_size": -1}, "batch_size"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"seed": -1}, "seed"),
+        ({"eval_size": 1.5}, "eval_size"),
+    ],
 )
 def test_bad_training_configuration_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):

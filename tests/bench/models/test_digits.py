@@ -7,15 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from nalm.bench.tasks.streams import SeedStreams, indices
+from nalm.bench.analysis.statistics import success_bounds
+from nalm.bench.engine import TrainConfig, ensemble_seeds, train_seeds
+from nalm.bench.engine import loop as loop_module
+from nalm.bench.engine.digit_problem import DigitProblem
 from nalm.bench.models.digits import SEQUENCE_MODELS, DigitSequenceModel, build_sequence_model, r_z
 from nalm.bench.tasks.digits import DigitSequenceTask, load_images, read_idx
-from nalm.bench.engine import loop as loop_module
-from nalm.bench.engine import train_seeds
-from nalm.bench.analysis.statistics import success_bounds
-from nalm.bench.engine import ensemble_seeds
-from nalm.bench.engine.digit_problem import DigitProblem
-from nalm.bench.engine import TrainConfig
+from nalm.bench.tasks.streams import SeedStreams, indices
 
 pytest.importorskip("sklearn")
 TASK = DigitSequenceTask("sum", 3, (1, 3, 7))
@@ -65,10 +63,13 @@ def test_bad_image_sources_are_refused_clearly(tmp_path):
         read_idx(tmp_path / "text")
 
 
-@pytest.mark.parametrize("operation, expected", [
-    ("sum", [[3.0], [4.0], [9.0]]),
-    ("product", [[3.0], [3.0], [15.0]]),
-])
+@pytest.mark.parametrize(
+    "operation, expected",
+    [
+        ("sum", [[3.0], [4.0], [9.0]]),
+        ("product", [[3.0], [3.0], [15.0]]),
+    ],
+)
 def test_targets_are_cumulative(operation, expected):
     labels = torch.tensor([[3, 1, 5]])
     assert DigitSequenceTask(operation).targets(labels)[0].tolist() == expected
@@ -147,11 +148,19 @@ def test_the_nau_cells_r_z_pulls_what_it_ignores_towards_zero():
         r_z("nac", W, x_mean)
 
 
-@pytest.mark.parametrize("name, task, lambda_z", [
-    ("nau", TASK, 1.0), ("nmu", PRODUCT, 1.0),  # as published: NAU sum, NMU product
-    ("nmu", TASK, 1.0), ("nau", PRODUCT, 1.0),  # the same rule on the other operation
-    ("nau", COUNT, 0.0), ("fixed_nau", TASK, 0.0), ("fixed_nmu", PRODUCT, 0.0), ("nac", TASK, 0.0),
-])
+@pytest.mark.parametrize(
+    "name, task, lambda_z",
+    [
+        ("nau", TASK, 1.0),
+        ("nmu", PRODUCT, 1.0),  # as published: NAU sum, NMU product
+        ("nmu", TASK, 1.0),
+        ("nau", PRODUCT, 1.0),  # the same rule on the other operation
+        ("nau", COUNT, 0.0),
+        ("fixed_nau", TASK, 0.0),
+        ("fixed_nmu", PRODUCT, 0.0),
+        ("nac", TASK, 0.0),
+    ],
+)
 def test_models_carry_r_z_where_published(name, task, lambda_z):
     model = build_sequence_model(name, task)
     assert model.lambda_z == lambda_z
@@ -182,17 +191,21 @@ def test_every_model_maps_image_sequences_to_outputs_per_step():
 
 
 def test_seeds_side_by_side_train_as_they_would_alone():
-    build = lambda: build_sequence_model("nau", TASK)  # noqa: E731
+    build = lambda: build_sequence_model("nau", TASK)
     together = train_seeds(build, TASK, CONFIG, [3, 8])
     alone = train_seeds(build, TASK, CONFIG, [8])
     assert together[1].evaluations == alone[0].evaluations
     assert together[0].evaluations != together[1].evaluations
     evaluation = together[1].final
-    assert evaluation.step == 6 and len(evaluation.test_mse) == 3 and evaluation.extrapolation_mse == evaluation.test_mse[-1]
+    assert (
+        evaluation.step == 6
+        and len(evaluation.test_mse) == 3
+        and evaluation.extrapolation_mse == evaluation.test_mse[-1]
+    )
 
 
 def test_a_resumed_run_ends_as_the_uninterrupted_one(tmp_path, monkeypatch):
-    build = lambda: build_sequence_model("nmu", PRODUCT)  # noqa: E731
+    build = lambda: build_sequence_model("nmu", PRODUCT)
     task = DigitSequenceTask("product", 2, (1, 4))
     whole = train_seeds(build, task, CONFIG, [0, 1])
     checkpoint = tmp_path / "run.pt"
@@ -224,7 +237,7 @@ def test_the_ensembles_penalty_counts_the_living_members():
 
 
 def test_a_diverged_member_is_zeroed_and_left_out():
-    build = lambda: build_sequence_model("nau", TASK)  # noqa: E731
+    build = lambda: build_sequence_model("nau", TASK)
     clean = train_seeds(build, TASK, CONFIG, [0, 1])
     model = ensemble_seeds(build, [0, 1])
     with torch.no_grad():
@@ -278,11 +291,24 @@ def test_summaries_judge_each_length_by_the_baseline_of_the_operation():
     from nalm.bench.analysis import summarize_sequences
 
     def row(model, seed, mse, error):
-        return {"task": "digits", "model": model, "operation": "sum", "seed": seed, "test_lengths": [1, 10],
-                "test_mse": mse, "recurrence_error": error, "diverged": False}
+        return {
+            "task": "digits",
+            "model": model,
+            "operation": "sum",
+            "seed": seed,
+            "test_lengths": [1, 10],
+            "test_mse": mse,
+            "recurrence_error": error,
+            "diverged": False,
+        }
 
-    rows = [row("fixed_nau", 0, [1.0, 10.0], 0.0), row("fixed_nau", 1, [1.2, 12.0], 0.0),
-            row("nau", 0, [0.5, 100.0], 0.0), row("nau", 1, [9.0, 9.0], 0.3), row("nau", 2, [1.0, None], 1e-7)]
+    rows = [
+        row("fixed_nau", 0, [1.0, 10.0], 0.0),
+        row("fixed_nau", 1, [1.2, 12.0], 0.0),
+        row("nau", 0, [0.5, 100.0], 0.0),
+        row("nau", 1, [9.0, 9.0], 0.3),
+        row("nau", 2, [1.0, None], 1e-7),
+    ]
     summaries = {s.configuration.model: s for s in summarize_sequences(rows)}
     nau = summaries["nau"]
     assert nau.bounds == pytest.approx(success_bounds([[1.0, 10.0], [1.2, 12.0]]))

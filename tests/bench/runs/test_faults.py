@@ -17,9 +17,32 @@ from nalm.bench.runs import read_results
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds worker processes through /proc")
 
-SWEEP = ["-m", "nalm.cli", "bench", "--models", "nau", "nmu", "--ops", "add", "sub", "--seeds", "2",
-         "--steps", "400000", "--eval-every", "1000", "--eval-size", "64", "--input-size", "10",
-         "--threshold-samples", "1000", "--workers", "2", "--no-progress"]
+SWEEP = [
+    "-m",
+    "nalm.cli",
+    "bench",
+    "--models",
+    "nau",
+    "nmu",
+    "--ops",
+    "add",
+    "sub",
+    "--seeds",
+    "2",
+    "--steps",
+    "400000",
+    "--eval-every",
+    "1000",
+    "--eval-size",
+    "64",
+    "--input-size",
+    "10",
+    "--threshold-samples",
+    "1000",
+    "--workers",
+    "2",
+    "--no-progress",
+]
 """Four configurations on two worker processes, far too long to finish during a test."""
 
 
@@ -51,8 +74,14 @@ def _default_ctrl_c():
 def start(results, **options):
     """The sweep as a terminal starts it: with Ctrl-C's default action, even where the tests run
     with SIGINT ignored (a background job of a shell script inherits that)."""
-    return subprocess.Popen([sys.executable, *SWEEP, "--results", str(results)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_ctrl_c, **options)
+    return subprocess.Popen(
+        [sys.executable, *SWEEP, "--results", str(results)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_ctrl_c,
+        **options,
+    )
 
 
 def wait_for_checkpoints(results, process, timeout=120):
@@ -105,8 +134,9 @@ def test_a_second_sweep_on_the_same_file_exits_at_once(tmp_path):
     first = start(results)
     try:
         wait_for_checkpoints(results, first)
-        second = subprocess.run([sys.executable, *SWEEP, "--results", str(results)], capture_output=True,
-                                text=True, timeout=60)
+        second = subprocess.run(
+            [sys.executable, *SWEEP, "--results", str(results)], capture_output=True, text=True, timeout=60
+        )
         assert second.returncode == 2
         assert f"results file {results} is being written by another nalm bench (process {first.pid} on" in second.stderr
         assert "Traceback" not in second.stderr
@@ -116,15 +146,42 @@ def test_a_second_sweep_on_the_same_file_exits_at_once(tmp_path):
     assert not results.exists() or read_results(results) == []
 
 
-SHORT = ["-m", "nalm.cli", "bench", "--models", "nau", "nac", "--ops", "add", "--seeds", "2", "--steps", "12000",
-         "--eval-every", "1000", "--eval-size", "64", "--input-size", "10", "--threshold-samples", "1000",
-         "--workers", "2", "--no-progress"]
+SHORT = [
+    "-m",
+    "nalm.cli",
+    "bench",
+    "--models",
+    "nau",
+    "nac",
+    "--ops",
+    "add",
+    "--seeds",
+    "2",
+    "--steps",
+    "12000",
+    "--eval-every",
+    "1000",
+    "--eval-size",
+    "64",
+    "--input-size",
+    "10",
+    "--threshold-samples",
+    "1000",
+    "--workers",
+    "2",
+    "--no-progress",
+]
 """Two configurations on two workers, a few seconds each."""
 
 
 def sweep(results, **options):
-    return subprocess.Popen([sys.executable, *SHORT, "--results", str(results)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **options)
+    return subprocess.Popen(
+        [sys.executable, *SHORT, "--results", str(results)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **options,
+    )
 
 
 def finished(results):
@@ -171,11 +228,18 @@ def test_on_ray_a_task_whose_worker_dies_runs_again_with_the_same_rows(tmp_path)
     import threading
     from dataclasses import replace
 
-    from nalm.bench.runs import Benchmark
-    from nalm.bench.runs import ResultsFile, run_benchmark
+    from nalm.bench.runs import Benchmark, ResultsFile, run_benchmark
 
-    bench = Benchmark(models=("nau",), operations=("add",), seeds=2, steps=60_000, eval_every=1000, eval_size=64,
-                      input_size=10, threshold_samples=1000)
+    bench = Benchmark(
+        models=("nau",),
+        operations=("add",),
+        seeds=2,
+        steps=60_000,
+        eval_every=1000,
+        eval_size=64,
+        input_size=10,
+        threshold_samples=1000,
+    )
     local = run_benchmark(ResultsFile(tmp_path / "local.jsonl", bench), workers=1)
     killed = []
 

@@ -10,19 +10,27 @@ from dataclasses import replace
 import pytest
 import torch
 
+from nalm.bench.analysis import summarize, wilson_interval
+from nalm.bench.engine import loop as loop_module
+from nalm.bench.engine import stack_seeds
+from nalm.bench.models import ACTIVATIONS, MODELS, Dense, build_published_model
+from nalm.bench.models.sparsity import sparsity_error
+from nalm.bench.runs import (
+    PRESETS,
+    Benchmark,
+    Configuration,
+    ResultsFile,
+    configuration_of,
+    preset,
+    read_results,
+    run_benchmark,
+)
 from nalm.bench.runs import ray_executor as ray_module
 from nalm.bench.runs import rows as rows_module
-from nalm.bench.runs import static_grid as static_grid_module
 from nalm.bench.runs import runner as runner_module
-from nalm.bench.engine import loop as loop_module
-from nalm.bench.analysis import summarize, wilson_interval
-from nalm.bench.runs import PRESETS, Benchmark, Configuration, preset
-from nalm.bench.models.sparsity import sparsity_error
-from nalm.bench.models import ACTIVATIONS, MODELS, Dense, build_published_model
-from nalm.bench.runs import ResultsFile, configuration_of, read_results, run_benchmark
-from nalm.bench.engine import stack_seeds
-from nalm.functional import NAU_SCHEDULE, NMU_SCHEDULE, nac_init_limit, sparsity_penalty
+from nalm.bench.runs import static_grid as static_grid_module
 from nalm.cli import main
+from nalm.functional import NAU_SCHEDULE, NMU_SCHEDULE, nac_init_limit, sparsity_penalty
 from nalm.torch import UNITS
 
 TINY = Benchmark(
@@ -170,7 +178,9 @@ def test_a_results_file_of_other_model_definitions_is_refused(tiny_results, tmp_
         ResultsFile(older, TINY)
 
 
-@pytest.mark.parametrize(("activation", "bound"), [("linear", (6 / 700) ** 0.5), ("relu", (6 / 400) ** 0.5), ("relu6", (6 / 400) ** 0.5)])
+@pytest.mark.parametrize(
+    ("activation", "bound"), [("linear", (6 / 700) ** 0.5), ("relu", (6 / 400) ** 0.5), ("relu6", (6 / 400) ** 0.5)]
+)
 def test_baseline_layers_start_as_published(activation, bound):
     """Glorot uniform for linear layers, He uniform with the ReLU gain over the fan-in for ReLU(6)."""
     torch.manual_seed(0)
@@ -181,7 +191,10 @@ def test_baseline_layers_start_as_published(activation, bound):
 def test_a_benchmark_expands_to_model_x_operation_x_ranges():
     configurations = TINY.configurations()
     assert [(c.model, c.operation) for c in configurations] == [
-        ("nau", "add"), ("nau", "mul"), ("linear", "add"), ("linear", "mul")
+        ("nau", "add"),
+        ("nau", "mul"),
+        ("linear", "add"),
+        ("linear", "mul"),
     ]
     assert TINY.seed_list() == (0, 1)
     assert TINY.task(configurations[1]).operation == "mul"
@@ -299,7 +312,7 @@ def test_more_seeds_train_the_whole_stack_and_append_only_the_new_ones(tiny_resu
     assert ResultsFile(grown, more).pending() == [(more.configurations()[0], (0, 1, 2))]
     fresh = run_benchmark(ResultsFile(tmp_path / "fresh.jsonl", more), workers=1)
     run_benchmark(ResultsFile(grown, more), workers=1)
-    added = read_results(grown)[len(rows):]
+    added = read_results(grown)[len(rows) :]
     assert added == [row for row in fresh if row["seed"] == 2]  # as a sweep of 3 seeds from the start
 
 
@@ -345,8 +358,10 @@ def test_the_median_extrapolation_error_counts_nan_as_unbounded(tiny_results):
     _, rows = tiny_results
     one = [row for row in rows if configuration_of(row) == configuration_of(rows[0])]
     errors = [(1.0, math.nan), (math.nan, math.nan)]  # NaN above every finite error, not dropped
-    medians = [summarize([{**one[0], "extrapolation_mse": a}, {**one[1], "extrapolation_mse": b}])[0]
-               .extrapolation_mse_median for a, b in errors]
+    medians = [
+        summarize([{**one[0], "extrapolation_mse": a}, {**one[1], "extrapolation_mse": b}])[0].extrapolation_mse_median
+        for a, b in errors
+    ]
     assert medians == [math.inf, math.inf]
     three = [{**one[0], "extrapolation_mse": e} for e in (math.nan, 2.0, 1.0)]
     assert summarize(three)[0].extrapolation_mse_median == 2.0
@@ -354,9 +369,33 @@ def test_the_median_extrapolation_error_counts_nan_as_unbounded(tiny_results):
 
 def test_bench_and_report_commands_end_to_end(tmp_path, capsys):
     results = tmp_path / "runs.jsonl"
-    args = ["bench", "--models", "nau", "nmu", "--ops", "add", "--seeds", "2", "--steps", "20",
-            "--eval-every", "10", "--eval-size", "64", "--input-size", "10", "--threshold-samples", "1000",
-            "--range", "1,2:2,6", "--results", str(results), "--workers", "2", "--no-progress"]
+    args = [
+        "bench",
+        "--models",
+        "nau",
+        "nmu",
+        "--ops",
+        "add",
+        "--seeds",
+        "2",
+        "--steps",
+        "20",
+        "--eval-every",
+        "10",
+        "--eval-size",
+        "64",
+        "--input-size",
+        "10",
+        "--threshold-samples",
+        "1000",
+        "--range",
+        "1,2:2,6",
+        "--results",
+        str(results),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "success rate" in out and "nmu" in out
@@ -374,9 +413,15 @@ def test_bench_and_report_commands_end_to_end(tmp_path, capsys):
     "args, message",
     [
         (["bench", "--preset", "paper"], "invalid choice: 'paper'"),
-        (["bench", "--models", "lstm"], "unknown model 'lstm'; choose from 'nac'"),  # a digit-task cell, not a layer pair
+        (
+            ["bench", "--models", "lstm"],
+            "unknown model 'lstm'; choose from 'nac'",
+        ),  # a digit-task cell, not a layer pair
         (["bench", "--models", "gru"], "invalid choice: 'gru'"),
-        (["bench", "--preset", "digits-quick", "--input-size", "4"], "--input-size is not an option of preset digits-quick"),
+        (
+            ["bench", "--preset", "digits-quick", "--input-size", "4"],
+            "--input-size is not an option of preset digits-quick",
+        ),
         (["bench", "--ops", "pow"], "invalid choice: 'pow'"),
         (["bench", "--range", "2,1:2,6"], "interpolation_range must have low < high, got (2, 1)"),
         (["bench", "--range", "1,2"], "expected LOW,HIGH:LOW,HIGH"),
@@ -423,9 +468,31 @@ def test_the_union_range_pair_runs_and_round_trips_through_the_results_file(tmp_
     assert union in SINGLE_RANGES and len(SINGLE_RANGES) == 9
     assert _range_pair("-2,2:-6,-2u2,6") == union
     results = tmp_path / "r.jsonl"
-    args = ["bench", "--preset", "primer2021", "--models", "nau", "--operations", "add", "--seeds", "2",
-            "--steps", "20", "--eval-every", "10", "--eval-size", "50", "--threshold-samples", "1000",
-            "--range=-2,2:-6,-2u2,6", "--results", str(results), "--workers", "1", "--no-progress"]
+    args = [
+        "bench",
+        "--preset",
+        "primer2021",
+        "--models",
+        "nau",
+        "--operations",
+        "add",
+        "--seeds",
+        "2",
+        "--steps",
+        "20",
+        "--eval-every",
+        "10",
+        "--eval-size",
+        "50",
+        "--threshold-samples",
+        "1000",
+        "--range=-2,2:-6,-2u2,6",
+        "--results",
+        str(results),
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
     assert main(args) == 0
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     assert len(rows) == 2 and rows[0]["extrapolation_range"] == [[-6.0, -2.0], [2.0, 6.0]]
@@ -451,7 +518,10 @@ def test_rows_are_strict_json_and_non_finite_numbers_come_back(tiny_results, tmp
         raise ValueError(f"not strict JSON: {constant}")
 
     parsed = json.loads(line, parse_constant=strict)  # what JSON.parse and other strict readers accept
-    assert parsed["extrapolation_mse"] is None and parsed["non_finite"] == {"extrapolation_mse": "nan", "interpolation_mse": "inf"}
+    assert parsed["extrapolation_mse"] is None and parsed["non_finite"] == {
+        "extrapolation_mse": "nan",
+        "interpolation_mse": "inf",
+    }
     back = rows_module.from_json(line)
     assert back.keys() == row.keys() and math.isnan(back["extrapolation_mse"]) and back["interpolation_mse"] == math.inf
     listed = {**row, "test_mse": [1.5, float("inf"), float("nan")]}  # the digit tasks' MSE per length
@@ -466,7 +536,9 @@ def test_rows_are_strict_json_and_non_finite_numbers_come_back(tiny_results, tmp
 
 def test_a_bad_line_is_reported_by_its_number(tiny_results, tmp_path):
     path = tmp_path / "bad.jsonl"
-    path.write_text("".join(json.dumps({**tiny_results[1][0], "seed": seed}) + "\n" for seed in range(49)) + "not json\n")
+    path.write_text(
+        "".join(json.dumps({**tiny_results[1][0], "seed": seed}) + "\n" for seed in range(49)) + "not json\n"
+    )
     with pytest.raises(ValueError, match="bad.jsonl is not a results file: line 50"):
         read_results(path)
 
@@ -505,7 +577,10 @@ def test_a_second_sweep_on_the_same_file_is_refused_at_once(tiny_results, tmp_pa
     copy.write_bytes(path.read_bytes())
     results = ResultsFile(copy, TINY)
     with results.locked():  # as a running sweep holds it
-        with pytest.raises(ValueError, match=f"results file {re.escape(str(copy))} is being written by another nalm bench \\(process \\d+ on "):
+        with pytest.raises(
+            ValueError,
+            match=f"results file {re.escape(str(copy))} is being written by another nalm bench \\(process \\d+ on ",
+        ):
             run_benchmark(ResultsFile(copy, TINY), workers=1)
     assert run_benchmark(ResultsFile(copy, TINY), workers=1) == rows  # free again once released
 
@@ -556,7 +631,7 @@ def test_initial_errors_are_measured_on_the_models_device(monkeypatch):
         raise LookupError("stop")
 
     monkeypatch.setattr(static_grid_module.StaticArithmeticTask, "sample", sample)
-    build = lambda: build_published_model("nau", TINY.input_size).to("meta")  # noqa: E731
+    build = lambda: build_published_model("nau", TINY.input_size).to("meta")
     with pytest.raises(LookupError, match="stop"):
         static_grid_module.initial_errors(build, TINY.task(TINY.configurations()[0]), TINY.train_config(), 0)
     assert seen == [torch.device("meta")]
@@ -572,7 +647,9 @@ def test_the_ray_executor_refuses_a_gpu_before_training(tmp_path):
 def test_a_sweep_on_a_gpu_gives_the_cpus_results_up_to_rounding(tiny_results, tmp_path):
     _, rows = tiny_results
     on_gpu = run_benchmark(ResultsFile(tmp_path / "gpu.jsonl", TINY), workers=1, device="cuda")
-    assert [(r["model"], r["operation"], r["seed"]) for r in on_gpu] == [(r["model"], r["operation"], r["seed"]) for r in rows]
+    assert [(r["model"], r["operation"], r["seed"]) for r in on_gpu] == [
+        (r["model"], r["operation"], r["seed"]) for r in rows
+    ]
     for gpu, cpu in zip(on_gpu, rows):
         assert gpu["interpolation_mse"] == pytest.approx(cpu["interpolation_mse"], rel=1e-2, abs=1e-6)
 
@@ -588,12 +665,39 @@ def test_a_complete_last_row_without_its_newline_is_kept(tiny_results, tmp_path)
 def test_a_digit_preset_runs_its_baselines_and_reports_success_per_length(tmp_path, capsys):
     pytest.importorskip("sklearn")
     results = tmp_path / "digits.jsonl"
-    args = ["bench", "--preset", "digits-quick", "--models", "nau", "--ops", "sum", "--seeds", "2", "--steps", "4",
-            "--eval-every", "2", "--eval-size", "5", "--test-lengths", "1", "3", "--results", str(results),
-            "--workers", "1", "--no-progress"]
+    args = [
+        "bench",
+        "--preset",
+        "digits-quick",
+        "--models",
+        "nau",
+        "--ops",
+        "sum",
+        "--seeds",
+        "2",
+        "--steps",
+        "4",
+        "--eval-every",
+        "2",
+        "--eval-size",
+        "5",
+        "--test-lengths",
+        "1",
+        "3",
+        "--results",
+        str(results),
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
     assert main(args) == 0
     rows = read_results(results)
-    assert sorted((row["model"], row["seed"]) for row in rows) == [("fixed_nau", 0), ("fixed_nau", 1), ("nau", 0), ("nau", 1)]
+    assert sorted((row["model"], row["seed"]) for row in rows) == [
+        ("fixed_nau", 0),
+        ("fixed_nau", 1),
+        ("nau", 0),
+        ("nau", 1),
+    ]
     assert all(row["test_lengths"] == [1, 3] and len(row["test_mse"]) == 2 for row in rows)
     assert "successes per test length" in capsys.readouterr().out
     assert main(args) == 0 and len(read_results(results)) == 4  # nothing left to train
@@ -605,8 +709,62 @@ def test_a_digit_preset_runs_its_baselines_and_reports_success_per_length(tmp_pa
 
 def test_the_recurrent_preset_trains_recurrent_cells(tmp_path):
     results = tmp_path / "recurrent.jsonl"
-    assert main(["bench", "--preset", "trask2018-recurrent", "--models", "nau", "--ops", "add", "--seeds", "2",
-                 "--steps", "4", "--eval-every", "2", "--eval-size", "10", "--threshold-samples", "100",
-                 "--results", str(results), "--workers", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--preset",
+                "trask2018-recurrent",
+                "--models",
+                "nau",
+                "--ops",
+                "add",
+                "--seeds",
+                "2",
+                "--steps",
+                "4",
+                "--eval-every",
+                "2",
+                "--eval-size",
+                "10",
+                "--threshold-samples",
+                "100",
+                "--results",
+                str(results),
+                "--workers",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     rows = read_results(results)
     assert len(rows) == 2 and rows[0]["settings"]["time_steps"] == 10
+
+
+def test_the_torch_and_the_compiled_engine_write_the_same_rows_of_a_sweep(tmp_path):
+    """`nalm bench --engine torch` and `--engine compiled` on one sweep: the same rows up to float32
+    rounding (the compiled kernels' sums run in another order than PyTorch's batched matmuls)."""
+    sweep = ["bench", "--models", "nau", "nmu", "nac", "--operations", "add", "mul", "--seeds", "3", "--steps", "40",
+             "--eval-every", "20", "--eval-size", "200", "--input-size", "10", "--threshold-samples", "1000",
+             "--workers", "1", "--no-progress"]
+    rows = {}
+    for engine in ("torch", "compiled"):
+        path = tmp_path / f"{engine}.jsonl"
+        assert main([*sweep, "--engine", engine, "--results", str(path)]) == 0
+        rows[engine] = read_results(path)
+    assert len(rows["torch"]) == len(rows["compiled"]) == 3 * 2 * 3
+    for torch_row, compiled_row in zip(rows["torch"], rows["compiled"]):
+        assert {k: v for k, v in torch_row.items() if not isinstance(v, float)} == {
+            k: v for k, v in compiled_row.items() if not isinstance(v, float)}
+        for key, value in torch_row.items():
+            if isinstance(value, float) and math.isfinite(value):
+                assert compiled_row[key] == pytest.approx(value, rel=1e-3, abs=1e-9), key
+
+
+def test_the_compiled_engine_on_a_model_it_does_not_cover_is_one_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["bench", "--models", "npu", "--engine", "compiled", "--steps", "5", "--seeds", "2", "--workers", "1",
+              "--results", str(tmp_path / "r.jsonl"), "--no-progress"])
+    assert stopped.value.code == 2
+    assert "the compiled engine does not cover this model" in capsys.readouterr().err

@@ -5,13 +5,12 @@ import dataclasses
 import pytest
 import torch
 
-from nalm.bench.tasks.streams import SeedStreams
-from nalm.bench.runs import PRESETS, Benchmark
-from nalm.bench.tasks.thresholds import success_threshold
+from nalm.bench.engine import TrainConfig, train_seeds
 from nalm.bench.models import build_published_model, build_unit_stack
-from nalm.bench.engine import train_seeds
+from nalm.bench.runs import PRESETS, Benchmark
 from nalm.bench.tasks import StaticArithmeticTask
-from nalm.bench.engine import TrainConfig
+from nalm.bench.tasks.streams import SeedStreams
+from nalm.bench.tasks.thresholds import success_threshold
 from nalm.torch import Recurrent
 
 TASK = StaticArithmeticTask("mul", input_size=6, subset_ratio=0.5, overlap_ratio=0.0, time_steps=3)
@@ -57,7 +56,7 @@ def test_the_exact_recurrent_model_solves_the_task_and_its_perturbation_sits_at_
 
 def test_recurrent_seeds_side_by_side_train_as_they_would_alone():
     config = TrainConfig(steps=6, batch_size=4, eval_every=3, eval_size=7)
-    build = lambda: build_unit_stack("nau", TASK.input_size, 2, TASK.time_steps).double()  # noqa: E731
+    build = lambda: build_unit_stack("nau", TASK.input_size, 2, TASK.time_steps).double()
     together = train_seeds(build, TASK, config, [1, 2])
     alone = train_seeds(build, TASK, config, [2])
     assert len(together[1].evaluations) == len(alone[0].evaluations) == 2
@@ -67,7 +66,7 @@ def test_recurrent_seeds_side_by_side_train_as_they_would_alone():
 
 
 def test_a_feed_forward_model_on_the_recurrent_task_is_refused():
-    build = lambda: build_unit_stack("nau", TASK.input_size, 2)  # noqa: E731
+    build = lambda: build_unit_stack("nau", TASK.input_size, 2)
     with pytest.raises(ValueError, match="must fold the time steps"):
         train_seeds(build, TASK, TrainConfig(steps=2, eval_every=1, eval_size=3), [0])
 

@@ -3,9 +3,8 @@
 import pytest
 import torch
 
-from nalm.bench.tasks.streams import SeedStreams
-
 from nalm.bench.tasks import OPERATIONS, StaticArithmeticTask
+from nalm.bench.tasks.streams import SeedStreams
 
 
 def test_published_subset_layout():
@@ -74,8 +73,11 @@ def test_a_union_range_is_sampled_uniformly_over_its_intervals():
 
 @pytest.mark.parametrize(
     "bounds, message",
-    [(((2.0, 6.0), (-6.0, -2.0)), "sorted and disjoint"), (((-6.0, 0.0), (-1.0, 6.0)), "sorted and disjoint"),
-     (((-6.0, -2.0), (3.0, 2.0)), "low < high")],
+    [
+        (((2.0, 6.0), (-6.0, -2.0)), "sorted and disjoint"),
+        (((-6.0, 0.0), (-1.0, 6.0)), "sorted and disjoint"),
+        (((-6.0, -2.0), (3.0, 2.0)), "low < high"),
+    ],
 )
 def test_bad_unions_raise(bounds, message):
     with pytest.raises(ValueError, match=message):

@@ -36,7 +36,9 @@ def test_float32_values_are_the_float64_values_cut_to_24_bits():
 
 
 def test_consecutive_draws_continue_the_stream():
-    whole, whole_sums = draw(SeedStreams([1, 5], "train"), 10, 7, [(2.0, 6.0)], np.array([[0, 3, 2, 6]] * 2), torch.float64)
+    whole, whole_sums = draw(
+        SeedStreams([1, 5], "train"), 10, 7, [(2.0, 6.0)], np.array([[0, 3, 2, 6]] * 2), torch.float64
+    )
     streams = SeedStreams([1, 5], "train")
     parts = [draw(streams, rows, 7, [(2.0, 6.0)], np.array([[0, 3, 2, 6]] * 2), torch.float64) for rows in (3, 1, 6)]
     assert torch.equal(torch.cat([x for x, _ in parts], dim=1), whole)
@@ -128,9 +130,13 @@ def test_projection_rejects_weights_it_cannot_draw_for(weight):
 
 @pytest.mark.parametrize(
     ("seed", "stream", "message"),
-    [(-1, "train", "seed must be an integer"), (MAX_SEED + 1, "train", "seed must be an integer"),
-     (1.0, "train", "seed must be an integer"), (True, "train", "seed must be an integer"),
-     (0, "test", "stream must be one of")],
+    [
+        (-1, "train", "seed must be an integer"),
+        (MAX_SEED + 1, "train", "seed must be an integer"),
+        (1.0, "train", "seed must be an integer"),
+        (True, "train", "seed must be an integer"),
+        (0, "test", "stream must be one of"),
+    ],
 )
 def test_bad_seeds_and_streams_raise(seed, stream, message):
     with pytest.raises(ValueError, match=message):
@@ -146,8 +152,13 @@ def test_low_precision_sums_are_those_of_the_rounded_inputs():
 
 @pytest.mark.parametrize(
     ("spans", "columns"),
-    [(np.zeros((2, 4)), 5), (np.array([[0, 6, 0, 1]]), 5), (np.array([[3, 2, 0, 1]]), 5),
-     (np.array([[-1, 2, 0, 1]]), 5), (np.zeros((1, 4)), 0)],
+    [
+        (np.zeros((2, 4)), 5),
+        (np.array([[0, 6, 0, 1]]), 5),
+        (np.array([[3, 2, 0, 1]]), 5),
+        (np.array([[-1, 2, 0, 1]]), 5),
+        (np.zeros((1, 4)), 0),
+    ],
 )
 def test_spans_outside_the_row_are_refused(spans, columns):
     with pytest.raises(ValueError, match="spans"):
@@ -182,7 +193,9 @@ def test_the_device_draws_are_the_kernels_up_to_rounding(dtype, bounds, columns)
     x, sums = draw(SeedStreams(seeds, "train"), 33, columns, bounds, spans, dtype)
     positions = SeedStreams(seeds, "train").advance(33, columns)
     bits = data.BITS[dtype]
-    ported = data._draw_on_device(positions, 33, columns, bits, *data.interval_arrays(bounds), dtype, torch.device("cpu"))
+    ported = data._draw_on_device(
+        positions, 33, columns, bits, *data.interval_arrays(bounds), dtype, torch.device("cpu")
+    )
     ported_sums = data._subset_sums(ported, spans)
     assert ported.dtype == dtype and ported.shape == x.shape
     if bounds[0] in ((1.0, 2.0), (-6.0, -2.0)):  # scaling by a power of two: no rounding at all

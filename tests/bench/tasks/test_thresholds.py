@@ -2,8 +2,8 @@
 
 import pytest
 
-from nalm.bench.tasks.thresholds import success_threshold
 from nalm.bench.tasks import StaticArithmeticTask
+from nalm.bench.tasks.thresholds import success_threshold
 
 # With x ~ U[2, 6] (mean 4, variance 4/3), 100 inputs, subsets of 25 overlapping by 12:
 # add: the perturbed sum differs by eps * (2 * sum(62 inputs in neither subset) - 2 * sum(12 in both)),

@@ -18,6 +18,7 @@ from nalm.bench.runs.grid import Row
 from nalm.bench.runs.rows import configuration_of
 from nalm.bench.runs.static_grid import Configuration
 
+
 @dataclass(frozen=True)
 class Summary:
     """The aggregates of one configuration's runs. Fields over successful runs are None without any;
@@ -115,21 +116,33 @@ def summarize_sequences(rows: Iterable[Row]) -> list[SequenceSummary]:
         errors = [[_finite(mse) for mse in run["test_mse"]] for run in baseline]
         usable = len(errors) >= 2 and all(math.isfinite(mse) for run in errors for mse in run)
         bounds = tuple(success_bounds(errors)) if usable else None
-        successes = None if bounds is None else tuple(
-            sum(run["test_mse"][i] is not None and run["test_mse"][i] < bound for run in runs) for i, bound in enumerate(bounds)
+        successes = (
+            None
+            if bounds is None
+            else tuple(
+                sum(run["test_mse"][i] is not None and run["test_mse"][i] < bound for run in runs)
+                for i, bound in enumerate(bounds)
+            )
         )
-        summaries.append(SequenceSummary(
-            configuration=configuration,
-            lengths=lengths,
-            runs=len(runs),
-            exact=None if runs[0].get("recurrence_error") is None else sum(
-                run["recurrence_error"] is not None and run["recurrence_error"] <= EXACT_RECURRENCE for run in runs),
-            bounds=bounds,
-            successes=successes,
-            intervals=None if successes is None else tuple(wilson_interval(k, len(runs)) for k in successes),
-            median_mse=tuple(statistics.median(_finite(run["test_mse"][i]) for run in runs) for i in range(len(lengths))),
-            diverged=sum(run["diverged"] for run in runs),
-        ))
+        summaries.append(
+            SequenceSummary(
+                configuration=configuration,
+                lengths=lengths,
+                runs=len(runs),
+                exact=None
+                if runs[0].get("recurrence_error") is None
+                else sum(
+                    run["recurrence_error"] is not None and run["recurrence_error"] <= EXACT_RECURRENCE for run in runs
+                ),
+                bounds=bounds,
+                successes=successes,
+                intervals=None if successes is None else tuple(wilson_interval(k, len(runs)) for k in successes),
+                median_mse=tuple(
+                    statistics.median(_finite(run["test_mse"][i]) for run in runs) for i in range(len(lengths))
+                ),
+                diverged=sum(run["diverged"] for run in runs),
+            )
+        )
     return summaries
 
 

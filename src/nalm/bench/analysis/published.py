@@ -214,10 +214,17 @@ def compare(rows: list[Row]) -> list[Comparison]:
     """Each configuration of ``rows`` that has a published cell, beside it, in the order of ``rows``."""
     matching = [row for row in rows if matches(row)]
     steps = {configuration_of(row): row["settings"]["steps"] for row in matching}
-    other = {configuration_of(row): row.get("model_definition") or "not recorded" for row in matching
-             if row.get("model_definition") != MODELS[row["model"]].describe()}
+    other = {
+        configuration_of(row): row.get("model_definition") or "not recorded"
+        for row in matching
+        if row.get("model_definition") != MODELS[row["model"]].describe()
+    }
     return [
-        Comparison(summary, PUBLISHED[summary.configuration.model, summary.configuration.operation],
-                   steps[summary.configuration], other.get(summary.configuration))
+        Comparison(
+            summary,
+            PUBLISHED[summary.configuration.model, summary.configuration.operation],
+            steps[summary.configuration],
+            other.get(summary.configuration),
+        )
         for summary in summarize(matching)
     ]

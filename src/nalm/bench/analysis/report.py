@@ -59,8 +59,13 @@ def models_section(rows: list[Row]) -> str:
 
 
 COMPARISON_COLUMNS = (
-    "configuration", "ours [95%]", "published [95%]", "success rates",
-    "solved at, median", "solved at, mean", "sparsity error",
+    "configuration",
+    "ours [95%]",
+    "published [95%]",
+    "success rates",
+    "solved at, median",
+    "solved at, mean",
+    "sparsity error",
 )
 """The columns of :func:`comparison_cells`; the last three read "ours / published", the sparsity
 error of both summarized as the published one (:func:`nalm.bench.published.published_sparsity_estimate`)."""
@@ -116,8 +121,10 @@ def published_section(rows: list[Row]) -> str:
 def sequence_table(summaries: list[SequenceSummary]) -> str:
     """One row per digit configuration and test length: the baseline's bound, successes [95%
     Wilson interval] and the median test MSE."""
-    lines = ["| configuration | length | success bound | success rate [95% interval] | test MSE (median) "
-             "| exact W_h = I |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| configuration | length | success bound | success rate [95% interval] | test MSE (median) | exact W_h = I |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in summaries:
         exact = "-" if s.exact is None else f"{s.exact}/{s.runs}"
         for i, length in enumerate(s.lengths):
@@ -127,7 +134,9 @@ def sequence_table(summaries: list[SequenceSummary]) -> str:
                 low, high = s.intervals[i]
                 bound = f"{s.bounds[i]:.3g}"
                 rate = f"{s.successes[i]}/{s.runs} = {s.successes[i] / s.runs:.0%} [{low:.0%}, {high:.0%}]"
-            lines.append(f"| {s.configuration.label()} | {length} | {bound} | {rate} | {s.median_mse[i]:.3g} | {exact} |")
+            lines.append(
+                f"| {s.configuration.label()} | {length} | {bound} | {rate} | {s.median_mse[i]:.3g} | {exact} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -148,14 +157,20 @@ def _sequence_figures(summaries: list[SequenceSummary], out: Path, plt: object) 
     operations = list(dict.fromkeys(s.configuration.operation for s in summaries))
     colors = {model: f"C{i}" for i, model in enumerate(SEQUENCE_MODELS)}  # one color per model in every panel
     paths = []
-    for name, label in (("sequence_success.png", "success rate (95% Wilson interval)"),
-                        ("sequence_mse.png", "test MSE (median over seeds)")):
+    for name, label in (
+        ("sequence_success.png", "success rate (95% Wilson interval)"),
+        ("sequence_mse.png", "test MSE (median over seeds)"),
+    ):
         figure, axes = plt.subplots(1, len(operations), figsize=(5 * len(operations), 3.6), squeeze=False)
         for panel, operation in zip(axes[0], operations):
             for s in summaries:
                 if s.configuration.operation != operation:
                     continue
-                style = {"color": "black", "linestyle": "--"} if s.configuration.baseline else {"color": colors[s.configuration.model]}
+                style = (
+                    {"color": "black", "linestyle": "--"}
+                    if s.configuration.baseline
+                    else {"color": colors[s.configuration.model]}
+                )
                 if name == "sequence_mse.png":
                     panel.plot(s.lengths, s.median_mse, marker="o", label=s.configuration.model, **style)
                     panel.set_yscale("log")
@@ -163,8 +178,16 @@ def _sequence_figures(summaries: list[SequenceSummary], out: Path, plt: object) 
                     rates = [k / s.runs for k in s.successes]
                     below = [r - low for r, (low, _) in zip(rates, s.intervals)]
                     above = [high - r for r, (_, high) in zip(rates, s.intervals)]
-                    panel.errorbar(s.lengths, rates, yerr=[below, above], marker="o", capsize=3, alpha=0.8,
-                                   label=s.configuration.model, **style)
+                    panel.errorbar(
+                        s.lengths,
+                        rates,
+                        yerr=[below, above],
+                        marker="o",
+                        capsize=3,
+                        alpha=0.8,
+                        label=s.configuration.model,
+                        **style,
+                    )
                     panel.set_ylim(-0.05, 1.05)
             panel.set_xscale("log")
             panel.set_title(operation)

@@ -72,10 +72,12 @@ def beta_fit(x: torch.Tensor, iterations: int = 50) -> tuple[float, float] | Non
         a, b = params
         score = torch.digamma(a + b) - torch.digamma(params) + target
         shared = torch.polygamma(1, a + b)
-        hessian = torch.stack([
-            torch.stack([shared - torch.polygamma(1, a), shared]),
-            torch.stack([shared, shared - torch.polygamma(1, b)]),
-        ])
+        hessian = torch.stack(
+            [
+                torch.stack([shared - torch.polygamma(1, a), shared]),
+                torch.stack([shared, shared - torch.polygamma(1, b)]),
+            ]
+        )
         step, info = torch.linalg.solve_ex(hessian, score)
         if info.item() != 0 or not bool(torch.isfinite(step).all()):
             return None

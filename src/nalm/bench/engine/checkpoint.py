@@ -56,7 +56,7 @@ def _payload(data: bytes) -> bytes:
     if not data.startswith(MAGIC):
         raise ValueError("it is not a nalm checkpoint")
     header, _, payload = data.partition(b"\n")
-    if hashlib.sha256(payload).hexdigest().encode() != header[len(MAGIC):]:
+    if hashlib.sha256(payload).hexdigest().encode() != header[len(MAGIC) :]:
         raise ValueError("its content does not match its checksum (cut off or altered)")
     return payload
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple, TypedDict, cast
 
 import numpy as np
 import torch
@@ -43,13 +43,23 @@ ACT_NONE, ACT_RELU, ACT_RELU6 = 0, 1, 2
 OPERATION_CODES = {name: code for code, name in enumerate(OPERATIONS)}
 """The task's operations as the kernels number them (add 0, sub 1, mul 2, div 3, square 4, sqrt 5)."""
 
+
+class _JitOptions(TypedDict, total=False):
+    """The keyword arguments of ``njit`` the kernels share, typed as numba's ``njit`` takes them."""
+
+    fastmath: bool | set[str]
+    error_model: Literal["python", "numpy"]
+    cache: bool
+    inline: Literal["never", "always"]
+
+
 _FAST = {"reassoc", "contract"}
-_NJIT = {"fastmath": _FAST, "error_model": "numpy", "cache": True}
-_INLINE = {**_NJIT, "inline": "always"}  # helpers: no calls (and no reference counting) per row
+_NJIT: _JitOptions = {"fastmath": _FAST, "error_model": "numpy", "cache": True}
+_INLINE: _JitOptions = {**_NJIT, "inline": "always"}  # helpers: no calls (and no reference counting) per row
 
 
 @njit(error_model="numpy", cache=True, inline="always")
-def _target(code, a, b):  # noqa: ANN001, ANN202 (compiled: numba types it)
+def _target(code, a, b):
     """a op b in float64, op numbered as :data:`OPERATION_CODES`."""
     if code == 0:
         return a + b
@@ -64,18 +74,18 @@ def _target(code, a, b):  # noqa: ANN001, ANN202 (compiled: numba types it)
     return np.sqrt(a)
 
 
-_EXACT = {"fastmath": False, "error_model": "numpy", "cache": True}  # fastmath given, so not inherited
+_EXACT: _JitOptions = {"fastmath": False, "error_model": "numpy", "cache": True}  # fastmath given, so not inherited
 
 
 @njit(**_EXACT)
-def _factor(w, u):  # noqa: ANN001, ANN202
+def _factor(w, u):
     """One factor of the NMU, w u + (1 - w), rounded as :func:`nalm.functional.selective_product` does
     (kept out of the fast-math kernels, which could reassociate it)."""
     return w * u + (1 - w)
 
 
 @njit(**_EXACT)
-def _log_magnitudes(u, eps, out, exponents):  # noqa: ANN001, ANN202
+def _log_magnitudes(u, eps, out, exponents):
     """out = log(|u| + eps), elementwise (``exponents``: scratch of u's size).
 
     float64 takes np.log. float32 takes a polynomial logarithm in loops that vectorize, about 0.8 ns
@@ -130,7 +140,7 @@ def _log_magnitudes(u, eps, out, exponents):  # noqa: ANN001, ANN202
 
 
 @njit(**_INLINE)
-def _weights(kind, num, P, Wt, Gt, Dt):  # noqa: ANN001, ANN202
+def _weights(kind, num, P, Wt, Gt, Dt):
     """Wt[k, i] = the layer's effective weight (i, k), Gt[k, i] its gate, from the raw P (3, in, out);
     for NAC weights also Dt[0, k, i] = d W / d P0 and Dt[1, k, i] = d W / d P1 (for :func:`_update`),
     from the same tanh as W in the working dtype, as PyTorch's autograd takes them."""
@@ -150,7 +160,7 @@ def _weights(kind, num, P, Wt, Gt, Dt):  # noqa: ANN001, ANN202
 
 
 @njit(**_INLINE)
-def _dot(u, w):  # noqa: ANN001, ANN202
+def _dot(u, w):
     """sum_i u[i] w[i] in u's dtype (one plain loop, so that it vectorizes once inlined)."""
     total = u.dtype.type(0)
     for i in range(u.shape[0]):
@@ -159,14 +169,14 @@ def _dot(u, w):  # noqa: ANN001, ANN202
 
 
 @njit(**_INLINE)
-def _add_scaled(y, u, d):  # noqa: ANN001, ANN202
+def _add_scaled(y, u, d):
     """y += u * d for vectors y, u and a scalar d."""
     for i in range(u.shape[0]):
         y[i] += u[i] * d
 
 
 @njit(**_INLINE)
-def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache):  # noqa: ANN001, ANN202
+def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache):
     """out (n_out,) = the layer of u (n_in,) (b (n_out,): the MATMUL op's bias, read where kind[4]
     is 1); cache (4, n_out) keeps (a or pre-activation, m, g, exponent); log_u (n_in,) gets
     log(|u| + eps) for the log-space ops (spare: scratch, (n_in,))."""
@@ -207,7 +217,7 @@ def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache):  # noqa: ANN001
 
 
 @njit(**_INLINE)
-def _backward(kind, num, u, log_u, Wt, Gt, out, cache, grad_out, gWt, gGt, gb, grad_u, want_grad_u):  # noqa: ANN001, ANN202
+def _backward(kind, num, u, log_u, Wt, Gt, out, cache, grad_out, gWt, gGt, gb, grad_u, want_grad_u):
     """Add the layer's gradients for one row: gWt, gGt (n_out, n_in) += d out / d W, G and, where the
     layer has a bias, gb (n_out,) += d out / d b, times grad_out; with ``want_grad_u``, grad_u
     (n_in,) = d out / d u times grad_out."""
@@ -262,7 +272,7 @@ def _backward(kind, num, u, log_u, Wt, Gt, out, cache, grad_out, gWt, gGt, gb, g
 
 
 @njit(**_INLINE)
-def _sparsity(Wt):  # noqa: ANN001, ANN202
+def _sparsity(Wt):
     """mean(min(|W|, 1 - |W|)) over every entry, float64."""
     total = 0.0
     for k in range(Wt.shape[0]):
@@ -273,7 +283,7 @@ def _sparsity(Wt):  # noqa: ANN001, ANN202
 
 
 @njit(**_INLINE)
-def _update(kind, num, P, M, V, B, BM, BV, Wt, Dt, gWt, gGt, gb, gP, strength, step, adam):  # noqa: ANN001, ANN202
+def _update(kind, num, P, M, V, B, BM, BV, Wt, Dt, gWt, gGt, gb, gP, strength, step, adam):
     """Add the penalty ``strength`` * mean(min(|W|, 1 - |W|)) to the weight gradient, carry it to the
     raw P (3, in, out) (NAC weights: through Dt of :func:`_weights`) into gP (P's shape), then take
     one Adam step (:func:`_adam`) per raw parameter and clamp P0; where the layer has a bias, one
@@ -305,7 +315,7 @@ def _update(kind, num, P, M, V, B, BM, BV, Wt, Dt, gWt, gGt, gb, gP, strength, s
 
 
 @njit(**_INLINE)
-def _adam(value, grad, M, V, clamp, low, high, step, adam):  # noqa: ANN001, ANN202
+def _adam(value, grad, M, V, clamp, low, high, step, adam):
     """One Adam step (PyTorch's rule) of the flat parameters ``value`` with gradient ``grad`` and
     moments M, V, clamped to [low, high] with ``clamp``: one plain loop, so that it vectorizes."""
     dtype = value.dtype.type
@@ -325,7 +335,7 @@ def _adam(value, grad, M, V, clamp, low, high, step, adam):  # noqa: ANN001, ANN
 
 
 @njit(**_INLINE)
-def _draw_row(row, position, bits, lows, starts, total, span, code):  # noqa: ANN001, ANN202
+def _draw_row(row, position, bits, lows, starts, total, span, code):
     """Fill ``row`` from the stream at ``position``; return the target a op b in the row's dtype."""
     fill_row(row, position, bits, lows, starts, total)
     a = row_sum(row, span[0], span[1])
@@ -334,7 +344,7 @@ def _draw_row(row, position, bits, lows, starts, total, span, code):  # noqa: AN
 
 
 @njit(parallel=True, **_NJIT)
-def _train_steps(data, first, second, run):  # noqa: ANN001, ANN202
+def _train_steps(data, first, second, run):
     """Train every alive seed s for len(first.strengths) steps from ``run.first_step`` on: batches of
     ``run.batch`` rows from its stream at data.positions[s] (a :class:`StreamRecord`); layer 1
     (a :class:`LayerRecord`: raw weights P (S, 3, in, hidden), Adam moments M, V, bias B (S, hidden)
@@ -403,7 +413,7 @@ def _train_steps(data, first, second, run):  # noqa: ANN001, ANN202
             gW2t[:], gG2t[:], gb2[:] = 0, 0, 0
             squared = 0.0
             scale = dtype(2.0 / batch)
-            for r in range(batch):
+            for _ in range(batch):
                 target = _draw_row(x, position, bits, lows, starts, total, spans[s], code)
                 position += np.uint64(per_row)
                 if kind1[0] != OP_NONE:
@@ -414,15 +424,53 @@ def _train_steps(data, first, second, run):  # noqa: ANN001, ANN202
                 error = z[0] - target
                 squared += np.float64(error * error)
                 grad_z[0] = scale * error
-                _backward(kind2, num2, h, log_h, W2t, G2t, z, cache2, grad_z, gW2t, gG2t, gb2, grad_h, kind1[0] != OP_NONE)
+                _backward(
+                    kind2, num2, h, log_h, W2t, G2t, z, cache2, grad_z, gW2t, gG2t, gb2, grad_h, kind1[0] != OP_NONE
+                )
                 if kind1[0] != OP_NONE:
                     _backward(kind1, num1, x, log_x, W1t, G1t, h, cache1, grad_h, gW1t, gG1t, gb1, grad_x, False)
             mse = squared / batch
             loss = mse + lam2[t] * _sparsity(W2t)
-            _update(kind2, num2, P2[s], M2[s], V2[s], B2[s], BM2[s], BV2[s], W2t, D2t, gW2t, gG2t, gb2, gP2, lam2[t], step, adam)
+            _update(
+                kind2,
+                num2,
+                P2[s],
+                M2[s],
+                V2[s],
+                B2[s],
+                BM2[s],
+                BV2[s],
+                W2t,
+                D2t,
+                gW2t,
+                gG2t,
+                gb2,
+                gP2,
+                lam2[t],
+                step,
+                adam,
+            )
             if kind1[0] != OP_NONE:
                 loss += lam1[t] * _sparsity(W1t)
-                _update(kind1, num1, P1[s], M1[s], V1[s], B1[s], BM1[s], BV1[s], W1t, D1t, gW1t, gG1t, gb1, gP1, lam1[t], step, adam)
+                _update(
+                    kind1,
+                    num1,
+                    P1[s],
+                    M1[s],
+                    V1[s],
+                    B1[s],
+                    BM1[s],
+                    BV1[s],
+                    W1t,
+                    D1t,
+                    gW1t,
+                    gG1t,
+                    gb1,
+                    gP1,
+                    lam1[t],
+                    step,
+                    adam,
+                )
             losses[s, t] = loss
             if not np.isfinite(mse):
                 diverged_at[s] = step
@@ -431,7 +479,7 @@ def _train_steps(data, first, second, run):  # noqa: ANN001, ANN202
 
 
 @njit(parallel=True, **_NJIT)
-def _squared_errors(data, rows, first, second, out):  # noqa: ANN001, ANN202
+def _squared_errors(data, rows, first, second, out):
     """out[s] = the sum over ``rows`` rows of seed s's stream (``data``, a :class:`StreamRecord`) of
     (model output - target)^2, float64 (layers as :func:`_train_steps` has them)."""
     positions = data.positions  # one statement each, as in _train_steps
@@ -494,21 +542,37 @@ def layer_plan(layer: nn.Module) -> LayerPlan | None:
     """The kernels' plan for ``layer``, or None if they do not run it (another unit, other options)."""
     inf = math.inf
     kind = type(layer)
+    # A unit's options are plain attributes, which nn.Module types as Tensor | Module: each is cast
+    # to the type its definition gives it (nalm.units), once ``kind`` says which unit it is.
     if kind is NAU or kind is NMU:
         op = OP_MATMUL if kind is NAU else OP_PRODUCT
-        return LayerPlan((op, WEIGHT_PLAIN, ACT_NONE, 1, 0), (*layer.weight_range, 0.0, inf), (layer.W,), layer.schedule)
+        weight_range = cast(tuple[float, float], layer.weight_range)
+        schedule = cast(Callable[[int], float], layer.schedule)
+        return LayerPlan((op, WEIGHT_PLAIN, ACT_NONE, 1, 0), (*weight_range, 0.0, inf), _raw(layer, "W"), schedule)
     if kind is NAC:
-        return LayerPlan((OP_MATMUL, WEIGHT_NAC, ACT_NONE, 2, 0), (-inf, inf, 0.0, inf), (layer.W_hat, layer.M_hat))
+        return LayerPlan((OP_MATMUL, WEIGHT_NAC, ACT_NONE, 2, 0), (-inf, inf, 0.0, inf), _raw(layer, "W_hat", "M_hat"))
     if kind is NACMul:
-        return LayerPlan((OP_EXP_LOG, WEIGHT_NAC, ACT_NONE, 2, 0), (-inf, inf, layer.eps, inf), (layer.W_hat, layer.M_hat))
+        eps = cast(float, layer.eps)
+        return LayerPlan((OP_EXP_LOG, WEIGHT_NAC, ACT_NONE, 2, 0), (-inf, inf, eps, inf), _raw(layer, "W_hat", "M_hat"))
     if kind is NALU and layer.shared_weights and layer.gate == "input":
-        cap = inf if layer.max_exponent is None else layer.max_exponent
-        return LayerPlan((OP_NALU, WEIGHT_NAC, ACT_NONE, 3, 0), (-inf, inf, layer.eps, cap), (layer.W_hat, layer.M_hat, layer.G))
+        eps, max_exponent = cast(float, layer.eps), cast("float | None", layer.max_exponent)
+        cap = inf if max_exponent is None else max_exponent
+        return LayerPlan(
+            (OP_NALU, WEIGHT_NAC, ACT_NONE, 3, 0), (-inf, inf, eps, cap), _raw(layer, "W_hat", "M_hat", "G")
+        )
     if kind is Dense:
-        activation = {"linear": ACT_NONE, "relu": ACT_RELU, "relu6": ACT_RELU6}[layer.activation]
-        has_bias = int(layer.bias is not None)
-        return LayerPlan((OP_MATMUL, WEIGHT_PLAIN, activation, 1, has_bias), (-inf, inf, 0.0, inf), (layer.W,), bias=layer.bias)
+        dense = cast(Dense, layer)
+        activation = {"linear": ACT_NONE, "relu": ACT_RELU, "relu6": ACT_RELU6}[dense.activation]
+        has_bias = int(dense.bias is not None)
+        return LayerPlan(
+            (OP_MATMUL, WEIGHT_PLAIN, activation, 1, has_bias), (-inf, inf, 0.0, inf), (dense.W,), bias=dense.bias
+        )
     return None
+
+
+def _raw(layer: nn.Module, *names: str) -> tuple[nn.Parameter, ...]:
+    """The parameters ``names`` of ``layer``, in that order (the kernels' slots P0, P1, G)."""
+    return tuple(layer.get_parameter(name) for name in names)
 
 
 def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
@@ -521,8 +585,8 @@ def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
     layers = list(model) if isinstance(model, nn.Sequential) else [model]
     if not 1 <= len(layers) <= 2:
         return None
-    plans = [layer_plan(layer) for layer in layers]
-    if any(p is None for p in plans) or layers[-1].out_features != 1:
+    plans = [p for p in (layer_plan(layer) for layer in layers) if p is not None]
+    if len(plans) != len(layers) or layers[-1].out_features != 1:
         return None
     parameters = [p for layer_plan_ in plans for p in layer_plan_.all_parameters()]
     if len(parameters) != len(list(model.parameters())):
@@ -532,7 +596,7 @@ def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
         return None
     if any(p.dtype != like.dtype or p.dim() != 3 or p.shape[0] != like.shape[0] for p in parameters):
         return None
-    return (None, *plans) if len(plans) == 1 else (plans[0], plans[1])
+    return (None, plans[0]) if len(plans) == 1 else (plans[0], plans[1])
 
 
 def covers(model: nn.Module) -> bool:
@@ -606,7 +670,9 @@ class _PackedLayer:
 
     def record(self, steps: range) -> LayerRecord:
         """The layer as :func:`_train_steps` reads it, with its penalty's strength at ``steps``."""
-        return LayerRecord(self.kind, self.numbers, self.P, self.M, self.V, self.B, self.BM, self.BV, self.strengths(steps))
+        return LayerRecord(
+            self.kind, self.numbers, self.P, self.M, self.V, self.B, self.BM, self.BV, self.strengths(steps)
+        )
 
     def load(self, moments: Callable[[nn.Parameter], tuple[torch.Tensor, torch.Tensor]] | None) -> None:
         """Copy the parameters (and, with ``moments``, their Adam moments) in."""
@@ -629,7 +695,9 @@ class _PackedLayer:
         """(packed value, packed Adam moments m and v, parameter) for each of the layer's parameters."""
         if self.layer is None:
             return []
-        packed = [(self.P[:, slot], self.M[:, slot], self.V[:, slot], p) for slot, p in enumerate(self.layer.parameters)]
+        packed = [
+            (self.P[:, slot], self.M[:, slot], self.V[:, slot], p) for slot, p in enumerate(self.layer.parameters)
+        ]
         if self.layer.bias is not None:
             packed.append((self.B, self.BM, self.BV, self.layer.bias))
         return packed
@@ -683,8 +751,14 @@ class CompiledRun:
         positions = streams.advance(batch * len(steps), self.task.input_size)
         for layer in (self.first, self.second):
             layer.load(self._moments)
-        run = StepRecord(batch, steps.start, self.adam, alive, np.zeros(len(alive), dtype=np.int64),
-                         np.full((len(alive), len(steps)), np.nan))
+        run = StepRecord(
+            batch,
+            steps.start,
+            self.adam,
+            alive,
+            np.zeros(len(alive), dtype=np.int64),
+            np.full((len(alive), len(steps)), np.nan),
+        )
         data = self._stream(positions, self.task.interpolation_range)
         _train_steps(data, self.first.record(steps), self.second.record(steps), run)
         for layer in (self.first, self.second):
@@ -702,7 +776,9 @@ class CompiledRun:
         out = np.zeros(len(self.seeds))
         positions = SeedStreams(self.seeds, stream).advance(rows, self.task.input_size)
         no_steps = range(0)
-        _squared_errors(self._stream(positions, bounds), rows, self.first.record(no_steps), self.second.record(no_steps), out)
+        _squared_errors(
+            self._stream(positions, bounds), rows, self.first.record(no_steps), self.second.record(no_steps), out
+        )
         return (out / rows).tolist()
 
     def evaluate(self, rows: int) -> Scores:

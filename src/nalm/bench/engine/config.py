@@ -45,5 +45,10 @@ class TrainConfig:
 
     def identity(self) -> dict[str, int | float]:
         """The settings that define a stacked run (all but ``seed``: each seed is its own run)."""
-        return {"steps": self.steps, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
-                "eval_every": self.eval_every, "eval_size": self.eval_size}
+        return {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "eval_every": self.eval_every,
+            "eval_size": self.eval_size,
+        }

@@ -78,7 +78,9 @@ class DigitProblem:
         positions, targets = self.task.sample(self.streams, batch_size, self.task.train_length, "train")
         images = self.images[self.task.pool("train").to(self.images.device)[positions.to(self.images.device)]]
         targets = targets.to(self.like.dtype).to(self.like.device)  # the dtype first: MPS has no float64
-        return torch.stack([((member(images[i]) - targets[i]) ** 2).mean() for i, member in enumerate(self.model.members)])
+        return torch.stack(
+            [((member(images[i]) - targets[i]) ** 2).mean() for i, member in enumerate(self.model.members)]
+        )
 
     def penalty(self, step: int, alive: torch.Tensor) -> torch.Tensor:
         """The sum of the ``alive`` members' penalties at ``step``: a diverged member, zeroed, gets
@@ -96,8 +98,12 @@ class DigitProblem:
         for i, member in enumerate(self.model.members):
             training = member.training
             member.eval()
-            z = torch.cat([member.read(self.images[pool[start:start + EVAL_CHUNK_IMAGES]])
-                           for start in range(0, len(pool), EVAL_CHUNK_IMAGES)])
+            z = torch.cat(
+                [
+                    member.read(self.images[pool[start : start + EVAL_CHUNK_IMAGES]])
+                    for start in range(0, len(pool), EVAL_CHUNK_IMAGES)
+                ]
+            )
             outputs = member.fold(z[positions[i].to(z.device)])[:, at].cpu().double()  # MPS has no float64
             errors.append(((outputs - targets[i][:, at]) ** 2).mean(dim=(0, 2)).tolist())
             member.train(training)

@@ -91,8 +91,9 @@ def train_seeds(
     in the order of ``seeds``.
     """
     stacked = problem_type(task).stack(build, check_seeds(seeds))
-    return train_stacked(stacked, task, config, seeds, threads=threads, checkpoint=checkpoint, engine=engine,
-                         definition=definition)
+    return train_stacked(
+        stacked, task, config, seeds, threads=threads, checkpoint=checkpoint, engine=engine, definition=definition
+    )
 
 
 def train_stacked(
@@ -152,8 +153,10 @@ def _train(
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, fused=one_kernel or None)
     compiled: Compiled | None = None if engine == "torch" else problem.compile(optimizer)
     if engine == "compiled" and compiled is None:
-        raise ValueError(f"the compiled engine does not cover this model on this task ({type(model).__name__} on "
-                         f"{type(problem.task).__name__}); use engine 'auto' or 'torch'")
+        raise ValueError(
+            f"the compiled engine does not cover this model on this task ({type(model).__name__} on "
+            f"{type(problem.task).__name__}); use engine 'auto' or 'torch'"
+        )
     results = [TrainResult() for _ in seeds]
     alive = torch.ones(len(seeds), dtype=torch.bool, device=like.device)
     run = run_identity(problem.task, config, seeds, model, definition)
@@ -168,9 +171,11 @@ def _train(
         scores = (compiled or problem).evaluate(config.eval_size)
         sparsity = problem.sparsity()
         for i, step in steps.items():
-            results[i].evaluations.append(Evaluation(
-                step, scores.interpolation[i], scores.extrapolation[i], sparsity[i], tuple(scores.by_length[i])
-            ))
+            results[i].evaluations.append(
+                Evaluation(
+                    step, scores.interpolation[i], scores.extrapolation[i], sparsity[i], tuple(scores.by_length[i])
+                )
+            )
 
     def diverge(steps: dict[int, int]) -> None:
         """Seeds that diverged: evaluated as they are, then zeroed and left out from now on."""

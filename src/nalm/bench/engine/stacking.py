@@ -106,10 +106,14 @@ class SeedEnsemble(nn.Module):
         """The sum of the members' penalties at ``step``, of those where the boolean (S,) ``alive``
         is True if given."""
         if alive is not None and alive.shape != (len(self.members),):
-            raise ValueError(f"alive must have one entry per member ({len(self.members)}), got shape {tuple(alive.shape)}")
+            raise ValueError(
+                f"alive must have one entry per member ({len(self.members)}), got shape {tuple(alive.shape)}"
+            )
         living = [True] * len(self.members) if alive is None else alive.tolist()
-        return sum((member.regularization_loss(step) for member, lives in zip(self.members, living) if lives),
-                   next(self.parameters()).new_zeros(()))
+        return sum(
+            (member.regularization_loss(step) for member, lives in zip(self.members, living) if lives),
+            next(self.parameters()).new_zeros(()),
+        )
 
     @torch.no_grad()
     def apply_constraints(self) -> None:

@@ -49,8 +49,10 @@ def model_structure(model: nn.Module) -> dict[str, Any]:
     """A model's layout: each submodule's class and options (a unit's ``options``, where it has
     them) and each parameter's shape."""
     return {
-        "modules": [[name, type(module).__name__, dict(getattr(module, "options", None) or {})]
-                    for name, module in model.named_modules()],
+        "modules": [
+            [name, type(module).__name__, dict(getattr(module, "options", None) or {})]
+            for name, module in model.named_modules()
+        ],
         "parameters": [[name, list(parameter.shape)] for name, parameter in model.named_parameters()],
     }
 
@@ -82,11 +84,20 @@ class History:
         for i, result in enumerate(self.results):
             if len(result.evaluations) < self._known[i]:
                 raise RuntimeError("a run's evaluations are only ever appended to")
-            new = result.evaluations[self._known[i]:]
+            new = result.evaluations[self._known[i] :]
             if new:
                 rows = torch.tensor(
-                    [(e.step, e.interpolation_mse, e.extrapolation_mse, e.sparsity_error or 0.0,
-                      e.sparsity_error is not None, *e.test_mse) for e in new],
+                    [
+                        (
+                            e.step,
+                            e.interpolation_mse,
+                            e.extrapolation_mse,
+                            e.sparsity_error or 0.0,
+                            e.sparsity_error is not None,
+                            *e.test_mse,
+                        )
+                        for e in new
+                    ],
                     dtype=torch.float64,
                 )
                 self._tables[i] = rows if self._known[i] == 0 else torch.cat([self._tables[i], rows])
@@ -96,8 +107,10 @@ class History:
     @staticmethod
     def evaluations(table: torch.Tensor) -> list[Evaluation]:
         """The evaluations of one seed's table."""
-        return [Evaluation(int(row[0]), row[1], row[2], row[3] if row[4] else None, tuple(row[5:]))
-                for row in table.tolist()]
+        return [
+            Evaluation(int(row[0]), row[1], row[2], row[3] if row[4] else None, tuple(row[5:]))
+            for row in table.tolist()
+        ]
 
 
 def save_state(
@@ -116,8 +129,10 @@ def save_state(
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "alive": alive,
-        "results": [{"evaluations": table, "diverged": result.diverged}
-                    for table, result in zip(history.tables(), history.results)],
+        "results": [
+            {"evaluations": table, "diverged": result.diverged}
+            for table, result in zip(history.tables(), history.results)
+        ],
     }
     write_checkpoint(path, state)
 

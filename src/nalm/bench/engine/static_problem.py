@@ -78,8 +78,10 @@ class StaticProblem:
         """(S,): each seed's MSE on its next training batch."""
         output, target = self(self.streams, batch_size, self.task.interpolation_range)
         if output.shape != target.shape:
-            raise ValueError(f"the model maps the task's inputs to {tuple(output.shape)}, not to the targets' "
-                             f"{tuple(target.shape)} (on the recurrent task, its first layer must fold the time steps)")
+            raise ValueError(
+                f"the model maps the task's inputs to {tuple(output.shape)}, not to the targets' "
+                f"{tuple(target.shape)} (on the recurrent task, its first layer must fold the time steps)"
+            )
         return ((output - target) ** 2).mean(dim=(1, 2))
 
     def evaluate(self, rows: int) -> Scores:
@@ -126,4 +128,3 @@ class StaticProblem:
             output, target = self(streams, min(chunk, rows - start), bounds)
             total += ((output - target) ** 2).sum(dim=(1, 2), dtype=torch.float64)
         return (total / rows).tolist()
-

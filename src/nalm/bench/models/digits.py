@@ -40,9 +40,13 @@ class DigitReader(nn.Module):
     def __init__(self, outputs: int, channels: int = 1) -> None:
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(32 * 4 * 4, outputs),
+            nn.Conv2d(channels, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+            nn.Linear(32 * 4 * 4, outputs),
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -65,7 +69,7 @@ class SequenceModel:
         return Z_PENALTY if trained and choice("operation", operation, SEQUENCE_OPERATIONS) != "count" else 0.0
 
     def describe(self, operation: str) -> str:
-        """"nau cell, fixed to the exact solution" or, on the product,
+        """ "nau cell, fixed to the exact solution" or, on the product,
         "nmu cell, sparsity 10 from step 0 to 100000, R_z 1"."""
         if self.fixed:
             return f"{self.cell} cell, fixed to the exact solution"
@@ -134,8 +138,9 @@ class DigitSequenceModel(nn.Module):
             self.readout = nn.Linear(LSTM_HIDDEN, outputs)
             return
         initial = 1.0 if cell == "nmu" else 0.0
-        self.cell = Recurrent(cell, outputs, hidden_size=outputs, initial_state=initial, return_sequences=True,
-                              **cell_options(cell))
+        self.cell = Recurrent(
+            cell, outputs, hidden_size=outputs, initial_state=initial, return_sequences=True, **cell_options(cell)
+        )
         if fixed:
             if cell not in ("nau", "nmu"):
                 raise ValueError(f"only nau and nmu cells have an exact solution to fix, got {cell!r}")

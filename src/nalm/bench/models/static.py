@@ -87,7 +87,7 @@ class Model:
     bias: bool = False
 
     def describe(self) -> str:
-        """"nau -> nmu, sparsity 10 from step 1000000 to 2000000", "nalu -> nalu, init glorot_w" or
+        """ "nau -> nmu, sparsity 10 from step 1000000 to 2000000", "nalu -> nalu, init glorot_w" or
         "linear -> linear, bias": the layers, the schedule, the NAC weights' initialization and
         whether the baseline layers have a bias."""
         text = f"{self.first} -> {self.second}"
@@ -130,7 +130,9 @@ linear, every layer with a bias that starts at zero, as the published code's lay
 stacked unit -> unit with their units' defaults."""
 
 
-def unit_options(name: str, schedule: functional.SparsitySchedule | None = None, init: str | None = None) -> dict[str, Any]:
+def unit_options(
+    name: str, schedule: functional.SparsitySchedule | None = None, init: str | None = None
+) -> dict[str, Any]:
     """The options that give the registered unit ``name`` the sparsity ``schedule`` and the NAC
     weights' ``init``, each where the unit has it (else it is left out)."""
     option_names = UNITS.get(name).definition.option_names
@@ -179,8 +181,10 @@ def check_model(model: str, hidden_size: int, time_steps: int) -> Model:
         if non_negative_int("hidden_size", hidden_size) == 0:
             raise ValueError("the recurrent task (time_steps > 1) needs hidden_size > 0 to accumulate a and b")
         if spec.first in ACTIVATIONS:
-            raise ValueError(f"the recurrent task (time_steps > 1) needs a unit as first layer; model {model!r} "
-                             f"starts with a {spec.first} layer")
+            raise ValueError(
+                f"the recurrent task (time_steps > 1) needs a unit as first layer; model {model!r} "
+                f"starts with a {spec.first} layer"
+            )
     non_negative_int("hidden_size", hidden_size)
     return spec
 

@@ -24,7 +24,11 @@ from nalm.validation import choice, positive_int
 BASELINES = {"count": "fixed_nau", "sum": "fixed_nau", "product": "fixed_nmu"}
 """The exact-solution baseline of each operation."""
 
-PUBLISHED_LENGTHS = {"count": (10, (1, 10, 100, 1000)), "sum": (10, (1, 10, 100, 1000)), "product": (2, tuple(range(1, 21)))}
+PUBLISHED_LENGTHS = {
+    "count": (10, (1, 10, 100, 1000)),
+    "sum": (10, (1, 10, 100, 1000)),
+    "product": (2, tuple(range(1, 21))),
+}
 """(training length, test lengths) of each operation as Madsen and Johansen ran them."""
 
 
@@ -125,8 +129,13 @@ class SequenceBenchmark(Grid):
             return None
         return SEQUENCE_MODELS[model].describe(operation)
 
-    def rows(self, configuration: SequenceConfiguration, seeds: tuple[int, ...], results: list[TrainResult],
-             build: Callable[[], nn.Module]) -> list[Row]:
+    def rows(
+        self,
+        configuration: SequenceConfiguration,
+        seeds: tuple[int, ...],
+        results: list[TrainResult],
+        build: Callable[[], nn.Module],
+    ) -> list[Row]:
         return [self._row(configuration, seed, result) for seed, result in zip(seeds, results)]
 
     @staticmethod

@@ -35,7 +35,7 @@ class Configuration(Protocol):
         ...
 
     def label(self, with_ranges: bool = False) -> str:
-        """"nmu mul", with the ranges where a grid has several."""
+        """ "nmu mul", with the ranges where a grid has several."""
         ...
 
 
@@ -99,8 +99,9 @@ class Grid:
         """A function that builds one seed's model of ``configuration`` on ``device``."""
         raise NotImplementedError
 
-    def rows(self, configuration: Any, seeds: tuple[int, ...], results: list[TrainResult],
-             build: Callable[[], nn.Module]) -> list[Row]:
+    def rows(
+        self, configuration: Any, seeds: tuple[int, ...], results: list[TrainResult], build: Callable[[], nn.Module]
+    ) -> list[Row]:
         """One row per seed of ``configuration`` from its training ``results``."""
         raise NotImplementedError
 

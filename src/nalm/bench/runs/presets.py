@@ -64,7 +64,6 @@ PRESETS: dict[str, Benchmark] = {
 """The static task's presets by name; ``nalm bench --preset NAME`` overrides any value from the command line."""
 
 
-
 SEQUENCE_PRESETS: dict[str, SequenceBenchmark] = {
     # A few minutes on two CPU cores: scikit-learn's digits, the published lengths, 4 seeds.
     "digits-quick": SequenceBenchmark(test_lengths=None),

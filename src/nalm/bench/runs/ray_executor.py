@@ -24,13 +24,15 @@ RAY_CHUNK = 25
 the compiled kernels run) is split into tasks of at most this many seeds."""
 
 
-def seed_chunks(benchmark: Grid, configuration: Configuration, seeds: tuple[int, ...], engine: str) -> list[tuple[int, ...]]:
+def seed_chunks(
+    benchmark: Grid, configuration: Configuration, seeds: tuple[int, ...], engine: str
+) -> list[tuple[int, ...]]:
     """The seeds of ``configuration`` in the stacks that train them: one stack, or chunks of
     :data:`RAY_CHUNK` seeds where a seed's numbers do not depend on its stack
     (:meth:`~nalm.bench.runs.grid.Grid.seeds_independent`: the compiled engine)."""
     if len(seeds) <= RAY_CHUNK or not benchmark.seeds_independent(configuration, engine):
         return [seeds]
-    return [seeds[start:start + RAY_CHUNK] for start in range(0, len(seeds), RAY_CHUNK)]
+    return [seeds[start : start + RAY_CHUNK] for start in range(0, len(seeds), RAY_CHUNK)]
 
 
 def train_on_ray(

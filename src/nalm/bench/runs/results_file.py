@@ -48,7 +48,9 @@ class ResultsFile:
         if str(self.path) in ("", "."):
             raise ValueError("the results file needs a name, got an empty path")
         if self.path.is_dir():
-            raise ValueError(f"results file {self.path} is a folder; give a file's path, e.g. {self.path / 'runs.jsonl'}")
+            raise ValueError(
+                f"results file {self.path} is a folder; give a file's path, e.g. {self.path / 'runs.jsonl'}"
+            )
         if self.path.exists() and not self.path.is_file():
             raise ValueError(f"results file {self.path} is not a regular file (a device or a pipe)")
         try:
@@ -93,8 +95,9 @@ class ResultsFile:
         once with a ValueError that names the file and the process holding it."""
         lock_path = self.path.with_name(self.path.name + ".lock")
         if fcntl is None:  # not a POSIX system: no lock, say so
-            warnings.warn(f"results file {self.path} is not locked on this system: run one sweep on it at a time",
-                          stacklevel=3)
+            warnings.warn(
+                f"results file {self.path} is not locked on this system: run one sweep on it at a time", stacklevel=3
+            )
             self._load()
             yield
             return
@@ -184,5 +187,3 @@ class ResultsFile:
             os.fsync(file.fileno())
         for row in rows:
             self._done.setdefault(configuration_of(row).key, set()).add(row["seed"])
-
-

@@ -72,7 +72,9 @@ def read_results(path: str | os.PathLike[str]) -> list[Row]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not a results file: it is not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise ValueError(
+            f"{path} is not a results file: it is not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
     lines = text.split("\n")
     complete = lines[:-1]  # after the last newline: "" or a line still being written
     rows = []
@@ -83,7 +85,11 @@ def read_results(path: str | os.PathLike[str]) -> list[Row]:
             row = from_json(line)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{path} is not a results file: line {number}: {getattr(error, 'msg', error)}") from None
-        keys = grid_of(row).ROW_KEYS if isinstance(row, dict) and row.get("task", Benchmark.TASK) in GRIDS else Benchmark.ROW_KEYS
+        keys = (
+            grid_of(row).ROW_KEYS
+            if isinstance(row, dict) and row.get("task", Benchmark.TASK) in GRIDS
+            else Benchmark.ROW_KEYS
+        )
         missing = [key for key in keys if not isinstance(row, dict) or key not in row]
         if missing or isinstance(row["seed"], bool) or not isinstance(row["seed"], int):
             what = f"it lacks {', '.join(missing)}" if missing else f"its seed is {row['seed']!r}"
@@ -99,5 +105,3 @@ def read_results(path: str | os.PathLike[str]) -> list[Row]:
             stacklevel=2,
         )
     return list(unique.values())
-
-

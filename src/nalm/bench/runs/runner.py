@@ -43,10 +43,20 @@ def run_configuration(
     CPU) with ``engine``, saving and resuming the run at ``checkpoint`` (see
     :func:`nalm.bench.engine.loop.train_stacked`), and return one row per seed (the grid's rows)."""
     build = benchmark.builder(configuration, device)
-    definition = {"model": configuration.model,
-                  "definition": benchmark.model_definition(configuration.model, configuration.operation)}
-    results = train_seeds(build, benchmark.task(configuration), benchmark.train_config(), seeds, threads=threads,
-                          checkpoint=checkpoint, engine=engine, definition=definition)
+    definition = {
+        "model": configuration.model,
+        "definition": benchmark.model_definition(configuration.model, configuration.operation),
+    }
+    results = train_seeds(
+        build,
+        benchmark.task(configuration),
+        benchmark.train_config(),
+        seeds,
+        threads=threads,
+        checkpoint=checkpoint,
+        engine=engine,
+        definition=definition,
+    )
     return benchmark.rows(configuration, seeds, results, build)
 
 
@@ -107,8 +117,9 @@ def run_benchmark(
             on_start(len(pending))
         checkpoints = {configuration.key: results.checkpoint(configuration, seeds) for configuration, seeds in pending}
         missing = {configuration.key: set(results.missing_seeds(configuration)) for configuration, _ in pending}
-        for configuration, rows in train_all(run_configuration, benchmark, pending, list(checkpoints.values()),
-                                             engine=engine, **options):
+        for configuration, rows in train_all(
+            run_configuration, benchmark, pending, list(checkpoints.values()), engine=engine, **options
+        ):
             rows = [row for row in rows if row["seed"] in missing[configuration.key]]
             results.append(rows)
             checkpoints[configuration.key].unlink(missing_ok=True)
@@ -155,5 +166,3 @@ def _train_all(
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
-
-

@@ -56,11 +56,11 @@ class Configuration:
 
     @property
     def ranges_label(self) -> str:
-        """"U[1,2] -> U[2,6]": the interpolation and extrapolation ranges."""
+        """ "U[1,2] -> U[2,6]": the interpolation and extrapolation ranges."""
         return f"{range_label(self.interpolation_range)} -> {range_label(self.extrapolation_range)}"
 
     def label(self, with_ranges: bool) -> str:
-        """"nmu mul", or "nmu mul U[1,2] -> U[2,6]" with ``with_ranges``."""
+        """ "nmu mul", or "nmu mul U[1,2] -> U[2,6]" with ``with_ranges``."""
         return f"{self.model} {self.operation}" + (f" {self.ranges_label}" if with_ranges else "")
 
 
@@ -98,7 +98,14 @@ class Benchmark(Grid):
     OPERATION_NAMES: ClassVar[tuple[str, ...]] = tuple(OPERATIONS)
     MAX_SEEDS: ClassVar[int] = MAX_SEEDS
     ROW_KEYS: ClassVar[tuple[str, ...]] = (
-        "model", "operation", "interpolation_range", "extrapolation_range", "seed", "settings", "success")
+        "model",
+        "operation",
+        "interpolation_range",
+        "extrapolation_range",
+        "seed",
+        "settings",
+        "success",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -107,8 +114,7 @@ class Benchmark(Grid):
         if not self.ranges:
             raise ValueError("ranges must hold at least one (interpolation, extrapolation) pair, got none")
         ranges = tuple(
-            (value_range("interpolation_range", i), value_range("extrapolation_range", e))
-            for i, e in self.ranges
+            (value_range("interpolation_range", i), value_range("extrapolation_range", e)) for i, e in self.ranges
         )
         object.__setattr__(self, "ranges", ranges)
         elements = self.seeds * self.batch_size * self.input_size * positive_int("time_steps", self.time_steps)
@@ -167,15 +173,28 @@ class Benchmark(Grid):
         build = self.builder(configuration, "cpu")
         return engine != "torch" and self.time_steps == 1 and covers(stack_seeds(build, (0,)))
 
-    def rows(self, configuration: Configuration, seeds: tuple[int, ...], results: list[TrainResult],
-             build: Callable[[], nn.Module]) -> list[Row]:
+    def rows(
+        self,
+        configuration: Configuration,
+        seeds: tuple[int, ...],
+        results: list[TrainResult],
+        build: Callable[[], nn.Module],
+    ) -> list[Row]:
         task, config = self.task(configuration), self.train_config()
         threshold = _threshold(task, self.threshold_samples, hidden_layer=self.hidden_size > 0)
-        return [self._row(configuration, seed, result, threshold, initial_errors(build, task, config, seed))
-                for seed, result in zip(seeds, results)]
+        return [
+            self._row(configuration, seed, result, threshold, initial_errors(build, task, config, seed))
+            for seed, result in zip(seeds, results)
+        ]
 
-    def _row(self, configuration: Configuration, seed: int, result: TrainResult, threshold: float,
-             initial: tuple[float, float]) -> Row:
+    def _row(
+        self,
+        configuration: Configuration,
+        seed: int,
+        result: TrainResult,
+        threshold: float,
+        initial: tuple[float, float],
+    ) -> Row:
         """The line of one run (see the module docstring for the measures)."""
         selected, final = result.best, result.final
         success = selected.extrapolation_mse < threshold
@@ -215,7 +234,7 @@ class Benchmark(Grid):
         )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _threshold(task: StaticArithmeticTask, samples: int, hidden_layer: bool) -> float:
     """:func:`success_threshold`, once per task and process."""
     return success_threshold(task, samples=samples, hidden_layer=hidden_layer)

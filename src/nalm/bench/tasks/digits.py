@@ -106,8 +106,8 @@ def load_images(source: str = "sklearn", validation_fraction: float = 0.2, test_
     if not folder.is_dir():
         raise ValueError(f"images must be 'sklearn' or a folder holding the MNIST IDX files, got {source!r}")
     arrays = {split: [read_idx(_mnist_file(folder, name)) for name in names] for split, names in MNIST_FILES.items()}
-    for split, (images, labels) in arrays.items():
-        if images.ndim != 3 or labels.shape != images.shape[:1] or labels.max() > 9:
+    for split, (split_images, split_labels) in arrays.items():
+        if split_images.ndim != 3 or split_labels.shape != split_images.shape[:1] or split_labels.max() > 9:
             raise ValueError(f"{folder}: the {split} files are not MNIST images (N, H, W) with labels 0..9")
     n = len(arrays["train"][1])
     train, validation, _ = _split(n, round(validation_fraction * n), 0)

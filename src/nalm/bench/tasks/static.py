@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 import torch
@@ -73,12 +72,12 @@ def value_range(name: str, bounds: object) -> Range:
 def intervals(bounds: Range) -> tuple[Interval, ...]:
     """The intervals of a checked range: one for (low, high), several for a union."""
     if isinstance(bounds[0], tuple):
-        return cast(tuple[Interval, ...], bounds)
-    return (cast(Interval, bounds),)
+        return bounds
+    return (bounds,)
 
 
 def range_label(bounds: Range) -> str:
-    """"U[1,2]", or "U[-6,-2]u[2,6]" for a union."""
+    """ "U[1,2]", or "U[-6,-2]u[2,6]" for a union."""
     return "U" + "u".join(f"[{low:g},{high:g}]" for low, high in intervals(bounds))
 
 

@@ -88,7 +88,7 @@ def draws_per_row(columns: int) -> int:
 
 
 @njit(inline="always")
-def _splitmix(position):  # noqa: ANN001, ANN202 (compiled: numba types it)
+def _splitmix(position):
     """SplitMix64's mixing function of the counter GAMMA * position: 64 random bits."""
     z = position * GAMMA
     z = (z ^ (z >> np.uint64(30))) * _MIX_1
@@ -97,7 +97,7 @@ def _splitmix(position):  # noqa: ANN001, ANN202 (compiled: numba types it)
 
 
 @njit(inline="always")
-def fill_row(row, position, bits, lows, starts, total):  # noqa: ANN001, ANN202
+def fill_row(row, position, bits, lows, starts, total):
     """Write ``row`` (columns,) from the draws at ``position`` onwards, ``bits`` random bits per
     value, uniform over the intervals that begin at ``lows[k]`` and at ``starts[k]`` along their
     total length ``total``."""
@@ -129,7 +129,7 @@ def fill_row(row, position, bits, lows, starts, total):  # noqa: ANN001, ANN202
 
 
 @njit(inline="always")
-def row_sum(row, start, stop):  # noqa: ANN001, ANN202
+def row_sum(row, start, stop):
     """sum(row[start:stop]) in float64."""
     total = 0.0
     for j in range(start, stop):
@@ -138,7 +138,7 @@ def row_sum(row, start, stop):  # noqa: ANN001, ANN202
 
 
 @njit(parallel=True, fastmath=_FASTMATH, cache=True)
-def _draw(positions, per_row, bits, lows, starts, total, spans, weight_t, x, sums, h):  # noqa: ANN001, ANN202
+def _draw(positions, per_row, bits, lows, starts, total, spans, weight_t, x, sums, h):
     """x[s, r] from seed s's stream at positions[s] + r * per_row, sums[s, r] its subset sums, and
     h[s, r, k] = x[s, r] . weight_t[s, k] while the row is in cache (none for a weight_t (S, 0, columns))."""
     for s in prange(x.shape[0]):
@@ -157,7 +157,7 @@ def _draw(positions, per_row, bits, lows, starts, total, spans, weight_t, x, sum
 
 
 @njit(parallel=True, fastmath=_FASTMATH, cache=True)
-def _project_back(x, grad_h_t, grad_weight_t):  # noqa: ANN001, ANN202
+def _project_back(x, grad_h_t, grad_weight_t):
     """grad_weight_t[s, k] = sum over rows r of grad_h_t[s, k, r] * x[s, r]."""
     for s in prange(x.shape[0]):
         for k in range(grad_h_t.shape[1]):
@@ -208,8 +208,8 @@ def draw(
     positions = streams.advance(rows, columns)
     intervals = interval_arrays(bounds)
     if device.type not in ("cpu", *_CPU_DRAWN):
-        x = _draw_on_device(positions, rows, columns, BITS[native], *intervals, native, device)
-        rounded = x.to(dtype)
+        drawn = _draw_on_device(positions, rows, columns, BITS[native], *intervals, native, device)
+        rounded = drawn.to(dtype)
         return rounded, _subset_sums(rounded, spans)
     x = np.empty((n_seeds, rows, columns), dtype=_numpy(native))
     sums = np.empty((n_seeds, rows, 2))
@@ -225,8 +225,10 @@ def draw(
 def _subset_sums(x: torch.Tensor, spans: np.ndarray) -> torch.Tensor:
     """(S, rows, 2) float64: the sums of x (S, rows, columns) over each seed's two ``spans``."""
     columns = torch.arange(x.shape[-1], device=x.device)
-    spans = torch.from_numpy(spans).to(x.device)[:, None, :]  # (S, 1, 4)
-    masks = [(spans[..., start : start + 1] <= columns) & (columns < spans[..., start + 1 : start + 2]) for start in (0, 2)]
+    edges = torch.from_numpy(spans).to(x.device)[:, None, :]  # (S, 1, 4)
+    masks = [
+        (edges[..., start : start + 1] <= columns) & (columns < edges[..., start + 1 : start + 2]) for start in (0, 2)
+    ]
     wide = x.double()
     return torch.stack([torch.where(mask, wide, 0.0).sum(-1) for mask in masks], -1)
 
@@ -299,21 +301,23 @@ class _Projection(torch.autograd.Function):
     """h = x @ weight for freshly drawn x, (S, rows, columns) @ (S, columns, out); x is kept for backward."""
 
     @staticmethod
-    def forward(ctx, weight, positions, rows, bounds, spans):  # noqa: ANN001, ANN205
+    def forward(ctx, weight, positions, rows, bounds, spans):
         columns = weight.shape[1]
         x = np.empty((weight.shape[0], rows, columns), dtype=_numpy(weight.dtype))
         sums = np.empty((weight.shape[0], rows, 2))
         h = np.empty((weight.shape[0], rows, weight.shape[2]), dtype=x.dtype)
         weight_t = weight.detach().transpose(1, 2).contiguous().numpy()
-        _draw(positions, draws_per_row(columns), BITS[weight.dtype], *interval_arrays(bounds), spans, weight_t, x, sums, h)
+        _draw(
+            positions, draws_per_row(columns), BITS[weight.dtype], *interval_arrays(bounds), spans, weight_t, x, sums, h
+        )
         ctx.x = x
-        sums = torch.from_numpy(sums)
-        ctx.mark_non_differentiable(sums)
-        return torch.from_numpy(h), sums
+        sums_t = torch.from_numpy(sums)
+        ctx.mark_non_differentiable(sums_t)
+        return torch.from_numpy(h), sums_t
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_h, grad_sums):  # noqa: ANN001, ANN205
+    def backward(ctx, grad_h, grad_sums):
         grad_h_t = grad_h.transpose(1, 2).contiguous().numpy()
         grad_weight_t = np.empty((ctx.x.shape[0], grad_h_t.shape[1], ctx.x.shape[2]), dtype=ctx.x.dtype)
         _project_back(ctx.x, grad_h_t, grad_weight_t)
@@ -368,7 +372,9 @@ def indices(streams: SeedStreams, rows: int, columns: int, n: int) -> torch.Tens
         raise ValueError(f"n must be an integer in [1, {1 << 24}], got {n!r}")
     positions = streams.advance(rows, columns)
     lows, starts, total = interval_arrays([(0.0, float(n))])
-    x = _draw_on_device(positions, rows, columns, BITS[torch.float64], lows, starts, total, torch.float64, torch.device("cpu"))
+    x = _draw_on_device(
+        positions, rows, columns, BITS[torch.float64], lows, starts, total, torch.float64, torch.device("cpu")
+    )
     return x.long().clamp_(max=n - 1)
 
 
@@ -379,5 +385,7 @@ def _numpy(dtype: torch.dtype) -> np.dtype:
 def set_threads(threads: int) -> int:
     """Let the kernels use ``threads`` threads (at most numba's configured maximum); return the old number."""
     old = numba.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    # numba.config sets NUMBA_NUM_THREADS at import, through globals(), where mypy cannot see it
+    configured: int = getattr(numba.config, "NUMBA_NUM_THREADS")  # noqa: B009
+    numba.set_num_threads(min(threads, configured))
     return old
