@@ -58,7 +58,12 @@ def summarize(rows: Iterable[Row]) -> list[Summary]:
     """One :class:`Summary` per configuration in ``rows``, in the order they first appear."""
     groups: dict[Configuration, list[Row]] = {}
     for row in rows:
-        groups.setdefault(configuration_of(row), []).append(row)
+        configuration = configuration_of(row)
+        if not isinstance(configuration, Configuration):
+            raise ValueError(
+                f"summarize reads the static task's runs, got one of task {row.get('task')!r} (see summarize_sequences)"
+            )
+        groups.setdefault(configuration, []).append(row)
     summaries = []
     for configuration, runs in groups.items():
         won = [run for run in runs if run["success"]]

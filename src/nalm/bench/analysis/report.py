@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import ModuleType
 
 from nalm.bench.analysis.aggregate import EXACT_RECURRENCE, SequenceSummary, Summary, summarize, summarize_sequences
 from nalm.bench.analysis.published import CITATION, PUBLISHED_FIT_STEP, Comparison, compare, steps_label
 from nalm.bench.models.digits import SEQUENCE_MODELS
-from nalm.bench.runs.grid import Row
+from nalm.bench.runs.grid import Configuration, Row
 from nalm.bench.runs.rows import configuration_of
 from nalm.validation import MissingDependencyError
 
@@ -128,7 +129,7 @@ def sequence_table(summaries: list[SequenceSummary]) -> str:
     for s in summaries:
         exact = "-" if s.exact is None else f"{s.exact}/{s.runs}"
         for i, length in enumerate(s.lengths):
-            if s.successes is None:
+            if s.successes is None or s.intervals is None or s.bounds is None:  # all None together
                 bound, rate = "-", "no bound: fewer than 2 baseline runs, or one not finite"
             else:
                 low, high = s.intervals[i]
@@ -140,7 +141,7 @@ def sequence_table(summaries: list[SequenceSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pyplot() -> object:
+def _pyplot() -> ModuleType:
     try:
         import matplotlib
 
@@ -151,7 +152,7 @@ def _pyplot() -> object:
     return plt
 
 
-def _sequence_figures(summaries: list[SequenceSummary], out: Path, plt: object) -> list[Path]:
+def _sequence_figures(summaries: list[SequenceSummary], out: Path, plt: ModuleType) -> list[Path]:
     """sequence_success.png and sequence_mse.png: success rate and median test MSE against the
     sequence length, one panel per operation, one line per model (the figure of the papers)."""
     operations = list(dict.fromkeys(s.configuration.operation for s in summaries))
@@ -174,7 +175,7 @@ def _sequence_figures(summaries: list[SequenceSummary], out: Path, plt: object) 
                 if name == "sequence_mse.png":
                     panel.plot(s.lengths, s.median_mse, marker="o", label=s.configuration.model, **style)
                     panel.set_yscale("log")
-                elif s.successes is not None:
+                elif s.successes is not None and s.intervals is not None:  # both None without a bound
                     rates = [k / s.runs for k in s.successes]
                     below = [r - low for r, (low, _) in zip(rates, s.intervals)]
                     above = [high - r for r, (_, high) in zip(rates, s.intervals)]
@@ -220,7 +221,7 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
         raise ValueError(f"cannot write the report into {out}: {error.strerror or error}") from None
     sequences = [row for row in rows if row.get("task") == "digits"]
     if sequences:
-        summaries = summarize_sequences(sequences)
+        sequence_summaries = summarize_sequences(sequences)
         table = out / "report.md"
         table.write_text(
             f"# Benchmark results: digit sequence tasks\n\n{len(sequences)} runs. A run succeeds at a length "
@@ -228,9 +229,9 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
             "Student-t bound of the test MSEs of the baseline whose cell is fixed to the exact solution. "
             f"Exact W_h = I: runs whose cell carries its state exactly, max |W_h - I| <= {EXACT_RECURRENCE:g} "
             "(the weight that reads z may take any scale: the reader absorbs it).\n\n"
-            f"{sequence_table(summaries)}{models_section(sequences)}"
+            f"{sequence_table(sequence_summaries)}{models_section(sequences)}"
         )
-        return [table, *_sequence_figures(summaries, out, plt)]
+        return [table, *_sequence_figures(sequence_summaries, out, plt)]
     summaries = summarize(rows)
     with_ranges = several_ranges(summaries)
     labels = [s.configuration.label(with_ranges) for s in summaries]
@@ -256,7 +257,7 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
     plt.close(figure)
 
     figure, axes = plt.subplots(figsize=(7, height))
-    index = {configuration: i for i, configuration in enumerate(s.configuration for s in summaries)}
+    index: dict[Configuration, int] = {c: i for i, c in enumerate(s.configuration for s in summaries)}
     points = [(row["extrapolation_mse"], index[configuration_of(row)]) for row in rows]
     points = [(mse, i) for mse, i in points if mse is not None and 0 < mse < float("inf")]
     axes.scatter([mse for mse, _ in points], [i for _, i in points], s=12, alpha=0.6)

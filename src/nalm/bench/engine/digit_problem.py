@@ -23,6 +23,7 @@ from torch import nn
 
 from nalm.bench.engine.problem import Scores
 from nalm.bench.engine.stacking import SeedEnsemble, ensemble_seeds
+from nalm.bench.models.digits import DigitSequenceModel
 from nalm.bench.tasks.digits import DigitSequenceTask
 from nalm.bench.tasks.streams import SeedStreams
 from nalm.validation import positive_int
@@ -95,7 +96,7 @@ class DigitProblem:
         positions, targets = self.task.sample(SeedStreams(self.seeds, stream), rows, max(lengths), split)
         at = torch.tensor(lengths) - 1
         errors = []
-        for i, member in enumerate(self.model.members):
+        for i, member in enumerate(self._members()):
             training = member.training
             member.eval()
             z = torch.cat(
@@ -119,7 +120,16 @@ class DigitProblem:
     def sparsity(self) -> list[float | None]:
         """Each seed's recurrence error, max |W_h - I| of its cell (None for an LSTM): in the
         evaluations' sparsity field, 0 where the cell's recurrence is exact."""
-        return [member.recurrence_error() for member in self.model.members]
+        return [member.recurrence_error() for member in self._members()]
+
+    def _members(self) -> list[DigitSequenceModel]:
+        """The ensemble's members, each a :class:`~nalm.bench.models.digits.DigitSequenceModel` (else TypeError)."""
+        members = []
+        for member in self.model.members:
+            if not isinstance(member, DigitSequenceModel):
+                raise TypeError(f"a digit task's ensemble holds DigitSequenceModels, got a {type(member).__name__}")
+            members.append(member)
+        return members
 
     @torch.no_grad()
     def reset(self, optimizer: torch.optim.Optimizer, seeds: torch.Tensor) -> None:

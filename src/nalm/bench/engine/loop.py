@@ -26,7 +26,7 @@ from torch import nn
 
 from nalm.bench.engine.config import TrainConfig
 from nalm.bench.engine.digit_problem import DigitProblem
-from nalm.bench.engine.problem import Compiled, Evaluation, Problem, TrainResult
+from nalm.bench.engine.problem import Compiled, Evaluation, Problem, TrainResult, trainable
 from nalm.bench.engine.stacking import check_seeds
 from nalm.bench.engine.state import History, restore_state, run_identity, save_state
 from nalm.bench.engine.static_problem import StaticProblem
@@ -203,7 +203,7 @@ def _train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            model.apply_constraints()
+            trainable(model).apply_constraints()
             last_loss = loss.detach()
             diverged = {i: step for i in (alive & ~torch.isfinite(errors.detach())).nonzero().flatten().tolist()}
         else:  # up to the next evaluation (or report) in one call

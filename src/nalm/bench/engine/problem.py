@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -64,6 +64,31 @@ class Scores(NamedTuple):
     interpolation: list[float]
     extrapolation: list[float]
     by_length: list[tuple[float, ...]]
+
+
+@runtime_checkable
+class Trainable(Protocol):
+    """A model's training hooks, which the PyTorch engine calls every step: the units
+    (:class:`nalm.torch.ArithmeticUnit`), their stacks, the digit models and
+    :class:`~nalm.bench.engine.stacking.SeedEnsemble` have them."""
+
+    def regularization_loss(self, step: int) -> torch.Tensor:
+        """The model's penalty at training step ``step``, added to the loss."""
+        ...
+
+    def apply_constraints(self) -> None:
+        """Project the parameters back into their allowed range after an optimizer step."""
+        ...
+
+
+def trainable(model: nn.Module) -> Trainable:
+    """``model``, with its training hooks (:class:`Trainable`); TypeError for a model without them."""
+    if not isinstance(model, Trainable):
+        raise TypeError(
+            f"{type(model).__name__} has no training hooks: the PyTorch engine needs regularization_loss(step) "
+            "and apply_constraints()"
+        )
+    return model
 
 
 class Compiled(Protocol):

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from nalm.bench.engine.problem import trainable
 from nalm.bench.tasks.streams import MAX_SEED
 
 
@@ -111,14 +112,14 @@ class SeedEnsemble(nn.Module):
             )
         living = [True] * len(self.members) if alive is None else alive.tolist()
         return sum(
-            (member.regularization_loss(step) for member, lives in zip(self.members, living) if lives),
+            (trainable(member).regularization_loss(step) for member, lives in zip(self.members, living) if lives),
             next(self.parameters()).new_zeros(()),
         )
 
     @torch.no_grad()
     def apply_constraints(self) -> None:
         for member in self.members:
-            member.apply_constraints()
+            trainable(member).apply_constraints()
 
 
 def ensemble_seeds(build: Callable[[], nn.Module], seeds: Sequence[int]) -> SeedEnsemble:

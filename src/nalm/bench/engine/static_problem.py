@@ -11,14 +11,14 @@ Models whose layers the compiled kernels know train on them (:meth:`StaticProble
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 
 from nalm.bench.engine.compiled import CompiledRun, covers
-from nalm.bench.engine.problem import Scores
+from nalm.bench.engine.problem import Scores, trainable
 from nalm.bench.engine.stacking import seed_axis_view, stack_seeds
 from nalm.bench.models.sparsity import network_sparsity
 from nalm.bench.tasks.static import Range, StaticArithmeticTask, intervals
@@ -27,6 +27,12 @@ from nalm.validation import positive_int
 
 EVAL_CHUNK_ELEMENTS = 1 << 22
 """Evaluation inputs in one forward pass, over all seeds: S * rows * inputs <= this."""
+
+
+def _linear_weight(layer: nn.Module) -> torch.Tensor | None:
+    """``layer.linear_weight()`` (:meth:`nalm.torch.ArithmeticUnit.linear_weight`), None for a layer without one."""
+    linear_weight: Callable[[], torch.Tensor | None] = getattr(layer, "linear_weight", lambda: None)
+    return linear_weight()
 
 
 class StaticProblem:
@@ -48,7 +54,7 @@ class StaticProblem:
         self.spans = task.spans(self.subsets)
         self.layers = list(model) if isinstance(model, nn.Sequential) else [model]
         self.like = parameters[0]
-        linear = getattr(self.layers[0], "linear_weight", lambda: None)()
+        linear = _linear_weight(self.layers[0])
         self.projected = linear is not None and projectable(linear) and task.time_steps == 1
 
     def __call__(self, streams: SeedStreams, rows: int, bounds: Range) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,7 +62,9 @@ class StaticProblem:
         if not self.projected:
             x, target = self.task.sample(rows, bounds, self.subsets, streams, self.like.dtype, self.like.device)
             return self.model(x), target
-        h, sums = draw_projection(streams, rows, intervals(bounds), self.spans, self.layers[0].linear_weight())
+        weight = _linear_weight(self.layers[0])
+        assert weight is not None  # projected: the first layer is linear (its options are fixed when it is built)
+        h, sums = draw_projection(streams, rows, intervals(bounds), self.spans, weight)
         for layer in self.layers[1:]:
             h = layer(h)
         return h, self.task.targets(sums, self.like.dtype)
@@ -97,7 +105,7 @@ class StaticProblem:
     def penalty(self, step: int, alive: torch.Tensor) -> torch.Tensor:
         """The stacked model's penalties at ``step``: those of every seed, ``alive`` or not, as a
         diverged seed's weights are zero, where the sparsity penalties have no gradient."""
-        return self.model.regularization_loss(step)
+        return trainable(self.model).regularization_loss(step)
 
     @torch.no_grad()
     def reset(self, optimizer: torch.optim.Optimizer, seeds: torch.Tensor) -> None:

@@ -144,9 +144,10 @@ class DigitSequenceModel(nn.Module):
         if fixed:
             if cell not in ("nau", "nmu"):
                 raise ValueError(f"only nau and nmu cells have an exact solution to fix, got {cell!r}")
+            W = self.cell.cell.get_parameter("W")
             with torch.no_grad():
-                self.cell.cell.W.copy_(torch.eye(outputs).repeat(2, 1))  # [I; I]: h_t = h_{t-1} op z_t
-            self.cell.cell.W.requires_grad_(False)
+                W.copy_(torch.eye(outputs).repeat(2, 1))  # [I; I]: h_t = h_{t-1} op z_t
+            W.requires_grad_(False)
 
     def read(self, images: torch.Tensor) -> torch.Tensor:
         """images (..., C, H, W) -> (..., outputs)."""
@@ -176,7 +177,7 @@ class DigitSequenceModel(nn.Module):
         loss = self.cell.regularization_loss(step)
         unit = self.cell.cell
         if self._input_mean is not None and self.lambda_z > 0:
-            loss = loss + self.lambda_z * r_z(self.cell.recurrence.unit, unit.W, self._input_mean)
+            loss = loss + self.lambda_z * r_z(self.cell.recurrence.unit, unit.get_parameter("W"), self._input_mean)
         return loss
 
     def extra_repr(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -19,12 +20,20 @@ def sparsity_error(weights: Iterable[torch.Tensor]) -> torch.Tensor:
     return torch.stack(errors).amax(dim=0)
 
 
+@runtime_checkable
+class _Weighted(Protocol):
+    """A layer with effective weights (:meth:`nalm.torch.ArithmeticUnit.weights`)."""
+
+    def weights(self) -> tuple[torch.Tensor, ...]: ...
+
+
 @torch.no_grad()
 def network_sparsity(network: torch.nn.Module) -> torch.Tensor | None:
     """:func:`sparsity_error` over the effective weights (``layer.weights()``) of every layer of a
     stack (or of one unit): () for one model, (S,) for a model with a leading seed axis; None if
     a layer has no ``weights()``."""
     layers = list(network) if isinstance(network, torch.nn.Sequential) else [network]
-    if not all(hasattr(layer, "weights") for layer in layers):
+    weighted = [layer for layer in layers if isinstance(layer, _Weighted)]
+    if len(weighted) != len(layers):
         return None
-    return sparsity_error(W for layer in layers for W in layer.weights())
+    return sparsity_error(W for layer in weighted for W in layer.weights())

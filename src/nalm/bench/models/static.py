@@ -16,6 +16,7 @@ from torch import nn
 
 from nalm import functional
 from nalm.torch import UNITS, ArithmeticUnit, Recurrent, UnitStack
+from nalm.torch.base import DefinedUnit
 from nalm.validation import boolean, choice, non_negative_int, positive_int
 
 ACTIVATIONS = {"linear": lambda z: z, "relu": torch.relu, "relu6": nn.functional.relu6}
@@ -135,7 +136,10 @@ def unit_options(
 ) -> dict[str, Any]:
     """The options that give the registered unit ``name`` the sparsity ``schedule`` and the NAC
     weights' ``init``, each where the unit has it (else it is left out)."""
-    option_names = UNITS.get(name).definition.option_names
+    unit = UNITS.get(name)
+    if not issubclass(unit, DefinedUnit):
+        raise TypeError(f"unit {name!r} has no definition to read its options from")
+    option_names = unit.definition.option_names
     options: dict[str, Any] = {}
     if schedule is not None and "lambda_sparse" in option_names:
         options.update(dataclasses.asdict(schedule))

@@ -26,15 +26,22 @@ Row = dict[str, Any]
 class Configuration(Protocol):
     """One cell of a grid: the unit of training (S seeds side by side)."""
 
-    model: str
-    operation: str
+    @property
+    def model(self) -> str:
+        """The model's name."""
+        ...
+
+    @property
+    def operation(self) -> str:
+        """The operation's name."""
+        ...
 
     @property
     def key(self) -> tuple[Any, ...]:
         """What identifies the configuration among every task's (hashable)."""
         ...
 
-    def label(self, with_ranges: bool = False) -> str:
+    def label(self, with_ranges: bool) -> str:
         """ "nmu mul", with the ranges where a grid has several."""
         ...
 

@@ -68,8 +68,10 @@ def train_on_ray(
             (done,), _ = ray.wait(list(tasks), num_returns=1)
             configuration, index = tasks.pop(done)
             parts[configuration][index] = ray.get(done)
-            if all(part is not None for part in parts[configuration]):
-                yield configuration, [row for part in parts.pop(configuration) for row in part]
+            finished = [part for part in parts[configuration] if part is not None]
+            if len(finished) == len(parts[configuration]):
+                del parts[configuration]
+                yield configuration, [row for part in finished for row in part]
     except BaseException:  # an error or Ctrl-C: stop the tasks still running
         for task in tasks:
             ray.cancel(task, force=True)

@@ -77,7 +77,7 @@ class ResultsFile:
                     "choose another --results path or the same settings"
                 )
         for row in rows:
-            now = self.benchmark.model_definition(row.get("model"), row.get("operation"))
+            now = self.benchmark.model_definition(row["model"], row["operation"])  # read_results checked both keys
             if row.get("model_definition") != now:
                 raise ValueError(
                     f"results file {self.path} holds runs of model {row.get('model')!r} as defined when they ran "
