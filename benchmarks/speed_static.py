@@ -65,7 +65,12 @@ def seed_steps_per_second(
     def seconds(steps: int) -> float:
         start = time.perf_counter()
         train_seeds(
-            build, task, replace(config, steps=steps, eval_every=steps), list(range(n_seeds)), threads=threads, engine=engine
+            build,
+            task,
+            replace(config, steps=steps, eval_every=steps),
+            list(range(n_seeds)),
+            threads=threads,
+            engine=engine,
         )
         return time.perf_counter() - start
 

@@ -745,9 +745,31 @@ def test_the_recurrent_preset_trains_recurrent_cells(tmp_path):
 def test_the_torch_and_the_compiled_engine_write_the_same_rows_of_a_sweep(tmp_path):
     """`nalm bench --engine torch` and `--engine compiled` on one sweep: the same rows up to float32
     rounding (the compiled kernels' sums run in another order than PyTorch's batched matmuls)."""
-    sweep = ["bench", "--models", "nau", "nmu", "nac", "--operations", "add", "mul", "--seeds", "3", "--steps", "40",
-             "--eval-every", "20", "--eval-size", "200", "--input-size", "10", "--threshold-samples", "1000",
-             "--workers", "1", "--no-progress"]
+    sweep = [
+        "bench",
+        "--models",
+        "nau",
+        "nmu",
+        "nac",
+        "--operations",
+        "add",
+        "mul",
+        "--seeds",
+        "3",
+        "--steps",
+        "40",
+        "--eval-every",
+        "20",
+        "--eval-size",
+        "200",
+        "--input-size",
+        "10",
+        "--threshold-samples",
+        "1000",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
     rows = {}
     for engine in ("torch", "compiled"):
         path = tmp_path / f"{engine}.jsonl"
@@ -756,7 +778,8 @@ def test_the_torch_and_the_compiled_engine_write_the_same_rows_of_a_sweep(tmp_pa
     assert len(rows["torch"]) == len(rows["compiled"]) == 3 * 2 * 3
     for torch_row, compiled_row in zip(rows["torch"], rows["compiled"]):
         assert {k: v for k, v in torch_row.items() if not isinstance(v, float)} == {
-            k: v for k, v in compiled_row.items() if not isinstance(v, float)}
+            k: v for k, v in compiled_row.items() if not isinstance(v, float)
+        }
         for key, value in torch_row.items():
             if isinstance(value, float) and math.isfinite(value):
                 assert compiled_row[key] == pytest.approx(value, rel=1e-3, abs=1e-9), key
@@ -764,7 +787,23 @@ def test_the_torch_and_the_compiled_engine_write_the_same_rows_of_a_sweep(tmp_pa
 
 def test_the_compiled_engine_on_a_model_it_does_not_cover_is_one_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:
-        main(["bench", "--models", "npu", "--engine", "compiled", "--steps", "5", "--seeds", "2", "--workers", "1",
-              "--results", str(tmp_path / "r.jsonl"), "--no-progress"])
+        main(
+            [
+                "bench",
+                "--models",
+                "npu",
+                "--engine",
+                "compiled",
+                "--steps",
+                "5",
+                "--seeds",
+                "2",
+                "--workers",
+                "1",
+                "--results",
+                str(tmp_path / "r.jsonl"),
+                "--no-progress",
+            ]
+        )
     assert stopped.value.code == 2
     assert "the compiled engine does not cover this model" in capsys.readouterr().err
