@@ -245,3 +245,47 @@ def test_train_on_a_digit_task_prints_the_test_error_per_length(capsys):
     out = capsys.readouterr().out
     assert "nmu cell on digit product" in out and "trained on sequences of 2" in out
     assert re.search(r"\b3 .* \d", out)
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
+    """SIGINT while PyTorch and the benchmark load: exit 130 with one line, no traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nalm", "bench", "--results", str(tmp_path / "r.jsonl")],
+        preexec_fn=lambda: signal.signal(
+            signal.SIGINT, signal.SIG_DFL
+        ),  # as a terminal starts it, whatever runs the tests
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.3)  # still importing torch
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and err.strip().count("\n") == 0, err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--task", "digits", "--batch-size", "10000000"], "values to train one batch, more than"),
+        (["train", "--input-size", "1000000", "--hidden-size", "1000"], "weights in one layer, more than"),
+        (["bench", "--hidden-size", "1000000"], "weights in one layer, more than"),
+        (["train", "--seed", "18446744073709551616"], "seed must be an integer in [0, 3355442]"),
+        (["bench", "--range", "1,2:1e308,1.7e308"], "beyond float32's"),
+        (["bench", "--preset", "digits-quick", "--eval-size", "10000000"], "values to evaluate, more than"),
+    ],
+)
+def test_sizes_the_machine_cannot_hold_are_one_line_before_training(args, message, tmp_path, capsys):
+    extra = ["--results", str(tmp_path / "r.jsonl")] if args[0] == "bench" else []
+    with pytest.raises(SystemExit) as stopped:
+        main([*args, *extra, "--no-progress"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "r.jsonl").exists() or not (tmp_path / "r.jsonl").read_text()

@@ -30,12 +30,12 @@ from nalm.bench.models.static import MODELS, build_unit_stack
 from nalm.bench.runs.digit_grid import SequenceBenchmark
 from nalm.bench.runs.grid import Configuration, Grid, Row
 from nalm.bench.runs.presets import ALL_PRESETS, SEQUENCE_PRESETS
-from nalm.bench.runs.ray_executor import require_ray
+from nalm.bench.runs.ray_executor import check_reachable, require_ray
 from nalm.bench.runs.results_file import ResultsFile
 from nalm.bench.runs.rows import read_results
 from nalm.bench.runs.runner import EXECUTORS, run_benchmark
 from nalm.bench.runs.static_grid import Benchmark
-from nalm.bench.tasks.digits import SEQUENCE_OPERATIONS, DigitSequenceTask
+from nalm.bench.tasks.digits import SEQUENCE_OPERATIONS, DigitSequenceTask, check_memory
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, range_label
 from nalm.bench.tasks.thresholds import success_threshold
 from nalm.torch import UNITS
@@ -360,6 +360,7 @@ def _train_digits(args: argparse.Namespace, console: Console) -> None:
         test_lengths=args.test_lengths,
     )
     task = benchmark.operation_task(args.operation)
+    check_memory(task, 1, args.batch_size, benchmark.eval_size)
     config = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -428,6 +429,7 @@ def _bench_command(args: argparse.Namespace, console: Console) -> None:
     device = _device(args.device)
     if args.executor == "ray":
         require_ray()
+        check_reachable(args.address)
     results = ResultsFile(args.results or Path("results") / f"{args.preset}.jsonl", benchmark)
     torch.set_num_threads(1)  # for configurations trained in this process; workers set their own
     console.print(

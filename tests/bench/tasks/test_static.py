@@ -82,3 +82,17 @@ def test_a_union_range_is_sampled_uniformly_over_its_intervals():
 def test_bad_unions_raise(bounds, message):
     with pytest.raises(ValueError, match=message):
         StaticArithmeticTask(extrapolation_range=bounds)
+
+
+@pytest.mark.parametrize(
+    ("operation", "extrapolation_range"),
+    [("add", (1e308, 1.7e308)), ("mul", (1e17, 1e18)), ("square", (-1e18, -1e17)), ("div", (1e39, 2e39))],
+)
+def test_ranges_whose_data_overflow_float32_are_refused(operation, extrapolation_range):
+    with pytest.raises(ValueError, match="beyond float32's 3.4e\\+38"):
+        StaticArithmeticTask(operation, extrapolation_range=extrapolation_range)
+
+
+def test_the_largest_ranges_that_fit_float32_are_accepted():
+    StaticArithmeticTask("mul", extrapolation_range=(1e17, 1e17 * 1.1))  # products up to 7.6e36
+    StaticArithmeticTask("div", extrapolation_range=(1e36, 2e36))  # sums of 25 inputs up to 5e37

@@ -45,3 +45,21 @@ def test_single_layer_threshold_perturbs_only_the_ones():
 def test_single_layer_threshold_never_cancels(operation):
     task = StaticArithmeticTask(operation=operation, input_size=2, subset_ratio=0.5, overlap_ratio=0.0)
     assert success_threshold(task, samples=10_000, hidden_layer=False) > 1e-14
+
+
+def test_the_threshold_draws_its_samples_in_chunks_of_bounded_size(monkeypatch):
+    """So that a task of a million inputs does not ask for 745 GiB at once."""
+    from nalm.bench.tasks import thresholds
+
+    task = StaticArithmeticTask("mul", input_size=1000)
+    rows = []
+    sample = StaticArithmeticTask.sample
+
+    def counted(self, n, *args, **kwargs):
+        rows.append(n)
+        return sample(self, n, *args, **kwargs)
+
+    monkeypatch.setattr(StaticArithmeticTask, "sample", counted)
+    success_threshold(task, samples=30_000)
+    assert sum(rows) == 30_000
+    assert max(rows) * task.input_size <= thresholds.CHUNK_ELEMENTS

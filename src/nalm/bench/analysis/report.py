@@ -1,12 +1,20 @@
 """A results file as a Markdown table and figures: on the static task, success rate with its 95%
 Wilson interval and the extrapolation MSE of every run at its selected step, per model and
-operation; on the digit sequence tasks, success rate and median test MSE against sequence length."""
+operation; on the digit sequence tasks, success rate and median test MSE against sequence length.
+
+The report's files are written to temporary files of the report folder and renamed into place
+once all are written: a failed write (a full disk) leaves the folder as it was."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import IO, Any
 
 from nalm.bench.analysis.aggregate import EXACT_RECURRENCE, SequenceSummary, Summary, summarize, summarize_sequences
 from nalm.bench.analysis.published import CITATION, PUBLISHED_FIT_STEP, Comparison, compare, steps_label
@@ -152,7 +160,60 @@ def _pyplot() -> ModuleType:
     return plt
 
 
-def _sequence_figures(summaries: list[SequenceSummary], out: Path, plt: ModuleType) -> list[Path]:
+class _Staged:
+    """Files of one folder, each written to a temporary file there (NAME.XXXXXXXX.partial) and renamed
+    into place by :meth:`commit`, once all are written; :meth:`discard` removes the temporaries."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.files: list[tuple[Path, Path]] = []  # (temporary, final path)
+
+    def write(self, name: str, write: Callable[[IO[bytes]], Any]) -> Path:
+        """Stage the file ``name`` of the folder, whose content ``write(file)`` writes; return its final path."""
+        path = self.folder / name
+        temporary = self.folder / f"{name}.{secrets.token_hex(4)}.partial"
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as error:
+            raise _write_error(path, error) from None
+        self.files.append((temporary, path))
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                write(file)
+        except OSError as error:
+            raise _write_error(path, error) from None
+        return path
+
+    def commit(self) -> list[Path]:
+        """Rename every staged file into place; return their paths."""
+        for temporary, path in self.files:
+            try:
+                os.replace(temporary, path)
+            except OSError as error:
+                raise _write_error(path, error) from None
+        return [path for _, path in self.files]
+
+    def discard(self) -> None:
+        for temporary, _ in self.files:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+
+
+def _write_error(path: Path, error: OSError) -> ValueError:
+    full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+    remedy = "free space on its disk or choose another --out folder" if full else "choose another --out folder"
+    return ValueError(f"cannot write the report's file {path}: {error.strerror or error}; {remedy}")
+
+
+def _stage_figure(staged: _Staged, name: str, figure: Any, plt: ModuleType) -> Path:
+    """Stage ``figure`` as the PNG file ``name``, and close it."""
+    try:
+        return staged.write(name, lambda file: figure.savefig(file, dpi=120, format="png"))
+    finally:
+        plt.close(figure)
+
+
+def _sequence_figures(summaries: list[SequenceSummary], staged: _Staged, plt: ModuleType) -> list[Path]:
     """sequence_success.png and sequence_mse.png: success rate and median test MSE against the
     sequence length, one panel per operation, one line per model (the figure of the papers)."""
     operations = list(dict.fromkeys(s.configuration.operation for s in summaries))
@@ -196,10 +257,7 @@ def _sequence_figures(summaries: list[SequenceSummary], out: Path, plt: ModuleTy
             panel.set_ylabel(label)
             panel.legend(fontsize=8)
         figure.tight_layout()
-        path = out / name
-        figure.savefig(path, dpi=120)
-        plt.close(figure)
-        paths.append(path)
+        paths.append(_stage_figure(staged, name, figure, plt))
     return paths
 
 
@@ -207,23 +265,39 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
     """Write ``report.md`` and its figures into ``out``: ``success_rate.png`` and
     ``extrapolation_error.png`` for the static task's runs, ``sequence_success.png`` and
     ``sequence_mse.png`` for the digit tasks'. Return their paths. Raises
-    :class:`MissingDependencyError` if matplotlib is not installed."""
+    :class:`MissingDependencyError` if matplotlib is not installed, and a ValueError naming the file
+    if one cannot be written (then none of them is: the folder is left as it was)."""
     plt = _pyplot()
     if not rows:
         raise ValueError("the results file holds no runs")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"the report folder {out} is a file; give a folder's path")
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "report.md").touch()
     except OSError as error:
-        raise ValueError(f"cannot write the report into {out}: {error.strerror or error}") from None
+        raise ValueError(
+            f"cannot write the report into {out}: {error.strerror or error}; choose another --out folder"
+        ) from None
+    staged = _Staged(out)
+    try:
+        _stage_report(rows, staged, plt)
+        return staged.commit()
+    except BaseException:
+        staged.discard()
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # the folder this call made, left empty
+        raise
+
+
+def _stage_report(rows: list[Row], staged: _Staged, plt: ModuleType) -> None:
+    """Stage the report of ``rows``: its table and figures (see :func:`write_report`)."""
     sequences = [row for row in rows if row.get("task") == "digits"]
     if sequences:
         sequence_summaries = summarize_sequences(sequences)
-        table = out / "report.md"
-        table.write_text(
+        text = (
             f"# Benchmark results: digit sequence tasks\n\n{len(sequences)} runs. A run succeeds at a length "
             "when its test MSE there (at the step of lowest validation MSE) is below the upper 1% one-sided "
             "Student-t bound of the test MSEs of the baseline whose cell is fixed to the exact solution. "
@@ -231,17 +305,19 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
             "(the weight that reads z may take any scale: the reader absorbs it).\n\n"
             f"{sequence_table(sequence_summaries)}{models_section(sequences)}"
         )
-        return [table, *_sequence_figures(sequence_summaries, out, plt)]
+        staged.write("report.md", lambda file: file.write(text.encode("utf-8")))
+        _sequence_figures(sequence_summaries, staged, plt)
+        return
     summaries = summarize(rows)
     with_ranges = several_ranges(summaries)
     labels = [s.configuration.label(with_ranges) for s in summaries]
     height = max(3.0, 0.3 * len(summaries) + 1)
 
-    table = out / "report.md"
-    table.write_text(
+    text = (
         f"# Benchmark results\n\n{len(rows)} runs.\n\n{markdown_table(summaries)}{models_section(rows)}"
         f"{published_section(rows)}"
     )
+    staged.write("report.md", lambda file: file.write(text.encode("utf-8")))
 
     figure, axes = plt.subplots(figsize=(7, height))
     rates = [s.success_rate for s in summaries]
@@ -252,9 +328,7 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
     axes.invert_yaxis()
     axes.set_xlabel("success rate (95% Wilson interval)")
     figure.tight_layout()
-    success = out / "success_rate.png"
-    figure.savefig(success, dpi=120)
-    plt.close(figure)
+    _stage_figure(staged, "success_rate.png", figure, plt)
 
     figure, axes = plt.subplots(figsize=(7, height))
     index: dict[Configuration, int] = {c: i for i, c in enumerate(s.configuration for s in summaries)}
@@ -269,7 +343,4 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
     axes.invert_yaxis()
     axes.set_xlabel("extrapolation MSE at the selected step (red: success threshold)")
     figure.tight_layout()
-    extrapolation = out / "extrapolation_error.png"
-    figure.savefig(extrapolation, dpi=120)
-    plt.close(figure)
-    return [table, success, extrapolation]
+    _stage_figure(staged, "extrapolation_error.png", figure, plt)

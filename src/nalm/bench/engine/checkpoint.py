@@ -32,21 +32,34 @@ class CheckpointWarning(UserWarning):
 
 
 def write_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` with its digest, atomically."""
+    """Write ``state`` to ``path`` with its digest, atomically. A file system that refuses the
+    write (full, read-only) is a ValueError naming the checkpoint; its temporary file is removed."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".partial")
+    except OSError as error:
+        raise _write_error(path, error) from None
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _write_error(path, error) from None
         raise
+
+
+def _write_error(path: Path, error: OSError) -> ValueError:
+    return ValueError(
+        f"cannot write checkpoint {path}: {error.strerror or error}; free space on its disk or choose "
+        "another --results folder, then run the same command again"
+    )
 
 
 def _payload(data: bytes) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nalm.bench.tasks.streams import MAX_SEED
 from nalm.validation import positive_float, positive_int
 
 MAX_STEPS = 10**9
@@ -33,8 +34,8 @@ class TrainConfig:
         positive_float("learning_rate", self.learning_rate)
         positive_int("eval_every", self.eval_every)
         positive_int("eval_size", self.eval_size, at_most=MAX_ROWS)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
 
     @classmethod
     def of(cls, settings: object) -> TrainConfig:

@@ -57,14 +57,10 @@ class DigitProblem:
 
     @contextmanager
     def threads(self, threads: int) -> Iterator[None]:
-        """Within the block, PyTorch runs on ``threads`` threads (no compiled kernels here: numba's
-        threads are not started, as they would slow PyTorch's convolutions)."""
-        previous = torch.get_num_threads()
-        torch.set_num_threads(positive_int("threads", threads))
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
+        """Nothing changes: no compiled kernels run here (numba's threads are not started, as they
+        would slow PyTorch's convolutions), and PyTorch's threads are the caller's to set."""
+        positive_int("threads", threads)
+        yield
 
     def compile(self, optimizer: torch.optim.Adam) -> None:
         """None: the compiled kernels do not cover the digit models."""

@@ -176,6 +176,23 @@ def build_published_model(model: str, input_size: int, hidden_size: int = 2, tim
     return UnitStack(first, build_layer(spec.second, hidden_size, 1, spec))
 
 
+MAX_MODEL_ELEMENTS = 2**27
+"""The most weights one parameter of a stack's layer may hold over all its seeds (512 MiB in float32;
+training holds each about five times: the weights, their gradient, Adam's two moments, a copy)."""
+
+
+def check_size(seeds: int, input_size: int, hidden_size: int) -> None:
+    """Raise ValueError before any training if ``seeds`` models of ``input_size`` inputs and
+    ``hidden_size`` hidden units would hold more than :data:`MAX_MODEL_ELEMENTS` weights in a layer."""
+    weights = seeds * max(input_size * max(hidden_size, 1), hidden_size)
+    if weights > MAX_MODEL_ELEMENTS:
+        raise ValueError(
+            f"seeds x input_size x hidden_size = {weights:,} weights in one layer, more than {MAX_MODEL_ELEMENTS:,} "
+            f"({MAX_MODEL_ELEMENTS * 4 / 2**30:.1f} GiB in float32, each held about five times in training); "
+            "use fewer seeds, inputs or hidden units"
+        )
+
+
 def check_model(model: str, hidden_size: int, time_steps: int) -> Model:
     """The definition of ``model`` if :func:`build_published_model` can build it with ``hidden_size``
     and ``time_steps``, else ValueError: the recurrent task (time_steps > 1) needs a hidden layer,
@@ -205,6 +222,7 @@ def build_unit_stack(
     :func:`build_published_model`.
     """
     positive_int("hidden_size", hidden_size)
+    check_size(1, input_size, hidden_size)
     if positive_int("time_steps", time_steps) == 1:
         return UNITS.get(unit).stack(input_size, hidden_size, 1, **unit_options)
     cell = Recurrent(unit, input_size, hidden_size=hidden_size, **unit_options)

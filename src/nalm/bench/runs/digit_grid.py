@@ -17,8 +17,8 @@ from torch import nn
 
 from nalm.bench.engine.problem import TrainResult
 from nalm.bench.models.digits import SEQUENCE_MODELS, build_sequence_model
-from nalm.bench.runs.grid import Grid, Row
-from nalm.bench.tasks.digits import MAX_LENGTH, SEQUENCE_OPERATIONS, DigitSequenceTask, lengths
+from nalm.bench.runs.grid import FieldKind, Grid, Row
+from nalm.bench.tasks.digits import MAX_LENGTH, SEQUENCE_OPERATIONS, DigitSequenceTask, check_memory, lengths
 from nalm.validation import choice, positive_int
 
 BASELINES = {"count": "fixed_nau", "sum": "fixed_nau", "product": "fixed_nmu"}
@@ -74,7 +74,33 @@ class SequenceBenchmark(Grid):
     MODEL_NAMES: ClassVar[tuple[str, ...]] = tuple(SEQUENCE_MODELS)
     OPERATION_NAMES: ClassVar[tuple[str, ...]] = SEQUENCE_OPERATIONS
     MAX_SEEDS: ClassVar[int] = 10_000
-    ROW_KEYS: ClassVar[tuple[str, ...]] = ("model", "operation", "seed", "settings", "test_lengths", "test_mse")
+    ROW_KEYS: ClassVar[tuple[str, ...]] = (
+        "model",
+        "operation",
+        "seed",
+        "settings",
+        "test_lengths",
+        "test_mse",
+        "recurrence_error",
+        "diverged",
+    )
+    ROW_FIELDS: ClassVar[dict[str, FieldKind]] = {
+        "task": "task",
+        "model": "model",
+        "model_definition": "text",
+        "operation": "operation",
+        "seed": "seed",
+        "settings": "settings",
+        "train_length": "length",
+        "test_lengths": "lengths",
+        "selected_step": "step",
+        "validation_mse": "error",
+        "test_mse": "errors per length",
+        "recurrence_error": "error or none",
+        "final_step": "step",
+        "final_test_mse": "errors per length",
+        "diverged": "flag",
+    }
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -85,7 +111,8 @@ class SequenceBenchmark(Grid):
         if self.test_lengths is not None:
             object.__setattr__(self, "test_lengths", lengths("test_lengths", self.test_lengths))
         for operation in self.operations:
-            self.operation_task(operation)  # checks the lengths and the image source's name
+            task = self.operation_task(operation)  # checks the lengths and the image source's name
+            check_memory(task, self.seeds, self.batch_size, self.eval_size)
 
     def configurations(self) -> list[SequenceConfiguration]:
         """Per operation, its baseline, then each model (model x operation, operation outermost)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from torch import nn
 
@@ -21,6 +21,32 @@ from nalm.validation import choice, positive_int
 
 Row = dict[str, Any]
 """One run's results, as written to the results file."""
+
+FieldKind = Literal[
+    "task",
+    "model",
+    "operation",
+    "seed",
+    "settings",
+    "text",
+    "flag",
+    "step",
+    "step or none",
+    "threshold",
+    "error",
+    "error or none",
+    "errors per length",
+    "range",
+    "length",
+    "lengths",
+]
+"""What a field of a row holds, checked when a results file is read
+(:func:`nalm.bench.runs.rows.read_results`, where each kind is defined): the grid's task, one of
+its models or operations, a seed (0 .. MAX_SEEDS - 1), the settings (an object with the number
+of steps), text, true or false, a step (an integer >= 0, or null where "or none"), a success
+threshold (a finite number > 0), an error (a number >= 0, NaN or +inf; null too where "or
+none"), the errors at each test length (a list as long as the row's "test_lengths", of errors or
+nulls), a value range, a sequence length, increasing sequence lengths."""
 
 
 class Configuration(Protocol):
@@ -128,3 +154,6 @@ class Grid:
 
     ROW_KEYS: ClassVar[tuple[str, ...]] = ()
     """The fields every run's row has, that the readers rely on."""
+    ROW_FIELDS: ClassVar[dict[str, FieldKind]] = {}
+    """The kind of each field a row may have (those of :attr:`ROW_KEYS` and the others its rows
+    carry), checked when a results file is read; a field not named here is not checked."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,32 @@ def require_ray() -> Any:
     except ImportError:
         raise MissingDependencyError("--executor ray needs Ray: pip install 'nalm[ray]'") from None
     return ray
+
+
+CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for a cluster's address to answer before giving up."""
+
+
+def check_reachable(address: str | None, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Raise ValueError, within ``timeout`` seconds, if nothing answers at a cluster ``address`` of
+    the form HOST:PORT or ray://HOST:PORT (Ray itself would retry such an address for minutes,
+    deaf to Ctrl-C). None, "auto" and "local" (a cluster of this machine) are not checked."""
+    if address is None or address in ("auto", "local"):
+        return
+    host, separator, port = address.removeprefix("ray://").rpartition(":")
+    if not separator or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--address must be HOST:PORT, ray://HOST:PORT or auto, got {address!r}")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as error:
+        reason = (
+            f"no answer within {timeout:g} s" if isinstance(error, TimeoutError) else (error.strerror or str(error))
+        )
+        raise ValueError(
+            f"cannot reach the Ray cluster at {address} ({reason.lower()}): start it there "
+            "(ray start --head) or give its address, or leave --address out for a Ray instance of this machine"
+        ) from None
 
 
 RAY_CHUNK = 25
@@ -49,6 +76,7 @@ def train_on_ray(
     ray = require_ray()
     started = not ray.is_initialized()
     if started:
+        check_reachable(address)
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         except (ConnectionError, RuntimeError, ValueError) as error:

@@ -4,23 +4,28 @@ Each configuration's runs are appended and flushed as soon as it finishes; while
 state is checkpointed at every evaluation (in the folder RESULTS.checkpoints, removed once the
 rows are saved). Every line carries the benchmark's settings (:meth:`Grid.settings`) and its
 model's definition; a file written with other settings or model definitions is refused, never mixed.
+
+The lock file, the checkpoint folder and the folder of set-aside checkpoints are named after the
+file's real path (symlinks followed): two names of one file share one lock. A file system that
+refuses a write (full, read-only) is a ValueError naming the path, with nothing half-written left.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
-import json
 import os
 import shutil
 import socket
+import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 from nalm.bench.runs.grid import Configuration, Grid, Row
-from nalm.bench.runs.rows import configuration_of, read_results, to_json
+from nalm.bench.runs.rows import complete_line, configuration_of, read_results, to_json
 
 fcntl: ModuleType | None
 try:
@@ -39,6 +44,9 @@ class ResultsFile:
 
     def __init__(self, path: str | os.PathLike[str], benchmark: Grid) -> None:
         self.path = Path(path)
+        """The path as given, which messages name."""
+        self.real_path = Path(os.path.realpath(self.path))
+        """The file's real path (symlinks followed), which names its lock and checkpoint folders."""
         self.benchmark = benchmark
         self._check_writable()
         self._load()
@@ -59,6 +67,31 @@ class ResultsFile:
                 pass
         except OSError as error:
             raise ValueError(f"cannot write results file {self.path}: {error.strerror or error}") from None
+        folder = self.real_path.parent
+        try:  # the checkpoints and the lock are files of this folder
+            descriptor, probe = tempfile.mkstemp(dir=folder, prefix=self.real_path.name + ".", suffix=".partial")
+            os.close(descriptor)
+            os.unlink(probe)
+        except OSError as error:
+            raise ValueError(
+                f"cannot create files in the results folder {folder} ({error.strerror or error}), where the "
+                f"checkpoints of {self.path} go: choose another --results path"
+            ) from None
+        checkpoints = self._checkpoints
+        try:
+            if checkpoints.exists() or checkpoints.is_symlink():
+                if not checkpoints.is_dir():
+                    raise ValueError(f"{checkpoints} is not a folder: remove it or choose another --results path")
+                descriptor, probe = tempfile.mkstemp(dir=checkpoints, suffix=".partial")
+                os.close(descriptor)
+                os.unlink(probe)
+            else:
+                os.rmdir(tempfile.mkdtemp(dir=folder, prefix=checkpoints.name + "."))
+        except OSError as error:
+            raise ValueError(
+                f"cannot create the checkpoint folder {checkpoints} ({error.strerror or error}): "
+                "choose another --results path"
+            ) from None
 
     def _load(self) -> None:
         """Read the file's runs, refusing one of other settings or model definitions."""
@@ -93,7 +126,7 @@ class ResultsFile:
         """Hold the file's lock (RESULTS.lock, released when the block ends or the process dies),
         drop a last line cut off by a kill and read the file again. A second holder is refused at
         once with a ValueError that names the file and the process holding it."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
+        lock_path = self.real_path.with_name(self.real_path.name + ".lock")
         if fcntl is None:  # not a POSIX system: no lock, say so
             warnings.warn(
                 f"results file {self.path} is not locked on this system: run one sweep on it at a time", stacklevel=3
@@ -102,15 +135,17 @@ class ResultsFile:
             yield
             return
         try:
-            lock = lock_path.open("a+")
+            lock = lock_path.open("a+b", buffering=0)  # unbuffered: a failed write is not tried again on close
         except OSError as error:
-            raise ValueError(f"cannot create the lock file {lock_path}: {error.strerror or error}") from None
+            raise ValueError(
+                f"cannot create the lock file {lock_path} ({error.strerror or error}): choose another --results path"
+            ) from None
         with lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 lock.seek(0)
-                holder = lock.read().strip() or "another process"
+                holder = lock.read().decode(errors="replace").strip() or "another process"
                 raise ValueError(
                     f"results file {self.path} is being written by another nalm bench ({holder}); "
                     "wait for it to finish or choose another --results path"
@@ -120,11 +155,12 @@ class ResultsFile:
                     f"cannot lock {lock_path} ({error.strerror or error}; some network file systems refuse locks): "
                     "choose a --results path on a local disk"
                 ) from None
-            lock.seek(0)
-            lock.truncate()
-            lock.write(f"process {os.getpid()} on {socket.gethostname()}")
-            lock.flush()
             try:
+                try:
+                    lock.truncate(0)
+                    lock.write(f"process {os.getpid()} on {socket.gethostname()}".encode())
+                except OSError as error:
+                    raise _write_error(lock_path, error, "the lock file") from None
                 if self.path.exists():
                     self._drop_cut_line()
                 self._load()
@@ -140,15 +176,14 @@ class ResultsFile:
         if end == len(data):
             return
         try:
-            complete = isinstance(json.loads(data[end:]), dict)
-        except ValueError:
-            complete = False
-        with self.path.open("r+b") as file:
-            if complete:
-                file.seek(0, os.SEEK_END)
-                file.write(b"\n")
-            else:
-                file.truncate(end)
+            with self.path.open("r+b") as file:
+                if complete_line(data[end:]):
+                    file.seek(0, os.SEEK_END)
+                    file.write(b"\n")
+                else:
+                    file.truncate(end)
+        except OSError as error:
+            raise _write_error(self.path, error, "results file") from None
 
     def missing_seeds(self, configuration: Configuration) -> tuple[int, ...]:
         """The benchmark's seeds of ``configuration`` that the file does not hold yet."""
@@ -171,19 +206,44 @@ class ResultsFile:
 
     @property
     def _checkpoints(self) -> Path:
-        return self.path.with_name(self.path.name + ".checkpoints")
+        return self.real_path.with_name(self.real_path.name + ".checkpoints")
 
     def remove_checkpoints(self) -> None:
         """Delete the checkpoint folder and what is in it (checkpoints of runs since saved or abandoned)."""
         shutil.rmtree(self._checkpoints, ignore_errors=True)
 
     def append(self, rows: Iterable[Row]) -> None:
-        """Write ``rows`` as JSON lines in one write, then flush them to disk."""
+        """Write ``rows`` as JSON lines in one write, then flush them to disk. If the file system
+        refuses (full, read-only), what was written of them is cut off again and a ValueError
+        names the file."""
         rows = list(rows)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as file:
-            file.write("".join(to_json(row) + "\n" for row in rows))
-            file.flush()
-            os.fsync(file.fileno())
+        data = "".join(to_json(row) + "\n" for row in rows).encode("utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                size = os.fstat(descriptor).st_size
+                try:
+                    unwritten = memoryview(data)
+                    while unwritten:  # unbuffered: nothing is left to be written later
+                        unwritten = unwritten[os.write(descriptor, unwritten) :]
+                    os.fsync(descriptor)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(descriptor, size)  # no half-written line is left behind
+                    raise
+            finally:
+                os.close(descriptor)
+        except OSError as error:
+            raise _write_error(self.path, error, "results file") from None
         for row in rows:
             self._done.setdefault(configuration_of(row).key, set()).add(row["seed"])
+
+
+def _write_error(path: Path, error: OSError, what: str) -> ValueError:
+    """The ValueError of a write to ``path`` that the file system refused, saying what to do."""
+    full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+    remedy = "free space on its disk or choose another --results path" if full else "choose another --results path"
+    return ValueError(
+        f"cannot write {what} {path}: {error.strerror or error}; {remedy}, then run the same command again"
+    )

@@ -15,10 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
+import nalm
 from nalm.bench.engine.loop import ENGINES, train_seeds
 from nalm.bench.runs.grid import Configuration, Grid, Row
 from nalm.bench.runs.ray_executor import train_on_ray
@@ -39,9 +41,38 @@ def run_configuration(
     device: str = "cpu",
     engine: str = "auto",
 ) -> list[Row]:
-    """Train ``configuration`` with ``seeds`` side by side on ``device`` (``threads`` threads on the
-    CPU) with ``engine``, saving and resuming the run at ``checkpoint`` (see
-    :func:`nalm.bench.engine.loop.train_stacked`), and return one row per seed (the grid's rows)."""
+    """Train ``configuration`` with ``seeds`` side by side on ``device`` with ``engine``, saving and
+    resuming the run at ``checkpoint`` (see :func:`nalm.bench.engine.loop.train_stacked`), and
+    return one row per seed (the grid's rows).
+
+    Every path to a row passes here (this process, the local workers, Ray's tasks), so here the
+    numbers are made independent of where they run: PyTorch runs on one thread throughout (its
+    reductions split over threads round differently), and ``threads`` only sets the compiled
+    kernels' threads, over which no seed's numbers depend (each seed runs on one thread)."""
+    with one_torch_thread():
+        return _run_configuration(benchmark, configuration, seeds, threads, checkpoint, device, engine)
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Within the block, PyTorch's intra-op parallelism is one thread."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_configuration(
+    benchmark: Grid,
+    configuration: Configuration,
+    seeds: tuple[int, ...],
+    threads: int,
+    checkpoint: str | os.PathLike[str] | None,
+    device: str,
+    engine: str,
+) -> list[Row]:
     build = benchmark.builder(configuration, device)
     definition = {
         "model": configuration.model,
@@ -57,7 +88,19 @@ def run_configuration(
         engine=engine,
         definition=definition,
     )
-    return benchmark.rows(configuration, seeds, results, build)
+    ran_with = provenance(device)
+    return [{**row, "ran_with": ran_with} for row in benchmark.rows(configuration, seeds, results, build)]
+
+
+def provenance(device: str) -> dict[str, str]:
+    """What ran a row: nalm's and PyTorch's versions and the device (with its name, for a GPU)."""
+    where = torch.device(device)
+    name = torch.cuda.get_device_name(where) if where.type == "cuda" else where.type
+    return {
+        "nalm": nalm.__version__,
+        "torch": torch.__version__,
+        "device": f"{where} ({name})" if where.type == "cuda" else name,
+    }
 
 
 def _start_worker(parent: int) -> None:

@@ -25,8 +25,8 @@ from nalm.bench.engine.config import TrainConfig
 from nalm.bench.engine.loop import mean_squared_error
 from nalm.bench.engine.problem import TrainResult
 from nalm.bench.engine.stacking import stack_seeds
-from nalm.bench.models.static import MODELS, build_published_model, check_model
-from nalm.bench.runs.grid import Grid, Row
+from nalm.bench.models.static import MODELS, build_published_model, check_model, check_size
+from nalm.bench.runs.grid import FieldKind, Grid, Row
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, range_label, value_range
 from nalm.bench.tasks.streams import SeedStreams
 from nalm.bench.tasks.thresholds import success_threshold
@@ -105,7 +105,37 @@ class Benchmark(Grid):
         "seed",
         "settings",
         "success",
+        "threshold",
+        "solved_at",
+        "extrapolation_mse",
+        "sparsity_error",
+        "diverged",
     )
+    ROW_FIELDS: ClassVar[dict[str, FieldKind]] = {
+        "task": "task",
+        "model": "model",
+        "model_definition": "text",
+        "operation": "operation",
+        "interpolation_range": "range",
+        "extrapolation_range": "range",
+        "seed": "seed",
+        "settings": "settings",
+        "threshold": "threshold",
+        "success": "flag",
+        "solved_at": "step or none",
+        "selected_step": "step",
+        "interpolation_mse": "error",
+        "extrapolation_mse": "error",
+        "sparsity_error": "error or none",
+        "final_step": "step",
+        "final_interpolation_mse": "error",
+        "final_extrapolation_mse": "error",
+        "initial_interpolation_mse": "error",
+        "initial_extrapolation_mse": "error",
+        "normalized_interpolation_error": "error",
+        "normalized_extrapolation_error": "error",
+        "diverged": "flag",
+    }
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -123,6 +153,7 @@ class Benchmark(Grid):
                 f"seeds x batch_size x input_size = {elements:,} values in one training batch, more than "
                 f"{MAX_BATCH_ELEMENTS:,} ({MAX_BATCH_ELEMENTS * 4 / 2**30:.0f} GiB in float32); use fewer seeds, rows or inputs"
             )
+        check_size(self.seeds, self.input_size, self.hidden_size)
         for model in self.models:
             check_model(model, self.hidden_size, self.time_steps)
         for configuration in self.configurations():

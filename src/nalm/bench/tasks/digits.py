@@ -117,6 +117,32 @@ def load_images(source: str = "sklearn", validation_fraction: float = 0.2, test_
     return DigitImages(images, labels, {"train": train, "validation": validation, "test": test})
 
 
+MAX_VALUES = 2**31
+"""The most values (8 GiB in float32) a training batch or an evaluation set of a digit task may hold."""
+READER_VALUES_PER_PIXEL = 50
+"""Values a CNN reader holds in training per input pixel: the image, its two layers' activations
+(16 channels, then 32 at half the resolution) and their gradients."""
+
+
+def check_memory(task: DigitSequenceTask, seeds: int, batch_size: int, eval_size: int) -> None:
+    """Raise ValueError, before any training, if ``seeds`` models of ``task`` with batches of
+    ``batch_size`` sequences, or its evaluation sets of ``eval_size`` sequences, would hold more
+    than :data:`MAX_VALUES` values (the images of a folder of MNIST files counted as 28 x 28)."""
+    pixels = 8 * 8 if task.images == "sklearn" else 28 * 28
+    train = seeds * batch_size * task.train_length * pixels * READER_VALUES_PER_PIXEL
+    if train > MAX_VALUES:
+        raise ValueError(
+            f"seeds x batch_size x train_length x pixels x {READER_VALUES_PER_PIXEL} = {train:,} values to train one "
+            f"batch, more than {MAX_VALUES:,} ({MAX_VALUES * 4 / 2**30:.0f} GiB in float32); use fewer seeds or sequences"
+        )
+    test = seeds * eval_size * max(task.test_lengths) * (2 + task.outputs)  # positions, outputs, targets
+    if test > MAX_VALUES:
+        raise ValueError(
+            f"seeds x eval_size x longest test length x (2 + outputs) = {test:,} values to evaluate, more than "
+            f"{MAX_VALUES:,}; use fewer seeds, evaluation sequences or shorter test lengths"
+        )
+
+
 def lengths(name: str, values: object) -> tuple[int, ...]:
     """``values`` checked as increasing sequence lengths in [1, MAX_LENGTH], as a tuple."""
     if isinstance(values, (str, bytes)) or not isinstance(values, (tuple, list)) or not values:

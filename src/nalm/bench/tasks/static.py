@@ -27,6 +27,8 @@ MAX_INPUTS = 10**6
 """The most inputs a task may have."""
 MAX_TIME_STEPS = 10**4
 """The most time steps of the recurrent task."""
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""The largest float32: inputs and targets must stay below it."""
 
 OPERATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "add": lambda a, b: a + b,
@@ -112,6 +114,29 @@ class StaticArithmeticTask:
             )
         object.__setattr__(self, "interpolation_range", value_range("interpolation_range", self.interpolation_range))
         object.__setattr__(self, "extrapolation_range", value_range("extrapolation_range", self.extrapolation_range))
+        for name in ("interpolation_range", "extrapolation_range"):
+            largest = self.largest_target(getattr(self, name))
+            if not largest <= FLOAT32_MAX:
+                raise ValueError(
+                    f"{name} {range_label(getattr(self, name))} gives {self.operation} targets up to {largest:.3g}, "
+                    f"beyond float32's {FLOAT32_MAX:.3g}: the data would overflow; choose a smaller range"
+                )
+
+    def largest_target(self, bounds: Range) -> float:
+        """A bound on |x| and on |a op b| over inputs from ``bounds`` (a and b sum ``subset_size`` inputs
+        over ``time_steps`` steps): the largest value the data of that range can hold (division: |x|,
+        as a quotient's size depends on how near zero the divisor's sum comes, not on the range's size)."""
+        x = max(abs(value) for interval in intervals(bounds) for value in interval)
+        total = self.subset_size * self.time_steps * x
+        targets = {
+            "add": 2 * total,
+            "sub": 2 * total,
+            "mul": total * total,
+            "square": total * total,
+            "sqrt": math.sqrt(total),
+            "div": x,
+        }
+        return max(x, total, targets[self.operation])
 
     @property
     def subset_size(self) -> int:

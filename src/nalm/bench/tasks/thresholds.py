@@ -7,6 +7,10 @@ import torch
 from nalm.bench.tasks.static import OPERATIONS, StaticArithmeticTask
 from nalm.bench.tasks.streams import SeedStreams
 
+CHUNK_ELEMENTS = 10_000_000
+"""Inputs drawn at once (80 MB in float64): the threshold's samples are summed in chunks of at most
+100,000 rows and at most this many values."""
+
 
 def success_threshold(
     task: StaticArithmeticTask,
@@ -41,8 +45,9 @@ def success_threshold(
     operation = OPERATIONS[task.operation]
     recurrent = torch.eye(2, dtype=torch.float64) * (1 - 2 * eps) + eps  # the cell's weights on h_{t-1}, perturbed
     total, done = 0.0, 0
+    values_per_row = task.input_size * task.time_steps
     while done < samples:
-        n = min(max(1, 100_000 // task.time_steps), samples - done)
+        n = min(max(1, 100_000 // task.time_steps), max(1, CHUNK_ELEMENTS // values_per_row), samples - done)
         x, target = task.sample(n, task.extrapolation_range, [subsets], streams, torch.float64)
         x, target = x[0], target[0]
         if hidden_layer:
