@@ -289,3 +289,48 @@ def test_sizes_the_machine_cannot_hold_are_one_line_before_training(args, messag
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "r.jsonl").exists() or not (tmp_path / "r.jsonl").read_text()
+
+
+def test_names_are_read_whatever_their_case(tmp_path):
+    """As the PyTorch implementation spelled them: NAC, NALU."""
+    import torch
+
+    from nalm.bench.runs import Benchmark
+    from nalm.torch import NAC, Recurrent, build_head
+
+    assert UNITS.get("NAC") is NAC and UNITS.get("Nalu") is UNITS.get("nalu")
+    assert Recurrent("NAU", 1).recurrence.unit == "nau"
+    assert Benchmark(models=("NAU", "nau", "NMU"), operations=("ADD",)).models == ("nau", "nmu")
+    head = build_head(
+        torch.nn.Conv2d(1, 2, 3), channels=2, hidden_dims=[2], task="regression", num_outputs=1, unit="NALU"
+    )
+    assert isinstance(head.network[0], UNITS.get("nalu"))
+    args = [
+        "bench",
+        "--models",
+        "NAU",
+        "--operations",
+        "ADD",
+        "--preset",
+        "Quick",
+        "--seeds",
+        "1",
+        "--steps",
+        "2",
+        "--eval-every",
+        "2",
+        "--eval-size",
+        "8",
+        "--input-size",
+        "4",
+        "--threshold-samples",
+        "100",
+        "--workers",
+        "1",
+        "--engine",
+        "TORCH",
+        "--results",
+        str(tmp_path / "r.jsonl"),
+        "--no-progress",
+    ]
+    assert main(args) == 0

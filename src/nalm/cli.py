@@ -79,11 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--task",
         default="static",
+        type=str.lower,  # names whatever their case: NAC is nac
         choices=("static", "digits"),
         help="the static task, or the digit sequence tasks (operations count, sum, product)",
     )
     run.add_argument(
         "--unit",
+        type=str.lower,
         choices=tuple(dict.fromkeys((*UNITS.names(), *SEQUENCE_MODELS))),
         help="unit to stack: input -> hidden -> 1 (default nac); with --task digits, the recurrent "
         f"cell ({', '.join(SEQUENCE_MODELS)}; default nau)",
@@ -91,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--operation",
         "--op",
+        type=str.lower,
         choices=(*OPERATIONS, *SEQUENCE_OPERATIONS),
         help="target a op b (default sub); with --task digits, one of count, sum, product (default sum)",
     )
@@ -135,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--engine",
         default="auto",
+        type=str.lower,
         choices=ENGINES,
         help="compiled: the compiled kernels (the models they cover); torch: PyTorch's autograd loop; "
         "auto: compiled where it covers the model",
@@ -174,12 +178,14 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "--preset",
         default="quick",
+        type=str.lower,
         choices=tuple(ALL_PRESETS),
         help=f"default: quick; {', '.join(SEQUENCE_PRESETS)} run the digit sequence tasks",
     )
     bench.add_argument(
         "--models",
         nargs="+",
+        type=str.lower,
         choices=tuple(dict.fromkeys((*MODELS, *SEQUENCE_MODELS))),
         metavar="MODEL",
         help=f"models: layer pairs from {', '.join(MODELS)}; on the digit tasks, cells from "
@@ -189,6 +195,7 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         "--operations",
         "--ops",
         nargs="+",
+        type=str.lower,
         choices=(*OPERATIONS, *SEQUENCE_OPERATIONS),
         metavar="OP",
         help=f"operations from {', '.join(OPERATIONS)}; on the digit tasks, from {', '.join(SEQUENCE_OPERATIONS)}",
@@ -231,6 +238,7 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "--executor",
         default="local",
+        type=str.lower,
         choices=EXECUTORS,
         help="local: worker processes on this machine; ray: tasks on a Ray cluster (default: local)",
     )
@@ -243,6 +251,7 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "--engine",
         default="auto",
+        type=str.lower,
         choices=ENGINES,
         help="compiled: the compiled kernels (the models they cover); torch: PyTorch's autograd loop; "
         "auto: compiled where it covers the model (default: auto)",

@@ -69,11 +69,16 @@ def layer_sizes(dims: Sequence[Any]) -> tuple[int, ...]:
 
 
 def choice(name: str, value: Any, options: Sequence[Any]) -> Any:
-    """Return ``value`` if it is one of ``options``, else raise listing them."""
-    if value not in options:
-        listed = ", ".join(repr(o) for o in options)
-        raise ValueError(f"unknown {name} {value!r}; choose from {listed}")
-    return value
+    """Return ``value`` if it is one of ``options``, else raise listing them. Names are read
+    whatever their case: "NAC" is the option "nac" (the option is returned)."""
+    if value in options:
+        return value
+    if isinstance(value, str):
+        same = [option for option in options if isinstance(option, str) and option.lower() == value.lower()]
+        if len(same) == 1:
+            return same[0]
+    listed = ", ".join(repr(o) for o in options)
+    raise ValueError(f"unknown {name} {value!r}; choose from {listed}")
 
 
 class MissingDependencyError(RuntimeError):

@@ -12,9 +12,7 @@ import torch
 
 from nalm.bench.analysis import summarize, wilson_interval
 from nalm.bench.engine import loop as loop_module
-from nalm.bench.engine import stack_seeds
-from nalm.bench.models import ACTIVATIONS, MODELS, Dense, build_published_model
-from nalm.bench.models.sparsity import sparsity_error
+from nalm.bench.models import MODELS, build_published_model
 from nalm.bench.runs import (
     PRESETS,
     Benchmark,
@@ -30,8 +28,6 @@ from nalm.bench.runs import rows as rows_module
 from nalm.bench.runs import runner as runner_module
 from nalm.bench.runs import static_grid as static_grid_module
 from nalm.cli import main
-from nalm.functional import NAU_SCHEDULE, NMU_SCHEDULE, nac_init_limit, sparsity_penalty
-from nalm.torch import UNITS
 
 TINY = Benchmark(
     models=("nau", "linear"),
@@ -45,127 +41,6 @@ TINY = Benchmark(
 )
 
 
-@pytest.mark.parametrize(
-    "successes, trials, expected",
-    [
-        # z^2 / (n + z^2) = 3.8415 / 13.8415 for 0 of 10; symmetric for 10 of 10.
-        (0, 10, (0.0, 0.277533)),
-        (10, 10, (0.722467, 1.0)),
-        # 0.5 -/+ z sqrt(0.025 + z^2 / 400) / (1 + z^2 / 10) = 0.5 -/+ 0.263407
-        (5, 10, (0.236593, 0.763407)),
-        (1, 1, (0.206549, 1.0)),  # 1 / (1 + z^2)
-    ],
-)
-def test_wilson_interval_matches_hand_computed_values(successes, trials, expected):
-    assert wilson_interval(successes, trials) == pytest.approx(expected, abs=1e-6)
-
-
-@pytest.mark.parametrize("successes, trials", [(0, 0), (11, 10), (-1, 10), (True, 10)])
-def test_wilson_interval_rejects_impossible_counts(successes, trials):
-    with pytest.raises(ValueError):
-        wilson_interval(successes, trials)
-
-
-def test_sparsity_error_is_the_worst_distance_to_minus_one_zero_or_one():
-    W1 = torch.tensor([[1.0, 0.0], [-1.0, 0.1]])
-    W2 = torch.tensor([[0.7], [-1.2]])  # min(0.7, 0.3) = 0.3; min(1.2, 0.2) = 0.2
-    assert sparsity_error([W1, W2]).item() == pytest.approx(0.3)
-    stacked = torch.stack([W1, torch.zeros(2, 2)])  # a leading seed axis is kept
-    assert sparsity_error([stacked]).tolist() == pytest.approx([0.1, 0.0])
-
-
-@pytest.mark.parametrize("unit", UNITS.names())
-def test_every_unit_exposes_its_effective_weights(unit):
-    layer = UNITS.get(unit)(3, 2)
-    weights = layer.weights()
-    assert weights and all(W.shape == (3, 2) for W in weights)
-
-
-def test_nac_weights_are_the_effective_weight():
-    layer = UNITS.get("nac")(3, 2)
-    (W,) = layer.weights()
-    assert torch.equal(W, torch.tanh(layer.W_hat) * torch.sigmoid(layer.M_hat))
-
-
-@pytest.mark.parametrize("model", list(MODELS))
-def test_every_model_builds_and_stacks_over_seeds(model):
-    network = build_published_model(model, 6)
-    assert network(torch.rand(5, 6)).shape == (5, 1)
-    stacked = stack_seeds(lambda: build_published_model(model, 6), [0, 1, 2])
-    assert stacked(torch.rand(3, 5, 6)).shape == (3, 5, 1)
-    assert sparsity_error(W for layer in stacked for W in layer.weights()).shape == (3,)
-
-
-def test_models_are_the_published_layer_pairs():
-    nmu = build_published_model("nmu", 6)
-    assert [type(layer).__name__ for layer in nmu] == ["NAU", "NMU"]
-    assert [type(layer).__name__ for layer in build_published_model("nmu", 2, hidden_size=0)] == ["NMU"]
-    relu = build_published_model("relu", 6)
-    assert [layer.activation for layer in relu] == ["relu", "linear"]
-
-
-@pytest.mark.parametrize("model", ["linear", "relu", "relu6"])
-def test_baseline_models_have_the_published_zero_started_biases(model):
-    network = build_published_model(model, 6)
-    assert [tuple(layer.bias.shape) for layer in network] == [(2,), (1,)]
-    assert all(layer.bias.abs().sum().item() == 0 for layer in network)
-    assert MODELS[model].describe() == f"{MODELS[model].first} -> linear, bias"
-    assert network[0].linear_weight() is None  # x @ W alone is not the layer any more
-
-
-@pytest.mark.parametrize("activation", ["linear", "relu", "relu6"])
-def test_a_dense_layer_adds_its_bias_before_the_activation(activation):
-    layer = Dense(3, 2, activation=activation, bias=True).double()
-    with torch.no_grad():
-        layer.bias.copy_(torch.tensor([-5.0, 7.0], dtype=torch.float64))
-    x = torch.rand(4, 3, dtype=torch.float64)
-    assert torch.equal(layer(x), ACTIVATIONS[activation](x @ layer.W + layer.bias))
-    assert Dense(3, 2, activation=activation).bias is None
-    assert torch.autograd.gradcheck(layer, (x.requires_grad_(),))
-
-
-def test_a_dense_layer_refuses_a_bias_that_is_not_a_bool():
-    with pytest.raises(ValueError, match="bias must be True or False, got 1"):
-        Dense(3, 2, bias=1)
-
-
-def test_models_carry_the_published_schedules_on_both_layers():
-    nmu, nau = build_published_model("nmu", 6), build_published_model("nau", 6)
-    assert [layer.schedule for layer in nmu] == [NMU_SCHEDULE, NMU_SCHEDULE]
-    assert [layer.schedule for layer in nau] == [NAU_SCHEDULE, NAU_SCHEDULE]
-    # loss = MSE + lambda(t) * (R_first + R_second): nothing before 1e6, 10 * the sum from 2e6 on
-    assert nmu.regularization_loss(1_000_000).item() == 0
-    penalties = sum(sparsity_penalty(layer.weight, ops=torch) for layer in nmu)
-    assert torch.allclose(nmu.regularization_loss(2_000_000), 10 * penalties)
-    assert torch.allclose(nmu.regularization_loss(1_500_000), 5 * penalties)
-    assert MODELS["nmu"].describe() == "nau -> nmu, sparsity 10 from step 1000000 to 2000000"
-    assert MODELS["nac"].describe() == "nac -> nac, init glorot_w"
-    # a unit built by hand keeps its own default
-    assert UNITS.get("nau")(6, 2).schedule == NAU_SCHEDULE
-
-
-@pytest.mark.parametrize("model", ["nac", "nac_mul", "nalu"])
-def test_nac_models_start_their_nac_weights_as_published(model):
-    torch.manual_seed(0)
-    first, second = build_published_model(model, 100)
-    assert first.init == second.init == "glorot_w"
-    # U[-r, r] with r from each layer's own fans: 0.50 for 100 -> 2, 9.47 for 2 -> 1
-    for layer, r in ((first, nac_init_limit(100, 2)), (second, nac_init_limit(2, 1))):
-        assert max(layer.W_hat.abs().max().item(), layer.M_hat.abs().max().item()) <= r
-    assert first.W_hat.abs().max().item() > 0.95 * nac_init_limit(100, 2)  # 200 draws
-    assert second.W_hat.abs().max().item() > math.sqrt(3.0)  # beyond Kaiming's bound for fan-in 2
-    assert build_published_model(model, 10, time_steps=3)[0].cell.init == "glorot_w"
-
-
-def test_nac_mul_is_the_log_space_nac():
-    model = build_published_model("nac_mul", 6)
-    assert [type(layer).__name__ for layer in model] == ["NAC", "NACMul"]
-    layer = model[1]
-    h = torch.tensor([[2.0, 3.0], [-4.0, 0.5]])
-    expected = torch.exp(torch.log(h.abs() + layer.eps) @ layer.weight)
-    assert torch.allclose(layer(h), expected)
-
-
 def test_a_results_file_of_other_model_definitions_is_refused(tiny_results, tmp_path):
     path, rows = tiny_results
     assert rows[0]["model_definition"] == MODELS[rows[0]["model"]].describe()
@@ -176,16 +51,6 @@ def test_a_results_file_of_other_model_definitions_is_refused(tiny_results, tmp_
     older.write_text(json.dumps({key: value for key, value in rows[0].items() if key != "model_definition"}) + "\n")
     with pytest.raises(ValueError, match="not recorded"):
         ResultsFile(older, TINY)
-
-
-@pytest.mark.parametrize(
-    ("activation", "bound"), [("linear", (6 / 700) ** 0.5), ("relu", (6 / 400) ** 0.5), ("relu6", (6 / 400) ** 0.5)]
-)
-def test_baseline_layers_start_as_published(activation, bound):
-    """Glorot uniform for linear layers, He uniform with the ReLU gain over the fan-in for ReLU(6)."""
-    torch.manual_seed(0)
-    W = Dense(400, 300, activation=activation).W
-    assert bound * 0.99 < W.abs().max().item() <= bound
 
 
 def test_a_benchmark_expands_to_model_x_operation_x_ranges():
@@ -499,15 +364,6 @@ def test_the_union_range_pair_runs_and_round_trips_through_the_results_file(tmp_
     assert rows[0]["threshold"] > 0
     assert main(args) == 0  # the rerun finds both seeds done
     assert len(results.read_text().splitlines()) == 2
-
-
-@pytest.mark.parametrize("trials", [1, 3, 7, 20, 25, 100])
-def test_wilson_interval_holds_the_rate_exactly_at_0_and_1(trials):
-    assert wilson_interval(trials, trials)[1] == 1.0
-    assert wilson_interval(0, trials)[0] == 0.0
-    for successes in range(trials + 1):
-        low, high = wilson_interval(successes, trials)
-        assert low <= successes / trials <= high
 
 
 def test_rows_are_strict_json_and_non_finite_numbers_come_back(tiny_results, tmp_path):

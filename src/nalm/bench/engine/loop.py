@@ -128,7 +128,7 @@ def train_stacked(
     called every 100 steps and at the last one with the loss summed over the seeds.
     """
     seeds = check_seeds(seeds)
-    choice("engine", engine, ENGINES)
+    engine = choice("engine", engine, ENGINES)
     problem = problem_type(task)(model, task, seeds)
     path = None if checkpoint is None else Path(checkpoint)
     if threads is None:

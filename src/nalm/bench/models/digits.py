@@ -124,7 +124,7 @@ class DigitSequenceModel(nn.Module):
         self, cell: str, outputs: int, *, reader: nn.Module | None = None, fixed: bool = False, lambda_z: float = 0.0
     ) -> None:
         super().__init__()
-        choice("cell", cell, tuple(sorted({m.cell for m in SEQUENCE_MODELS.values()})))
+        cell = choice("cell", cell, tuple(sorted({m.cell for m in SEQUENCE_MODELS.values()})))
         self.outputs = positive_int("outputs", outputs)
         self.reader = DigitReader(outputs) if reader is None else reader
         self.lambda_z = non_negative_float("lambda_z", lambda_z)

@@ -101,9 +101,8 @@ class Grid:
             values = tuple(getattr(self, name))
             if not values:
                 raise ValueError(f"{name} must name at least one, got none")
-            for value in values:
-                choice(name[:-1], value, options)
-            object.__setattr__(self, name, tuple(dict.fromkeys(values)))
+            names = (choice(name[:-1], value, options) for value in values)  # "NAU" is "nau"
+            object.__setattr__(self, name, tuple(dict.fromkeys(names)))
         positive_int("seeds", self.seeds, at_most=self.MAX_SEEDS)
         self.train_config()  # checks steps, eval_every, batch_size, learning_rate, eval_size
 

@@ -147,8 +147,8 @@ def run_benchmark(
     processes of one thread each, so a script that calls this needs ``if __name__ == "__main__":``.
     """
     positive_int("workers", workers)
-    choice("executor", executor, EXECUTORS)
-    choice("engine", engine, ENGINES)
+    executor = choice("executor", executor, EXECUTORS)
+    engine = choice("engine", engine, ENGINES)
     if executor == "ray" and torch.device(device).type != "cpu":
         raise ValueError(f"the Ray executor trains on its nodes' CPUs; --device {device} needs --executor local")
     benchmark = results.benchmark

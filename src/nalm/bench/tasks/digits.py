@@ -168,7 +168,7 @@ class DigitSequenceTask:
     images: str = "sklearn"
 
     def __post_init__(self) -> None:
-        choice("operation", self.operation, SEQUENCE_OPERATIONS)
+        object.__setattr__(self, "operation", choice("operation", self.operation, SEQUENCE_OPERATIONS))
         positive_int("train_length", self.train_length, at_most=MAX_LENGTH)
         object.__setattr__(self, "test_lengths", lengths("test_lengths", self.test_lengths))
         if not isinstance(self.images, str):

@@ -101,7 +101,7 @@ class StaticArithmeticTask:
     time_steps: int = 1
 
     def __post_init__(self) -> None:
-        choice("operation", self.operation, tuple(OPERATIONS))
+        object.__setattr__(self, "operation", choice("operation", self.operation, tuple(OPERATIONS)))
         positive_int("input_size", self.input_size, at_most=MAX_INPUTS)
         positive_int("time_steps", self.time_steps, at_most=MAX_TIME_STEPS)
         if not 0 < self.subset_ratio <= 0.5:
