@@ -7,9 +7,9 @@ On ``--threads`` threads and ``--seeds`` seeds side by side, in float32 with the
 (100 inputs, hidden 2), it times
 
 - "draw": the data drawn as the training kernel draws it, one row at a time in cache (the
-  helpers of :mod:`nalm.bench.data` in a loop of this script's own): a row's 100 inputs from the
+  helpers of :mod:`nalm.bench.tasks.streams` in a loop of this script's own): a row's 100 inputs from the
   SplitMix64 streams and its two subset sums, the work every model does for every row;
-- "log(|x| + eps)": the logarithms of a row's 100 inputs (:func:`nalm.bench.compiled._log_magnitudes`
+- "log(|x| + eps)": the logarithms of a row's 100 inputs (:func:`nalm.bench.engine.compiled._log_magnitudes`
   on one seed's batch, in cache), which the log-space layers (NAC•, NALU) add to it;
 - the whole training step (:mod:`nalm.bench.engine.compiled`, or the PyTorch loop for the models it does not
   know), each figure the difference of runs of n and 2n steps (so building the models and the
@@ -39,7 +39,7 @@ from nalm.bench.engine import TrainConfig, stack_seeds, train_seeds
 from nalm.bench.engine.compiled import _log_magnitudes, plan
 from nalm.bench.models import MODELS, build_published_model
 from nalm.bench.tasks import StaticArithmeticTask, intervals
-from nalm.bench.tasks.streams import SeedStreams, _fill_row, _interval_arrays, _sum, draw, draws_per_row, set_threads
+from nalm.bench.tasks.streams import SeedStreams, draw, draws_per_row, fill_row, interval_arrays, row_sum, set_threads
 
 BATCH = 128
 
@@ -52,8 +52,8 @@ def _draw_rows(positions, per_row, lows, starts, total, spans, columns, rows, ou
         row = np.empty(columns, np.float32)
         total_sum = 0.0
         for r in range(rows):
-            _fill_row(row, positions[s] + np.uint64(r * per_row), 24, lows, starts, total)
-            total_sum += _sum(row, spans[s, 0], spans[s, 1]) + _sum(row, spans[s, 2], spans[s, 3])
+            fill_row(row, positions[s] + np.uint64(r * per_row), 24, lows, starts, total)
+            total_sum += row_sum(row, spans[s, 0], spans[s, 1]) + row_sum(row, spans[s, 2], spans[s, 3])
         out[s] = total_sum
 
 
@@ -83,7 +83,7 @@ def main() -> None:
     streams = SeedStreams(seeds, "train")
     bounds = intervals(task.interpolation_range)
     positions = SeedStreams(seeds, "train").positions
-    lows, starts, total = _interval_arrays(bounds)
+    lows, starts, total = interval_arrays(bounds)
     sums = np.empty(args.seeds)
     draw_rows = args.rows // 2
 

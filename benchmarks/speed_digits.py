@@ -3,7 +3,7 @@
     python benchmarks/speed_digits.py                     # sum (length 10) and product (length 2)
     python benchmarks/speed_digits.py --seeds 1 4 --steps 100
 
-Each model is the benchmark's (:func:`nalm.bench.digit_models.build_sequence_model`: the CNN
+Each model is the benchmark's (:func:`nalm.bench.models.digits.build_sequence_model`: the CNN
 reader and the cell) on scikit-learn's digits, batch 64, trained by
 :func:`nalm.bench.engine.train_seeds` as ``nalm bench`` trains it: the seeds' models one after
 another in each step, one Adam for all. The rate is that of a long run (steps / the difference in
@@ -21,7 +21,7 @@ from rich.table import Table
 
 from nalm.bench.engine import TrainConfig
 from nalm.bench.models.digits import build_sequence_model
-from nalm.bench.sequence_grid import SequenceBenchmark
+from nalm.bench.runs import SequenceBenchmark
 from speed_static import seed_steps_per_second
 
 

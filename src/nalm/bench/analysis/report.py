@@ -77,7 +77,7 @@ COMPARISON_COLUMNS = (
     "sparsity error",
 )
 """The columns of :func:`comparison_cells`; the last three read "ours / published", the sparsity
-error of both summarized as the published one (:func:`nalm.bench.published.published_sparsity_estimate`)."""
+error of both summarized as the published one (:func:`nalm.bench.analysis.published.published_sparsity_estimate`)."""
 
 
 def _pair(ours: float | None, published: float | None, spec: str) -> str:

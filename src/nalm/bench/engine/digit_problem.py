@@ -51,6 +51,7 @@ class DigitProblem:
         if len(model.members) != len(seeds):
             raise ValueError(f"the ensemble has {len(model.members)} members for {len(seeds)} seeds")
         self.model, self.task, self.seeds = model, task, tuple(seeds)
+        self.members = self._members()  # checked before any training
         self.streams = SeedStreams(seeds, "train")
         self.like = next(model.parameters())
         self.images = task.data().images.to(self.like.device, self.like.dtype)
@@ -61,6 +62,11 @@ class DigitProblem:
         would slow PyTorch's convolutions), and PyTorch's threads are the caller's to set."""
         positive_int("threads", threads)
         yield
+
+    @staticmethod
+    def compiles(model: nn.Module, task: DigitSequenceTask) -> bool:
+        """False: the compiled kernels do not cover the digit models."""
+        return False
 
     def compile(self, optimizer: torch.optim.Adam) -> None:
         """None: the compiled kernels do not cover the digit models."""
@@ -92,7 +98,7 @@ class DigitProblem:
         positions, targets = self.task.sample(SeedStreams(self.seeds, stream), rows, max(lengths), split)
         at = torch.tensor(lengths) - 1
         errors = []
-        for i, member in enumerate(self._members()):
+        for i, member in enumerate(self.members):
             training = member.training
             member.eval()
             z = torch.cat(
@@ -116,14 +122,14 @@ class DigitProblem:
     def sparsity(self) -> list[float | None]:
         """Each seed's recurrence error, max |W_h - I| of its cell (None for an LSTM): in the
         evaluations' sparsity field, 0 where the cell's recurrence is exact."""
-        return [member.recurrence_error() for member in self._members()]
+        return [member.recurrence_error() for member in self.members]
 
     def _members(self) -> list[DigitSequenceModel]:
-        """The ensemble's members, each a :class:`~nalm.bench.models.digits.DigitSequenceModel` (else TypeError)."""
+        """The ensemble's members, each a :class:`~nalm.bench.models.digits.DigitSequenceModel` (else ValueError)."""
         members = []
         for member in self.model.members:
             if not isinstance(member, DigitSequenceModel):
-                raise TypeError(f"a digit task's ensemble holds DigitSequenceModels, got a {type(member).__name__}")
+                raise ValueError(f"a digit task's ensemble holds DigitSequenceModels, got a {type(member).__name__}")
             members.append(member)
         return members
 

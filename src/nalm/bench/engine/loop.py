@@ -42,12 +42,27 @@ PROBLEMS: dict[type, Any] = {StaticArithmeticTask: StaticProblem, DigitSequenceT
 
 
 def problem_type(task: object) -> Any:
-    """The Problem class that trains ``task`` (:data:`PROBLEMS`), else ValueError."""
-    kind = PROBLEMS.get(type(task))
+    """The Problem class that trains ``task`` (:data:`PROBLEMS`, by its type or a base of it), else ValueError."""
+    kind = next((PROBLEMS[base] for base in type(task).__mro__ if base in PROBLEMS), None)
     if kind is None:
         known = ", ".join(t.__name__ for t in PROBLEMS)
         raise ValueError(f"task must be one of {known}, got {type(task).__name__}")
     return kind
+
+
+def resolve_engine(engine: str, task: object, build: Callable[[], nn.Module]) -> str:
+    """ "compiled" or "torch": the engine that ``engine`` (one of :data:`ENGINES`) trains the models
+    of ``build()`` on ``task`` with; "compiled" on models the kernels do not cover is a ValueError."""
+    engine = choice("engine", engine, ENGINES)
+    kind = problem_type(task)
+    model = kind.stack(build, (0,))
+    covered = engine != "torch" and kind.compiles(model, task)
+    if engine == "compiled" and not covered:
+        raise ValueError(_NOT_COVERED.format(what=f"{type(model).__name__} on {type(task).__name__}"))
+    return "compiled" if covered else "torch"
+
+
+_NOT_COVERED = "the compiled engine does not cover this model on this task ({what}); use engine 'auto' or 'torch'"
 
 
 def train(
@@ -153,13 +168,13 @@ def _train(
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, fused=one_kernel or None)
     compiled: Compiled | None = None if engine == "torch" else problem.compile(optimizer)
     if engine == "compiled" and compiled is None:
-        raise ValueError(
-            f"the compiled engine does not cover this model on this task ({type(model).__name__} on "
-            f"{type(problem.task).__name__}); use engine 'auto' or 'torch'"
-        )
+        raise ValueError(_NOT_COVERED.format(what=f"{type(model).__name__} on {type(problem.task).__name__}"))
     results = [TrainResult() for _ in seeds]
     alive = torch.ones(len(seeds), dtype=torch.bool, device=like.device)
-    run = run_identity(problem.task, config, seeds, model, definition)
+    run = {
+        **run_identity(problem.task, config, seeds, model, definition),
+        "engine": "torch" if compiled is None else "compiled",
+    }
     done = 0
     if checkpoint is not None:
         done = restore_state(checkpoint, run, model, optimizer, results, alive)

@@ -158,6 +158,11 @@ class Problem(Protocol):
         """Zero the parameters and Adam state of the seeds where the boolean (S,) ``seeds`` is True."""
         ...
 
+    @staticmethod
+    def compiles(model: nn.Module, task: Any) -> bool:
+        """Whether the compiled kernels cover the stacked ``model`` on ``task``."""
+        ...
+
     def compile(self, optimizer: torch.optim.Adam) -> Compiled | None:
         """The compiled kernels' run of this problem, or None where they do not cover it."""
         ...

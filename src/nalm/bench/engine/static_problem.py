@@ -116,10 +116,15 @@ class StaticProblem:
                 for name in ("exp_avg", "exp_avg_sq"):
                     optimizer.state[parameter][name][seeds] = 0.0
 
+    @staticmethod
+    def compiles(model: nn.Module, task: StaticArithmeticTask) -> bool:
+        """Whether the compiled kernels cover the stacked ``model`` (:func:`covers`) on ``task``:
+        the static task (one time step) only."""
+        return task.time_steps == 1 and covers(model)
+
     def compile(self, optimizer: torch.optim.Adam) -> CompiledRun | None:
-        """The compiled kernels' run of the seeds, where they cover the model (:func:`covers`) on
-        the static task (one time step); else None."""
-        if self.task.time_steps != 1 or not covers(self.model):
+        """The compiled kernels' run of the seeds, where they cover them (:meth:`compiles`); else None."""
+        if not self.compiles(self.model, self.task):
             return None
         return CompiledRun(self.model, self.task, self.seeds, optimizer)
 

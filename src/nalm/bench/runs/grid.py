@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from torch import nn
 
 from nalm.bench.engine.config import TrainConfig
+from nalm.bench.engine.loop import resolve_engine
 from nalm.bench.engine.problem import TrainResult
 from nalm.bench.tasks.streams import DATA_STREAMS
 from nalm.validation import choice, positive_int
@@ -141,10 +142,17 @@ class Grid:
         """How nalm defines ``model`` on ``operation`` now (what rows record), None for an unknown one."""
         raise NotImplementedError
 
+    def engine_of(self, configuration: Any, engine: str, device: str = "cpu") -> str:
+        """ "compiled" or "torch": the engine ``engine`` trains ``configuration`` with on ``device``
+        (:func:`nalm.bench.engine.loop.resolve_engine`; "compiled" where the kernels do not cover it
+        is a ValueError)."""
+        return resolve_engine(engine, self.task(configuration), self.builder(configuration, device))
+
     def seeds_independent(self, configuration: Any, engine: str) -> bool:
         """Whether a seed's numbers do not depend on the seeds beside it (so seeds may train in
-        chunks): True only where the compiled kernels train ``configuration``."""
-        return False
+        chunks): only where the compiled kernels train ``configuration`` (each seed on its own; the
+        torch engine's batched float32 rounding depends on the stack)."""
+        return self.engine_of(configuration, engine) == "compiled"
 
     @staticmethod
     def configuration_of(row: Row) -> Configuration:

@@ -88,12 +88,13 @@ def _run_configuration(
         engine=engine,
         definition=definition,
     )
-    ran_with = provenance(device)
+    ran_with = {**provenance(device), "engine": benchmark.engine_of(configuration, engine, device)}
     return [{**row, "ran_with": ran_with} for row in benchmark.rows(configuration, seeds, results, build)]
 
 
 def provenance(device: str) -> dict[str, str]:
-    """What ran a row: nalm's and PyTorch's versions and the device (with its name, for a GPU)."""
+    """What ran a row: nalm's and PyTorch's versions and the device (with its name, for a GPU); the
+    runner adds the engine ("compiled" or "torch")."""
     where = torch.device(device)
     name = torch.cuda.get_device_name(where) if where.type == "cuda" else where.type
     return {
@@ -143,7 +144,7 @@ def run_benchmark(
 
     ``on_start(n)`` is told how many configurations are to train, ``on_done(configuration, rows)``
     each one as it is saved (e.g. for a progress bar). With ``workers=1``, or with one configuration
-    to train, they train in this process on ``workers`` threads; otherwise in spawned
+    to train, they train in this process (the compiled kernels on ``workers`` threads); otherwise in spawned
     processes of one thread each, so a script that calls this needs ``if __name__ == "__main__":``.
     """
     positive_int("workers", workers)
@@ -154,6 +155,8 @@ def run_benchmark(
     benchmark = results.benchmark
     train_all = train_on_ray if executor == "ray" else _train_all
     options = {"address": address} if executor == "ray" else {"workers": workers, "device": device}
+    for configuration in benchmark.configurations():  # "compiled" on a model it does not cover: before any training
+        benchmark.engine_of(configuration, engine, device)
     with results.locked():
         pending = results.pending()
         if on_start is not None:

@@ -20,11 +20,9 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from nalm.bench.engine.compiled import covers
 from nalm.bench.engine.config import TrainConfig
 from nalm.bench.engine.loop import mean_squared_error
 from nalm.bench.engine.problem import TrainResult
-from nalm.bench.engine.stacking import stack_seeds
 from nalm.bench.models.static import MODELS, build_published_model, check_model, check_size
 from nalm.bench.runs.grid import FieldKind, Grid, Row
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, range_label, value_range
@@ -71,10 +69,10 @@ class Benchmark(Grid):
     models, operations, seeds and steps.
 
     ``hidden_size`` 0 means no hidden layer: the model is its pair's second unit alone
-    (see :func:`nalm.bench.models.build_published_model`). ``time_steps`` > 1 is the recurrent
+    (see :func:`nalm.bench.models.static.build_published_model`). ``time_steps`` > 1 is the recurrent
     task: the input vector arrives over that many steps and the first layer is a recurrent cell. ``threshold_samples`` is the number of
     extrapolation samples that estimate the success threshold
-    (:func:`nalm.bench.metrics.success_threshold`).
+    (:func:`nalm.bench.tasks.thresholds.success_threshold`).
     """
 
     models: tuple[str, ...] = ("nau", "nmu", "nac", "nalu")
@@ -197,12 +195,6 @@ class Benchmark(Grid):
 
     def model_definition(self, model: str, operation: str) -> str | None:
         return MODELS[model].describe() if model in MODELS else None
-
-    def seeds_independent(self, configuration: Configuration, engine: str) -> bool:
-        """True where the compiled kernels train the configuration (they train each seed on its
-        own), not on the torch engine, whose batched float32 rounding depends on the stack."""
-        build = self.builder(configuration, "cpu")
-        return engine != "torch" and self.time_steps == 1 and covers(stack_seeds(build, (0,)))
 
     def rows(
         self,
