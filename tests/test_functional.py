@@ -108,3 +108,40 @@ def test_nac_weight_variance_rises_from_zero():
     assert values[0] == 0.0
     assert values == sorted(values)
     assert values[-1] < 0.5
+
+
+# --- the sparsity penalty against the reference's ------------------------------------------------
+
+PENALTY_POINTS = [-1.0, -0.5, 0.0, 0.3, 0.5, 0.7, 1.0]
+"""Weights where the penalty's gradient has its special cases: the bounds +-1 (where a clamped
+weight sits), the ties +-1/2, 0, and one point inside each branch."""
+
+
+def reference_penalty(W):
+    """Madsen & Johansen's code (stable-nalu, ``_nac_bias_linear``): mean(min(|W|, |1 - |W||))."""
+    W_abs = torch.abs(W)
+    return torch.mean(torch.min(W_abs, torch.abs(1 - W_abs)))
+
+
+def penalty_and_gradient(penalty, values):
+    W = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    value = penalty(W)
+    return value.detach(), torch.autograd.grad(value, W)[0]
+
+
+def test_sparsity_penalty_and_its_gradient_equal_the_references_in_float64():
+    value, gradient = penalty_and_gradient(lambda W: functional.sparsity_penalty(W, ops=torch), PENALTY_POINTS)
+    expected_value, expected_gradient = penalty_and_gradient(reference_penalty, PENALTY_POINTS)
+    assert value.item() == expected_value.item()
+    assert torch.equal(gradient, expected_gradient)
+    # 0 on the bounds, at 0 and at the ties 1/2 (torch.min splits a tie in halves, which cancel)
+    n = len(PENALTY_POINTS)
+    assert gradient.tolist() == [0.0, 0.0, 0.0, 1 / n, 0.0, -1 / n, 0.0]
+
+
+def test_sparsity_penalty_with_a_seed_axis_sums_the_seeds_penalties_and_gradients():
+    W = torch.tensor(PENALTY_POINTS, dtype=torch.float64).reshape(1, 7, 1).repeat(3, 1, 1).requires_grad_()
+    value = functional.sparsity_penalty(W, ops=torch)
+    _, expected_gradient = penalty_and_gradient(reference_penalty, PENALTY_POINTS)
+    assert value.item() == pytest.approx(3 * reference_penalty(W[0]).item(), rel=1e-15)
+    assert torch.equal(torch.autograd.grad(value, W)[0], expected_gradient.reshape(1, 7, 1).expand(3, 7, 1))

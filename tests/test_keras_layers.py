@@ -412,6 +412,44 @@ def test_scheduled_penalties_accept_a_tensor_step(unit):
         np.testing.assert_allclose(numpy(traced), numpy(layer.regularization_loss(7)), rtol=1e-6)
 
 
+def penalty_gradient(layer, step):
+    """d layer.regularization_loss(step) / d W on the running backend, as NumPy."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        (gradient,) = torch.autograd.grad(layer.regularization_loss(step), layer.W.value)
+        return gradient.detach().cpu().numpy()
+    if keras.backend.backend() == "jax":
+        import jax
+
+        def loss(W):
+            with keras.StatelessScope(state_mapping=[(layer.W, W)]):
+                return layer.regularization_loss(step)
+
+        return np.asarray(jax.grad(loss)(ops.convert_to_tensor(layer.W)))
+    pytest.skip(f"no gradient helper for the {keras.backend.backend()} backend")
+
+
+@pytest.mark.parametrize(
+    "unit, values",
+    [(NAU, (-1.0, -0.5, 0.0, 0.3, 0.5, 0.7, 1.0)), (NMU, (0.0, 0.3, 0.5, 0.7, 1.0))],
+    ids=["nau", "nmu"],
+)
+def test_sparsity_penalty_gradient_is_the_references_and_zero_on_the_bounds(unit, values):
+    # The reference (Madsen & Johansen's code) penalizes mean(min(|W|, |1 - |W||)): by PyTorch's
+    # autograd its gradient is 0 on the bounds +-1, where a clamped weight sits, at 0 and at 1/2.
+    import torch
+
+    layer = unit(1, input_dim=len(values), lambda_sparse=2.0, lambda_start=0, lambda_end=1)
+    layer.W.assign(rows(*values)[:, None])
+    W = torch.tensor(values, dtype=torch.float32)[:, None].requires_grad_()
+    W_abs = torch.abs(W)
+    (expected,) = torch.autograd.grad(2.0 * torch.mean(torch.min(W_abs, torch.abs(1 - W_abs))), W)
+    gradient = penalty_gradient(layer, 10)
+    np.testing.assert_allclose(gradient, expected.numpy(), rtol=1e-6, atol=0)
+    assert (gradient[np.abs(rows(*values)) == 1] == 0).all()
+
+
 @pytest.mark.parametrize("name", UNITS.names())
 def test_integer_inputs_raise_like_the_pytorch_units(name):
     layer = UNITS.get(name)(2, input_dim=3)

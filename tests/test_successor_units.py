@@ -133,6 +133,27 @@ def test_sparsity_penalty_is_zero_on_the_exact_solution_and_reads_the_clamped_we
     assert unit.regularization_loss(10).item() == 0.0
 
 
+@pytest.mark.parametrize(
+    "unit_class, values",
+    [
+        (NAU, (-1.0, -0.5, 0.0, 0.3, 0.5, 0.7, 1.0)),
+        (NMU, (0.0, 0.3, 0.5, 0.7, 1.0)),
+    ],
+    ids=["nau", "nmu"],
+)
+def test_sparsity_penalty_gradient_is_the_references_and_zero_on_the_bounds(unit_class, values):
+    # After every clamp a weight sits exactly on its bound, +-1 (NAU) or 1 (NMU): the reference's
+    # mean(min(|W|, |1 - |W||)) has gradient 0 there, as it has at 0 and at the ties |W| = 1/2.
+    unit = set_weights(unit_class(len(values), 1, lambda_start=0, lambda_end=1).double(), W=column(*values))
+    (gradient,) = torch.autograd.grad(unit.regularization_loss(10), unit.W)
+    W = column(*values).requires_grad_()
+    W_abs = torch.abs(W)
+    reference = unit.lambda_sparse * torch.mean(torch.min(W_abs, torch.abs(1 - W_abs)))
+    (expected,) = torch.autograd.grad(reference, W)
+    assert torch.equal(gradient, expected)
+    assert gradient[torch.tensor(values).abs() == 1].abs().max().item() == 0.0
+
+
 def test_schedule_options_are_checked():
     with pytest.raises(ValueError, match="lambda_end must be greater than lambda_start, got 5 <= 5"):
         NAU(2, 1, lambda_start=5, lambda_end=5)

@@ -165,6 +165,43 @@ def test_follows_the_input_dtype(name):
 
 
 @pytest.mark.parametrize("name", UNITS.names())
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16], ids=str)
+def test_a_float_input_of_another_dtype_than_the_weights_raises_one_clear_error(name, dtype):
+    unit = make(name)
+    short = str(dtype).removeprefix("torch.")
+    message = (
+        rf"{type(unit).__name__} holds float32 weights but got a {short} input: "
+        rf"call \.to\({dtype}\) on the unit or cast the input"
+    )
+    with pytest.raises(TypeError, match=f"^{message}$"):
+        unit(torch.rand(2, 4, dtype=dtype))
+    assert unit.to(dtype)(torch.rand(2, 4, dtype=dtype)).dtype == dtype  # as the message says
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_under_autocast_half_precision_inputs_are_left_to_autocast(name, dtype):
+    # e.g. a float32 unit after a layer whose output autocast made bfloat16
+    unit = make(name)
+    x = torch.rand(5, 4) + 0.5
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = unit(x.to(dtype))
+    assert torch.isfinite(y).all()
+    torch.testing.assert_close(y.float(), unit(x), rtol=0.05, atol=0.05)
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_under_autocast_float64_still_has_to_match(name):
+    # autocast never casts float64 (nn.Linear raises on it too): the same clear error as outside
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        with pytest.raises(TypeError, match="holds float32 weights but got a float64 input"):
+            make(name)(torch.rand(2, 4, dtype=torch.float64))
+        with pytest.raises(TypeError, match="holds float64 weights but got a float32 input"):
+            make(name).double()(torch.rand(2, 4))
+        assert make(name).double()(torch.rand(2, 4, dtype=torch.float64)).dtype == torch.float64
+
+
+@pytest.mark.parametrize("name", UNITS.names())
 @pytest.mark.parametrize("sizes", [(0, 3), (4, 0), (-1, 2), (2.5, 3), (True, 3)])
 def test_bad_sizes_raise_naming_the_value(name, sizes):
     with pytest.raises(ValueError, match=r"(in|out)_features must be a positive integer, got"):
@@ -333,3 +370,14 @@ def test_glorot_w_init_draws_the_nac_weights_from_the_published_uniform(name):
 def test_an_unknown_nac_init_is_refused():
     with pytest.raises(ValueError, match="unknown init 'xavier'; choose from 'kaiming', 'glorot_w'"):
         NAC(2, 1, init="xavier")
+
+
+@pytest.mark.parametrize("name", UNITS.names())
+def test_a_layer_given_the_sizes_of_a_network_says_how_to_build_one(name):
+    unit = UNITS.get(name)
+    with pytest.raises(
+        TypeError,
+        match=rf"one layer is {unit.__name__}\(in_features, out_features\); "
+        rf"{unit.__name__}\.stack\(100, 2, 1\) builds the network 100 -> 2 -> 1",
+    ):
+        unit(100, 2, 1)

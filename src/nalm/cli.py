@@ -1,4 +1,4 @@
-"""The ``nalm`` command line: wires the benchmark's pieces (task, model, trainer, results, report) together.
+"""The ``nalm`` command line: wires the benchmark's stages (tasks, models, engine, runs, analysis) together.
 
 nalm train --unit nalu --operation mul --steps 20000
 nalm bench --preset quick --results results/quick.jsonl

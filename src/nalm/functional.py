@@ -204,14 +204,19 @@ def seed_count(weight: Array) -> int:
 
 
 def sparsity_penalty(W: Array, *, ops: Any) -> Array:
-    """R = mean(min(|W|, 1 - |W|)) over every entry of W: zero exactly when W is in {-1, 0, 1}.
+    """R = mean(min(|W|, |1 - |W||)) over every entry of W: zero exactly when W is in {-1, 0, 1}.
 
-    Returns a scalar; with a leading seed axis, the sum over the seeds of each seed's R.
-    |W| is written W sign(W), whose gradient sign(W) is 0 at W = 0 on every backend (JAX's abs
-    has gradient 1 there), so a weight clamped to exactly 0 gets no push from the penalty.
+    Returns a scalar; with a leading seed axis, the sum over the seeds of each seed's R. On the
+    clamped weights (|W| <= 1) the value is mean(min(|W|, 1 - |W|)); the outer |.| is the
+    reference's (Madsen & Johansen's code), and so is the gradient: sign(W) / n where
+    |W| < 1/2, -sign(W) / n where 1/2 < |W| < 1, and 0 at W = 0, at |W| = 1/2 (min splits a tie
+    in halves, which cancel) and at |W| = 1, where a clamped weight sits after every step
+    (1 - |W| would push it outwards there). Each |u| is written u sign(u), whose gradient sign(u)
+    is 0 at u = 0 on every backend (JAX's abs has gradient 1 there).
     """
     W_abs = W * ops.sign(W)
-    return ops.mean(ops.minimum(W_abs, 1 - W_abs)) * seed_count(W)
+    distance = 1 - W_abs
+    return ops.mean(ops.minimum(W_abs, distance * ops.sign(distance))) * seed_count(W)
 
 
 @dataclass(frozen=True)

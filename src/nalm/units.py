@@ -173,7 +173,7 @@ def _sparse_unit(
     init: Init,
     formula: Callable[..., Any],
 ) -> Unit:
-    """NAU and NMU: one clamped weight W and the sparsity penalty lambda(t) mean(min(|W|, 1 - |W|))."""
+    """NAU and NMU: one clamped weight W and the sparsity penalty lambda(t) mean(min(|W|, |1 - |W||))."""
 
     def penalty(weights: Weights, step: Any, options: Options, ops: Any) -> Any:
         number = isinstance(step, numbers.Real)  # Python and NumPy numbers; else a tensor
@@ -318,7 +318,7 @@ NALU = Unit(
 
 NAU = _sparse_unit(
     "nau",
-    "z = x W, W clamped to [−1, 1]; penalty λ(t) · mean(min(\\|W\\|, 1 − \\|W\\|))",
+    "z = x W, W clamped to [−1, 1]; penalty λ(t) · mean(min(\\|W\\|, \\|1 − \\|W\\|\\|))",
     functional.NAU_SCHEDULE,
     functional.NAU_RANGE,
     Init("nau_uniform"),
@@ -389,7 +389,7 @@ class Recurrence:
     return_sequences: bool = False
 
     def __post_init__(self) -> None:
-        choice("unit", self.unit, tuple(DEFINITIONS))
+        object.__setattr__(self, "unit", choice("unit", self.unit, tuple(DEFINITIONS)))  # "NAU" is "nau"
         positive_int("hidden_size", self.hidden_size)
         initial = self.initial_state
         if isinstance(initial, bool) or not isinstance(initial, numbers.Real) or not math.isfinite(initial):

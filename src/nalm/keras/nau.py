@@ -29,7 +29,7 @@ class NAU(ArithmeticLayer):
 
     Adds and subtracts inputs exactly once W is in {-1, 0, 1}. W starts U[-r, r],
     r = min(0.5, sqrt(3) * sqrt(2 / (input_dim + units))) (:class:`NAUUniform`).
-    ``regularization_loss(step)`` = lambda(step) * mean(min(|W|, 1 - |W|)), lambda ramping from 0
+    ``regularization_loss(step)`` = lambda(step) * mean(min(|W|, |1 - |W||)), lambda ramping from 0
     at ``lambda_start`` to ``lambda_sparse`` at ``lambda_end`` (the paper's NAU: 0.01, steps
     5,000 to 50,000). The other keyword arguments are those of :class:`nalm.keras.ArithmeticLayer`.
 

@@ -22,6 +22,13 @@ class ArithmeticUnit(nn.Module):
     ``reset_parameters()`` and compute their formula from the parameters in every ``forward``.
     A training loop treats all units alike through :meth:`regularization_loss` and
     :meth:`apply_constraints`.
+
+    Input dtypes (:meth:`check_input`, the same rule for every unit): a floating input must have
+    the dtype of the unit's parameters; any other float dtype raises TypeError naming both (call
+    ``.to(dtype)`` on the unit, or cast the input). Under ``torch.autocast`` for the input's
+    device, float32, float16 and bfloat16 inputs and weights may differ: autocast picks each
+    operation's dtype, as it does for ``nn.Linear``. It never casts float64, so a float64 input
+    or unit must still match (``nn.Linear`` raises there too).
     """
 
     unit_name: ClassVar[str]
@@ -32,11 +39,18 @@ class ArithmeticUnit(nn.Module):
         self.out_features = positive_int("out_features", out_features)
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise a clear error for a non-float input or a wrong feature size."""
+        """Raise a clear error for a non-float input, a float input of another dtype than the
+        parameters' (outside ``torch.autocast``) or a wrong feature size."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}")
         if not x.is_floating_point():
             raise TypeError(f"{type(self).__name__} expects a floating-point input, got dtype {x.dtype}")
+        parameter = next(self.parameters(), None)
+        if parameter is not None and x.dtype != parameter.dtype and not _autocasts(x, parameter):
+            raise TypeError(
+                f"{type(self).__name__} holds {_dtype_name(parameter.dtype)} weights but got a "
+                f"{_dtype_name(x.dtype)} input: call .to({x.dtype}) on the unit or cast the input"
+            )
         if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"{type(self).__name__} expects inputs of shape (..., {self.in_features}), got {tuple(x.shape)}"
@@ -74,6 +88,17 @@ class ArithmeticUnit(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}"
 
 
+def _autocasts(x: torch.Tensor, parameter: torch.Tensor) -> bool:
+    """Whether ``torch.autocast`` is on for x's device and casts both x and ``parameter`` where it
+    casts (it leaves float64 alone)."""
+    return torch.is_autocast_enabled(x.device.type) and torch.float64 not in (x.dtype, parameter.dtype)
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    """``float32`` for torch.float32."""
+    return str(dtype).removeprefix("torch.")
+
+
 def initialize(weight: torch.Tensor, init: Init, fan_in: int, fan_out: int) -> None:
     """Draw ``weight`` in place as ``init`` says (the layout is (in, out): torch's "fan_out" mode
     reads size(0), the true fan-in here)."""
@@ -104,7 +129,13 @@ class DefinedUnit(ArithmeticUnit):
         if "definition" in cls.__dict__:
             UNITS.register(cls.definition.name)(cls)
 
-    def __init__(self, in_features: int, out_features: int, **options: Any) -> None:
+    def __init__(self, in_features: int, out_features: int, *more_sizes: int, **options: Any) -> None:
+        if more_sizes:  # NAC(100, 2, 1), as the network of 100 -> 2 -> 1 is written elsewhere
+            unit, listed = type(self).__name__, ", ".join(map(str, (in_features, out_features, *more_sizes)))
+            raise TypeError(
+                f"{unit}({listed}): one layer is {unit}(in_features, out_features); "
+                f"{unit}.stack({listed}) builds the network {listed.replace(', ', ' -> ')}"
+            )
         super().__init__(in_features, out_features)
         self.options = self.definition.resolve(options)
         fixed = {**self.options, **self.definition.derived(self.options)}

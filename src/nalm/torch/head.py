@@ -46,7 +46,7 @@ class ArithmeticHead(nn.Module):
         normalize: str | None = None,
     ) -> None:
         super().__init__()
-        choice("normalize", normalize, NORMALIZATIONS)
+        normalize = choice("normalize", normalize, NORMALIZATIONS)
         self.backbone = backbone
         self.pool = nn.AdaptiveAvgPool2d(1) if pool == "adaptive" else None
         self.normalize = nn.LayerNorm(network.dims[0], elementwise_affine=False) if normalize == "layer" else None
@@ -129,11 +129,11 @@ def build_head(
     if not isinstance(backbone, nn.Module):
         raise TypeError(f"backbone must be a torch.nn.Module, got {type(backbone).__name__}")
     positive_int("channels", channels)
-    choice("task", task, TASKS)
+    task = choice("task", task, TASKS)
     positive_int("num_outputs", num_outputs)
     if task == "classification" and num_outputs < 2:
         raise ValueError(f"classification needs num_outputs >= 2 classes, got {num_outputs}")
-    choice("pool", pool, POOLS)
+    pool = choice("pool", pool, POOLS)
     unit_class = UNITS.get(unit)
     if isinstance(hidden_dims, (str, bytes)) or not isinstance(hidden_dims, Sequence):
         raise ValueError(f"hidden_dims must be a sequence of positive integers, got {hidden_dims!r}")

@@ -16,7 +16,7 @@ from nalm.torch.base import DefinedUnit
 
 class SparseArithmeticUnit(DefinedUnit):
     """What NAU and NMU share: one weight W clamped to ``weight_range``, and the paper's sparsity
-    penalty lambda(t) * mean(min(|W|, 1 - |W|)) on the schedule ``schedule``
+    penalty lambda(t) * mean(min(|W|, |1 - |W||)) on the schedule ``schedule``
     (:class:`nalm.functional.SparsitySchedule`; options ``lambda_sparse``, ``lambda_start``,
     ``lambda_end``, None taking the paper's value)."""
 
@@ -33,7 +33,7 @@ class NAU(SparseArithmeticUnit):
 
     Adds and subtracts inputs exactly once W is in {-1, 0, 1}, for inputs of any sign and size.
     W starts U[-r, r], r = min(0.5, sqrt(3) * sqrt(2 / (in + out))). The sparsity penalty
-    ``regularization_loss(step)`` = lambda(step) * mean(min(|W|, 1 - |W|)) pulls W onto
+    ``regularization_loss(step)`` = lambda(step) * mean(min(|W|, |1 - |W||)) pulls W onto
     {-1, 0, 1}; lambda ramps linearly from 0 at ``lambda_start`` to ``lambda_sparse`` at
     ``lambda_end`` (the paper's NAU: 0.01, from step 5,000 to 50,000).
 

@@ -1,6 +1,7 @@
 """The compiled training steps: their hand-written gradients equal autograd of the shared formulas,
 and whole runs equal the PyTorch loop."""
 
+import copy
 import math
 
 import numpy as np
@@ -57,6 +58,18 @@ def layers_under_test():
             task,
         ),
         ("nmu alone", lambda: UnitStack(NMU(12, 1, **ramp)), StaticArithmeticTask("mul", input_size=12)),
+        # weights exactly on their clamp bounds (where every clamp leaves them) and on the penalty's ties
+        ("nau-nmu on the bounds", lambda: on_the_bounds(UnitStack(NAU(12, 2, **ramp), NMU(2, 1, **ramp))), task),
+        (
+            "nau-nau on the bounds",
+            lambda: on_the_bounds(UnitStack(NAU(12, 2, **ramp), NAU(2, 1, **ramp))),
+            StaticArithmeticTask("sub", input_size=12),
+        ),
+        (
+            "nmu alone on the bounds",
+            lambda: on_the_bounds(UnitStack(NMU(12, 1, **ramp))),
+            StaticArithmeticTask("mul", input_size=12),
+        ),
         (
             "nalu alone",
             lambda: UnitStack(NALU(2, 1)),
@@ -73,6 +86,21 @@ def biased(model):
     return model
 
 
+PENALTY_POINTS = (1.0, -1.0, 0.5, 0.0, -0.5, 0.3, 0.7)
+"""Where the sparsity penalty's gradient has its special cases, the bounds first: a layer's first
+weights are set to those of them inside its range (NAU: all; NMU: 1, 0.5, 0, 0.3, 0.7)."""
+
+
+def on_the_bounds(model):
+    """``model`` (NAU and NMU layers) with the first entries of each W set to :data:`PENALTY_POINTS`."""
+    with torch.no_grad():
+        for layer in model:
+            low, high = layer.weight_range
+            points = [p for p in PENALTY_POINTS if low <= p <= high][: layer.W.numel()]
+            layer.W.view(-1)[: len(points)] = torch.tensor(points)
+    return model
+
+
 def autograd_gradients(model, task, batch):
     """d loss / d parameters by PyTorch, on the first training batch of every seed."""
     subsets = [task.subsets(seed) for seed in SEEDS]
@@ -81,25 +109,49 @@ def autograd_gradients(model, task, batch):
     return torch.autograd.grad(loss, list(model.parameters()))
 
 
+LR = 1e-6 * BIG
+
+
+def read_back(old, new):
+    """The gradient g of one step of Adam with betas (0, 0), eps BIG, from the parameter ``old`` to ``new``."""
+    update = old - new.detach()
+    return update * BIG / (LR - update.abs())
+
+
 def kernel_gradients(model, task, batch):
     """The same gradients, read back from one step of the kernels' Adam with betas (0, 0), eps BIG."""
-    lr = 1e-6 * BIG
     before = [p.detach().clone() for p in model.parameters()]
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.0, 0.0), eps=BIG)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR, betas=(0.0, 0.0), eps=BIG)
     run = compiled.CompiledRun(model, task, SEEDS, optimizer)
     run.train(SeedStreams(SEEDS, "train"), range(1, 2), batch, np.ones(len(SEEDS), dtype=bool))
-    gradients = []
-    for old, new in zip(before, model.parameters()):
-        update = old - new.detach()
-        gradients.append(update * BIG / (lr - update.abs()))
-    return gradients
+    return [read_back(old, new) for old, new in zip(before, model.parameters())]
+
+
+def as_read_back(model, gradients):
+    """``gradients`` as :func:`kernel_gradients` reads them back: where the step they give would
+    leave a clamped weight's range, the clamp after the step holds it, and what is read back is
+    the clamped step (a weight on its bound pushed outwards reads 0)."""
+    stepped = copy.deepcopy(model)
+    with torch.no_grad():
+        for p, g in zip(stepped.parameters(), gradients):
+            p -= LR * g / (g.abs() + BIG)
+        unclamped = [p.clone() for p in stepped.parameters()]
+        stepped.apply_constraints()
+    return [
+        torch.where(new == free, g, read_back(old.detach(), new))
+        for old, new, free, g in zip(model.parameters(), stepped.parameters(), unclamped, gradients)
+    ]
 
 
 @pytest.mark.parametrize(("name", "build", "task"), layers_under_test(), ids=[c[0] for c in layers_under_test()])
 def test_one_step_gradients_equal_autograd_in_float64(name, build, task):
     model = stack_seeds(lambda: build().double(), SEEDS)
     assert compiled.plan(model) is not None
-    expected = autograd_gradients(model, task, batch=8)
+    autograd = autograd_gradients(model, task, batch=8)
+    expected = as_read_back(model, autograd)
+    if "on the bounds" in name:  # some weight on a bound steps inwards: its gradient is read back whole
+        on_a_bound = zip(model.parameters(), expected, autograd)
+        assert any(((p.abs() == 1) & (e == a) & (a != 0)).any() for p, e, a in on_a_bound)
     got = kernel_gradients(model, task, batch=8)
     for (parameter, _), e, g in zip(model.named_parameters(), expected, got):
         assert torch.allclose(g, e, rtol=1e-6, atol=1e-9), f"{name} {parameter}: {(g - e).abs().max()}"

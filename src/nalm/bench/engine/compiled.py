@@ -294,13 +294,14 @@ def _update(kind, num, P, M, V, B, BM, BV, Wt, Dt, gWt, gGt, gb, gP, strength, s
     for i in range(P.shape[1]):
         for k in range(P.shape[2]):
             grad_w = gWt[k, i]
-            if strength != 0:  # d/dW min(|W|, 1 - |W|): sign(W) below 1/2, -sign(W) above, 0 at 1/2
+            if strength != 0:  # d/dW min(|W|, |1 - |W||): sign(W) below 1/2, -sign(W) above, 0 at 1/2 and at 1
                 w = Wt[k, i]
                 magnitude = abs(w)
-                if magnitude < 1 - magnitude:
+                distance = dtype(1) - magnitude
+                if magnitude < abs(distance):
                     grad_w += penalty * np.sign(w)
-                elif magnitude > 1 - magnitude:
-                    grad_w -= penalty * np.sign(w)
+                elif magnitude > abs(distance):
+                    grad_w -= penalty * np.sign(w) * np.sign(distance)
             if kind[1] == WEIGHT_NAC:  # d W / d P0 and d W / d P1, from the raw weights before this update
                 gP[0, i, k] = grad_w * Dt[0, k, i]
                 gP[1, i, k] = grad_w * Dt[1, k, i]
