@@ -122,3 +122,17 @@ def test_an_unreachable_ray_address_fails_at_once_with_one_line_and_frees_the_fi
         run_benchmark(results, executor="ray", address="127.0.0.1:1")
     with results.locked():  # released
         pass
+
+
+def test_each_row_records_what_ran_it(reference):
+    import nalm
+
+    benchmark, path = reference
+    for row in read_results(path):
+        engine = "compiled" if benchmark is STATIC and row["model"] == "nau" else "torch"  # npu and digits: torch
+        assert row["ran_with"] == {
+            "nalm": nalm.__version__,
+            "torch": torch.__version__,
+            "device": "cpu",
+            "engine": engine,
+        }

@@ -633,6 +633,7 @@ def test_the_torch_and_the_compiled_engine_write_the_same_rows_of_a_sweep(tmp_pa
         rows[engine] = read_results(path)
     assert len(rows["torch"]) == len(rows["compiled"]) == 3 * 2 * 3
     for torch_row, compiled_row in zip(rows["torch"], rows["compiled"]):
+        assert torch_row.pop("ran_with")["engine"] == "torch" and compiled_row.pop("ran_with")["engine"] == "compiled"
         assert {k: v for k, v in torch_row.items() if not isinstance(v, float)} == {
             k: v for k, v in compiled_row.items() if not isinstance(v, float)
         }
