@@ -1,12 +1,6 @@
 """nalm report: every complete row counted, and a report folder that cannot take the report (a full
 disk) is one line, leaving nothing half-written: no report.md, no PNG, no temporary file."""
 
-import contextlib
-import errno
-import os
-import subprocess
-from pathlib import Path
-
 import pytest
 
 from nalm.bench.runs import Benchmark, ResultsFile, run_benchmark
@@ -30,37 +24,6 @@ def results(tmp_path_factory):
     path = tmp_path_factory.mktemp("results") / "runs.jsonl"
     run_benchmark(ResultsFile(path, TWO), workers=1)
     return path
-
-
-@contextlib.contextmanager
-def mounted(folder: Path, options: str = "size=64k"):
-    """A small tmpfs mounted on ``folder`` (a new folder) for the block; the test is skipped where
-    mounting is not allowed."""
-    folder.mkdir()
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
-    except FileNotFoundError:
-        pytest.skip("no mount command")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
-def fill(folder: Path, leave_pages: int = 0) -> None:
-    """Fill the file system of ``folder`` but for ``leave_pages`` pages."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    descriptor = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
-    try:
-        while True:
-            os.write(descriptor, b"\0" * page)
-    except OSError as error:
-        assert error.errno == errno.ENOSPC
-    size = os.fstat(descriptor).st_size
-    os.ftruncate(descriptor, max(0, size - size % page - leave_pages * page))
-    os.close(descriptor)
 
 
 def test_a_complete_last_row_without_its_newline_is_reported(results, tmp_path):
@@ -91,14 +54,14 @@ def test_a_report_is_written_whole_and_replaces_the_old_one(results, tmp_path):
     ids=["report.md does not fit", "only report.md fits", "over an older report"],
 )
 def test_nalm_report_on_a_full_disk_is_one_line_and_leaves_nothing_half_written(
-    results, tmp_path, capsys, leave_pages, old_report
+    disks, results, tmp_path, capsys, leave_pages, old_report
 ):
-    with mounted(tmp_path / "disk") as disk:
+    with disks.mounted(tmp_path / "disk") as disk:
         out = disk / "report"
         if old_report:
             out.mkdir()
             (out / "report.md").write_text("an older report\n")
-        fill(disk, leave_pages)
+        disks.fill(disk, leave_pages)
         with pytest.raises(SystemExit) as exit_info:
             main(["report", str(results), "--out", str(out)])
         assert exit_info.value.code == 2

@@ -1,10 +1,7 @@
 """The results file: its lock and checkpoints follow its real path, every row is checked against its
 grid's schema when read, and a file system that refuses a write (full, read-only) is one line."""
 
-import contextlib
-import errno
 import json
-import os
 import re
 import subprocess
 from dataclasses import replace
@@ -62,39 +59,6 @@ def tiny(tmp_path_factory):
     """A results file of TINY and its rows."""
     path = tmp_path_factory.mktemp("tiny") / "tiny.jsonl"
     return path, run_benchmark(ResultsFile(path, TINY), workers=1)
-
-
-@contextlib.contextmanager
-def mounted(folder: Path, options: str = "size=64k"):
-    """A small tmpfs mounted on ``folder`` (a new folder) for the block; the test is skipped where
-    mounting is not allowed. Whatever is mounted on it or below is unmounted afterwards."""
-    folder.mkdir()
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
-    except FileNotFoundError:
-        pytest.skip("no mount command")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        below = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
-        for point in reversed([p for p in below if p == str(folder) or p.startswith(f"{folder}/")]):
-            subprocess.run(["umount", point], check=True)
-
-
-def fill(folder: Path, leave_pages: int = 0) -> None:
-    """Fill the file system of ``folder`` but for ``leave_pages`` pages."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    descriptor = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
-    try:
-        while True:
-            os.write(descriptor, b"\0" * page)
-    except OSError as error:
-        assert error.errno == errno.ENOSPC
-    size = os.fstat(descriptor).st_size
-    os.ftruncate(descriptor, max(0, size - size % page - leave_pages * page))
-    os.close(descriptor)
 
 
 def one_line_error(capsys, argv: list[str]) -> str:
@@ -276,12 +240,12 @@ def _partials(folder: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("refuses", ["lock", "checkpoint"])
-def test_nalm_bench_on_a_full_disk_is_one_line_naming_the_path(tmp_path, capsys, refuses):
-    with mounted(tmp_path / "disk") as disk:
+def test_nalm_bench_on_a_full_disk_is_one_line_naming_the_path(disks, tmp_path, capsys, refuses):
+    with disks.mounted(tmp_path / "disk") as disk:
         results = disk / "r.jsonl"
         if refuses == "checkpoint":  # a lock written by an earlier sweep: its page is rewritten, not added
             (disk / "r.jsonl.lock").write_text("process 1 on a machine that ran this before")
-        fill(disk)
+        disks.fill(disk)
         err = one_line_error(capsys, [*TINY_ARGS, "--results", str(results)])
         if refuses == "lock":
             assert f"cannot write the lock file {disk / 'r.jsonl.lock'}: No space left on device; free space" in err
@@ -291,14 +255,14 @@ def test_nalm_bench_on_a_full_disk_is_one_line_naming_the_path(tmp_path, capsys,
         assert _partials(disk) == [] and results.read_bytes() == b""
 
 
-def test_rows_appended_to_a_full_disk_leave_the_file_as_it_was(tiny, tmp_path):
+def test_rows_appended_to_a_full_disk_leave_the_file_as_it_was(disks, tiny, tmp_path):
     _, rows = tiny
-    with mounted(tmp_path / "disk") as disk:
+    with disks.mounted(tmp_path / "disk") as disk:
         results = disk / "r.jsonl"
         results.write_text(to_json(rows[0]) + "\n")
         before = results.read_bytes()
         file = ResultsFile(results, TINY)
-        fill(disk)  # the file's page has room for a part of the rows, not all
+        disks.fill(disk)  # the file's page has room for a part of the rows, not all
         with pytest.raises(
             ValueError,
             match=f"cannot write results file {re.escape(str(results))}: No space left on device; free space",
@@ -308,9 +272,9 @@ def test_rows_appended_to_a_full_disk_leave_the_file_as_it_was(tiny, tmp_path):
         assert file.missing_seeds(TINY.configurations()[0]) == (1,)
 
 
-def test_a_checkpoint_that_does_not_fit_is_one_error_and_no_temporary(tmp_path):
-    with mounted(tmp_path / "disk") as disk:
-        fill(disk)
+def test_a_checkpoint_that_does_not_fit_is_one_error_and_no_temporary(disks, tmp_path):
+    with disks.mounted(tmp_path / "disk") as disk:
+        disks.fill(disk)
         path = disk / "r.jsonl.checkpoints" / "nau-add-0.pt"
         with pytest.raises(
             ValueError,
@@ -320,12 +284,12 @@ def test_a_checkpoint_that_does_not_fit_is_one_error_and_no_temporary(tmp_path):
         assert list(path.parent.iterdir()) == []
 
 
-def test_a_results_folder_that_is_not_writable_is_refused_before_training(tmp_path, capsys):
+def test_a_results_folder_that_is_not_writable_is_refused_before_training(disks, tmp_path, capsys):
     """The results file and its lock can be written (here: bind-mounted from a writable disk), its
     folder cannot: the checkpoints could not be written, which is said before any training."""
     writable = tmp_path / "writable"
     writable.mkdir()
-    with mounted(tmp_path / "results") as folder:
+    with disks.mounted(tmp_path / "results") as folder:
         for name in ("r.jsonl", "r.jsonl.lock"):
             (writable / name).touch()
             (folder / name).touch()
