@@ -31,8 +31,7 @@ from nalm.bench.runs.digit_grid import SequenceBenchmark
 from nalm.bench.runs.grid import Configuration, Grid, Row
 from nalm.bench.runs.presets import ALL_PRESETS, SEQUENCE_PRESETS
 from nalm.bench.runs.ray_executor import check_reachable, require_ray
-from nalm.bench.runs.results_file import ResultsFile
-from nalm.bench.runs.rows import read_results
+from nalm.bench.runs.results_file import ResultsFile, read_results
 from nalm.bench.runs.runner import EXECUTORS, run_benchmark
 from nalm.bench.runs.static_grid import Benchmark
 from nalm.bench.tasks.digits import SEQUENCE_OPERATIONS, DigitSequenceTask, check_memory

@@ -238,9 +238,3 @@ def _train(
         if alive.any():
             evaluated(step)
     return results
-
-
-def mean_squared_error(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> float:
-    """MSE of ``model`` on (x, target), without gradients."""
-    with torch.no_grad():
-        return torch.mean((model(x) - target) ** 2).item()

@@ -1,4 +1,5 @@
-"""A benchmark's results file: which seeds of each configuration it holds, its lock, its checkpoints.
+"""A benchmark's results file: reading its rows (:func:`read_results`), which seeds of each configuration
+it holds, appending more, its lock and its checkpoints.
 
 Each configuration's runs are appended and flushed as soon as it finishes; while it trains, its
 state is checkpointed at every evaluation (in the folder RESULTS.checkpoints, removed once the
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -25,13 +27,73 @@ from pathlib import Path
 from types import ModuleType
 
 from nalm.bench.runs.grid import Configuration, Grid, Row
-from nalm.bench.runs.rows import complete_line, configuration_of, read_results, to_json
+from nalm.bench.runs.rows import complete_line, configuration_of, from_json, row_problem, to_json
 
 fcntl: ModuleType | None
 try:
     import fcntl
 except ImportError:  # not a POSIX system: files are not locked
     fcntl = None
+
+
+def read_results(path: str | os.PathLike[str]) -> list[Row]:
+    """Every run of a results file, once: its complete lines (a last line cut off by a kill is left
+    out; one that is a whole row without its newline is kept), a run written twice (same
+    configuration and seed) counted once, with a warning.
+
+    Every row is checked (:func:`row_problem`) and all must carry the same settings: anything else
+    is a ValueError that names the file and the line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not a results file: it is not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    except OSError as error:
+        raise ValueError(f"cannot read results file {path}: {error.strerror or error}") from None
+    lines = text.split("\n")
+    if not complete_line(lines[-1]):  # after the last newline: "" or a line still being written
+        lines.pop()
+    rows: list[Row] = []
+    first = 0  # the line of the first row, whose settings every row must carry
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        try:
+            row = from_json(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not a results file: line {number}: {error.msg}") from None
+        except ValueError as error:
+            raise ValueError(
+                f"{path} is not a results file of nalm bench: line {number} is not a run ({error})"
+            ) from None
+        problem = row_problem(row)
+        if problem is not None:
+            raise ValueError(f"{path} is not a results file of nalm bench: line {number} is not a run {problem}")
+        if not rows:
+            first = number
+        elif row["settings"] != rows[0]["settings"]:
+            theirs, ours = row["settings"], rows[0]["settings"]
+            differ = ", ".join(
+                f"{key} {theirs.get(key)!r} on line {number}, {ours.get(key)!r} on line {first}"
+                for key in dict.fromkeys([*ours, *theirs])
+                if theirs.get(key) != ours.get(key)
+            )
+            raise ValueError(
+                f"{path} mixes runs of different settings: line {number} was written by another benchmark than "
+                f"line {first} ({differ}); keep each benchmark's runs in a results file of its own"
+            )
+        rows.append(row)
+    unique: dict[tuple, Row] = {}
+    for row in rows:
+        unique.setdefault((*configuration_of(row).key, row["seed"]), row)
+    if len(unique) < len(rows):
+        warnings.warn(
+            f"results file {path} holds {len(rows) - len(unique)} runs more than once (two sweeps wrote it "
+            "at once, which older versions of nalm allowed); each run is counted once, as first written",
+            stacklevel=2,
+        )
+    return list(unique.values())
 
 
 class ResultsFile:

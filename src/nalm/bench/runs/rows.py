@@ -1,4 +1,4 @@
-"""Rows and results files: one JSON line per run, validated when read.
+"""Rows: one JSON line per run, and the schema each is checked against when read.
 
 A row is one run's results (:data:`~nalm.bench.runs.grid.Row`); its task's grid says which fields
 it has (:attr:`~nalm.bench.runs.grid.Grid.ROW_KEYS`), what each holds
@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from nalm.bench.runs.digit_grid import SequenceBenchmark
@@ -220,63 +217,3 @@ def row_problem(row: Any) -> str | None:
             if expected is not None:
                 return f"(its {field} is {_shown(row[field])}): {field} must be {expected}"
     return None
-
-
-def read_results(path: str | os.PathLike[str]) -> list[Row]:
-    """Every run of a results file, once: its complete lines (a last line cut off by a kill is left
-    out; one that is a whole row without its newline is kept), a run written twice (same
-    configuration and seed) counted once, with a warning.
-
-    Every row is checked (:func:`row_problem`) and all must carry the same settings: anything else
-    is a ValueError that names the file and the line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"{path} is not a results file: it is not UTF-8 text ({error.reason} at byte {error.start})"
-        ) from None
-    except OSError as error:
-        raise ValueError(f"cannot read results file {path}: {error.strerror or error}") from None
-    lines = text.split("\n")
-    if not complete_line(lines[-1]):  # after the last newline: "" or a line still being written
-        lines.pop()
-    rows: list[Row] = []
-    first = 0  # the line of the first row, whose settings every row must carry
-    for number, line in enumerate(lines, start=1):
-        if not line:
-            continue
-        try:
-            row = from_json(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not a results file: line {number}: {error.msg}") from None
-        except ValueError as error:
-            raise ValueError(
-                f"{path} is not a results file of nalm bench: line {number} is not a run ({error})"
-            ) from None
-        problem = row_problem(row)
-        if problem is not None:
-            raise ValueError(f"{path} is not a results file of nalm bench: line {number} is not a run {problem}")
-        if not rows:
-            first = number
-        elif row["settings"] != rows[0]["settings"]:
-            theirs, ours = row["settings"], rows[0]["settings"]
-            differ = ", ".join(
-                f"{key} {theirs.get(key)!r} on line {number}, {ours.get(key)!r} on line {first}"
-                for key in dict.fromkeys([*ours, *theirs])
-                if theirs.get(key) != ours.get(key)
-            )
-            raise ValueError(
-                f"{path} mixes runs of different settings: line {number} was written by another benchmark than "
-                f"line {first} ({differ}); keep each benchmark's runs in a results file of its own"
-            )
-        rows.append(row)
-    unique: dict[tuple, Row] = {}
-    for row in rows:
-        unique.setdefault((*configuration_of(row).key, row["seed"]), row)
-    if len(unique) < len(rows):
-        warnings.warn(
-            f"results file {path} holds {len(rows) - len(unique)} runs more than once (two sweeps wrote it "
-            "at once, which older versions of nalm allowed); each run is counted once, as first written",
-            stacklevel=2,
-        )
-    return list(unique.values())

@@ -8,24 +8,19 @@ configurations from their checkpoints. Configurations train in this process, in 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import threading
-import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from pathlib import Path
 
 import torch
 
 import nalm
 from nalm.bench.engine.loop import ENGINES, train_seeds
 from nalm.bench.runs.grid import Configuration, Grid, Row
+from nalm.bench.runs.local_executor import train_locally
 from nalm.bench.runs.ray_executor import train_on_ray
-from nalm.bench.runs.results_file import ResultsFile
-from nalm.bench.runs.rows import configuration_of, read_results
+from nalm.bench.runs.results_file import ResultsFile, read_results
+from nalm.bench.runs.rows import configuration_of
 from nalm.validation import choice, positive_int
 
 EXECUTORS = ("local", "ray")
@@ -104,21 +99,6 @@ def provenance(device: str) -> dict[str, str]:
     }
 
 
-def _start_worker(parent: int) -> None:
-    """Worker initializer: one thread per process (the processes use the cores); Ctrl-C is the
-    parent's to handle; and the worker exits within a second once its parent is gone (killed
-    with -9, say), instead of training on for nobody."""
-    torch.set_num_threads(1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="nalm-parent-watch", daemon=True).start()
-
-
 def run_benchmark(
     results: ResultsFile,
     *,
@@ -153,7 +133,7 @@ def run_benchmark(
     if executor == "ray" and torch.device(device).type != "cpu":
         raise ValueError(f"the Ray executor trains on its nodes' CPUs; --device {device} needs --executor local")
     benchmark = results.benchmark
-    train_all = train_on_ray if executor == "ray" else _train_all
+    train_all = train_on_ray if executor == "ray" else train_locally
     options = {"address": address} if executor == "ray" else {"workers": workers, "device": device}
     for configuration in benchmark.configurations():  # "compiled" on a model it does not cover: before any training
         benchmark.engine_of(configuration, engine, device)
@@ -176,39 +156,3 @@ def run_benchmark(
     seeds = set(benchmark.seed_list())
     rows = [row for row in read_results(results.path) if configuration_of(row).key in order and row["seed"] in seeds]
     return sorted(rows, key=lambda row: (order[configuration_of(row).key], row["seed"]))
-
-
-def _train_all(
-    train: Callable[..., list[Row]],
-    benchmark: Grid,
-    pending: list[tuple[Configuration, tuple[int, ...]]],
-    checkpoints: list[Path],
-    engine: str,
-    workers: int,
-    device: str,
-) -> Iterator[tuple[Configuration, list[Row]]]:
-    """Each pending configuration with its rows (``train``: :func:`run_configuration`), in the order they finish."""
-    if workers == 1 or len(pending) <= 1:
-        for (configuration, seeds), checkpoint in zip(pending, checkpoints):
-            yield configuration, train(benchmark, configuration, seeds, workers, checkpoint, device, engine)
-        return
-    context = multiprocessing.get_context("spawn")  # no fork of a process that has started torch's threads
-    pool = ProcessPoolExecutor(
-        min(workers, len(pending)), mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
-    )
-    try:
-        futures: dict[Future, Configuration] = {
-            pool.submit(train, benchmark, configuration, seeds, 1, checkpoint, device, engine): configuration
-            for (configuration, seeds), checkpoint in zip(pending, checkpoints)
-        }
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-    except BaseException:  # an error or Ctrl-C: stop the workers now; their checkpoints stay
-        processes = list(getattr(pool, "_processes", {}).values())
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.join(timeout=5)
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown()

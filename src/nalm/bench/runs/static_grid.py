@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from nalm.bench.engine.config import TrainConfig
-from nalm.bench.engine.loop import mean_squared_error
 from nalm.bench.engine.problem import TrainResult
 from nalm.bench.models.static import MODELS, build_published_model, check_model, check_size
 from nalm.bench.runs.grid import FieldKind, Grid, Row
@@ -283,3 +282,9 @@ def initial_errors(
 def _normalized(mse: float, initial: float) -> float:
     """100 * mse / initial: 100 is as bad as the untrained model, 0 is exact."""
     return 100 * mse / initial if initial > 0 else math.nan
+
+
+def mean_squared_error(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> float:
+    """MSE of ``model`` on (x, target), without gradients."""
+    with torch.no_grad():
+        return torch.mean((model(x) - target) ** 2).item()
