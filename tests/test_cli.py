@@ -100,7 +100,7 @@ def test_bench_help_shows_each_models_definition(capsys):
     out = capsys.readouterr().out
     for name, model in MODELS.items():
         assert f"  {name}: {model.describe()}\n" in out
-    assert "  nmu: nau -> nmu, sparsity 10 from step 1000000 to 2000000\n" in out
+    assert "  nmu: nau -> nmu, sparsity 10 from step 1000000 to 2000000 of min(|W|, |1 - |W||)\n" in out
     assert "  nalu: nalu -> nalu, init glorot_w\n" in out
 
 

@@ -203,6 +203,12 @@ def seed_count(weight: Array) -> int:
     return weight.shape[0] if len(weight.shape) == 3 else 1
 
 
+SPARSITY_PENALTY = "min(|W|, |1 - |W||)"
+"""The sparsity penalty's formula as the benchmark's model definitions name it: a definition
+without it ran the earlier penalty min(|W|, 1 - |W|), whose gradient on the clamp bound |W| = 1
+was -sign(W), not the reference's 0."""
+
+
 def sparsity_penalty(W: Array, *, ops: Any) -> Array:
     """R = mean(min(|W|, |1 - |W||)) over every entry of W: zero exactly when W is in {-1, 0, 1}.
 

@@ -66,7 +66,7 @@ class ArithmeticUnit(nn.Module):
 
     def linear_weight(self) -> torch.Tensor | None:
         """W (..., in_features, out_features) if the unit is linear, forward(x) = x @ W for every x
-        (NAC, NAU), else None. A trainer may then compute x @ W itself, e.g. fused with drawing x."""
+        (NAC, NAU), else None. A trainer may then compute x @ W itself, e.g. while it draws x."""
         return None
 
     def weights(self) -> tuple[torch.Tensor, ...]:

@@ -84,7 +84,7 @@ def test_models_carry_the_published_schedules_on_both_layers():
     penalties = sum(sparsity_penalty(layer.weight, ops=torch) for layer in nmu)
     assert torch.allclose(nmu.regularization_loss(2_000_000), 10 * penalties)
     assert torch.allclose(nmu.regularization_loss(1_500_000), 5 * penalties)
-    assert MODELS["nmu"].describe() == "nau -> nmu, sparsity 10 from step 1000000 to 2000000"
+    assert MODELS["nmu"].describe() == "nau -> nmu, sparsity 10 from step 1000000 to 2000000 of min(|W|, |1 - |W||)"
     assert MODELS["nac"].describe() == "nac -> nac, init glorot_w"
     # a unit built by hand keeps its own default
     assert UNITS.get("nau")(6, 2).schedule == NAU_SCHEDULE

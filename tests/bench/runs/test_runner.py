@@ -271,7 +271,7 @@ def test_bench_and_report_commands_end_to_end(tmp_path, capsys):
     assert written == {"report.md", "success_rate.png", "extrapolation_error.png"}
     table = (tmp_path / "report" / "report.md").read_text()
     assert "| nau add |" in table and "| nmu add |" in table
-    assert "- nmu: nau -> nmu, sparsity 10 from step 1000000 to 2000000" in table
+    assert "- nmu: nau -> nmu, sparsity 10 from step 1000000 to 2000000 of min(|W|, |1 - |W||)" in table
 
 
 @pytest.mark.parametrize(

@@ -70,14 +70,14 @@ class SequenceModel:
 
     def describe(self, operation: str) -> str:
         """ "nau cell, fixed to the exact solution" or, on the product,
-        "nmu cell, sparsity 10 from step 0 to 100000, R_z 1"."""
+        "nmu cell, sparsity 10 from step 0 to 100000 of min(|W|, |1 - |W||), R_z 1"."""
         if self.fixed:
             return f"{self.cell} cell, fixed to the exact solution"
         options = cell_options(self.cell)
         text = f"{self.cell} cell"
         if "lambda_sparse" in options:
             s = SEQUENCE_SCHEDULE
-            text += f", sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end}"
+            text += f", sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end} of {functional.SPARSITY_PENALTY}"
         if "init" in options:
             text += f", init {options['init']}"
         weight = self.lambda_z(operation)

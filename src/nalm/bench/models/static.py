@@ -88,13 +88,13 @@ class Model:
     bias: bool = False
 
     def describe(self) -> str:
-        """ "nau -> nmu, sparsity 10 from step 1000000 to 2000000", "nalu -> nalu, init glorot_w" or
+        """ "nau -> nmu, sparsity 10 from step 1000000 to 2000000 of min(|W|, |1 - |W||)", "nalu -> nalu, init glorot_w" or
         "linear -> linear, bias": the layers, the schedule, the NAC weights' initialization and
         whether the baseline layers have a bias."""
         text = f"{self.first} -> {self.second}"
         if self.schedule is not None:
             s = self.schedule
-            text += f", sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end}"
+            text += f", sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end} of {functional.SPARSITY_PENALTY}"
         if self.init is not None:
             text += f", init {self.init}"
         if self.bias:
