@@ -664,3 +664,4 @@ def test_the_compiled_engine_on_a_model_it_does_not_cover_is_one_error(tmp_path,
         )
     assert stopped.value.code == 2
     assert "the compiled engine does not cover this model" in capsys.readouterr().err
+    assert not (tmp_path / "r.jsonl").exists()  # refused before any file is made

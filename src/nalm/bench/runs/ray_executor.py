@@ -20,6 +20,8 @@ def require_ray() -> Any:
     return ray
 
 
+RAY_CLIENT_PORT = 10001
+"""The port a ray://HOST address without one names."""
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for a cluster's address to answer before giving up."""
 
@@ -30,7 +32,10 @@ def check_reachable(address: str | None, timeout: float = CONNECT_TIMEOUT) -> No
     deaf to Ctrl-C). None, "auto" and "local" (a cluster of this machine) are not checked."""
     if address is None or address in ("auto", "local"):
         return
-    host, separator, port = address.removeprefix("ray://").rpartition(":")
+    target = address.removeprefix("ray://")
+    if address.startswith("ray://") and ":" not in target.rpartition("]")[2]:
+        target += f":{RAY_CLIENT_PORT}"  # Ray Client's default port
+    host, separator, port = target.rpartition(":")
     if not separator or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"--address must be HOST:PORT, ray://HOST:PORT or auto, got {address!r}")
     try:
