@@ -441,7 +441,6 @@ def _bench_command(args: argparse.Namespace, console: Console) -> None:
     for configuration in benchmark.configurations():  # --engine compiled on a model it does not cover: before any file
         benchmark.engine_of(configuration, args.engine, str(device))
     results = ResultsFile(args.results or Path("results") / f"{args.preset}.jsonl", benchmark)
-    torch.set_num_threads(1)  # for configurations trained in this process; workers set their own
     console.print(
         f"[bold]{args.preset}[/]: {_count(len(benchmark.configurations()), 'configuration')} x "
         f"{_count(benchmark.seeds, 'seed')}, "
