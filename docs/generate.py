@@ -1,0 +1,193 @@
+"""Write the generated parts of README.md and the docs from the committed results files and from
+what nalm's commands print, so that no table or quoted output is typed by hand.
+
+A generated part sits between two HTML comments, which Markdown does not show::
+
+    <!-- generated: report benchmarks/results/quick.jsonl summary -->
+    ...what the directive writes...
+    <!-- end generated -->
+
+Directives:
+
+- ``report FILE PART``: a table of ``nalm report`` for the results file FILE; PART is ``summary``
+  (success rates, or a digit task's rates by length), ``models`` (the models as they ran) or
+  ``published`` (the published cells beside ours).
+- ``by-range FILE``: solved runs per model and operation (rows) and interpolation range (columns).
+- ``compare FILE:MODEL:OPERATION ...``: the published comparison of the named cells, from several
+  results files, in one table.
+- ``units full`` / ``units short``: the table of units, from each unit's definition
+  (``nalm.units``): name, paper, PyTorch constructor with every default, formula; short leaves
+  out the constructor.
+- ``command ARGS...``: what ``nalm ARGS...`` prints, in a text block.
+- ``file PATH``: a committed program output: a ``.md`` file as it is (a table), any other in a
+  text block.
+
+``python docs/generate.py`` rewrites every generated part; ``--check`` only compares, prints
+what differs and exits 1 if anything does (a test runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+BLOCK = re.compile(r"(<!-- generated: (?P<directive>.*?) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.DOTALL)
+
+
+def _rows(path: str) -> list[dict]:
+    from nalm.bench.runs.results_file import read_results
+
+    return read_results(ROOT / path)
+
+
+def _report(path: str, part: str) -> str:
+    from nalm.bench.analysis.aggregate import summarize, summarize_sequences
+    from nalm.bench.analysis.published import compare
+    from nalm.bench.analysis.report import comparison_table, markdown_table, model_lines, sequence_table
+
+    rows = _rows(path)
+    if part == "summary":
+        if any(row.get("task") == "digits" for row in rows):
+            return sequence_table(summarize_sequences(rows))
+        return markdown_table(summarize(rows))
+    if part == "models":
+        return model_lines(rows)
+    if part == "published":
+        return comparison_table(compare(rows))
+    raise ValueError(f"unknown report part {part!r}: summary, models or published")
+
+
+def _by_range(path: str) -> str:
+    """Solved seeds per model and operation (rows) and interpolation range (columns)."""
+    from nalm.bench.analysis.aggregate import summarize
+
+    summaries = summarize(_rows(path))
+    ranges = sorted({s.configuration.key[2] for s in summaries})
+    cells = {(s.configuration.key[:2], s.configuration.key[2]): f"{s.successes}/{s.runs}" for s in summaries}
+    pairs = list(dict.fromkeys(s.configuration.key[:2] for s in summaries))
+    lines = [
+        "| model, operation | " + " | ".join(f"U[{low:g},{high:g}]" for low, high in ranges) + " |",
+        "|---" * (len(ranges) + 1) + "|",
+    ]
+    lines += [f"| {m} {o} | " + " | ".join(cells.get(((m, o), r), "-") for r in ranges) + " |" for m, o in pairs]
+    return "\n".join(lines) + "\n"
+
+
+def _compare(cells: list[str]) -> str:
+    from nalm.bench.analysis.published import compare
+    from nalm.bench.analysis.report import comparison_table
+
+    comparisons = []
+    for cell in cells:
+        path, model, operation = cell.split(":")
+        found = [c for c in compare(_rows(path)) if c.ours.configuration.key[:2] == (model, operation)]
+        if len(found) != 1:
+            raise ValueError(f"{cell}: {len(found)} published cells match in {path}")
+        comparisons += found
+    return comparison_table(comparisons)
+
+
+def _paper(text: str) -> str:
+    """'Trask et al., "Neural ...", NeurIPS 2018 (arXiv 1808.00508)' -> a short link."""
+    authors = text.split('"')[0].rstrip(", ")
+    if "," in authors:  # three or more authors
+        authors = authors.split(",")[0].removesuffix(" et al.") + " et al."
+    year = re.findall(r"\b(?:19|20)\d\d\b", text.split('"')[-1])[0]
+    arxiv = re.search(r"arXiv (\d{4}\.\d{4,5})", text).group(1)
+    return f"[{authors} {year}](https://arxiv.org/abs/{arxiv})"
+
+
+def _units(style: str) -> str:
+    """The table of units: ``full`` (name, paper, PyTorch constructor, formula) or ``short``."""
+    from nalm.torch import UNITS
+    from nalm.units import DEFINITIONS
+
+    if style == "short":
+        lines = ["| name | paper | formula |", "|---|---|---|"]
+        lines += [f"| `{n}` | {_paper(u.paper)} | {u.formula_text} |" for n, u in DEFINITIONS.items()]
+    else:
+        lines = ["| name | paper | PyTorch | formula |", "|---|---|---|---|"]
+        lines += [
+            f"| `{n}` | {_paper(u.paper)} | `nalm.torch.{UNITS.get(n).__name__}({u.signature('torch')})` "
+            f"| {u.formula_text} |"
+            for n, u in DEFINITIONS.items()
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _command(args: list[str]) -> str:
+    environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
+    done = subprocess.run(
+        [sys.executable, "-m", "nalm", *args], capture_output=True, text=True, env=environment, check=False, cwd=ROOT
+    )
+    if done.returncode != 0:
+        raise ValueError(f"nalm {shlex.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+    output = "\n".join(line.rstrip() for line in done.stdout.strip("\n").splitlines())
+    return f"```text\n{output}\n```\n"
+
+
+def _file(path: str) -> str:
+    text = (ROOT / path).read_text(encoding="utf-8").strip("\n")
+    return f"{text}\n" if path.endswith(".md") else f"```text\n{text}\n```\n"
+
+
+def render(directive: str) -> str:
+    """The Markdown that ``directive`` stands for."""
+    name, *args = shlex.split(directive)
+    if name == "report" and len(args) == 2:
+        return _report(*args)
+    if name == "by-range" and len(args) == 1:
+        return _by_range(args[0])
+    if name == "compare" and args:
+        return _compare(args)
+    if name == "units" and len(args) == 1 and args[0] in ("full", "short"):
+        return _units(args[0])
+    if name == "command" and args:
+        return _command(args)
+    if name == "file" and len(args) == 1:
+        return _file(args[0])
+    raise ValueError(f"unknown directive {directive!r}")
+
+
+def regenerate(text: str) -> str:
+    """``text`` with every generated part written anew."""
+    return BLOCK.sub(lambda m: m.group(1) + render(m.group("directive")) + m.group(4), text)
+
+
+def stale_pages() -> dict[Path, str]:
+    """Each page whose generated parts differ from what the directives write now: page -> new text."""
+    stale = {}
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        new = regenerate(text)
+        if new != text:
+            stale[page] = new
+    return stale
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 if a page is not current")
+    args = parser.parse_args()
+    stale = stale_pages()
+    for page, new in stale.items():
+        name = str(page.relative_to(ROOT))
+        if args.check:
+            old = page.read_text(encoding="utf-8").splitlines(keepends=True)
+            sys.stdout.writelines(difflib.unified_diff(old, new.splitlines(keepends=True), name, name + " (now)"))
+        else:
+            page.write_text(new, encoding="utf-8")
+            print(f"wrote {name}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
