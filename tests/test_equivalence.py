@@ -50,8 +50,8 @@ def keras_output_and_gradients(layer, x, cotangent):
     """The layer's output on ``x`` and the gradients of sum(output * cotangent), as numpy arrays.
 
     Returns (output, gradient w.r.t. x, {weight name: gradient}). The layer runs statelessly on
-    weight values that the backend's autodiff can trace: torch tensors requiring grad, or the
-    arguments of a jax.grad function.
+    weight values that the backend's autodiff can trace: torch tensors requiring grad, the
+    arguments of a jax.grad function, or tensors a tf.GradientTape watches.
     """
     names = [w.name for w in layer.trainable_weights]
     weights = [keras.ops.convert_to_numpy(w) for w in layer.trainable_weights]
@@ -72,8 +72,17 @@ def keras_output_and_gradients(layer, x, cotangent):
 
         (_, output), (dx, dweights) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(x, weights)
         gradients = [dx, *dweights]
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        x, *weights = (tf.constant(a) for a in (x, *weights))
+        with tf.GradientTape() as tape:
+            tape.watch([x, *weights])
+            output, _ = layer.stateless_call(weights, steps, x)
+            loss = tf.reduce_sum(output * cotangent)
+        gradients = tape.gradient(loss, [x, *weights])
     else:
-        pytest.skip(f"gradients are wired for the torch and jax backends, not {backend}")
+        pytest.skip(f"gradients are wired for the torch, jax and tensorflow backends, not {backend}")
     as_numpy = [keras.ops.convert_to_numpy(g) for g in (output, *gradients)]
     return as_numpy[0], as_numpy[1], dict(zip(names, as_numpy[2:]))
 

@@ -1,7 +1,7 @@
 """Keras training is the papers' training: scheduled penalties under model.fit, on every backend.
 
-The Keras side runs on the environment's backend (torch when ``KERAS_BACKEND`` is unset; CI also
-runs this file on JAX).
+The Keras side runs on the environment's backend (torch when ``KERAS_BACKEND`` is unset; also
+``KERAS_BACKEND=jax`` or ``tensorflow``).
 """
 
 import numpy as np
@@ -15,7 +15,7 @@ import keras
 from nalm.bench.engine import TrainConfig, train
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.tasks.streams import SeedStreams
-from nalm.keras import INALU, NAU, NMU, NPU
+from nalm.keras import INALU, NALU, NAU, NMU, NPU
 from nalm.torch import NAU as TorchNAU
 from nalm.torch import NMU as TorchNMU
 from nalm.torch import UnitStack
@@ -117,3 +117,39 @@ def test_weights_saved_before_layers_counted_steps_still_load(trainable):
     layer.load_own_variables(Store(saved))
     np.testing.assert_array_equal(numpy(layer.W), saved["0"])
     assert int(numpy(layer.step)) == 0
+
+
+def test_the_seed_documents_demo_runs():
+    """The seed document's demo, as written: a Sequential of one NALU fit with Adam on MSE."""
+    rng = np.random.default_rng(0)
+    x = rng.random((128, 10), dtype="float32")
+    y = rng.random((128, 1), dtype="float32")
+    model = keras.Sequential([keras.Input((10,)), NALU(1)])
+    model.compile("adam", "mse")
+    history = model.fit(x, y, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert model.predict(x, verbose=0).shape == (128, 1)
+
+
+@pytest.mark.filterwarnings("ignore:Explicitly requested dtype float64:UserWarning")  # JAX without x64: float32
+@pytest.mark.parametrize("dtype", ["float64", "bfloat16", "mixed_bfloat16"])
+def test_penalized_units_of_any_float_dtype_add_their_penalties_under_fit(dtype):
+    # Each penalty is computed in its layer's dtype and added in floatx, the compiled loss's dtype
+    # (TensorFlow sums no losses of mixed dtypes).
+    schedule = {"lambda_start": 0, "lambda_end": 2}
+    model = keras.Sequential(
+        [
+            keras.Input((3,)),
+            NAU(2, dtype=dtype, **schedule),
+            NMU(2, dtype=dtype, **schedule),
+            INALU(2, dtype=dtype, regularization_start=0),
+            NPU(1, dtype=dtype, l1=0.1),
+        ]
+    )
+    model.compile("adam", "mse")
+    x = np.random.default_rng(0).uniform(1, 2, (16, 3)).astype("float32")
+    history = model.fit(x, x.prod(-1, keepdims=True), batch_size=8, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert steps(model) == [2, 2, 2, 2]
+    model(x, training=True)
+    assert [keras.backend.standardize_dtype(loss.dtype) for loss in model.losses] == [keras.backend.floatx()] * 4

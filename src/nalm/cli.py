@@ -42,7 +42,7 @@ from nalm.validation import MissingDependencyError, choice, positive_int
 
 
 def _range(text: str) -> Range:
-    """ "LOW,HIGH", or a union "LOW,HIGH u LOW,HIGH" (e.g. "-6,-2u2,6"), as a :data:`Range`."""
+    """ "LOW,HIGH", or a union "LOW,HIGH u LOW,HIGH" (e.g. "-6,-2u2,6"), as a [`Range`][nalm.cli.Range]."""
     try:
         intervals = []
         for part in text.split("u"):
@@ -345,7 +345,7 @@ def _train_with_progress(
     hidden: bool,
     engine: str,
 ) -> TrainResult:
-    """:func:`nalm.bench.engine.loop.train` with a progress bar showing the loss (none if ``hidden``)."""
+    """[`nalm.bench.engine.loop.train`][nalm.bench.engine.loop.train] with a progress bar showing the loss (none if ``hidden``)."""
     columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"))
     with Progress(*columns, TimeRemainingColumn(), console=console, disable=hidden) as progress:
         bar = progress.add_task("train", total=config.steps, loss="-")

@@ -34,7 +34,7 @@ def nac_weight(W_hat: Array, M_hat: Array, *, ops: Any) -> Array:
 NAC_INITS = ("kaiming", "glorot_w")
 """The NAC weights' initializations (the ``init`` option of NAC, NAC* and NALU): "kaiming" draws W_hat
 and M_hat by He's rule (normal for NAC and NAC*, uniform for NALU, over the fan-in); "glorot_w"
-draws both from U[-r, r], r = :func:`nac_init_limit`, so that W itself has Glorot's variance, as
+draws both from U[-r, r], r = [`nac_init_limit`][nalm.functional.nac_init_limit], so that W itself has Glorot's variance, as
 Madsen and Johansen's published NAC+, NAC* and NALU models start (NALU's G then Glorot uniform)."""
 
 
@@ -49,7 +49,7 @@ def nac_weight_variance(r: float) -> float:
 
 def nac_init_limit(in_features: int, out_features: int) -> float:
     """The r of the "glorot_w" NAC initialization U[-r, r]: the root of
-    fan * :func:`nac_weight_variance` (r) = 2 with fan = max(in + out, 5), found by bisection on
+    fan * [`nac_weight_variance`][nalm.functional.nac_weight_variance] (r) = 2 with fan = max(in + out, 5), found by bisection on
     [0, 10] (the variance rises from 0 to below 1/2 there; the floor of 5 keeps a root inside).
     About 0.50 for 100 -> 2 and 9.47 for 2 -> 1."""
     target = 2.0 / max(in_features + out_features, 5)
@@ -74,7 +74,7 @@ def log_magnitude(x: Array, eps: float, *, ops: Any) -> Array:
 
 
 def nac_mul(x: Array, W_hat: Array, M_hat: Array, *, eps: float, ops: Any) -> Array:
-    """NAC in log space (NAC*, Madsen & Johansen 2020): m = exp(log(|x| + eps) W), W as in :func:`nac`.
+    """NAC in log space (NAC*, Madsen & Johansen 2020): m = exp(log(|x| + eps) W), W as in [`nac`][nalm.functional.nac].
 
     Multiplies (W = 1) and divides (W = -1) the magnitudes of the inputs; the sign of x is lost.
     x: (..., in); W_hat, M_hat: (..., in, out); returns (..., out).
@@ -100,7 +100,7 @@ def nalu(
         a = x W                                  additive path, W = tanh(W_hat) * sigmoid(M_hat)
         m = exp(min(log(|x| + eps) W_m, max_exponent))   multiplicative path
         g = sigmoid(x G)                         gate (the paper); sigmoid(G) with
-                                                 ``gate_kind="independent"`` (see :func:`gate`)
+                                                 ``gate_kind="independent"`` (see [`gate`][nalm.functional.gate])
         y = g * a + (1 - g) * m
 
     W_m is W itself (the paper) unless ``W_hat_mul`` and ``M_hat_mul`` give the multiplicative
@@ -123,7 +123,7 @@ def nalu(
 # --- The gate shared by NALU and iNALU ---------------------------------------------------------
 
 GATES = ("input", "independent")
-"""How a gate between an additive and a multiplicative path is computed (see :func:`gate`)."""
+"""How a gate between an additive and a multiplicative path is computed (see [`gate`][nalm.functional.gate])."""
 
 
 def gate(x: Array, G: Array, kind: str, *, ops: Any) -> Array:
@@ -222,7 +222,18 @@ def sparsity_penalty(W: Array, *, ops: Any) -> Array:
     """
     W_abs = W * ops.sign(W)
     distance = 1 - W_abs
-    return ops.mean(ops.minimum(W_abs, distance * ops.sign(distance))) * seed_count(W)
+    return ops.mean(tie_split_minimum(W_abs, distance * ops.sign(distance), ops=ops)) * seed_count(W)
+
+
+def tie_split_minimum(a: Array, b: Array, *, ops: Any) -> Array:
+    """min(a, b), elementwise, whose gradient splits a tie a = b in halves between a and b.
+
+    PyTorch's and JAX's minimum do so; TensorFlow's gives all of it to a. This gives every
+    backend the same rule: the tie's value is (a + b) / 2, which is a exactly.
+    """
+    if getattr(ops, "__name__", None) == "torch":  # the rule itself, in one op instead of four
+        return ops.minimum(a, b)
+    return ops.where(ops.equal(a, b), (a + b) * 0.5, ops.minimum(a, b))
 
 
 @dataclass(frozen=True)
@@ -255,10 +266,11 @@ class SparsitySchedule:
     def __call__(self, step: Any, *, ops: Any = None) -> Any:
         """lambda(step): a float for an int ``step``; with ``ops``, a tensor, so that ``step`` may
         be a tensor too (e.g. an optimizer's iteration count inside a compiled training step)."""
-        progress = (step - self.lambda_start) / (self.lambda_end - self.lambda_start)
+        span = self.lambda_end - self.lambda_start
         if ops is None:
-            return self.lambda_sparse * min(max(progress, 0.0), 1.0)
-        return self.lambda_sparse * ops.clip(progress, 0.0, 1.0)
+            return self.lambda_sparse * min(max((step - self.lambda_start) / span, 0.0), 1.0)
+        # ops.divide, not /: TensorFlow's / makes float64 of an integer tensor (keras.ops.divide: float32)
+        return self.lambda_sparse * ops.clip(ops.divide(step - self.lambda_start, span), 0.0, 1.0)
 
 
 NAU_SCHEDULE = SparsitySchedule(0.01, 5_000, 50_000)
@@ -301,9 +313,9 @@ def inalu(
         a = x W_a                                        additive path, W_a = tanh(W_hat_a) * sigmoid(M_hat_a)
         m = exp(min(log(max(|x|, eps)) W_m, omega))      multiplicative path, its own W_m
         s = prod_i (sign(x_i) |W_m,io| + 1 - |W_m,io|)   sign of the product (0 for a root of x_i < 0)
-        y = g * a + (1 - g) * m * s                      g from :func:`gate`
+        y = g * a + (1 - g) * m * s                      g from [`gate`][nalm.functional.gate]
 
-    x: (..., in); the four NAC weights (..., in, out); G as :func:`gate` takes it; returns (..., out).
+    x: (..., in); the four NAC weights (..., in, out); G as [`gate`][nalm.functional.gate] takes it; returns (..., out).
     """
     additive = nac(x, W_hat_a, M_hat_a, ops=ops)
     W_m = nac_weight(W_hat_m, M_hat_m, ops=ops)

@@ -1,7 +1,7 @@
 """Name -> unit class, one registry per framework.
 
 The CLI's choices, the benchmark's grid and the parametrized tests read these registries. A unit
-class that names its definition (:mod:`nalm.units`) registers itself under the definition's name.
+class that names its definition ([`nalm.units`][nalm.units]) registers itself under the definition's name.
 """
 
 from __future__ import annotations

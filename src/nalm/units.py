@@ -1,10 +1,10 @@
 """Each unit defined once, for every framework: options, weights, initialization, formula, penalty, clamps.
 
-A :class:`Unit` says everything about a unit that does not depend on the framework; the PyTorch
-module (:class:`nalm.torch.ArithmeticUnit`) and the Keras layer (:class:`nalm.keras.ArithmeticLayer`)
+A [`Unit`][nalm.units.Unit] says everything about a unit that does not depend on the framework; the PyTorch
+module ([`nalm.torch.ArithmeticUnit`][nalm.torch.base.ArithmeticUnit]) and the Keras layer ([`nalm.keras.ArithmeticLayer`][nalm.keras.base.ArithmeticLayer])
 are thin adapters that read it: they check and store the options, create the weights with their
 shapes and initializations, call the formula with their framework's ``ops``, add the penalty and
-clamp the weights. A new unit is its formula (:mod:`nalm.functional`), one :class:`Unit` here and
+clamp the weights. A new unit is its formula ([`nalm.functional`][nalm.functional]), one [`Unit`][nalm.units.Unit] here and
 one registered subclass per framework.
 
 Shapes: a weight is a matrix (in, out), an input vector (in,) or an output vector (out,); the
@@ -31,6 +31,11 @@ from nalm.validation import (
 )
 
 Options = Mapping[str, Any]
+
+TRASK_2018 = 'Trask et al., "Neural Arithmetic Logic Units", NeurIPS 2018 (arXiv 1808.00508)'
+MADSEN_2020 = 'Madsen & Johansen, "Neural Arithmetic Units", ICLR 2020 (arXiv 2001.05016)'
+SCHLOR_2020 = 'Schlör, Ring & Hotho, "iNALU: Improved Neural Arithmetic Logic Unit", 2020 (arXiv 2003.07629)'
+HEIM_2020 = 'Heim, Pevný & Šmídl, "Neural Power Units", NeurIPS 2020 (arXiv 2006.01681)'
 Weights = Mapping[str, Any]
 
 
@@ -50,8 +55,8 @@ class Option:
 class Init:
     """A framework-free initialization. ``kind`` is one of: "kaiming_normal", "kaiming_uniform" (He,
     over the fan-in, ReLU gain), "glorot_uniform", "uniform" (args low, high), "normal" (args mean,
-    std), "constant" (args value), "nau_uniform" (U[-r, r], r = :func:`nalm.functional.nau_init_limit`),
-    "nac_uniform" (U[-r, r], r = :func:`nalm.functional.nac_init_limit`)."""
+    std), "constant" (args value), "nau_uniform" (U[-r, r], r = [`nalm.functional.nau_init_limit`][nalm.functional.nau_init_limit]),
+    "nac_uniform" (U[-r, r], r = [`nalm.functional.nac_init_limit`][nalm.functional.nac_init_limit])."""
 
     kind: str
     args: tuple[float, ...] = ()
@@ -87,7 +92,7 @@ class Unit:
 
     - ``options``: its keyword arguments, with defaults and checks.
     - ``weights(options)``: its weights (some depend on the options, e.g. NALU's gate).
-    - ``formula(x, weights, options, ops)``: the output, from :mod:`nalm.functional`.
+    - ``formula(x, weights, options, ops)``: the output, from [`nalm.functional`][nalm.functional].
     - ``penalty(weights, step, options, ops)``: its paper's regularization loss at training step
       ``step`` (an int, or a tensor in compiled steps), or None when it is zero at that step.
     - ``clamps``: weight name -> (low, high), the ranges the paper keeps weights in after every step.
@@ -95,10 +100,12 @@ class Unit:
     - ``derived(options)``: attributes computed from the options that the adapters expose too
       (e.g. the NAU's ``schedule`` and ``weight_range``); it may check the options together.
     - ``formula_text``: the formula in one line, for the README's table.
+    - ``paper``: the paper that defines it (authors, title, venue, arXiv id).
     """
 
     name: str
     formula_text: str
+    paper: str
     options: tuple[Option, ...]
     weights: Callable[[Options], tuple[Weight, ...]]
     formula: Callable[..., Any]
@@ -146,7 +153,7 @@ EPS = Option("eps", 1e-7, positive_float)
 
 
 NAC_INIT = Option("init", "kaiming", _choice_of(functional.NAC_INITS))
-"""How W_hat and M_hat start (:data:`nalm.functional.NAC_INITS`)."""
+"""How W_hat and M_hat start ([`nalm.functional.NAC_INITS`][nalm.functional.NAC_INITS])."""
 
 
 def _nac_pair(options: Options, prefix: str = "", kaiming: str = "kaiming_normal") -> tuple[Weight, Weight]:
@@ -181,11 +188,14 @@ def _sparse_unit(
         if number and strength == 0:
             return None
         W = functional.clamp(weights["W"], *weight_range, ops=ops)
-        return strength * functional.sparsity_penalty(W, ops=ops)
+        # ops.multiply, not *: TensorFlow's * refuses a float32 strength times the penalty of a float64
+        # or bfloat16 layer; keras.ops promotes the two as PyTorch and JAX do
+        return ops.multiply(strength, functional.sparsity_penalty(W, ops=ops))
 
     return Unit(
         name=name,
         formula_text=formula_text,
+        paper=MADSEN_2020,
         options=(
             Option("lambda_sparse", schedule.lambda_sparse, _or_default(schedule.lambda_sparse, non_negative_float)),
             Option("lambda_start", schedule.lambda_start, _or_default(schedule.lambda_start, non_negative_int)),
@@ -249,7 +259,8 @@ def _inalu_penalty(weights: Weights, step: Any, options: Options, ops: Any) -> A
         active = 1.0
     else:
         active = ops.where(ops.greater(step, options["regularization_start"]), 1.0, 0.0)
-    return active * functional.inalu_penalty([weights[n] for n in _INALU_WEIGHTS], options["threshold"], ops=ops)
+    penalty = functional.inalu_penalty([weights[n] for n in _INALU_WEIGHTS], options["threshold"], ops=ops)
+    return ops.multiply(active, penalty)  # not *: as the NAU's, for weights of another float dtype than `active`
 
 
 def _npu(imaginary: bool) -> Unit:
@@ -268,6 +279,7 @@ def _npu(imaginary: bool) -> Unit:
     return Unit(
         name="npu" if imaginary else "realnpu",
         formula_text=text,
+        paper=HEIM_2020,
         options=(EPS, Option("l1", 0.0, non_negative_float)),
         weights=lambda options: (
             Weight("W_re", Init("glorot_uniform")),
@@ -285,6 +297,7 @@ def _npu(imaginary: bool) -> Unit:
 
 NAC = Unit(
     name="nac",
+    paper=TRASK_2018,
     formula_text="a = x W, W = tanh(Ŵ) ⊙ σ(M̂)",
     options=(NAC_INIT,),
     weights=_nac_pair,
@@ -294,6 +307,7 @@ NAC = Unit(
 
 NAC_MUL = Unit(
     name="nac_mul",
+    paper=TRASK_2018,
     formula_text="NAC•: m = exp(log(\\|x\\| + eps) W), W as NAC",
     options=(EPS, NAC_INIT),
     weights=_nac_pair,
@@ -303,6 +317,7 @@ NAC_MUL = Unit(
 
 NALU = Unit(
     name="nalu",
+    paper=TRASK_2018,
     formula_text='y = g ⊙ a + (1 − g) ⊙ exp(log(\\|x\\| + eps) W), g = σ(x G) (`gate="independent"`: g = σ(G))',
     options=(
         EPS,
@@ -336,6 +351,7 @@ NMU = _sparse_unit(
 
 INALU = Unit(
     name="inalu",
+    paper=SCHLOR_2020,
     formula_text=(
         "y = g ⊙ x W_a + (1 − g) ⊙ exp(min(log(max(\\|x\\|, eps)) W_m, ω)) ⊙ "
         "∏ᵢ (sign(xᵢ) \\|W_m\\| + 1 − \\|W_m\\|), g = σ(G)"
@@ -378,7 +394,7 @@ DEFINITIONS: dict[str, Unit] = {unit.name: unit for unit in (NAC, NAC_MUL, NALU,
 class Recurrence:
     """A unit used as a recurrent cell, framework-free: h_0 = ``initial_state`` in every one of the
     ``hidden_size`` features, h_t = unit([h_{t-1}, z_t]) for a unit of ``hidden_size + input_size``
-    inputs and ``hidden_size`` outputs (:func:`nalm.functional.recur`). ``nalm.torch.Recurrent`` and
+    inputs and ``hidden_size`` outputs ([`nalm.functional.recur`][nalm.functional.recur]). ``nalm.torch.Recurrent`` and
     ``nalm.keras.Recurrent`` read it. The identity of the fold is the usual ``initial_state``: 0 for
     sums (NAU, NAC), 1 for products (NMU, NAC•).
     """

@@ -3,9 +3,9 @@
 
 Keras picks its backend when it is first imported, from ``KERAS_BACKEND`` or ``~/.keras/keras.json``
 (TensorFlow when neither says otherwise). nalm needs no TensorFlow: run with
-``KERAS_BACKEND=torch`` or ``KERAS_BACKEND=jax``.
+``KERAS_BACKEND=torch`` or ``KERAS_BACKEND=jax`` (the layers run on TensorFlow too, where installed).
 
-``UNITS`` maps each registered name to its layer class, with the same names as ``nalm.torch``::
+``UNITS`` maps each registered name to its layer class, with the same names as ``nalm.torch``:
 
     from nalm.keras import UNITS
     layer = UNITS.get("nalu")(units=2)

@@ -1,8 +1,8 @@
 """What every Keras unit shares: argument checks, weights in build(), shapes, masking, config, stacking.
 
-The units themselves are in :mod:`nalm.keras.nalu` (NAC, NALU), :mod:`nalm.keras.nau` (NAU, NMU),
-:mod:`nalm.keras.inalu` (iNALU) and :mod:`nalm.keras.npu` (NPU, RealNPU); their formulas are in
-:mod:`nalm.functional`.
+The units themselves are in [`nalm.keras.nalu`][nalm.keras.nalu] (NAC, NALU), [`nalm.keras.nau`][nalm.keras.nau] (NAU, NMU),
+[`nalm.keras.inalu`][nalm.keras.inalu] (iNALU) and [`nalm.keras.npu`][nalm.keras.npu] (NPU, RealNPU); their formulas are in
+[`nalm.functional`][nalm.functional].
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from nalm.units import Init, Unit
 from nalm.validation import layer_sizes, positive_int
 
 UNITS: Registry[type[ArithmeticLayer]] = Registry("keras")
-"""Every Keras unit by name: ``UNITS.get("nalu")`` is :class:`nalm.keras.NALU`."""
+"""Every Keras unit by name: ``UNITS.get("nalu")`` is [`nalm.keras.NALU`][nalm.keras.nalu.NALU]."""
 
 
 @keras.saving.register_keras_serializable(package="nalm")
@@ -27,7 +27,7 @@ class Clamp(keras.constraints.Constraint):
     """Clips a weight into [low, high]: a unit's range for a weight (NAU/NMU's W, the NPU's g).
 
     Keras optimizers apply a weight's constraint after every step, so ``model.fit`` keeps the
-    weight in range as the papers do; :meth:`ArithmeticLayer.apply_constraints` applies it by hand.
+    weight in range as the papers do; [`ArithmeticLayer.apply_constraints`][nalm.keras.base.ArithmeticLayer.apply_constraints] applies it by hand.
     """
 
     def __init__(self, low: float, high: float) -> None:
@@ -65,14 +65,14 @@ class NAUUniform(_FanUniform):
 
 @keras.saving.register_keras_serializable(package="nalm")
 class NACUniform(_FanUniform):
-    """NAC's "glorot_w" initialization of W_hat and M_hat: U[-r, r], r = :func:`nalm.functional.nac_init_limit`
+    """NAC's "glorot_w" initialization of W_hat and M_hat: U[-r, r], r = [`nalm.functional.nac_init_limit`][nalm.functional.nac_init_limit]
     (W = tanh(W_hat) sigmoid(M_hat) then has variance 2 / max(fan_in + fan_out, 5))."""
 
     limit = staticmethod(functional.nac_init_limit)
 
 
 def keras_initializer(init: Init) -> Any:
-    """The Keras initializer of a definition's :class:`nalm.units.Init` (He: over the fan-in, ReLU gain)."""
+    """The Keras initializer of a definition's [`nalm.units.Init`][nalm.units.Init] (He: over the fan-in, ReLU gain)."""
     if init.kind == "kaiming_normal":
         return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
     if init.kind == "kaiming_uniform":
@@ -141,7 +141,7 @@ class WeightOption:
 class ArithmeticLayer(keras.layers.Layer):
     """Base class of the Keras units: maps (..., input_dim) to (..., units), usable like Dense.
 
-    A subclass names its framework-free definition (``definition``, a :class:`nalm.units.Unit`),
+    A subclass names its framework-free definition (``definition``, a [`nalm.units.Unit`][nalm.units.Unit]),
     and the layer reads everything from it: the unit's options (keyword arguments, checked, each
     an attribute), its weights (``build`` creates each as an attribute of its PyTorch name,
     (input_dim, units) or a vector), their initialization, the formula (applied with
@@ -163,7 +163,7 @@ class ArithmeticLayer(keras.layers.Layer):
 
     Inputs have rank >= 2 with features on the last axis; a wrong feature size is rejected by the
     input spec. A mask on the input passes through unchanged. A training loop treats all units
-    alike through :meth:`regularization_loss` and :meth:`apply_constraints`, as in ``nalm.torch``.
+    alike through `regularization_loss` and `apply_constraints`, as in ``nalm.torch``.
 
     Penalties under ``model.fit``: a unit whose paper adds a penalty (``penalized``: NAU, NMU,
     iNALU, NPU) counts its training steps in the non-trainable weight ``step`` (int32, saved with
@@ -174,14 +174,14 @@ class ArithmeticLayer(keras.layers.Layer):
     step t, as in ``nalm.torch`` loops, and a loaded model goes on from its saved step. A model
     that calls a layer more than once per training step counts each call.
 
-    Subclasses write their formula in :meth:`compute`.
+    Subclasses write their formula in `compute`.
     """
 
     unit_name: ClassVar[str]
     definition: ClassVar[Unit]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A subclass that names a definition is registered in :data:`UNITS` under its name."""
+        """A subclass that names a definition is registered in [`UNITS`][nalm.keras.base.UNITS] under its name."""
         super().__init_subclass__(**kwargs)
         if "definition" in cls.__dict__:
             UNITS.register(cls.definition.name)(cls)
@@ -304,7 +304,10 @@ class ArithmeticLayer(keras.layers.Layer):
         """With ``training`` (and a penalty): add 1 to ``step`` and that step's penalty to the losses."""
         if training and self.penalized:
             self.step.assign(self.step + 1)
-            self.add_loss(self.regularization_loss(keras.ops.cast(self.step, "float32")))  # exact to 2^24 steps
+            penalty = self.regularization_loss(keras.ops.cast(self.step, "float32"))  # exact to 2^24 steps
+            # In the dtype of the compiled loss (floatx), which Keras adds it to: TensorFlow refuses
+            # to sum a float64 or bfloat16 penalty (a layer of that dtype) with a float32 loss.
+            self.add_loss(keras.ops.cast(penalty, keras.backend.floatx()))
 
     def compute(self, inputs: Any) -> Any:
         """The unit's formula: (..., input_dim) -> (..., units)."""
@@ -317,7 +320,7 @@ class ArithmeticLayer(keras.layers.Layer):
     def tensor(self, name: str) -> Any:
         """Weight ``name`` as a backend tensor (the stateless value inside ``stateless_call``).
 
-        The clamps of :func:`nalm.functional.clamp` need it: on JAX, ``keras.ops.where`` does not
+        The clamps of [`nalm.functional.clamp`][nalm.functional.clamp] need it: on JAX, ``keras.ops.where`` does not
         take Keras variables.
         """
         return keras.ops.convert_to_tensor(getattr(self, name))

@@ -5,8 +5,8 @@ Artificial Intelligence 3:71, 2020, arXiv 2003.07629.
 
     y = g * x W_a + (1 - g) * exp(min(log(max(|x|, eps)) W_m, omega)) * prod_i (sign(x_i) |W_m,io| + 1 - |W_m,io|)
 
-The formula lives in :func:`nalm.functional.inalu` and is applied with ``keras.ops``; the
-weights are named and laid out as in :mod:`nalm.torch.inalu`.
+The formula lives in [`nalm.functional.inalu`][nalm.functional.inalu] and is applied with ``keras.ops``; the
+weights are named and laid out as in [`nalm.torch.inalu`][nalm.torch.inalu].
 
 Shapes: input (..., input_dim), output (..., units).
 """
@@ -32,8 +32,8 @@ class INALU(ArithmeticLayer):
     g = sigmoid(x G), G (input_dim, units). Initialization (the authors' code): W_hat ~ N(0.88, 0.2),
     M_hat ~ N(0.5, 0.2), G ~ N(0, 0.2). ``regularization_loss(step)``, zero up to
     ``regularization_start``: sum over the weights w of mean(max(min(-w, w) + t, 0)) / t,
-    t = ``threshold``. Everything as :class:`nalm.torch.INALU`; the other keyword arguments are
-    those of :class:`nalm.keras.ArithmeticLayer`.
+    t = ``threshold``. Everything as [`nalm.torch.INALU`][nalm.torch.inalu.INALU]; the other keyword arguments are
+    those of [`nalm.keras.ArithmeticLayer`][nalm.keras.base.ArithmeticLayer].
 
     Shapes: input (..., input_dim), output (..., units).
     """

@@ -6,8 +6,8 @@ Paper: Heim, Pevný, Šmídl, "Neural Power Units", NeurIPS 2020, arXiv 2006.016
     NPU:      z = exp(log(r) W_re - k W_im) * cos(log(r) W_im + k W_re)
     RealNPU:  z = exp(log(r) W_re) * cos(k W_re)
 
-The formula lives in :func:`nalm.functional.npu` and is applied with ``keras.ops``; the weights
-are named and laid out as in :mod:`nalm.torch.npu`: W_re, W_im (input_dim, units), g (input_dim,).
+The formula lives in [`nalm.functional.npu`][nalm.functional.npu] and is applied with ``keras.ops``; the weights
+are named and laid out as in [`nalm.torch.npu`][nalm.torch.npu]: W_re, W_im (input_dim, units), g (input_dim,).
 
 Shapes: input (..., input_dim), output (..., units).
 """
@@ -29,10 +29,10 @@ class NPU(ArithmeticLayer):
 
     The real part of prod_i x_i^(W_re + i W_im) for relevant inputs (g = 1): products, quotients
     and powers of inputs of any sign; an irrelevant input (g = 0) contributes 1. g is clamped to
-    [0, 1] in every call and in place by :meth:`apply_constraints`. Initialization (the paper):
+    [0, 1] in every call and in place by `apply_constraints`. Initialization (the paper):
     W_re Glorot uniform, W_im = 0, g = 1/2. ``regularization_loss(step)`` = ``l1`` times the L1
-    norm of every weight (off by default). Everything as :class:`nalm.torch.NPU`; the other
-    keyword arguments are those of :class:`nalm.keras.ArithmeticLayer`.
+    norm of every weight (off by default). Everything as [`nalm.torch.NPU`][nalm.torch.npu.NPU]; the other
+    keyword arguments are those of [`nalm.keras.ArithmeticLayer`][nalm.keras.base.ArithmeticLayer].
 
     Shapes: input (..., input_dim), output (..., units).
     """
@@ -43,7 +43,7 @@ class NPU(ArithmeticLayer):
 @keras.saving.register_keras_serializable(package="nalm")
 class RealNPU(NPU):
     """The NPU without imaginary weights (Heim, Pevný & Šmídl, "Neural Power Units", 2020,
-    arXiv 2006.01681): z = exp(log(r) W_re) * cos(k W_re), r and k as :class:`NPU`.
+    arXiv 2006.01681): z = exp(log(r) W_re) * cos(k W_re), r and k as [`NPU`][nalm.keras.npu.NPU].
 
     Shapes: input (..., input_dim), output (..., units).
     """

@@ -13,7 +13,7 @@ from nalm.units import DEFINITIONS, Recurrence
 
 @keras.saving.register_keras_serializable(package="nalm")
 class Recurrent(keras.layers.Layer):
-    """The registered unit ``unit`` as a recurrent cell (:class:`nalm.units.Recurrence`), as ``nalm.torch.Recurrent``.
+    """The registered unit ``unit`` as a recurrent cell ([`nalm.units.Recurrence`][nalm.units.Recurrence]), as ``nalm.torch.Recurrent``.
 
     h_0 = ``initial_state`` (every feature), h_t = cell([h_{t-1}, z_t]), where ``cell`` is the
     unit's layer with ``hidden_size`` units on hidden_size + features inputs, built with the unit's
@@ -22,7 +22,7 @@ class Recurrent(keras.layers.Layer):
 
     Under ``model.fit`` (``training=True``) a penalized cell (NAU, NMU, iNALU, NPU) counts one
     training step per call of this layer, not one per time step, and adds that step's penalty
-    once. Example, a running product::
+    once. Example, a running product:
 
         multiplier = Recurrent("nmu", initial_state=1.0)  # hidden_size=1
         multiplier.build((None, None, 1))

@@ -3,7 +3,7 @@
 The units: ``NAC``, ``NALU`` (Trask et al. 2018), ``NACMul`` (NAC*), ``NAU``, ``NMU`` (Madsen & Johansen 2020),
 ``INALU`` (Schlör et al. 2020), ``NPU``, ``RealNPU`` (Heim et al. 2020); ``Recurrent`` makes any of
 them a recurrent cell. ``UNITS`` maps each
-registered name to its module class::
+registered name to its module class:
 
     from nalm.torch import UNITS
     layer = UNITS.get("nalu")(in_features=4, out_features=2)

@@ -12,7 +12,7 @@ from nalm.units import Init, Unit
 from nalm.validation import layer_sizes, positive_int
 
 UNITS: Registry[type[ArithmeticUnit]] = Registry("torch")
-"""Every PyTorch unit by name: ``UNITS.get("nalu")`` is :class:`nalm.torch.NALU`."""
+"""Every PyTorch unit by name: ``UNITS.get("nalu")`` is [`nalm.torch.NALU`][nalm.torch.nalu.NALU]."""
 
 
 class ArithmeticUnit(nn.Module):
@@ -20,10 +20,10 @@ class ArithmeticUnit(nn.Module):
 
     Subclasses create their parameters in ``__init__``, initialize them in
     ``reset_parameters()`` and compute their formula from the parameters in every ``forward``.
-    A training loop treats all units alike through :meth:`regularization_loss` and
-    :meth:`apply_constraints`.
+    A training loop treats all units alike through `regularization_loss` and
+    `apply_constraints`.
 
-    Input dtypes (:meth:`check_input`, the same rule for every unit): a floating input must have
+    Input dtypes (`check_input`, the same rule for every unit): a floating input must have
     the dtype of the unit's parameters; any other float dtype raises TypeError naming both (call
     ``.to(dtype)`` on the unit, or cast the input). Under ``torch.autocast`` for the input's
     device, float32, float16 and bfloat16 inputs and weights may differ: autocast picks each
@@ -113,18 +113,18 @@ def initialize(weight: torch.Tensor, init: Init, fan_in: int, fan_out: int) -> N
 
 
 class DefinedUnit(ArithmeticUnit):
-    """A unit read from its framework-free definition (:class:`nalm.units.Unit`), ``definition``.
+    """A unit read from its framework-free definition ([`nalm.units.Unit`][nalm.units.Unit]), ``definition``.
 
     ``__init__(in_features, out_features, **options)`` checks the options (keyword only, each an
     attribute afterwards, with the definition's derived attributes), creates the weights as
     parameters of their names and draws them; ``forward`` applies the formula with ``ops=torch``;
-    :meth:`regularization_loss` is the definition's penalty and :meth:`apply_constraints` its clamps.
+    `regularization_loss` is the definition's penalty and `apply_constraints` its clamps.
     """
 
     definition: ClassVar[Unit]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A subclass that names a definition is registered in :data:`UNITS` under its name."""
+        """A subclass that names a definition is registered in [`UNITS`][nalm.torch.base.UNITS] under its name."""
         super().__init_subclass__(**kwargs)
         if "definition" in cls.__dict__:
             UNITS.register(cls.definition.name)(cls)
@@ -199,8 +199,8 @@ def _format_option(name: str, value: Any) -> str:
 
 
 class StackedUnit(Protocol):
-    """What :class:`UnitStack` reads from its units: an :class:`ArithmeticUnit`'s sizes and
-    training hooks (:class:`nalm.torch.Recurrent` has the hooks, not the sizes)."""
+    """What [`UnitStack`][nalm.torch.base.UnitStack] reads from its units: an [`ArithmeticUnit`][nalm.torch.base.ArithmeticUnit]'s sizes and
+    training hooks ([`nalm.torch.Recurrent`][nalm.torch.recurrent.Recurrent] has the hooks, not the sizes)."""
 
     in_features: int
     out_features: int

@@ -27,7 +27,7 @@ class ArithmeticHead(nn.Module):
     given when the head was built, and features of any other shape raise a ValueError.
     ``normalize="layer"`` rescales each image's flattened features to zero mean and unit variance
     (``nn.LayerNorm`` without parameters) before the units, whatever scale the backbone outputs;
-    it also divides out each image's overall feature scale. Build it with :func:`build_head`.
+    it also divides out each image's overall feature scale. Build it with [`build_head`][nalm.torch.head.build_head].
 
     Training: add ``regularization_loss(step)`` (step counted from 1) to the loss and call
     ``apply_constraints()`` after each optimizer step, as for any unit; NAU and NMU heads need both
@@ -124,7 +124,7 @@ def build_head(
         unit_options: passed to every unit, e.g. ``eps=1e-8``.
 
     Returns:
-        An :class:`ArithmeticHead` mapping images to (N, num_outputs).
+        An [`ArithmeticHead`][nalm.torch.head.ArithmeticHead] mapping images to (N, num_outputs).
     """
     if not isinstance(backbone, nn.Module):
         raise TypeError(f"backbone must be a torch.nn.Module, got {type(backbone).__name__}")

@@ -2,7 +2,7 @@
 
 Paper: Schlör, Ring, Hotho, "iNALU: Improved Neural Arithmetic Logic Unit", Frontiers in
 Artificial Intelligence 3:71, 2020, arXiv 2003.07629. The formula lives in
-:func:`nalm.functional.inalu`; the module holds the parameters, laid out (in_features, out_features).
+[`nalm.functional.inalu`][nalm.functional.inalu]; the module holds the parameters, laid out (in_features, out_features).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class INALU(DefinedUnit):
     sum over all weights w of mean(max(min(-w, w) + t, 0)) / t with t = ``threshold``: it drives
     every raw weight away from 0, to where tanh and sigmoid saturate. (The paper also waits for
     the training loss to drop below 1; a loop can add the penalty only then.) For runs that get
-    stuck, see :func:`reinitialize_if_stuck`.
+    stuck, see [`reinitialize_if_stuck`][nalm.torch.inalu.reinitialize_if_stuck].
 
     Shapes: input (..., in_features), output (..., out_features).
     """
@@ -49,7 +49,7 @@ class INALU(DefinedUnit):
 def reinitialize_if_stuck(model: nn.Module, losses: Sequence[float], *, threshold: float = 1.0) -> bool:
     """iNALU's restart rule: if training has stalled, draw ``model``'s weights again.
 
-    Stalled (:func:`nalm.functional.inalu_stalled`): the mean of the older half of ``losses`` is
+    Stalled ([`nalm.functional.inalu_stalled`][nalm.functional.inalu_stalled]): the mean of the older half of ``losses`` is
     no higher than the newer half's mean plus its standard deviation, and the newer half's mean is
     above ``threshold``. Then every submodule of ``model`` with a ``reset_parameters`` method
     (every unit) is reinitialized and True is returned; the caller should clear its loss

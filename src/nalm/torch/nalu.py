@@ -1,9 +1,9 @@
 """NAC and NALU as PyTorch modules.
 
 Paper: Trask, Hill, Reed, Rae, Dyer, Blunsom, "Neural Arithmetic Logic Units", NeurIPS 2018,
-arXiv 1808.00508. The formulas live in :mod:`nalm.functional`; these modules hold the
+arXiv 1808.00508. The formulas live in [`nalm.functional`][nalm.functional]; these modules hold the
 parameters, laid out (in_features, out_features) so that the output is ``x @ W``; options,
-weights, initialization and formula are each unit's definition in :mod:`nalm.units`.
+weights, initialization and formula are each unit's definition in [`nalm.units`][nalm.units].
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class NAC(DefinedUnit):
     W is pushed towards {-1, 0, 1}, so the unit adds and subtracts inputs without scaling them.
     W_hat and M_hat are (in_features, out_features), Kaiming normal initialized; ``init="glorot_w"``
     draws them from U[-r, r] so that W has Glorot's variance (the published NAC+,
-    :func:`nalm.functional.nac_init_limit`).
+    [`nalm.functional.nac_init_limit`][nalm.functional.nac_init_limit]).
 
     Shapes: input (..., in_features), output (..., out_features).
     """
@@ -44,7 +44,7 @@ class NACMul(NAC):
         m = exp(log(|x| + eps) W),  W = tanh(W_hat) * sigmoid(M_hat), no bias
 
     NALU's multiplicative path alone: multiplies (W = 1) and divides (W = -1) the magnitudes of
-    the inputs; the sign of x is lost. Weights and initialization as :class:`NAC`. Numerics as
+    the inputs; the sign of x is lost. Weights and initialization as [`NAC`][nalm.torch.nalu.NAC]. Numerics as
     NALU's path: finite at x = 0 while the weights on zeros are moderate, inf once the exponent
     passes the dtype's limit (88.7 in float32).
 
@@ -66,7 +66,7 @@ class NALU(DefinedUnit):
     with W = tanh(W_hat) * sigmoid(M_hat). ``shared_weights=True`` (the paper) uses W_m = W;
     ``False`` gives the multiplicative path its own pair ``W_hat_mul``, ``M_hat_mul``. All weights
     are (in_features, out_features), Kaiming uniform initialized; ``init="glorot_w"`` draws the
-    NAC weights as :class:`NAC` does then and G Glorot uniform (the published NALU). No bias.
+    NAC weights as [`NAC`][nalm.torch.nalu.NAC] does then and G Glorot uniform (the published NALU). No bias.
 
     ``gate="input"`` is the paper's gate; ``gate="independent"`` is the cheap variant later work
     uses (e.g. iNALU, arXiv 2003.07629): g = sigmoid(G) with G a vector (out_features,), one

@@ -1,8 +1,8 @@
 """NAU and NMU as PyTorch modules.
 
 Paper: Madsen, Johansen, "Neural Arithmetic Units", ICLR 2020, arXiv 2001.05016. The formulas
-live in :mod:`nalm.functional`; each module holds one weight W, (in_features, out_features),
-clamped to its range in every forward pass and, by :meth:`apply_constraints`, in place after every
+live in [`nalm.functional`][nalm.functional]; each module holds one weight W, (in_features, out_features),
+clamped to its range in every forward pass and, by `apply_constraints`, in place after every
 optimizer step (the paper clamps W each iteration).
 """
 
@@ -17,7 +17,7 @@ from nalm.torch.base import DefinedUnit
 class SparseArithmeticUnit(DefinedUnit):
     """What NAU and NMU share: one weight W clamped to ``weight_range``, and the paper's sparsity
     penalty lambda(t) * mean(min(|W|, |1 - |W||)) on the schedule ``schedule``
-    (:class:`nalm.functional.SparsitySchedule`; options ``lambda_sparse``, ``lambda_start``,
+    ([`nalm.functional.SparsitySchedule`][nalm.functional.SparsitySchedule]; options ``lambda_sparse``, ``lambda_start``,
     ``lambda_end``, None taking the paper's value)."""
 
     @property
@@ -54,7 +54,7 @@ class NMU(SparseArithmeticUnit):
 
     Multiplies the inputs with W = 1 (W = 0 contributes the neutral 1), exactly, for inputs of
     any sign, zero included: there is no logarithm. It cannot divide. W starts U[0.25, 0.75].
-    Sparsity penalty as in :class:`NAU`, with the paper's NMU schedule by default: 10, from
+    Sparsity penalty as in [`NAU`][nalm.torch.nau.NAU], with the paper's NMU schedule by default: 10, from
     step 1,000,000 to 2,000,000.
 
     Shapes: input (..., in_features), output (..., out_features).

@@ -1,7 +1,7 @@
 """NPU and RealNPU as PyTorch modules.
 
 Paper: Heim, Pevný, Šmídl, "Neural Power Units", NeurIPS 2020, arXiv 2006.01681. The formula
-lives in :func:`nalm.functional.npu`; the modules hold the parameters: weights
+lives in [`nalm.functional.npu`][nalm.functional.npu]; the modules hold the parameters: weights
 (in_features, out_features) and the relevance gate g, (in_features,).
 """
 
@@ -26,7 +26,7 @@ class NPU(DefinedUnit):
     it overflows to inf once the exponent passes the dtype's limit, 88.7 in float32, and there
     is no cap: the unit is a power function, so huge inputs overflow too). An irrelevant input
     (g = 0) contributes the neutral 1. g is clamped to [0, 1] in every forward pass and in place
-    by :meth:`apply_constraints`.
+    by `apply_constraints`.
 
     Initialization (the paper): W_re Glorot uniform, W_im = 0, g = 1/2.
     ``regularization_loss(step)`` = ``l1`` * (sum |W_re| + sum |W_im| + sum |g|), the paper's L1
@@ -44,7 +44,7 @@ class RealNPU(NPU):
 
         r = g (|x| + eps) + (1 - g),   k = g pi [x < 0],   z = exp(log(r) W) * cos(k W)
 
-    with W = ``W_re``. Products, quotients and powers of inputs of any sign, as :class:`NPU`.
+    with W = ``W_re``. Products, quotients and powers of inputs of any sign, as [`NPU`][nalm.torch.npu.NPU].
 
     Shapes: input (..., in_features), output (..., out_features).
     """

@@ -13,14 +13,14 @@ from nalm.units import Recurrence
 
 
 class Recurrent(nn.Module):
-    """The registered unit ``unit`` as a recurrent cell (:class:`nalm.units.Recurrence`).
+    """The registered unit ``unit`` as a recurrent cell ([`nalm.units.Recurrence`][nalm.units.Recurrence]).
 
     h_0 = ``initial_state`` (every feature), h_t = cell([h_{t-1}, z_t]), where ``cell`` is the unit
     with in_features = hidden_size + input_size and out_features = hidden_size, built with
     ``options``. Inputs z (..., T, input_size), any T >= 1 and any leading axes; the output is
     h_T (..., hidden_size), or (..., T, hidden_size) with ``return_sequences``.
 
-    Example: a running sum and a running product::
+    Example: a running sum and a running product:
 
         adder = Recurrent("nau", input_size=1)               # h_0 = 0
         multiplier = Recurrent("nmu", input_size=1, initial_state=1.0)
@@ -30,7 +30,7 @@ class Recurrent(nn.Module):
         z = torch.tensor([[[2.0], [3.0], [4.0]]])            # (batch 1, T 3, 1 feature)
         adder(z), multiplier(z)                              # tensor([[9.]]), tensor([[24.]])
 
-    The training hooks are the cell's: :meth:`regularization_loss` and :meth:`apply_constraints`.
+    The training hooks are the cell's: `regularization_loss` and `apply_constraints`.
     The fold is a Python loop over T: ``torch.compile`` of this module specializes on T (a graph,
     and a compilation, per length); compile ``model.cell`` instead for sequences of many lengths.
     """

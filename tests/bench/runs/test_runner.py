@@ -322,7 +322,7 @@ def test_report_without_matplotlib_says_how_to_install_it(tiny_results, tmp_path
     with pytest.raises(SystemExit) as exit_info:
         main(["report", str(path), "--out", str(tmp_path)])
     assert exit_info.value.code == 1
-    assert "pip install matplotlib" in capsys.readouterr().err
+    assert "pip install 'nalm[report]'" in capsys.readouterr().err
 
 
 def test_the_union_range_pair_runs_and_round_trips_through_the_results_file(tmp_path):

@@ -40,7 +40,7 @@ class Summary:
 
     @property
     def sparsity_error(self) -> float | None:
-        """The mean of :attr:`sparsity_errors` (None without any)."""
+        """The mean of `sparsity_errors` (None without any)."""
         return _mean(list(self.sparsity_errors))
 
 
@@ -55,7 +55,7 @@ def _median_error(values: Iterable[float]) -> float:
 
 
 def summarize(rows: Iterable[Row]) -> list[Summary]:
-    """One :class:`Summary` per configuration in ``rows``, in the order they first appear."""
+    """One [`Summary`][nalm.bench.analysis.aggregate.Summary] per configuration in ``rows``, in the order they first appear."""
     groups: dict[Configuration, list[Row]] = {}
     for row in rows:
         configuration = configuration_of(row)
@@ -94,7 +94,7 @@ this (float32 resolves 6e-8 near 1)."""
 class SequenceSummary:
     """One configuration's runs at each test length: the success bound of its operation's
     baseline, successes (test MSE below it) with a 95% Wilson interval, and the median test MSE;
-    and how many runs' cells carry their state exactly (:data:`EXACT_RECURRENCE`; None for the LSTM)."""
+    and how many runs' cells carry their state exactly ([`EXACT_RECURRENCE`][nalm.bench.analysis.aggregate.EXACT_RECURRENCE]; None for the LSTM)."""
 
     configuration: SequenceConfiguration
     lengths: tuple[int, ...]
@@ -108,7 +108,7 @@ class SequenceSummary:
 
 
 def summarize_sequences(rows: Iterable[Row]) -> list[SequenceSummary]:
-    """One :class:`SequenceSummary` per digit configuration in ``rows``, in the order they first
+    """One [`SequenceSummary`][nalm.bench.analysis.aggregate.SequenceSummary] per digit configuration in ``rows``, in the order they first
     appear; without 2 baseline runs of its operation whose MSEs are all finite, its bounds and
     successes are None."""
     groups: dict[SequenceConfiguration, list[Row]] = {}

@@ -4,7 +4,7 @@ Source: Madsen and Johansen, "Neural Arithmetic Units", ICLR 2020 (arXiv 2001.05
 the appendix table comparing every model on every operation, 100 seeds per cell, 5e6 steps, the
 madsen2020 preset's task and protocol. Each cell: the success rate with its 95% Wilson interval,
 the solved-at median and mean, and the sparsity error of the solved seeds as their analysis
-summarizes it (:func:`published_sparsity_estimate`; "-" where no seed solved the task).
+summarizes it ([`published_sparsity_estimate`][nalm.bench.analysis.published.published_sparsity_estimate]; "-" where no seed solved the task).
 """
 
 from __future__ import annotations
@@ -134,9 +134,9 @@ def published_sparsity_estimate(errors: Sequence[float]) -> float | None:
 
     Madsen and Johansen's analysis fits x_i ~ Beta(2 mu v, (1 - 2 mu) v) by maximum likelihood (a
     beta on [0, 1] whose mean is 2 mu), x clipped to [1e-16, 1/2 - 1e-16], and reports mu: about
-    half the plain mean of the x_i. Here that maximum is :func:`beta_fit`'s (alpha, beta), and mu =
+    half the plain mean of the x_i. Here that maximum is [`beta_fit`][nalm.bench.analysis.statistics.beta_fit]'s (alpha, beta), and mu =
     alpha / (2 (alpha + beta)). Their optimizer starts at mu = mean(x) and takes its gradients by
-    finite differences of step :data:`PUBLISHED_FIT_STEP`; below a mean of that size those cross
+    finite differences of step [`PUBLISHED_FIT_STEP`][nalm.bench.analysis.published.PUBLISHED_FIT_STEP]; below a mean of that size those cross
     the bound mu = 0 and it stays at its start (a replay of that optimizer does; R itself was not
     run). So, as theirs, the result is the plain mean where the mean is below 1e-3, where there are
     fewer than two errors, where they do not vary (standard deviation <= 1e-10), and where the fit
@@ -158,7 +158,7 @@ def published_sparsity_estimate(errors: Sequence[float]) -> float | None:
 @dataclass(frozen=True)
 class Comparison:
     """Our summary of one configuration beside its published cell. ``other_definition`` is the
-    model definition our rows ran where it is not the published model's (:data:`MODELS`), else None."""
+    model definition our rows ran where it is not the published model's ([`MODELS`][nalm.bench.analysis.published.MODELS]), else None."""
 
     ours: Summary
     published: PublishedCell
@@ -168,7 +168,7 @@ class Comparison:
     @property
     def sparsity_error(self) -> float | None:
         """Our solved seeds' sparsity errors summarized as the published ones
-        (:func:`published_sparsity_estimate`)."""
+        ([`published_sparsity_estimate`][nalm.bench.analysis.published.published_sparsity_estimate])."""
         return published_sparsity_estimate(self.ours.sparsity_errors)
 
     @property

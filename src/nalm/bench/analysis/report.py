@@ -58,13 +58,18 @@ def markdown_table(summaries: list[Summary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def models_section(rows: list[Row]) -> str:
-    """The models of ``rows`` as they were defined when they ran: layers and sparsity schedule."""
+def model_lines(rows: list[Row]) -> str:
+    """The models of ``rows`` as they were defined when they ran (layers and sparsity schedule), a
+    Markdown list item each."""
     definitions: dict[str, set[str]] = {}
     for row in rows:
         definitions.setdefault(row["model"], set()).add(row.get("model_definition") or "not recorded")
-    lines = [f"- {model}: {'; '.join(sorted(texts))}" for model, texts in definitions.items()]
-    return "\n## Models\n\n" + "\n".join(lines) + "\n"
+    return "".join(f"- {model}: {'; '.join(sorted(texts))}\n" for model, texts in definitions.items())
+
+
+def models_section(rows: list[Row]) -> str:
+    """The report's section of [`model_lines`][nalm.bench.analysis.report.model_lines]."""
+    return "\n## Models\n\n" + model_lines(rows)
 
 
 COMPARISON_COLUMNS = (
@@ -76,8 +81,8 @@ COMPARISON_COLUMNS = (
     "solved at, mean",
     "sparsity error",
 )
-"""The columns of :func:`comparison_cells`; the last three read "ours / published", the sparsity
-error of both summarized as the published one (:func:`nalm.bench.analysis.published.published_sparsity_estimate`)."""
+"""The columns of [`comparison_cells`][nalm.bench.analysis.report.comparison_cells]; the last three read "ours / published", the sparsity
+error of both summarized as the published one ([`nalm.bench.analysis.published.published_sparsity_estimate`][nalm.bench.analysis.published.published_sparsity_estimate])."""
 
 
 def _pair(ours: float | None, published: float | None, spec: str) -> str:
@@ -87,7 +92,7 @@ def _pair(ours: float | None, published: float | None, spec: str) -> str:
 
 
 def comparison_cells(comparison: Comparison, with_ranges: bool) -> tuple[str, ...]:
-    """One configuration beside its published cell, as text (columns :data:`COMPARISON_COLUMNS`)."""
+    """One configuration beside its published cell, as text (columns [`COMPARISON_COLUMNS`][nalm.bench.analysis.report.COMPARISON_COLUMNS])."""
     ours, published = comparison.ours, comparison.published
     low, high = published.interval
     return (
@@ -102,7 +107,7 @@ def comparison_cells(comparison: Comparison, with_ranges: bool) -> tuple[str, ..
 
 
 def comparison_table(comparisons: list[Comparison]) -> str:
-    """The Markdown table of :func:`comparison_cells`, one row per compared configuration."""
+    """The Markdown table of [`comparison_cells`][nalm.bench.analysis.report.comparison_cells], one row per compared configuration."""
     with_ranges = several_ranges([c.ours for c in comparisons])
     lines = [f"| {' | '.join(COMPARISON_COLUMNS)} |", "|---" * len(COMPARISON_COLUMNS) + "|"]
     lines += [f"| {' | '.join(comparison_cells(c, with_ranges))} |" for c in comparisons]
@@ -156,13 +161,15 @@ def _pyplot() -> ModuleType:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise MissingDependencyError("nalm report draws its figures with matplotlib: pip install matplotlib") from None
+        raise MissingDependencyError(
+            "nalm report draws its figures with matplotlib: pip install 'nalm[report]'"
+        ) from None
     return plt
 
 
 class _Staged:
     """Files of one folder, each written to a temporary file there (NAME.XXXXXXXX.partial) and renamed
-    into place by :meth:`commit`, once all are written; :meth:`discard` removes the temporaries."""
+    into place by `commit`, once all are written; `discard` removes the temporaries."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -265,7 +272,7 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
     """Write ``report.md`` and its figures into ``out``: ``success_rate.png`` and
     ``extrapolation_error.png`` for the static task's runs, ``sequence_success.png`` and
     ``sequence_mse.png`` for the digit tasks'. Return their paths. Raises
-    :class:`MissingDependencyError` if matplotlib is not installed, and a ValueError naming the file
+    [`MissingDependencyError`][nalm.validation.MissingDependencyError] if matplotlib is not installed, and a ValueError naming the file
     if one cannot be written (then none of them is: the folder is left as it was)."""
     plt = _pyplot()
     if not rows:
@@ -292,32 +299,37 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
         raise
 
 
-def _stage_report(rows: list[Row], staged: _Staged, plt: ModuleType) -> None:
-    """Stage the report of ``rows``: its table and figures (see :func:`write_report`)."""
+def report_text(rows: list[Row]) -> str:
+    """The text of ``report.md`` for ``rows``: the summary table, the models as they ran and, on the
+    static task, the published cells beside ours; on the digit tasks, success and MSE by length."""
     sequences = [row for row in rows if row.get("task") == "digits"]
     if sequences:
-        sequence_summaries = summarize_sequences(sequences)
-        text = (
+        return (
             f"# Benchmark results: digit sequence tasks\n\n{len(sequences)} runs. A run succeeds at a length "
             "when its test MSE there (at the step of lowest validation MSE) is below the upper 1% one-sided "
             "Student-t bound of the test MSEs of the baseline whose cell is fixed to the exact solution. "
             f"Exact W_h = I: runs whose cell carries its state exactly, max |W_h - I| <= {EXACT_RECURRENCE:g} "
             "(the weight that reads z may take any scale: the reader absorbs it).\n\n"
-            f"{sequence_table(sequence_summaries)}{models_section(sequences)}"
+            f"{sequence_table(summarize_sequences(sequences))}{models_section(sequences)}"
         )
-        staged.write("report.md", lambda file: file.write(text.encode("utf-8")))
-        _sequence_figures(sequence_summaries, staged, plt)
+    return (
+        f"# Benchmark results\n\n{len(rows)} runs.\n\n{markdown_table(summarize(rows))}{models_section(rows)}"
+        f"{published_section(rows)}"
+    )
+
+
+def _stage_report(rows: list[Row], staged: _Staged, plt: ModuleType) -> None:
+    """Stage the report of ``rows``: its table and figures (see [`write_report`][nalm.bench.analysis.report.write_report])."""
+    text = report_text(rows)
+    staged.write("report.md", lambda file: file.write(text.encode("utf-8")))
+    sequences = [row for row in rows if row.get("task") == "digits"]
+    if sequences:
+        _sequence_figures(summarize_sequences(sequences), staged, plt)
         return
     summaries = summarize(rows)
     with_ranges = several_ranges(summaries)
     labels = [s.configuration.label(with_ranges) for s in summaries]
     height = max(3.0, 0.3 * len(summaries) + 1)
-
-    text = (
-        f"# Benchmark results\n\n{len(rows)} runs.\n\n{markdown_table(summaries)}{models_section(rows)}"
-        f"{published_section(rows)}"
-    )
-    staged.write("report.md", lambda file: file.write(text.encode("utf-8")))
 
     figure, axes = plt.subplots(figsize=(7, height))
     rates = [s.success_rate for s in summaries]

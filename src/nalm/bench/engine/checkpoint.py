@@ -5,7 +5,7 @@ run's state as ``torch.save`` writes it. It is written to a temporary file of a 
 same folder and renamed into place, so a reader sees the old file or the new one, never half of
 one, and two writers never share a temporary file.
 
-:func:`read_checkpoint` returns the state only if the digest matches and the state belongs to the
+[`read_checkpoint`][nalm.bench.engine.checkpoint.read_checkpoint] returns the state only if the digest matches and the state belongs to the
 run asked for. Anything else (a truncated, empty or altered file, another run's state, a file
 from before these headers) is set aside under a new name with a warning that names both, and the
 run starts from scratch: never a traceback, never a silently wrong number.

@@ -1,16 +1,16 @@
 """Training steps compiled whole: draw, forward, backward, penalty, Adam and clamp in one kernel.
 
 For the benchmark's models whose layers it knows (NAU, NMU, NAC, NAC•, NALU and the dense
-baselines, see :func:`plan`), one numba kernel runs many training steps of many seeds, each seed
+baselines, see [`plan`][nalm.bench.engine.compiled.plan]), one numba kernel runs many training steps of many seeds, each seed
 on its own thread of the parallel loop and all its state in cache: it draws a row of x
-(:mod:`nalm.bench.tasks.streams`), runs it through both layers, takes the gradient of the squared error
+([`nalm.bench.tasks.streams`][nalm.bench.tasks.streams]), runs it through both layers, takes the gradient of the squared error
 by hand, and after the batch adds the sparsity penalty's gradient, applies Adam (PyTorch's
 update rule) and clamps the weights. Python is entered once per evaluation, not once per step,
 and no seed's numbers depend on the seeds beside it.
 
-The hand-written gradients are those of the formulas in :mod:`nalm.functional`; the tests pin
+The hand-written gradients are those of the formulas in [`nalm.functional`][nalm.functional]; the tests pin
 them to PyTorch's autograd of those formulas (one step in float64, every supported layer) and
-the whole runs to the PyTorch engine of :mod:`nalm.bench.engine.loop`.
+the whole runs to the PyTorch engine of [`nalm.bench.engine.loop`][nalm.bench.engine.loop].
 
 Layer ops (``kind[0]``) on an input u (n_in,) with effective weight W and gate G (n_in, n_out):
 ``MATMUL`` z = act(u W + b) (b: the layer's bias, where ``kind[4]`` says it has one); ``PRODUCT`` the NMU, z_k = prod_i (W_ik u_i + 1 - W_ik);
@@ -60,7 +60,7 @@ _INLINE: _JitOptions = {**_NJIT, "inline": "always"}  # helpers: no calls (and n
 
 @njit(error_model="numpy", cache=True, inline="always")
 def _target(code, a, b):
-    """a op b in float64, op numbered as :data:`OPERATION_CODES`."""
+    """a op b in float64, op numbered as [`OPERATION_CODES`][nalm.bench.engine.compiled.OPERATION_CODES]."""
     if code == 0:
         return a + b
     if code == 1:
@@ -79,7 +79,7 @@ _EXACT: _JitOptions = {"fastmath": False, "error_model": "numpy", "cache": True}
 
 @njit(**_EXACT)
 def _factor(w, u):
-    """One factor of the NMU, w u + (1 - w), rounded as :func:`nalm.functional.selective_product` does
+    """One factor of the NMU, w u + (1 - w), rounded as [`nalm.functional.selective_product`][nalm.functional.selective_product] does
     (kept out of the fast-math kernels, which could reassociate it)."""
     return w * u + (1 - w)
 
@@ -142,7 +142,7 @@ def _log_magnitudes(u, eps, out, exponents):
 @njit(**_INLINE)
 def _weights(kind, num, P, Wt, Gt, Dt):
     """Wt[k, i] = the layer's effective weight (i, k), Gt[k, i] its gate, from the raw P (3, in, out);
-    for NAC weights also Dt[0, k, i] = d W / d P0 and Dt[1, k, i] = d W / d P1 (for :func:`_update`),
+    for NAC weights also Dt[0, k, i] = d W / d P0 and Dt[1, k, i] = d W / d P1 (for `_update`),
     from the same tanh as W in the working dtype, as PyTorch's autograd takes them."""
     low, high = P.dtype.type(num[0]), P.dtype.type(num[1])
     one = P.dtype.type(1)
@@ -285,8 +285,8 @@ def _sparsity(Wt):
 @njit(**_INLINE)
 def _update(kind, num, P, M, V, B, BM, BV, Wt, Dt, gWt, gGt, gb, gP, strength, step, adam):
     """Add the penalty ``strength`` * mean(min(|W|, 1 - |W|)) to the weight gradient, carry it to the
-    raw P (3, in, out) (NAC weights: through Dt of :func:`_weights`) into gP (P's shape), then take
-    one Adam step (:func:`_adam`) per raw parameter and clamp P0; where the layer has a bias, one
+    raw P (3, in, out) (NAC weights: through Dt of `_weights`) into gP (P's shape), then take
+    one Adam step (`_adam`) per raw parameter and clamp P0; where the layer has a bias, one
     Adam step of B (n_out,) (moments BM, BV) with gradient gb, unclamped and unpenalized."""
     dtype = P.dtype.type
     low, high = dtype(num[0]), dtype(num[1])
@@ -347,12 +347,12 @@ def _draw_row(row, position, bits, lows, starts, total, span, code):
 @njit(parallel=True, **_NJIT)
 def _train_steps(data, first, second, run):
     """Train every alive seed s for len(first.strengths) steps from ``run.first_step`` on: batches of
-    ``run.batch`` rows from its stream at data.positions[s] (a :class:`StreamRecord`); layer 1
-    (a :class:`LayerRecord`: raw weights P (S, 3, in, hidden), Adam moments M, V, bias B (S, hidden)
+    ``run.batch`` rows from its stream at data.positions[s] (a [`StreamRecord`][nalm.bench.engine.compiled.StreamRecord]); layer 1
+    (a [`LayerRecord`][nalm.bench.engine.compiled.LayerRecord]: raw weights P (S, 3, in, hidden), Adam moments M, V, bias B (S, hidden)
     with moments BM, BV, penalty strength by step) then layer 2 (likewise, (S, 3, hidden, 1) and
     (S, 1)). A layer 1 of op OP_NONE passes x through. run.losses[s, t] = the MSE plus the
     penalties; a seed whose MSE is not finite gets run.diverged_at[s] = its step, and
-    run.alive[s] = False after that step's update (:class:`StepRecord`)."""
+    run.alive[s] = False after that step's update ([`StepRecord`][nalm.bench.engine.compiled.StepRecord])."""
     # One local per field, each bound by its own statement: arrays written through a tuple's
     # unpacking (or through an attribute inside the parallel loop) lose their writes in numba's parfors.
     positions = data.positions
@@ -481,8 +481,8 @@ def _train_steps(data, first, second, run):
 
 @njit(parallel=True, **_NJIT)
 def _squared_errors(data, rows, first, second, out):
-    """out[s] = the sum over ``rows`` rows of seed s's stream (``data``, a :class:`StreamRecord`) of
-    (model output - target)^2, float64 (layers as :func:`_train_steps` has them)."""
+    """out[s] = the sum over ``rows`` rows of seed s's stream (``data``, a [`StreamRecord`][nalm.bench.engine.compiled.StreamRecord]) of
+    (model output - target)^2, float64 (layers as `_train_steps` has them)."""
     positions = data.positions  # one statement each, as in _train_steps
     per_row = data.per_row
     bits = data.bits
@@ -579,9 +579,9 @@ def _raw(layer: nn.Module, *names: str) -> tuple[nn.Parameter, ...]:
 def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
     """(first layer or None, second layer) if the kernels can train ``model``, else None.
 
-    They can for a stack of one or two known layers (:func:`layer_plan`) ending in one output,
+    They can for a stack of one or two known layers ([`layer_plan`][nalm.bench.engine.compiled.layer_plan]) ending in one output,
     whose parameters are all float32 or float64 on the CPU and have a leading seed axis
-    (S, in, out), biases (S, 1, out), as :func:`nalm.bench.engine.stacking.stack_seeds` makes them.
+    (S, in, out), biases (S, 1, out), as [`nalm.bench.engine.stacking.stack_seeds`][nalm.bench.engine.stacking.stack_seeds] makes them.
     """
     layers = list(model) if isinstance(model, nn.Sequential) else [model]
     if not 1 <= len(layers) <= 2:
@@ -601,14 +601,14 @@ def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
 
 
 def covers(model: nn.Module) -> bool:
-    """Whether the kernels can train the stacked ``model`` (:func:`plan`)."""
+    """Whether the kernels can train the stacked ``model`` ([`plan`][nalm.bench.engine.compiled.plan])."""
     return plan(model) is not None
 
 
 class StreamRecord(NamedTuple):
     """The kernels' view of a task's stream: positions (S,) uint64 of each seed's next row, draws
     per row, random bits per value, the range's intervals (lows, starts, total length), each
-    seed's subset spans (S, 4) and the operation's code (:data:`OPERATION_CODES`)."""
+    seed's subset spans (S, 4) and the operation's code ([`OPERATION_CODES`][nalm.bench.engine.compiled.OPERATION_CODES])."""
 
     positions: np.ndarray
     per_row: int
@@ -621,7 +621,7 @@ class StreamRecord(NamedTuple):
 
 
 class LayerRecord(NamedTuple):
-    """One layer as the kernels read it: ``kind`` and ``numbers`` (:class:`LayerPlan`), the raw
+    """One layer as the kernels read it: ``kind`` and ``numbers`` ([`LayerPlan`][nalm.bench.engine.compiled.LayerPlan]), the raw
     parameters P and their Adam moments M, V (S, 3, in, out), the bias B and its moments BM, BV
     (S, out), and the penalty's strength at each step of the call."""
 
@@ -670,7 +670,7 @@ class _PackedLayer:
         return np.array([float(self.layer.strength(step)) for step in steps])
 
     def record(self, steps: range) -> LayerRecord:
-        """The layer as :func:`_train_steps` reads it, with its penalty's strength at ``steps``."""
+        """The layer as `_train_steps` reads it, with its penalty's strength at ``steps``."""
         return LayerRecord(
             self.kind, self.numbers, self.P, self.M, self.V, self.B, self.BM, self.BV, self.strengths(steps)
         )
@@ -705,7 +705,7 @@ class _PackedLayer:
 
 
 class CompiledRun:
-    """Train and evaluate the stacked ``model`` (:func:`plan` must accept it) on ``task`` with the kernels.
+    """Train and evaluate the stacked ``model`` ([`plan`][nalm.bench.engine.compiled.plan] must accept it) on ``task`` with the kernels.
 
     The parameters stay the model's and the Adam moments the optimizer's (``exp_avg``,
     ``exp_avg_sq``, ``step`` of ``optimizer.state``) between calls, so checkpoints and the

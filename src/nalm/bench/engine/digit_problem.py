@@ -1,16 +1,16 @@
-"""The digit sequence tasks as the loop's :class:`~nalm.bench.engine.problem.Problem`.
+"""The digit sequence tasks as the loop's [`Problem`][nalm.bench.engine.problem.Problem].
 
-A :class:`~nalm.bench.engine.stacking.SeedEnsemble` holds one
-:class:`~nalm.bench.models.digits.DigitSequenceModel` per seed; one Adam updates them all, and
-the loop of :mod:`nalm.bench.engine.loop` trains it as it trains a static task's stacked seeds,
-through :class:`DigitProblem` (each seed's batches, evaluations, sparsity and resets). On a CPU, running the members one after another measured faster than
+A [`SeedEnsemble`][nalm.bench.engine.stacking.SeedEnsemble] holds one
+[`DigitSequenceModel`][nalm.bench.models.digits.DigitSequenceModel] per seed; one Adam updates them all, and
+the loop of [`nalm.bench.engine.loop`][nalm.bench.engine.loop] trains it as it trains a static task's stacked seeds,
+through [`DigitProblem`][nalm.bench.engine.digit_problem.DigitProblem] (each seed's batches, evaluations, sparsity and resets). On a CPU, running the members one after another measured faster than
 folding the seeds into one batched call (``torch.func.vmap``: 1.7x slower; grouped convolutions:
 1.6x slower, for 8 seeds of 64 sequences of 10 images).
 
 Evaluation (Madsen and Johansen 2020): the validation MSE on sequences of the training length
 from the validation images selects the step; the test MSE at each test length is the MSE of the
 output after that many test images, read from the same sequences of the longest test length.
-Success at a length (:func:`nalm.bench.analysis.statistics.success_bounds`) is judged from the rows.
+Success at a length ([`nalm.bench.analysis.statistics.success_bounds`][nalm.bench.analysis.statistics.success_bounds]) is judged from the rows.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ EVAL_CHUNK_IMAGES = 4096
 
 
 class DigitProblem:
-    """S seeds of a :class:`~nalm.bench.tasks.digits.DigitSequenceTask`, one member of a
-    :class:`~nalm.bench.engine.stacking.SeedEnsemble` each: each seed's training batches and
+    """S seeds of a [`DigitSequenceTask`][nalm.bench.tasks.digits.DigitSequenceTask], one member of a
+    [`SeedEnsemble`][nalm.bench.engine.stacking.SeedEnsemble] each: each seed's training batches and
     evaluation sets from its own streams, run through its own member."""
 
     stack = staticmethod(ensemble_seeds)
@@ -125,7 +125,7 @@ class DigitProblem:
         return [member.recurrence_error() for member in self.members]
 
     def _members(self) -> list[DigitSequenceModel]:
-        """The ensemble's members, each a :class:`~nalm.bench.models.digits.DigitSequenceModel` (else ValueError)."""
+        """The ensemble's members, each a [`DigitSequenceModel`][nalm.bench.models.digits.DigitSequenceModel] (else ValueError)."""
         members = []
         for member in self.model.members:
             if not isinstance(member, DigitSequenceModel):

@@ -1,15 +1,15 @@
 """The one training loop: S seeds of one model side by side, on any task, on either engine.
 
-The loop knows a task only through its :class:`~nalm.bench.engine.problem.Problem`
-(:data:`PROBLEMS` names the implementation of each task's type). Every step: each seed's MSE on
+The loop knows a task only through its [`Problem`][nalm.bench.engine.problem.Problem]
+([`PROBLEMS`][nalm.bench.engine.loop.PROBLEMS] names the implementation of each task's type). Every step: each seed's MSE on
 its next batch, plus the model's ``regularization_loss(step)`` (for stacked weights the sum over
-the seeds of each seed's own penalty, see :func:`nalm.functional.seed_count`), one Adam step over
+the seeds of each seed's own penalty, see [`nalm.functional.seed_count`][nalm.functional.seed_count]), one Adam step over
 the stacked parameters (S independent Adams, as Adam is elementwise), then
 ``model.apply_constraints()``. Evaluation every ``eval_every`` steps and at the last, with a
 checkpoint where one is asked for.
 
-Engines (:data:`ENGINES`): ``"torch"`` is the PyTorch loop (autograd); ``"compiled"`` runs the
-steps between evaluations in one numba kernel call (:mod:`nalm.bench.engine.compiled`), for the
+Engines ([`ENGINES`][nalm.bench.engine.loop.ENGINES]): ``"torch"`` is the PyTorch loop (autograd); ``"compiled"`` runs the
+steps between evaluations in one numba kernel call ([`nalm.bench.engine.compiled`][nalm.bench.engine.compiled]), for the
 models it covers; ``"auto"`` takes the compiled engine where it covers the model, else torch.
 Both give the same numbers up to float32 rounding.
 """
@@ -38,11 +38,11 @@ ENGINES = ("auto", "torch", "compiled")
 """How the loop steps: the compiled kernels where they cover the model, PyTorch, or the kernels only."""
 
 PROBLEMS: dict[type, Any] = {StaticArithmeticTask: StaticProblem, DigitSequenceTask: DigitProblem}
-"""The :class:`~nalm.bench.engine.problem.Problem` implementation of each task type."""
+"""The [`Problem`][nalm.bench.engine.problem.Problem] implementation of each task type."""
 
 
 def problem_type(task: object) -> Any:
-    """The Problem class that trains ``task`` (:data:`PROBLEMS`, by its type or a base of it), else ValueError."""
+    """The Problem class that trains ``task`` ([`PROBLEMS`][nalm.bench.engine.loop.PROBLEMS], by its type or a base of it), else ValueError."""
     kind = next((PROBLEMS[base] for base in type(task).__mro__ if base in PROBLEMS), None)
     if kind is None:
         known = ", ".join(t.__name__ for t in PROBLEMS)
@@ -51,7 +51,7 @@ def problem_type(task: object) -> Any:
 
 
 def resolve_engine(engine: str, task: object, build: Callable[[], nn.Module]) -> str:
-    """ "compiled" or "torch": the engine that ``engine`` (one of :data:`ENGINES`) trains the models
+    """ "compiled" or "torch": the engine that ``engine`` (one of [`ENGINES`][nalm.bench.engine.loop.ENGINES]) trains the models
     of ``build()`` on ``task`` with; "compiled" on models the kernels do not cover is a ValueError."""
     engine = choice("engine", engine, ENGINES)
     kind = problem_type(task)
@@ -75,10 +75,10 @@ def train(
 ) -> TrainResult:
     """Train ``model`` on ``task`` and evaluate it every ``config.eval_every`` steps and at the end.
 
-    The model is trained in place by :func:`train_stacked` as a stack of one seed (the
+    The model is trained in place by [`train_stacked`][nalm.bench.engine.loop.train_stacked] as a stack of one seed (the
     Problem's ``alone`` view of it), so one seed alone trains exactly as it would beside others.
     Data follows the model's first parameter's device and dtype; it comes from the streams of
-    seed ``config.seed`` (see :mod:`nalm.bench.tasks.streams`; the model's initialization is the
+    seed ``config.seed`` (see [`nalm.bench.tasks.streams`][nalm.bench.tasks.streams]; the model's initialization is the
     caller's). ``on_step(step, loss)`` is called every 100 steps and at the last one, e.g. for a
     progress bar.
     """
@@ -98,11 +98,11 @@ def train_seeds(
     definition: Any = None,
 ) -> list[TrainResult]:
     """Build and train one model per seed, all at once: the Problem's ``stack`` (e.g.
-    :func:`~nalm.bench.engine.stacking.stack_seeds`) then :func:`train_stacked`.
+    [`stack_seeds`][nalm.bench.engine.stacking.stack_seeds]) then [`train_stacked`][nalm.bench.engine.loop.train_stacked].
 
     ``build()`` makes one single-seed model, e.g. ``lambda: build_unit_stack("nmu", task.input_size)``.
     Seed s's result equals ``torch.manual_seed(s); train(build(), task, replace(config, seed=s))``
-    up to float32 rounding. Returns one :class:`~nalm.bench.engine.problem.TrainResult` per seed,
+    up to float32 rounding. Returns one [`TrainResult`][nalm.bench.engine.problem.TrainResult] per seed,
     in the order of ``seeds``.
     """
     stacked = problem_type(task).stack(build, check_seeds(seeds))
@@ -124,18 +124,18 @@ def train_stacked(
     on_step: Callable[[int, float], None] | None = None,
 ) -> list[TrainResult]:
     """Train a stacked ``model`` (the Problem's ``stack`` of ``task`` made it), seed s on seed s's
-    data, as :func:`train` would train it alone; ``config.seed`` is not used.
+    data, as [`train`][nalm.bench.engine.loop.train] would train it alone; ``config.seed`` is not used.
 
     A seed whose MSE is not finite is diverged at that step: it is evaluated then, its parameters
     and Adam state are zeroed, and its loss is left out from then on, so it cannot spread NaN to
     the other seeds. Training stops early when every seed has diverged.
 
     ``threads`` threads draw the data and run the kernels (None: as they are); ``engine`` is one
-    of :data:`ENGINES` ("compiled" on a model the kernels do not cover is a ValueError).
+    of [`ENGINES`][nalm.bench.engine.loop.ENGINES] ("compiled" on a model the kernels do not cover is a ValueError).
 
-    With a ``checkpoint`` path, the run's state (:mod:`nalm.bench.engine.state`) is written there at
+    With a ``checkpoint`` path, the run's state ([`nalm.bench.engine.state`][nalm.bench.engine.state]) is written there at
     every evaluation, atomically, with a checksum, under the run's identity
-    (:func:`~nalm.bench.engine.state.run_identity`, with ``definition``). If the file exists when
+    ([`run_identity`][nalm.bench.engine.state.run_identity], with ``definition``). If the file exists when
     the run starts, the run continues from it and ends exactly as the uninterrupted run would (the
     data streams are counter-based: the step fixes their positions); a damaged checkpoint, or one
     of another run, is set aside with a warning and the run starts from step 0. The file is left
@@ -160,7 +160,7 @@ def _train(
     definition: Any,
     on_step: Callable[[int, float], None] | None,
 ) -> list[TrainResult]:
-    """:func:`train_stacked` with its arguments checked."""
+    """[`train_stacked`][nalm.bench.engine.loop.train_stacked] with its arguments checked."""
     model, seeds = problem.model, problem.seeds
     parameters = [p for p in model.parameters() if p.requires_grad]
     like = parameters[0]

@@ -1,11 +1,11 @@
-"""The contract between the training loop and a task: :class:`Problem`, and what a run records.
+"""The contract between the training loop and a task: [`Problem`][nalm.bench.engine.problem.Problem], and what a run records.
 
-The loop (:mod:`nalm.bench.engine.loop`) trains S seeds of one model side by side and knows a
+The loop ([`nalm.bench.engine.loop`][nalm.bench.engine.loop]) trains S seeds of one model side by side and knows a
 task only through its Problem: the next batch's per-seed errors, the penalty, the evaluations,
 the sparsity, the reset of diverged seeds, the resume of the data streams and, where the compiled
-kernels cover the model, a :class:`Compiled` run of them. Each task has one
-implementation: :class:`~nalm.bench.engine.static_problem.StaticProblem` (the static and recurrent
-tasks) and :class:`~nalm.bench.engine.digit_problem.DigitProblem` (the digit sequence tasks).
+kernels cover the model, a [`Compiled`][nalm.bench.engine.problem.Compiled] run of them. Each task has one
+implementation: [`StaticProblem`][nalm.bench.engine.static_problem.StaticProblem] (the static and recurrent
+tasks) and [`DigitProblem`][nalm.bench.engine.digit_problem.DigitProblem] (the digit sequence tasks).
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ class Scores(NamedTuple):
 @runtime_checkable
 class Trainable(Protocol):
     """A model's training hooks, which the PyTorch engine calls every step: the units
-    (:class:`nalm.torch.ArithmeticUnit`), their stacks, the digit models and
-    :class:`~nalm.bench.engine.stacking.SeedEnsemble` have them."""
+    ([`nalm.torch.ArithmeticUnit`][nalm.torch.base.ArithmeticUnit]), their stacks, the digit models and
+    [`SeedEnsemble`][nalm.bench.engine.stacking.SeedEnsemble] have them."""
 
     def regularization_loss(self, step: int) -> torch.Tensor:
         """The model's penalty at training step ``step``, added to the loss."""
@@ -82,7 +82,7 @@ class Trainable(Protocol):
 
 
 def trainable(model: nn.Module) -> Trainable:
-    """``model``, with its training hooks (:class:`Trainable`); TypeError for a model without them."""
+    """``model``, with its training hooks ([`Trainable`][nalm.bench.engine.problem.Trainable]); TypeError for a model without them."""
     if not isinstance(model, Trainable):
         raise TypeError(
             f"{type(model).__name__} has no training hooks: the PyTorch engine needs regularization_loss(step) "
@@ -93,7 +93,7 @@ def trainable(model: nn.Module) -> Trainable:
 
 class Compiled(Protocol):
     """Training steps and evaluations run whole by compiled kernels
-    (:class:`nalm.bench.engine.compiled.CompiledRun`), on the state of the model and its optimizer."""
+    ([`nalm.bench.engine.compiled.CompiledRun`][nalm.bench.engine.compiled.CompiledRun]), on the state of the model and its optimizer."""
 
     def train(self, streams: SeedStreams, steps: range, batch: int, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Train the ``alive`` seeds through ``steps``: the losses (S, len(steps)) and each seed's
@@ -109,8 +109,8 @@ class Problem(Protocol):
     """What the loop trains: S seeds of one task, held in one stacked ``model``.
 
     A class implementing it is built as ``Problem(model, task, seeds)`` for a model that
-    :meth:`stack` made (or :meth:`alone` viewed) and is registered for its task's type in
-    :data:`nalm.bench.engine.loop.PROBLEMS`.
+    `stack` made (or `alone` viewed) and is registered for its task's type in
+    [`nalm.bench.engine.loop.PROBLEMS`][nalm.bench.engine.loop.PROBLEMS].
     """
 
     model: nn.Module

@@ -1,11 +1,11 @@
 """Many seeds of one configuration side by side, in one module.
 
-The units' formulas broadcast over leading axes (see :mod:`nalm.functional`), so a module whose
+The units' formulas broadcast over leading axes (see [`nalm.functional`][nalm.functional]), so a module whose
 matrices are (S, in, out) and whose vectors are (S, 1, n) maps inputs (S, batch, in) to
-(S, batch, out): S independent models in one forward pass (:func:`stack_seeds`). Adam is
+(S, batch, out): S independent models in one forward pass ([`stack_seeds`][nalm.bench.engine.stacking.stack_seeds]). Adam is
 elementwise, so one Adam over the stacked parameters is S independent Adams. Models whose
 parameters cannot be stacked (the digit tasks' CNN readers) are held side by side instead, one
-member per seed (:class:`SeedEnsemble`).
+member per seed ([`SeedEnsemble`][nalm.bench.engine.stacking.SeedEnsemble]).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def seed_axis_shape(shape: torch.Size, n_seeds: int) -> tuple[int, ...]:
 @contextmanager
 def seed_axis_view(model: nn.Module) -> Iterator[nn.Module]:
     """Within the block, ``model``'s parameters are views of themselves with a leading seed axis of 1
-    (shapes as :func:`seed_axis_shape`), sharing their storage: training the view trains the model."""
+    (shapes as [`seed_axis_shape`][nalm.bench.engine.stacking.seed_axis_shape]), sharing their storage: training the view trains the model."""
     originals = list(model.named_parameters())
     try:
         for name, parameter in originals:
@@ -64,7 +64,7 @@ def stack_seeds(build: Callable[[], nn.Module], seeds: Sequence[int]) -> nn.Modu
     built after ``torch.manual_seed(s)`` alone. The returned module is the first built model with
     each parameter replaced by the per-seed parameters stacked in the order of ``seeds``:
     a matrix (in, out) becomes (S, in, out), a vector (n,) becomes (S, 1, n) (see
-    :func:`seed_axis_shape`). Its forward maps (S, batch, in) to (S, batch, out).
+    [`seed_axis_shape`][nalm.bench.engine.stacking.seed_axis_shape]). Its forward maps (S, batch, in) to (S, batch, out).
 
     Raises ValueError for bad seeds, for a model with buffers (only parameters are stacked) and
     for builds whose parameters differ in names or shapes.

@@ -1,9 +1,9 @@
 """What a checkpoint of a run holds, and the identity that ties it to its run.
 
 The state of a run after a step: the step, the stacked model's parameters, Adam's state, which
-seeds are alive, and each seed's evaluations so far as a float64 table (:class:`History`). It is
-written with :func:`nalm.bench.engine.checkpoint.write_checkpoint` under the run's identity
-(:func:`run_identity`), and read back only for a run of the same identity.
+seeds are alive, and each seed's evaluations so far as a float64 table ([`History`][nalm.bench.engine.state.History]). It is
+written with [`nalm.bench.engine.checkpoint.write_checkpoint`][nalm.bench.engine.checkpoint.write_checkpoint] under the run's identity
+([`run_identity`][nalm.bench.engine.state.run_identity]), and read back only for a run of the same identity.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from nalm.bench.engine.problem import Evaluation, TrainResult
 from nalm.bench.tasks.streams import DATA_STREAMS
 
 RUN_FORMAT = 1
-"""The version of :func:`run_identity`'s layout: a checkpoint of another layout belongs to no run."""
+"""The version of [`run_identity`][nalm.bench.engine.state.run_identity]'s layout: a checkpoint of another layout belongs to no run."""
 
 
 def run_identity(
@@ -30,7 +30,7 @@ def run_identity(
 ) -> dict[str, Any]:
     """The settings that define a stacked run, as plain values: the task's kind and fields, the
     training settings, the seeds, the parameters' dtype, the version of the data streams, the
-    model's structure (:func:`model_structure`) and its ``definition`` where the caller names one
+    model's structure ([`model_structure`][nalm.bench.engine.state.model_structure]) and its ``definition`` where the caller names one
     (JSON-like: the benchmark gives its model's name and definition). Two runs with the same
     identity train to the same numbers."""
     like = next(model.parameters())
@@ -69,7 +69,7 @@ def plain(value: Any) -> Any:
 class History:
     """Each seed's evaluations as a float64 table (n, 5 + L): step, interpolation MSE, extrapolation
     MSE, sparsity error (0 where there is none), whether there is one, then the L test MSEs by
-    length (digit tasks; L = 0 on the static task). :meth:`tables` converts only the evaluations
+    length (digit tasks; L = 0 on the static task). `tables` converts only the evaluations
     added since its last call, so a checkpoint of a long run costs Python time for its new
     evaluations, not for all of them."""
 
@@ -145,9 +145,9 @@ def restore_state(
     results: list[TrainResult],
     alive: torch.Tensor,
 ) -> int:
-    """Load the state :func:`save_state` wrote for ``run`` into the run's objects and return its
+    """Load the state [`save_state`][nalm.bench.engine.state.save_state] wrote for ``run`` into the run's objects and return its
     step (0 when the file is missing or was set aside, see
-    :func:`nalm.bench.engine.checkpoint.read_checkpoint`)."""
+    [`nalm.bench.engine.checkpoint.read_checkpoint`][nalm.bench.engine.checkpoint.read_checkpoint])."""
     state = read_checkpoint(path, run, alive.device)
     if state is None:
         return 0

@@ -1,12 +1,12 @@
-"""The static (and recurrent) arithmetic task as the loop's :class:`~nalm.bench.engine.problem.Problem`.
+"""The static (and recurrent) arithmetic task as the loop's [`Problem`][nalm.bench.engine.problem.Problem].
 
-Each seed draws from its own streams (:mod:`nalm.bench.tasks.streams`), with compiled kernels that
+Each seed draws from its own streams ([`nalm.bench.tasks.streams`][nalm.bench.tasks.streams]), with compiled kernels that
 draw all the seeds at once, or on the model's device (a GPU) where it is not the CPU. When the
 first layer is linear (NAC, NAU, a bias-free linear baseline: ``linear_weight()`` is not None) the
 draw multiplies each batch by that layer's weight as it draws it, so the batch never passes
-through autograd (:func:`nalm.bench.tasks.streams.draw_projection`). Evaluation sets are drawn
+through autograd ([`nalm.bench.tasks.streams.draw_projection`][nalm.bench.tasks.streams.draw_projection]). Evaluation sets are drawn
 again in row chunks at every evaluation, so memory stays O(S * chunk) however many seeds run.
-Models whose layers the compiled kernels know train on them (:meth:`StaticProblem.compile`).
+Models whose layers the compiled kernels know train on them ([`StaticProblem.compile`][nalm.bench.engine.static_problem.StaticProblem.compile]).
 """
 
 from __future__ import annotations
@@ -30,14 +30,14 @@ EVAL_CHUNK_ELEMENTS = 1 << 22
 
 
 def _linear_weight(layer: nn.Module) -> torch.Tensor | None:
-    """``layer.linear_weight()`` (:meth:`nalm.torch.ArithmeticUnit.linear_weight`), None for a layer without one."""
+    """``layer.linear_weight()`` ([`nalm.torch.ArithmeticUnit.linear_weight`][nalm.torch.base.ArithmeticUnit.linear_weight]), None for a layer without one."""
     linear_weight: Callable[[], torch.Tensor | None] = getattr(layer, "linear_weight", lambda: None)
     return linear_weight()
 
 
 class StaticProblem:
-    """S seeds of a :class:`~nalm.bench.tasks.static.StaticArithmeticTask` in one module whose
-    parameters have a leading seed axis (:func:`~nalm.bench.engine.stacking.stack_seeds`):
+    """S seeds of a [`StaticArithmeticTask`][nalm.bench.tasks.static.StaticArithmeticTask] in one module whose
+    parameters have a leading seed axis ([`stack_seeds`][nalm.bench.engine.stacking.stack_seeds]):
     (S, batch, inputs) -> (S, batch, 1)."""
 
     stack = staticmethod(stack_seeds)
@@ -118,12 +118,12 @@ class StaticProblem:
 
     @staticmethod
     def compiles(model: nn.Module, task: StaticArithmeticTask) -> bool:
-        """Whether the compiled kernels cover the stacked ``model`` (:func:`covers`) on ``task``:
+        """Whether the compiled kernels cover the stacked ``model`` ([`covers`][nalm.bench.engine.compiled.covers]) on ``task``:
         the static task (one time step) only."""
         return task.time_steps == 1 and covers(model)
 
     def compile(self, optimizer: torch.optim.Adam) -> CompiledRun | None:
-        """The compiled kernels' run of the seeds, where they cover them (:meth:`compiles`); else None."""
+        """The compiled kernels' run of the seeds, where they cover them (`compiles`); else None."""
         if not self.compiles(self.model, self.task):
             return None
         return CompiledRun(self.model, self.task, self.seeds, optimizer)

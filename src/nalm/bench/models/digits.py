@@ -62,7 +62,7 @@ class SequenceModel:
     fixed: bool = False
 
     def lambda_z(self, operation: str) -> float:
-        """The R_z weight of this model on ``operation``: :data:`Z_PENALTY` for a trainable NAU or
+        """The R_z weight of this model on ``operation``: [`Z_PENALTY`][nalm.bench.models.digits.Z_PENALTY] for a trainable NAU or
         NMU cell on the sum and the product, else 0. Not on ``count``: its exact cell reads each
         z_i with weight 0 in the other classes' rows, where R_z would pull the weight towards 1."""
         trained = self.cell in ("nau", "nmu") and not self.fixed
@@ -85,8 +85,8 @@ class SequenceModel:
 
 
 def cell_options(cell: str) -> dict[str, Any]:
-    """The options of a digit task's recurrent ``cell``: :data:`SEQUENCE_SCHEDULE` and the published
-    NAC weights' init where the unit has them (:func:`unit_options`); none for "lstm"."""
+    """The options of a digit task's recurrent ``cell``: [`SEQUENCE_SCHEDULE`][nalm.bench.models.digits.SEQUENCE_SCHEDULE] and the published
+    NAC weights' init where the unit has them ([`unit_options`][nalm.bench.models.static.unit_options]); none for "lstm"."""
     return unit_options(cell, SEQUENCE_SCHEDULE, PUBLISHED_NAC_INIT) if cell in UNITS else {}
 
 
@@ -109,14 +109,14 @@ LSTM_HIDDEN = 10
 class DigitSequenceModel(nn.Module):
     """A reader and a recurrent cell: images (B, T, C, H, W) -> (B, T, outputs).
 
-    The cell is :class:`nalm.torch.Recurrent` of the unit ``cell`` with hidden_size = input_size =
+    The cell is [`nalm.torch.Recurrent`][nalm.torch.recurrent.Recurrent] of the unit ``cell`` with hidden_size = input_size =
     ``outputs``, h_0 = 1 for an NMU (a running product) and 0 otherwise, so an NAU cell with
     W = [I; I] counts or sums and an NMU cell with W = [1; 1] multiplies. ``cell="lstm"`` is the
-    LSTM baseline (hidden :data:`LSTM_HIDDEN`, then a linear layer). ``fixed`` sets an NAU or NMU
+    LSTM baseline (hidden [`LSTM_HIDDEN`][nalm.bench.models.digits.LSTM_HIDDEN], then a linear layer). ``fixed`` sets an NAU or NMU
     cell to that exact solution and freezes it.
 
-    NAU and NMU cells follow :data:`SEQUENCE_SCHEDULE`, and with ``lambda_z`` > 0 add
-    ``lambda_z`` * :func:`r_z` of the cell's weights and the mean of its inputs [h_{t-1}, z_t] over
+    NAU and NMU cells follow [`SEQUENCE_SCHEDULE`][nalm.bench.models.digits.SEQUENCE_SCHEDULE], and with ``lambda_z`` > 0 add
+    ``lambda_z`` * [`r_z`][nalm.bench.models.digits.r_z] of the cell's weights and the mean of its inputs [h_{t-1}, z_t] over
     the batch and time of the last forward pass.
     """
 
@@ -222,7 +222,7 @@ def r_z(cell: str, W: torch.Tensor, input_mean: torch.Tensor) -> torch.Tensor:
 
 
 def build_sequence_model(name: str, task: DigitSequenceTask) -> DigitSequenceModel:
-    """The digit-task model ``name`` (a key of :data:`SEQUENCE_MODELS`) for ``task``: its outputs
-    per step, and R_z as :meth:`SequenceModel.lambda_z` sets it for the task's operation."""
+    """The digit-task model ``name`` (a key of [`SEQUENCE_MODELS`][nalm.bench.models.digits.SEQUENCE_MODELS]) for ``task``: its outputs
+    per step, and R_z as [`SequenceModel.lambda_z`][nalm.bench.models.digits.SequenceModel.lambda_z] sets it for the task's operation."""
     spec = SEQUENCE_MODELS[choice("model", name, tuple(SEQUENCE_MODELS))]
     return DigitSequenceModel(spec.cell, task.outputs, fixed=spec.fixed, lambda_z=spec.lambda_z(task.operation))

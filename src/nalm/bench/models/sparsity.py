@@ -22,14 +22,14 @@ def sparsity_error(weights: Iterable[torch.Tensor]) -> torch.Tensor:
 
 @runtime_checkable
 class _Weighted(Protocol):
-    """A layer with effective weights (:meth:`nalm.torch.ArithmeticUnit.weights`)."""
+    """A layer with effective weights ([`nalm.torch.ArithmeticUnit.weights`][nalm.torch.base.ArithmeticUnit.weights])."""
 
     def weights(self) -> tuple[torch.Tensor, ...]: ...
 
 
 @torch.no_grad()
 def network_sparsity(network: torch.nn.Module) -> torch.Tensor | None:
-    """:func:`sparsity_error` over the effective weights (``layer.weights()``) of every layer of a
+    """[`sparsity_error`][nalm.bench.models.sparsity.sparsity_error] over the effective weights (``layer.weights()``) of every layer of a
     stack (or of one unit): () for one model, (S,) for a model with a leading seed axis; None if
     a layer has no ``weights()``."""
     layers = list(network) if isinstance(network, torch.nn.Sequential) else [network]

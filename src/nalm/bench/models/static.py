@@ -31,7 +31,7 @@ class Dense(ArithmeticUnit):
     one) b starts at zero; without it the layer is activation(x W).
 
     Laid out like the units (output ``x @ W``), so a leading seed axis on W, (S, in, out), and on
-    b, (S, 1, out), broadcasts over inputs (S, batch, in). ``activation`` is one of :data:`ACTIVATIONS`.
+    b, (S, 1, out), broadcasts over inputs (S, batch, in). ``activation`` is one of [`ACTIVATIONS`][nalm.bench.models.static.ACTIVATIONS].
 
     Shapes: input (..., in_features), output (..., out_features).
     """
@@ -73,12 +73,12 @@ class Model:
     """A benchmark model: its first and second layer, the sparsity schedule of both, how their
     NAC weights start and whether its baseline layers have a bias.
 
-    A layer name is a registered unit or one of :data:`ACTIVATIONS` (a :class:`Dense` layer).
+    A layer name is a registered unit or one of [`ACTIVATIONS`][nalm.bench.models.static.ACTIVATIONS] (a [`Dense`][nalm.bench.models.static.Dense] layer).
     ``schedule``, where given, replaces the schedule of every layer that has a sparsity penalty
     (NAU, NMU), so that the loss is MSE + lambda(t) * (R_first + R_second), as the published
     models train; ``init``, where given, is the ``init`` option of every layer that has one (NAC,
-    NAC*, NALU; :data:`nalm.functional.NAC_INITS`). Layers without them ignore them; without
-    them each unit keeps its own defaults. ``bias`` gives every :class:`Dense` layer a bias.
+    NAC*, NALU; [`nalm.functional.NAC_INITS`][nalm.functional.NAC_INITS]). Layers without them ignore them; without
+    them each unit keeps its own defaults. ``bias`` gives every [`Dense`][nalm.bench.models.static.Dense] layer a bias.
     """
 
     first: str
@@ -102,7 +102,7 @@ class Model:
         return text
 
     def options(self, name: str) -> dict[str, Any]:
-        """:func:`unit_options` of the registered unit ``name`` with this model's schedule and init."""
+        """[`unit_options`][nalm.bench.models.static.unit_options] of the registered unit ``name`` with this model's schedule and init."""
         return unit_options(name, self.schedule, self.init)
 
 
@@ -150,19 +150,19 @@ def unit_options(
 
 def build_layer(name: str, in_features: int, out_features: int, model: Model | None = None) -> ArithmeticUnit:
     """The layer ``name``: a registered unit with its paper's defaults (its schedule and init
-    replaced by ``model``'s where it has them, :meth:`Model.options`), or a :class:`Dense` baseline."""
+    replaced by ``model``'s where it has them, [`Model.options`][nalm.bench.models.static.Model.options]), or a [`Dense`][nalm.bench.models.static.Dense] baseline."""
     if name in ACTIVATIONS:
         return Dense(in_features, out_features, activation=name, bias=model is not None and model.bias)
     return UNITS.get(name)(in_features, out_features, **(model.options(name) if model else {}))
 
 
 def build_published_model(model: str, input_size: int, hidden_size: int = 2, time_steps: int = 1) -> UnitStack:
-    """The published benchmark model ``model`` (a key of :data:`MODELS`): (..., input_size) -> (..., 1).
+    """The published benchmark model ``model`` (a key of [`MODELS`][nalm.bench.models.static.MODELS]): (..., input_size) -> (..., 1).
 
     With ``hidden_size`` > 0 it is the pair input -> hidden -> 1; with ``hidden_size`` = 0 it is
     the pair's second layer alone, input -> 1 (the single-unit task, e.g. "nmu" is one NMU).
     Either way its layers follow the model's schedule and init. With ``time_steps`` > 1 (the recurrent
-    task) the first layer is a recurrent cell, :class:`nalm.torch.Recurrent` of the pair's first
+    task) the first layer is a recurrent cell, [`nalm.torch.Recurrent`][nalm.torch.recurrent.Recurrent] of the pair's first
     unit with ``hidden_size`` states, (..., T, input_size) -> (..., hidden_size): its exact
     solution sums each subset over the time steps.
     """
@@ -183,7 +183,7 @@ training holds each about five times: the weights, their gradient, Adam's two mo
 
 def check_size(seeds: int, input_size: int, hidden_size: int) -> None:
     """Raise ValueError before any training if ``seeds`` models of ``input_size`` inputs and
-    ``hidden_size`` hidden units would hold more than :data:`MAX_MODEL_ELEMENTS` weights in a layer."""
+    ``hidden_size`` hidden units would hold more than [`MAX_MODEL_ELEMENTS`][nalm.bench.models.static.MAX_MODEL_ELEMENTS] weights in a layer."""
     weights = seeds * max(input_size * max(hidden_size, 1), hidden_size)
     if weights > MAX_MODEL_ELEMENTS:
         raise ValueError(
@@ -194,7 +194,7 @@ def check_size(seeds: int, input_size: int, hidden_size: int) -> None:
 
 
 def check_model(model: str, hidden_size: int, time_steps: int) -> Model:
-    """The definition of ``model`` if :func:`build_published_model` can build it with ``hidden_size``
+    """The definition of ``model`` if [`build_published_model`][nalm.bench.models.static.build_published_model] can build it with ``hidden_size``
     and ``time_steps``, else ValueError: the recurrent task (time_steps > 1) needs a hidden layer,
     and a registered unit as first layer (the baselines' layers have no recurrent form here)."""
     spec = MODELS[choice("model", model, tuple(MODELS))]
@@ -219,7 +219,7 @@ def build_unit_stack(
     (..., T, input_size) -> (..., hidden_size).
 
     For the benchmark's published models (layer pairs with their schedules) see
-    :func:`build_published_model`.
+    [`build_published_model`][nalm.bench.models.static.build_published_model].
     """
     positive_int("hidden_size", hidden_size)
     check_size(1, input_size, hidden_size)

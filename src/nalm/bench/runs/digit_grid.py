@@ -1,10 +1,10 @@
 """The digit sequence tasks' benchmark: which models and operations to train.
 
-A :class:`SequenceBenchmark` expands to :class:`SequenceConfiguration` s, one per model x operation,
+A [`SequenceBenchmark`][nalm.bench.runs.digit_grid.SequenceBenchmark] expands to [`SequenceConfiguration`][nalm.bench.runs.digit_grid.SequenceConfiguration] s, one per model x operation,
 plus, for each operation, the baseline whose cell is fixed to the exact solution (``fixed_nau``
 for count and sum, ``fixed_nmu`` for product): its runs set the success bound of the others
-(:func:`nalm.bench.analysis.statistics.success_bounds`). Each configuration trains seeds 0 .. S-1
-side by side (:class:`nalm.bench.engine.stacking.SeedEnsemble`).
+([`nalm.bench.analysis.statistics.success_bounds`][nalm.bench.analysis.statistics.success_bounds]). Each configuration trains seeds 0 .. S-1
+side by side ([`nalm.bench.engine.stacking.SeedEnsemble`][nalm.bench.engine.stacking.SeedEnsemble]).
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ class SequenceConfiguration:
 @dataclass(frozen=True)
 class SequenceBenchmark(Grid):
     """Every value of a digit sequence benchmark. ``train_length`` and ``test_lengths`` left as
-    None take each operation's published ones (:data:`PUBLISHED_LENGTHS`); ``eval_size`` is the
+    None take each operation's published ones ([`PUBLISHED_LENGTHS`][nalm.bench.runs.digit_grid.PUBLISHED_LENGTHS]); ``eval_size`` is the
     number of sequences of each evaluation set; ``images`` is "sklearn" or a folder of MNIST IDX
-    files (:func:`nalm.bench.tasks.digits.load_images`)."""
+    files ([`nalm.bench.tasks.digits.load_images`][nalm.bench.tasks.digits.load_images])."""
 
     models: tuple[str, ...] = ("nau", "nmu", "lstm")
     operations: tuple[str, ...] = ("sum", "product")
@@ -171,9 +171,9 @@ class SequenceBenchmark(Grid):
 
     def _row(self, configuration: SequenceConfiguration, seed: int, result: TrainResult) -> Row:
         """The line of one run: the test MSE at each length and the cell's recurrence error
-        (max |W_h - I|, :meth:`~nalm.bench.models.digits.DigitSequenceModel.recurrence_error`) at the
+        (max |W_h - I|, [`recurrence_error`][nalm.bench.models.digits.DigitSequenceModel.recurrence_error]) at the
         selected step (lowest validation MSE), and the test MSE at the last step. Success is not in
-        the row: it needs the baseline's runs (:func:`nalm.bench.analysis.aggregate.summarize_sequences`)."""
+        the row: it needs the baseline's runs ([`nalm.bench.analysis.aggregate.summarize_sequences`][nalm.bench.analysis.aggregate.summarize_sequences])."""
         selected, final = result.best, result.final
         task = self.task(configuration)
         return {

@@ -1,8 +1,8 @@
 """A benchmark grid: the base of every task's benchmark (seeds, training settings, validation, settings()).
 
 A grid expands to configurations (one model on one operation, and more axes where the task has
-them), each trained with seeds 0 .. S-1 side by side by the runner (:mod:`nalm.bench.runs.runner`).
-A task's grid subclasses :class:`Grid` and contributes how to build its models, its tasks and its
+them), each trained with seeds 0 .. S-1 side by side by the runner ([`nalm.bench.runs.runner`][nalm.bench.runs.runner]).
+A task's grid subclasses [`Grid`][nalm.bench.runs.grid.Grid] and contributes how to build its models, its tasks and its
 rows; the runner, the results file and the executors are shared.
 """
 
@@ -42,7 +42,7 @@ FieldKind = Literal[
     "lengths",
 ]
 """What a field of a row holds, checked when a results file is read
-(:func:`nalm.bench.runs.rows.read_results`, where each kind is defined): the grid's task, one of
+([`read_results`][nalm.bench.runs.results_file.read_results], where each kind is defined): the grid's task, one of
 its models or operations, a seed (0 .. MAX_SEEDS - 1), the settings (an object with the number
 of steps), text, true or false, a step (an integer >= 0, or null where "or none"), a success
 threshold (a finite number > 0), an error (a number >= 0, NaN or +inf; null too where "or
@@ -76,8 +76,8 @@ class Configuration(Protocol):
 @dataclass(frozen=True)
 class Grid:
     """The values every benchmark has: its models and operations, seeds 0 .. ``seeds`` - 1, and
-    how each run trains (:class:`~nalm.bench.engine.config.TrainConfig`). Subclasses set
-    :attr:`TASK`, :attr:`MODEL_NAMES`, :attr:`OPERATION_NAMES`, :attr:`MAX_SEEDS` and the methods
+    how each run trains ([`TrainConfig`][nalm.bench.engine.config.TrainConfig]). Subclasses set
+    `TASK`, `MODEL_NAMES`, `OPERATION_NAMES`, `MAX_SEEDS` and the methods
     that raise NotImplementedError here."""
 
     TASK: ClassVar[str] = ""
@@ -115,7 +115,7 @@ class Grid:
         return TrainConfig.of(self)
 
     def settings(self) -> dict[str, Any]:
-        """The values every run shares, all but the grid's axes (:attr:`AXES`), and the version of
+        """The values every run shares, all but the grid's axes (`AXES`), and the version of
         the data streams: runs with different settings must not be mixed in one results file."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self.AXES}
         return {**values, "data": DATA_STREAMS}
@@ -144,7 +144,7 @@ class Grid:
 
     def engine_of(self, configuration: Any, engine: str, device: str = "cpu") -> str:
         """ "compiled" or "torch": the engine ``engine`` trains ``configuration`` with on ``device``
-        (:func:`nalm.bench.engine.loop.resolve_engine`; "compiled" where the kernels do not cover it
+        ([`nalm.bench.engine.loop.resolve_engine`][nalm.bench.engine.loop.resolve_engine]; "compiled" where the kernels do not cover it
         is a ValueError)."""
         return resolve_engine(engine, self.task(configuration), self.builder(configuration, device))
 
@@ -162,5 +162,5 @@ class Grid:
     ROW_KEYS: ClassVar[tuple[str, ...]] = ()
     """The fields every run's row has, that the readers rely on."""
     ROW_FIELDS: ClassVar[dict[str, FieldKind]] = {}
-    """The kind of each field a row may have (those of :attr:`ROW_KEYS` and the others its rows
+    """The kind of each field a row may have (those of `ROW_KEYS` and the others its rows
     carry), checked when a results file is read; a field not named here is not checked."""

@@ -40,7 +40,7 @@ def train_locally(
     workers: int,
     device: str,
 ) -> Iterator[tuple[Configuration, list[Row]]]:
-    """Each pending configuration with its rows (``train``: :func:`run_configuration`), in the order they finish."""
+    """Each pending configuration with its rows (``train``: `run_configuration`), in the order they finish."""
     if workers == 1 or len(pending) <= 1:
         for (configuration, seeds), checkpoint in zip(pending, checkpoints):
             yield configuration, train(benchmark, configuration, seeds, workers, checkpoint, device, engine)

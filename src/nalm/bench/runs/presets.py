@@ -81,7 +81,7 @@ SEQUENCE_PRESETS: dict[str, SequenceBenchmark] = {
 
 
 ALL_PRESETS: dict[str, Grid] = {**PRESETS, **SEQUENCE_PRESETS}
-"""``nalm bench``'s presets: the static task's (:data:`PRESETS`) and the digit tasks'."""
+"""``nalm bench``'s presets: the static task's ([`PRESETS`][nalm.bench.runs.presets.PRESETS]) and the digit tasks'."""
 
 
 def preset(name: str) -> Grid:

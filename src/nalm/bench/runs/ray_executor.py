@@ -12,7 +12,7 @@ from nalm.validation import MissingDependencyError
 
 
 def require_ray() -> Any:
-    """The ``ray`` module, or :class:`MissingDependencyError` saying how to install it."""
+    """The ``ray`` module, or [`MissingDependencyError`][nalm.validation.MissingDependencyError] saying how to install it."""
     try:
         import ray
     except ImportError:
@@ -60,8 +60,8 @@ def seed_chunks(
     benchmark: Grid, configuration: Configuration, seeds: tuple[int, ...], engine: str
 ) -> list[tuple[int, ...]]:
     """The seeds of ``configuration`` in the stacks that train them: one stack, or chunks of
-    :data:`RAY_CHUNK` seeds where a seed's numbers do not depend on its stack
-    (:meth:`~nalm.bench.runs.grid.Grid.seeds_independent`: the compiled engine)."""
+    [`RAY_CHUNK`][nalm.bench.runs.ray_executor.RAY_CHUNK] seeds where a seed's numbers do not depend on its stack
+    ([`seeds_independent`][nalm.bench.runs.grid.Grid.seeds_independent]: the compiled engine)."""
     if len(seeds) <= RAY_CHUNK or not benchmark.seeds_independent(configuration, engine):
         return [seeds]
     return [seeds[start : start + RAY_CHUNK] for start in range(0, len(seeds), RAY_CHUNK)]
@@ -76,7 +76,7 @@ def train_on_ray(
     address: str | None,
 ) -> Iterator[tuple[Configuration, list[Row]]]:
     """Each pending configuration with its rows, trained as Ray tasks of ``train``
-    (:func:`nalm.bench.runs.runner.run_configuration`), one per chunk of seeds (:func:`seed_chunks`),
+    ([`nalm.bench.runs.runner.run_configuration`][nalm.bench.runs.runner.run_configuration]), one per chunk of seeds ([`seed_chunks`][nalm.bench.runs.ray_executor.seed_chunks]),
     in the order the configurations finish."""
     ray = require_ray()
     started = not ray.is_initialized()

@@ -1,9 +1,9 @@
-"""A benchmark's results file: reading its rows (:func:`read_results`), which seeds of each configuration
+"""A benchmark's results file: reading its rows ([`read_results`][nalm.bench.runs.results_file.read_results]), which seeds of each configuration
 it holds, appending more, its lock and its checkpoints.
 
 Each configuration's runs are appended and flushed as soon as it finishes; while it trains, its
 state is checkpointed at every evaluation (in the folder RESULTS.checkpoints, removed once the
-rows are saved). Every line carries the benchmark's settings (:meth:`Grid.settings`) and its
+rows are saved). Every line carries the benchmark's settings ([`Grid.settings`][nalm.bench.runs.grid.Grid.settings]) and its
 model's definition; a file written with other settings or model definitions is refused, never mixed.
 
 The lock file, the checkpoint folder and the folder of set-aside checkpoints are named after the
@@ -41,7 +41,7 @@ def read_results(path: str | os.PathLike[str]) -> list[Row]:
     out; one that is a whole row without its newline is kept), a run written twice (same
     configuration and seed) counted once, with a warning.
 
-    Every row is checked (:func:`row_problem`) and all must carry the same settings: anything else
+    Every row is checked ([`row_problem`][nalm.bench.runs.rows.row_problem]) and all must carry the same settings: anything else
     is a ValueError that names the file and the line."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -101,7 +101,7 @@ class ResultsFile:
 
     Opening it reads the existing lines and raises ValueError if any was written with settings or
     model definitions other than ``benchmark``'s. Only a sweep that holds the file's lock
-    (:meth:`locked`) writes to it.
+    (`locked`) writes to it.
     """
 
     def __init__(self, path: str | os.PathLike[str], benchmark: Grid) -> None:

@@ -1,10 +1,10 @@
 """Rows: one JSON line per run, and the schema each is checked against when read.
 
-A row is one run's results (:data:`~nalm.bench.runs.grid.Row`); its task's grid says which fields
-it has (:attr:`~nalm.bench.runs.grid.Grid.ROW_KEYS`), what each holds
-(:attr:`~nalm.bench.runs.grid.Grid.ROW_FIELDS`, checked by :data:`KINDS`) and which configuration
+A row is one run's results ([`Row`][nalm.bench.runs.grid.Row]); its task's grid says which fields
+it has ([`ROW_KEYS`][nalm.bench.runs.grid.Grid.ROW_KEYS]), what each holds
+([`ROW_FIELDS`][nalm.bench.runs.grid.Grid.ROW_FIELDS], checked by [`KINDS`][nalm.bench.runs.rows.KINDS]) and which configuration
 it belongs to. Lines are strict JSON: a non-finite number is written as null and named in the
-row's "non_finite" field (:func:`to_json`).
+row's "non_finite" field ([`to_json`][nalm.bench.runs.rows.to_json]).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ NON_FINITE = ("nan", "inf", "-inf")
 
 def from_json(line: str) -> Row:
     """A row from its line, its non-finite numbers restored; ValueError for a line that is not
-    JSON or whose "non_finite" field is not as :func:`to_json` writes it."""
+    JSON or whose "non_finite" field is not as [`to_json`][nalm.bench.runs.rows.to_json] writes it."""
     row = json.loads(line)
     if isinstance(row, dict) and "non_finite" in row:
         marks = row.pop("non_finite")
@@ -75,7 +75,7 @@ def from_json(line: str) -> Row:
 
 def _restore(row: Row, key: str, marked: Any) -> bool:
     """Put back in ``row`` the non-finite numbers ``marked`` for ``key``; False if ``marked`` is not
-    as :func:`to_json` writes it (nothing is changed then)."""
+    as [`to_json`][nalm.bench.runs.rows.to_json] writes it (nothing is changed then)."""
     if isinstance(marked, str) and marked in NON_FINITE and key in row:
         row[key] = float(marked)
         return True
@@ -190,7 +190,7 @@ KINDS: dict[FieldKind, Check] = {
         else f"a list of increasing sequence lengths from 1 to {MAX_LENGTH:,}, at least one"
     ),
 }
-"""The check of each kind of field (:data:`~nalm.bench.runs.grid.FieldKind`)."""
+"""The check of each kind of field ([`FieldKind`][nalm.bench.runs.grid.FieldKind])."""
 
 
 def _shown(value: Any) -> str:
@@ -201,7 +201,7 @@ def _shown(value: Any) -> str:
 def row_problem(row: Any) -> str | None:
     """What makes ``row`` not a run of its task's grid, or None if it is one: "(it lacks FIELD, ...)",
     or "(its FIELD is VALUE): FIELD must be ..." for a value not of its field's kind
-    (:attr:`~nalm.bench.runs.grid.Grid.ROW_FIELDS`)."""
+    ([`ROW_FIELDS`][nalm.bench.runs.grid.Grid.ROW_FIELDS])."""
     if not isinstance(row, dict):
         return f"(it is {_shown(row)}, not a JSON object)"
     task = row.get("task", Benchmark.TASK)

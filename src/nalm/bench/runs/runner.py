@@ -3,7 +3,7 @@
 A sweep that is killed loses at most the steps since the last evaluation of the configurations in
 flight: the same command run again trains only what the file lacks, resuming those
 configurations from their checkpoints. Configurations train in this process, in worker processes
-(the local executor) or as tasks on a Ray cluster (:mod:`nalm.bench.runs.ray_executor`).
+(the local executor) or as tasks on a Ray cluster ([`nalm.bench.runs.ray_executor`][nalm.bench.runs.ray_executor]).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def run_configuration(
     engine: str = "auto",
 ) -> list[Row]:
     """Train ``configuration`` with ``seeds`` side by side on ``device`` with ``engine``, saving and
-    resuming the run at ``checkpoint`` (see :func:`nalm.bench.engine.loop.train_stacked`), and
+    resuming the run at ``checkpoint`` (see [`nalm.bench.engine.loop.train_stacked`][nalm.bench.engine.loop.train_stacked]), and
     return one row per seed (the grid's rows).
 
     Every path to a row passes here (this process, the local workers, Ray's tasks), so here the
@@ -112,14 +112,14 @@ def run_benchmark(
 ) -> list[Row]:
     """Train every configuration of ``results.benchmark`` that ``results`` lacks, ``workers``
     processes at a time, appending each one's rows as it finishes, holding the file's lock
-    throughout (:meth:`ResultsFile.locked`: a second sweep on the same file is refused).
+    throughout ([`ResultsFile.locked`][nalm.bench.runs.results_file.ResultsFile.locked]: a second sweep on the same file is refused).
 
     ``executor="ray"`` runs each configuration as a task of one CPU on the Ray cluster at
     ``address`` (None: a local Ray instance of this machine's cores); this process alone writes
     the results file, a task lost with its node is run again (from its checkpoint where the nodes
     share the results folder), and ``workers`` is not used. The models train on ``device``
     ("cpu", or a GPU such as "cuda": the local executor only), on ``engine``
-    (:data:`~nalm.bench.engine.loop.ENGINES`). Returns the file's rows of the
+    ([`ENGINES`][nalm.bench.engine.loop.ENGINES]). Returns the file's rows of the
     benchmark's configurations and seeds, in the grid's order, then by seed.
 
     ``on_start(n)`` is told how many configurations are to train, ``on_done(configuration, rows)``

@@ -1,6 +1,6 @@
 """The static (and recurrent) task's benchmark: which models, operations and ranges to train.
 
-A :class:`Benchmark` expands to :class:`Configuration` s, one per model x operation x range pair,
+A [`Benchmark`][nalm.bench.runs.static_grid.Benchmark] expands to [`Configuration`][nalm.bench.runs.static_grid.Configuration] s, one per model x operation x range pair,
 and makes each one's rows. Per run, following Madsen and Johansen 2020: the selected evaluation is
 the one with the lowest interpolation MSE; ``success`` = its extrapolation MSE < the task's
 threshold; ``solved_at`` = the first evaluation step with extrapolation MSE < threshold
@@ -68,10 +68,10 @@ class Benchmark(Grid):
     models, operations, seeds and steps.
 
     ``hidden_size`` 0 means no hidden layer: the model is its pair's second unit alone
-    (see :func:`nalm.bench.models.static.build_published_model`). ``time_steps`` > 1 is the recurrent
+    (see [`nalm.bench.models.static.build_published_model`][nalm.bench.models.static.build_published_model]). ``time_steps`` > 1 is the recurrent
     task: the input vector arrives over that many steps and the first layer is a recurrent cell. ``threshold_samples`` is the number of
     extrapolation samples that estimate the success threshold
-    (:func:`nalm.bench.tasks.thresholds.success_threshold`).
+    ([`nalm.bench.tasks.thresholds.success_threshold`][nalm.bench.tasks.thresholds.success_threshold]).
     """
 
     models: tuple[str, ...] = ("nau", "nmu", "nac", "nalu")
@@ -258,7 +258,7 @@ class Benchmark(Grid):
 
 @functools.cache
 def _threshold(task: StaticArithmeticTask, samples: int, hidden_layer: bool) -> float:
-    """:func:`success_threshold`, once per task and process."""
+    """[`success_threshold`][nalm.bench.tasks.thresholds.success_threshold], once per task and process."""
     return success_threshold(task, samples=samples, hidden_layer=hidden_layer)
 
 
@@ -267,7 +267,7 @@ def initial_errors(
 ) -> tuple[float, float]:
     """Seed ``seed``'s (interpolation, extrapolation) MSE at initialization, on the evaluation sets
     its training run uses (the model built after ``torch.manual_seed(seed)``, as
-    :func:`~nalm.bench.engine.stacking.stack_seeds` builds it)."""
+    [`stack_seeds`][nalm.bench.engine.stacking.stack_seeds] builds it)."""
     torch.manual_seed(seed)
     model = build()
     device = next(model.parameters()).device

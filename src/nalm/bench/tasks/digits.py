@@ -5,7 +5,7 @@ Images come from scikit-learn's bundled 8x8 digits (1,797 images, no download), 
 MNIST IDX files in a folder the user names. They are split into train, validation and test
 images once, by image, so no validation or test image is ever seen in training. A sequence is
 ``length`` images drawn with replacement from one split by the seed's streams
-(:mod:`nalm.bench.tasks.streams`); its targets are cumulative, one per time step:
+([`nalm.bench.tasks.streams`][nalm.bench.tasks.streams]); its targets are cumulative, one per time step:
 
 - ``count``: how many of each class so far, 10 outputs (t_i = t_{i-1} + onehot(label_i));
 - ``sum``: the sum of the digits so far (t_i = t_{i-1} + label_i);
@@ -85,7 +85,7 @@ def _split(n: int, validation: int, test: int) -> list[torch.Tensor]:
 def load_images(source: str = "sklearn", validation_fraction: float = 0.2, test_fraction: float = 0.2) -> DigitImages:
     """The images of ``source``: "sklearn" (scikit-learn's 8x8 digits: a random ``test_fraction``
     of them for test, ``validation_fraction`` for validation, the rest for training), or a folder
-    holding the MNIST IDX files (:data:`MNIST_FILES`; the test file is the test split, and
+    holding the MNIST IDX files ([`MNIST_FILES`][nalm.bench.tasks.digits.MNIST_FILES]; the test file is the test split, and
     ``validation_fraction`` of the training file is held out for validation). Nothing is downloaded.
     """
     for name, fraction in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
@@ -127,7 +127,7 @@ READER_VALUES_PER_PIXEL = 50
 def check_memory(task: DigitSequenceTask, seeds: int, batch_size: int, eval_size: int) -> None:
     """Raise ValueError, before any training, if ``seeds`` models of ``task`` with batches of
     ``batch_size`` sequences, or its evaluation sets of ``eval_size`` sequences, would hold more
-    than :data:`MAX_VALUES` values (the images of a folder of MNIST files counted as 28 x 28)."""
+    than [`MAX_VALUES`][nalm.bench.tasks.digits.MAX_VALUES] values (the images of a folder of MNIST files counted as 28 x 28)."""
     pixels = 8 * 8 if task.images == "sklearn" else 28 * 28
     train = seeds * batch_size * task.train_length * pixels * READER_VALUES_PER_PIXEL
     if train > MAX_VALUES:
@@ -157,7 +157,7 @@ def lengths(name: str, values: object) -> tuple[int, ...]:
 class DigitSequenceTask:
     """A digit sequence task: trained on sequences of ``train_length`` images of the train split,
     model selection on sequences of that length from the validation split, tested on sequences of
-    each of ``test_lengths`` from the test split. ``images`` is a :func:`load_images` source.
+    each of ``test_lengths`` from the test split. ``images`` is a [`load_images`][nalm.bench.tasks.digits.load_images] source.
 
     Defaults: the sum of Madsen and Johansen (trained on 10, tested up to 1000).
     """
@@ -189,7 +189,7 @@ class DigitSequenceTask:
         return load_images(self.images)
 
     def pool(self, split: str) -> torch.Tensor:
-        """The image indices of ``split`` whose label is one of :attr:`classes`."""
+        """The image indices of ``split`` whose label is one of `classes`."""
         data = self.data()
         chosen = data.splits[choice("split", split, SPLITS)]
         return chosen[torch.isin(data.labels[chosen], torch.tensor(self.classes))]
@@ -203,7 +203,7 @@ class DigitSequenceTask:
 
     def sample(self, streams: SeedStreams, rows: int, length: int, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The next ``rows`` sequences of ``length`` images of ``split`` from each seed's stream:
-        positions (S, rows, length) into :meth:`pool` of ``split``, and the targets
+        positions (S, rows, length) into `pool` of ``split``, and the targets
         (S, rows, length, outputs) float64."""
         pool = self.pool(split)
         positions = indices(streams, rows, length, len(pool))

@@ -4,7 +4,7 @@ Madsen and Johansen, "Neural Arithmetic Units", ICLR 2020 (after Trask et al. 20
 ``input_size`` inputs drawn iid from a range; subset a is ``floor(subset_ratio * input_size)``
 contiguous inputs, subset b as many, starting ``floor(overlap_ratio * subset size)`` inputs
 before a ends. Both are shifted by one offset per seed, drawn so that they fit in x.
-The random numbers come from each seed's streams in :mod:`nalm.bench.tasks.streams`.
+The random numbers come from each seed's streams in [`nalm.bench.tasks.streams`][nalm.bench.tasks.streams].
 
 With ``time_steps`` T > 1 it is the recurrent task of Trask et al. (section 4.1): the input
 vector arrives over T steps, x is (..., T, input_size), and a and b are the sums of their subsets
@@ -85,7 +85,7 @@ def range_label(bounds: Range) -> str:
 
 @dataclass(frozen=True)
 class StaticArithmeticTask:
-    """The task's configuration; :meth:`subsets` and :meth:`sample` make its data.
+    """The task's configuration; `subsets` and `sample` make its data.
 
     Defaults are the published ones: 100 inputs, subsets of 25 overlapping by 12,
     interpolation range U[1, 2], extrapolation range U[2, 6], one time step (the static task;
@@ -169,7 +169,7 @@ class StaticArithmeticTask:
         (S, rows, T, input_size): T rows of the stream per sequence, a and b summed over them.
 
         x is drawn in ``dtype`` on ``device`` (a seed's data is the same on every device, up to the
-        rounding of its scaling: see :mod:`nalm.bench.tasks.streams`); the targets are computed from those x
+        rounding of its scaling: see [`nalm.bench.tasks.streams`][nalm.bench.tasks.streams]); the targets are computed from those x
         in float64, then rounded to ``dtype``.
         """
         steps = self.time_steps

@@ -1,8 +1,8 @@
 """The benchmark's random data: counter-based streams, drawn by compiled kernels, many seeds at once.
 
-Every seed has independent named streams (:data:`STREAMS`). Draw n of a stream is the 64-bit
+Every seed has independent named streams ([`STREAMS`][nalm.bench.tasks.streams.STREAMS]). Draw n of a stream is the 64-bit
 SplitMix64 mixing function (Steele, Lea and Flood, OOPSLA 2014) of the counter
-``GAMMA * (start + n)``; the streams' starts are :data:`STREAM_DRAWS` apart, so no two streams
+``GAMMA * (start + n)``; the streams' starts are [`STREAM_DRAWS`][nalm.bench.tasks.streams.STREAM_DRAWS] apart, so no two streams
 share a draw, and any draw is computed from its position alone. One 64-bit draw gives two uniform
 values in [0, 1), one per 32-bit half: k / 2^32 with all 32 bits for float64 data, the top 24
 bits for float32 (the same draws, cut to 24 bits). A row of ``columns`` values
@@ -10,9 +10,9 @@ takes ceil(columns / 2) draws, so any row of a set can be drawn without the rows
 
 The kernels (numba, in parallel over the seeds) write the inputs x (S, rows, columns) and the
 subset sums a, b (S, rows, 2) of the static task in float64. On other devices (a GPU) the same
-draws are computed there by tensor operations (:func:`_draw_on_device`: 64-bit integer arithmetic
+draws are computed there by tensor operations (`_draw_on_device`: 64-bit integer arithmetic
 that wraps, as SplitMix64's does), so the data never crosses from the CPU and equals the CPU's
-up to the rounding of the scaling and of the sums. :func:`draw_projection` also
+up to the rounding of the scaling and of the sums. [`draw_projection`][nalm.bench.tasks.streams.draw_projection] also
 multiplies x by a per-seed weight as it draws, for models whose first layer is linear, and keeps
 x for the gradient of that weight. Sums may be vectorized in any order (``reassoc``), so results
 are the same from run to run on one machine, but may differ in the last bits between CPUs.
@@ -51,7 +51,7 @@ BITS = {torch.float32: 24, torch.float64: 32}
 
 
 def stream_start(seed: int, stream: str) -> int:
-    """The position of the first draw of ``seed``'s ``stream`` (one of :data:`STREAMS`)."""
+    """The position of the first draw of ``seed``'s ``stream`` (one of [`STREAMS`][nalm.bench.tasks.streams.STREAMS])."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {seed!r}")
     if stream not in STREAMS:
@@ -62,7 +62,7 @@ def stream_start(seed: int, stream: str) -> int:
 class SeedStreams:
     """One named stream of each of several seeds, each at its own position: (S,) uint64 ``positions``.
 
-    :meth:`advance` hands out the positions of the next ``rows`` rows and moves every stream past
+    `advance` hands out the positions of the next ``rows`` rows and moves every stream past
     them, so consecutive calls continue each seed's stream (as one call for all the rows would).
     """
 
@@ -72,7 +72,7 @@ class SeedStreams:
 
     def advance(self, rows: int, columns: int) -> np.ndarray:
         """The current positions, (S,) uint64; the streams move on by ``rows`` rows of ``columns`` values.
-        Raises ValueError before a stream would run past its :data:`STREAM_DRAWS` draws."""
+        Raises ValueError before a stream would run past its [`STREAM_DRAWS`][nalm.bench.tasks.streams.STREAM_DRAWS] draws."""
         draws = rows * draws_per_row(columns)
         if self._used + draws > STREAM_DRAWS:
             raise ValueError(f"a stream holds {STREAM_DRAWS} draws; {self._used + draws} were asked for")
@@ -171,7 +171,7 @@ def _project_back(x, grad_h_t, grad_weight_t):
 
 
 def interval_arrays(bounds: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray, float]:
-    """(lows, starts, total) of :func:`fill_row` for the intervals ``bounds``."""
+    """(lows, starts, total) of [`fill_row`][nalm.bench.tasks.streams.fill_row] for the intervals ``bounds``."""
     lengths = np.array([high - low for low, high in bounds])
     starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
     return np.array([low for low, _ in bounds]), starts, float(lengths.sum())
@@ -198,7 +198,7 @@ def draw(
     ``bounds`` are disjoint sorted intervals (low, high); x is uniform over their union.
     ``spans`` is (S, 4) int64. Dtypes other than float32 and float64 are drawn in float32, then
     rounded; their sums are those of the rounded x. The CPU draws with the compiled kernels, any
-    other device with :func:`_draw_on_device`, there; a device without float64 (Apple's MPS) gets
+    other device with `_draw_on_device`, there; a device without float64 (Apple's MPS) gets
     the CPU's x, and its sums stay on the CPU.
     """
     n_seeds = len(streams.positions)
@@ -245,7 +245,7 @@ def _shift_right(z: torch.Tensor, bits: int) -> torch.Tensor:
 
 
 def _splitmix_on_device(position: torch.Tensor) -> torch.Tensor:
-    """:func:`_splitmix` of int64 ``position`` (the uint64 counter's bits), in tensor operations:
+    """`_splitmix` of int64 ``position`` (the uint64 counter's bits), in tensor operations:
     int64 multiplies wrap mod 2^64 as uint64 ones do, and shifts are made logical."""
     z = position * _as_int64(int(GAMMA))
     z = (z ^ _shift_right(z, 30)) * _as_int64(int(_MIX_1))
@@ -264,7 +264,7 @@ def _draw_on_device(
     dtype: torch.dtype,
     device: torch.device,
 ) -> torch.Tensor:
-    """x (S, rows, columns) in ``dtype`` (float32 or float64) on ``device``: :func:`fill_row` of every
+    """x (S, rows, columns) in ``dtype`` (float32 or float64) on ``device``: [`fill_row`][nalm.bench.tasks.streams.fill_row] of every
     row of every seed at once, stream s from ``positions[s]``."""
     per_row = draws_per_row(columns)
     base = torch.from_numpy(np.ascontiguousarray(positions, dtype=np.uint64).view(np.int64)).to(device)  # the same bits
@@ -325,7 +325,7 @@ class _Projection(torch.autograd.Function):
 
 
 def projectable(weight: torch.Tensor) -> bool:
-    """Whether :func:`draw_projection` can draw for ``weight``: float32 or float64, on the CPU."""
+    """Whether [`draw_projection`][nalm.bench.tasks.streams.draw_projection] can draw for ``weight``: float32 or float64, on the CPU."""
     return weight.device.type == "cpu" and weight.dtype in BITS
 
 
@@ -336,7 +336,7 @@ def draw_projection(
     spans: np.ndarray,
     weight: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`draw` of the next ``rows`` rows, returning x @ weight instead of x: h (S, rows, out)
+    """[`draw`][nalm.bench.tasks.streams.draw] of the next ``rows`` rows, returning x @ weight instead of x: h (S, rows, out)
     and the sums (S, rows, 2), for ``weight`` (S, columns, out), float32 or float64, on the CPU.
 
     h is differentiable with respect to ``weight`` (the gradient is x^T grad_h per seed, from the
@@ -353,7 +353,7 @@ def draw_projection(
 
 
 def uniforms(seed: int, stream: str, n: int) -> np.ndarray:
-    """The first ``n`` values in [0, 1) of ``seed``'s ``stream``, float64, as :func:`draw` would make them."""
+    """The first ``n`` values in [0, 1) of ``seed``'s ``stream``, float64, as [`draw`][nalm.bench.tasks.streams.draw] would make them."""
     x, _ = draw(SeedStreams([seed], stream), 1, n, [(0.0, 1.0)], np.zeros((1, 4), dtype=np.int64), torch.float64)
     return x.numpy()[0, 0]
 
@@ -363,7 +363,7 @@ def indices(streams: SeedStreams, rows: int, columns: int, n: int) -> torch.Tens
     (S, rows, columns) int64, each floor(n u) for a draw u with 32 random bits (so for n up to
     about 10^6 every index is as likely as another to 1 part in 4000).
 
-    Drawn by PyTorch operations (:func:`_draw_on_device` on the CPU), not by the compiled kernels:
+    Drawn by PyTorch operations (`_draw_on_device` on the CPU), not by the compiled kernels:
     a process that calls the kernels' parallel code keeps OpenMP threads spinning after it (GNU
     OpenMP's default wait policy where threads <= cores), which slowed PyTorch's convolutions
     between draws 4x on our 2 cores.

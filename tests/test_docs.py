@@ -1,0 +1,86 @@
+"""The README and the docs site say what the code does now: their generated tables and quoted
+outputs are what `docs/generate.py` writes today, every committed report is what `nalm report`
+writes, and the API reference covers every unit in both frameworks."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from nalm.bench.analysis.report import report_text
+from nalm.bench.runs.results_file import read_results
+
+ROOT = Path(__file__).parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("generate", ROOT / "docs" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_is_short_and_opens_with_the_two_commands():
+    assert len(README.splitlines()) <= 200
+    commands = re.search(r"```bash\n(.*?)```", README, flags=re.DOTALL).group(1).strip().splitlines()
+    assert len(commands) == 2
+    assert "pip install" in commands[0] and "nalm train" in commands[0]
+    assert "pytest" in commands[1] and "mkdocs build --strict" in commands[1]
+    assert "KERAS_BACKEND=jax" in commands[1] and "KERAS_BACKEND=tensorflow" in commands[1]
+
+
+def test_generated_parts_are_current():
+    """Run `python docs/generate.py` when this fails: a results file, a report or a command's
+    output changed, and the pages must show it."""
+    stale = _generator().stale_pages()
+    assert not stale, f"not current: {sorted(str(p.relative_to(ROOT)) for p in stale)}"
+
+
+def test_generator_refuses_unknown_directives():
+    generator = _generator()
+    with pytest.raises(ValueError, match="unknown directive"):
+        generator.render("tabel benchmarks/results/quick.jsonl")
+    with pytest.raises(ValueError, match="unknown report part"):
+        generator.render("report benchmarks/results/quick.jsonl everything")
+
+
+def test_generated_parts_are_the_reports_tables():
+    """A generated block holds what its directive writes, e.g. the units table the definitions give."""
+    generator = _generator()
+    from nalm.torch import UNITS
+    from nalm.units import DEFINITIONS
+
+    table = generator.render("units short")
+    assert re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE) == list(UNITS.names())
+    assert all(unit.formula_text in table for unit in DEFINITIONS.values())
+    summary = generator.render("report benchmarks/results/quick.jsonl summary")
+    assert summary in report_text(read_results(ROOT / "benchmarks/results/quick.jsonl"))
+
+
+REPORTS = sorted(p.parent for p in (ROOT / "benchmarks" / "results").glob("*/report.md"))
+
+
+@pytest.mark.parametrize("folder", REPORTS, ids=[p.name for p in REPORTS])
+def test_committed_report_is_what_nalm_report_writes(folder):
+    rows = read_results(folder.with_suffix(".jsonl"))
+    assert (folder / "report.md").read_text(encoding="utf-8") == report_text(rows)
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_api_reference_covers_every_unit(framework):
+    """docs/api/torch.md and keras.md render the module of every registered unit and of Recurrent
+    (and of build_head): a new unit's module must be added there."""
+    if framework == "torch":
+        from nalm.torch import UNITS, Recurrent, build_head
+
+        modules = {Recurrent.__module__, build_head.__module__}
+    else:
+        pytest.importorskip("keras")
+        from nalm.keras import UNITS, Recurrent
+
+        modules = {Recurrent.__module__}
+    page = (ROOT / "docs" / "api" / f"{framework}.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^::: (\S+)", page, flags=re.MULTILINE))
+    assert modules | {UNITS.get(name).__module__ for name in UNITS.names()} <= documented
