@@ -19,17 +19,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nalm.bench.analysis.aggregate import summarize, summarize_sequences
+from nalm.bench.analysis.aggregate import summarize, summarize_language, summarize_sequences
 from nalm.bench.analysis.published import CITATION, compare
 from nalm.bench.analysis.report import COMPARISON_COLUMNS, comparison_cells, several_ranges, summary_cells, write_report
 from nalm.bench.engine.config import TrainConfig
 from nalm.bench.engine.loop import ENGINES, train
 from nalm.bench.engine.problem import TrainResult
 from nalm.bench.models.digits import SEQUENCE_MODELS, build_sequence_model
+from nalm.bench.models.language import LANGUAGE_MODELS
 from nalm.bench.models.static import MODELS, build_unit_stack
 from nalm.bench.runs.digit_grid import SequenceBenchmark
 from nalm.bench.runs.grid import Configuration, Grid, Row
-from nalm.bench.runs.presets import ALL_PRESETS, SEQUENCE_PRESETS
+from nalm.bench.runs.language_grid import LANGUAGE_OPERATIONS, LanguageBenchmark
+from nalm.bench.runs.presets import ALL_PRESETS, LANGUAGE_PRESETS, SEQUENCE_PRESETS
 from nalm.bench.runs.ray_executor import check_reachable, require_ray
 from nalm.bench.runs.results_file import ResultsFile, read_results
 from nalm.bench.runs.runner import EXECUTORS, run_benchmark
@@ -171,7 +173,9 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         epilog="models of the static tasks (layers, sparsity schedule of both, initialization):\n"
         + "\n".join(f"  {name}: {model.describe()}" for name, model in MODELS.items())
         + "\ncells of the digit tasks (on sum; R_z only on sum and product):\n"
-        + "\n".join(f"  {name}: {model.describe('sum')}" for name, model in SEQUENCE_MODELS.items()),
+        + "\n".join(f"  {name}: {model.describe('sum')}" for name, model in SEQUENCE_MODELS.items())
+        + "\ncells of the language task (with --readout recurrent):\n"
+        + "\n".join(f"  {name}: {model.describe('recurrent')}" for name, model in LANGUAGE_MODELS.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bench.add_argument(
@@ -179,25 +183,27 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         default="quick",
         type=str.lower,
         choices=tuple(ALL_PRESETS),
-        help=f"default: quick; {', '.join(SEQUENCE_PRESETS)} run the digit sequence tasks",
+        help=f"default: quick; {', '.join(SEQUENCE_PRESETS)} run the digit sequence tasks, "
+        f"{', '.join(LANGUAGE_PRESETS)} the language-to-number task",
     )
     bench.add_argument(
         "--models",
         nargs="+",
         type=str.lower,
-        choices=tuple(dict.fromkeys((*MODELS, *SEQUENCE_MODELS))),
+        choices=tuple(dict.fromkeys((*MODELS, *SEQUENCE_MODELS, *LANGUAGE_MODELS))),
         metavar="MODEL",
         help=f"models: layer pairs from {', '.join(MODELS)}; on the digit tasks, cells from "
-        f"{', '.join(SEQUENCE_MODELS)}",
+        f"{', '.join(SEQUENCE_MODELS)}; on the language task, cells from {', '.join(LANGUAGE_MODELS)}",
     )
     bench.add_argument(
         "--operations",
         "--ops",
         nargs="+",
         type=str.lower,
-        choices=(*OPERATIONS, *SEQUENCE_OPERATIONS),
+        choices=(*OPERATIONS, *SEQUENCE_OPERATIONS, *LANGUAGE_OPERATIONS),
         metavar="OP",
-        help=f"operations from {', '.join(OPERATIONS)}; on the digit tasks, from {', '.join(SEQUENCE_OPERATIONS)}",
+        help=f"operations from {', '.join(OPERATIONS)}; on the digit tasks, from {', '.join(SEQUENCE_OPERATIONS)}; "
+        f"the language task's is {', '.join(LANGUAGE_OPERATIONS)}",
     )
     for name, kind, text in (
         ("seeds", int, "seeds per configuration, 0..N-1, trained side by side"),
@@ -214,6 +220,9 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         ("time-steps", int, "steps the input vector arrives over: the recurrent task if > 1"),
         ("images", str, "digit tasks: 'sklearn' (bundled 8x8 digits) or a folder of MNIST IDX files"),
         ("train-length", int, "digit tasks: training sequence length (default: each operation's published one)"),
+        ("readout", str, "language task: where the cell reads the LSTM, 'recurrent' (every token) or 'final'"),
+        ("embedding-size", int, "language task: size of the token embedding"),
+        ("lstm-size", int, "language task: size of the LSTM's state"),
     ):
         bench.add_argument(f"--{name}", type=kind, help=text)
     bench.add_argument(
@@ -262,14 +271,14 @@ def benchmark_from_args(args: argparse.Namespace) -> Grid:
     """The preset with every option that was given replacing its value; an option of the other
     kind of benchmark (e.g. --input-size with a digit preset) raises ValueError."""
     base = ALL_PRESETS[choice("preset", args.preset, tuple(ALL_PRESETS))]
-    names = {field.name for field in dataclasses.fields(Benchmark)} | {
-        f.name for f in dataclasses.fields(SequenceBenchmark)
-    }
+    names = {f.name for grid in (Benchmark, SequenceBenchmark, LanguageBenchmark) for f in dataclasses.fields(grid)}
     given = {name: getattr(args, name) for name in sorted(names) if getattr(args, name, None) is not None}
     own = {field.name for field in dataclasses.fields(base)}
     foreign = [name for name in given if name not in own]
     if foreign:
-        kind = "a digit task's" if base.TASK == SequenceBenchmark.TASK else "the static task's"
+        kind = {SequenceBenchmark.TASK: "a digit task's", LanguageBenchmark.TASK: "the language task's"}.get(
+            base.TASK, "the static task's"
+        )
         options = ", ".join("--" + name.replace("_", "-").replace("ranges", "range") for name in foreign)
         raise ValueError(f"{options} is not an option of preset {args.preset} ({kind})")
     return dataclasses.replace(base, **given)
@@ -464,7 +473,33 @@ def _bench_command(args: argparse.Namespace, console: Console) -> None:
             on_start=lambda n: progress.update(bar, total=n),
             on_done=done,
         )
-    console.print(_sequence_table(rows) if benchmark.TASK == SequenceBenchmark.TASK else _summary_table(rows))
+    console.print(_table(rows))
+
+
+def _table(rows: list[Row]) -> Table:
+    """The summary table of a task's rows."""
+    task = rows[0].get("task") if rows else None
+    if task == SequenceBenchmark.TASK:
+        return _sequence_table(rows)
+    if task == LanguageBenchmark.TASK:
+        return _language_table(rows)
+    return _summary_table(rows)
+
+
+def _language_table(rows: list[Row]) -> Table:
+    """Successes of each language-task model (every test number within 0.5) and its errors."""
+    table = Table(title=f"language to number, {len(rows)} runs: success (every test number right)")
+    for column in ("model", "success rate [95% interval]", "test numbers right (mean)", "test MAE (median)"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for s in summarize_language(rows):
+        low, high = s.interval
+        table.add_row(
+            s.configuration.model,
+            f"{s.successes}/{s.runs} = {s.success_rate:.0%} [{low:.0%}, {high:.0%}]",
+            f"{s.correct_mean:.1%}",
+            f"{s.mae_median:.3g}",
+        )
+    return table
 
 
 def _sequence_table(rows: list[Row]) -> Table:
@@ -516,8 +551,8 @@ def _report_command(args: argparse.Namespace, console: Console) -> None:
     rows = read_results(args.results)
     for path in write_report(rows, out):
         console.print(f"wrote {path}")
-    if any(row.get("task") == SequenceBenchmark.TASK for row in rows):
-        console.print(_sequence_table(rows))
+    if any(row.get("task") in (SequenceBenchmark.TASK, LanguageBenchmark.TASK) for row in rows):
+        console.print(_table(rows))
         return
     comparisons = compare(rows)
     if comparisons:

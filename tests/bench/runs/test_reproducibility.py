@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from nalm.bench.runs import Benchmark, ResultsFile, SequenceBenchmark, read_results, run_benchmark
+from nalm.bench.runs import Benchmark, LanguageBenchmark, ResultsFile, SequenceBenchmark, read_results, run_benchmark
 from nalm.bench.runs.static_grid import _threshold
 
 STATIC = Benchmark(
@@ -24,7 +24,8 @@ STATIC = Benchmark(
 DIGITS = SequenceBenchmark(
     models=("nau", "nmu"), operations=("product",), seeds=2, steps=60, eval_every=30, eval_size=20
 )
-BENCHMARKS = {"static": STATIC, "digits": DIGITS}
+LANGUAGE = LanguageBenchmark(models=("nau", "lstm"), seeds=2, steps=40, eval_every=20)
+BENCHMARKS = {"static": STATIC, "digits": DIGITS, "language": LANGUAGE}
 
 
 @pytest.fixture(scope="module", params=list(BENCHMARKS))
@@ -80,7 +81,7 @@ def test_the_ray_executor_in_another_process_writes_the_rows_of_the_local_one(re
         "from nalm.bench.runs import ResultsFile, run_benchmark\n"
         f"from {__name__} import BENCHMARKS\n"
         "torch.set_num_threads(2)\n"
-        f"run_benchmark(ResultsFile(sys.argv[1], BENCHMARKS[{'static' if benchmark is STATIC else 'digits'!r}]), "
+        f"run_benchmark(ResultsFile(sys.argv[1], BENCHMARKS[{next(k for k, v in BENCHMARKS.items() if v is benchmark)!r}]), "
         "executor='ray')\n"
     )
     subprocess.run(
@@ -129,7 +130,9 @@ def test_each_row_records_what_ran_it(reference):
 
     benchmark, path = reference
     for row in read_results(path):
-        engine = "compiled" if benchmark is STATIC and row["model"] == "nau" else "torch"  # npu and digits: torch
+        engine = (
+            "compiled" if benchmark is STATIC and row["model"] == "nau" else "torch"
+        )  # npu, digits, language: torch
         assert row["ran_with"] == {
             "nalm": nalm.__version__,
             "torch": torch.__version__,

@@ -3,6 +3,8 @@
 Static task: success rate with a 95% Wilson interval, solved-at median and mean, and the mean
 sparsity error, the last two over the successful runs only. Digit tasks: at each test length, the
 success bound of the operation's exact baseline, successes with their interval and the median MSE.
+Language task: successes (every test number right) with their interval, test errors, the fraction
+of test numbers right, and the error of each hundred.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from nalm.bench.analysis.statistics import success_bounds, wilson_interval
 from nalm.bench.runs.digit_grid import BASELINES, SequenceConfiguration
 from nalm.bench.runs.grid import Row
+from nalm.bench.runs.language_grid import LanguageConfiguration, solved
 from nalm.bench.runs.rows import configuration_of
 from nalm.bench.runs.static_grid import Configuration
 
@@ -154,3 +157,50 @@ def summarize_sequences(rows: Iterable[Row]) -> list[SequenceSummary]:
 def _finite(value: float | None) -> float:
     """A row's MSE, None (a non-finite one written as null) read as inf."""
     return math.inf if value is None or math.isnan(value) else value
+
+
+@dataclass(frozen=True)
+class LanguageSummary:
+    """One language-task model's runs: successes (every test number within 0.5 at the selected
+    step) with a 95% Wilson interval, the median test MAE and MSE, the mean fraction of test numbers
+    right, the median MAE of each hundred (1-99, 100-199, ..) over the runs, and diverged runs."""
+
+    configuration: LanguageConfiguration
+    runs: int
+    successes: int
+    interval: tuple[float, float]
+    mae_median: float
+    mse_median: float
+    correct_mean: float
+    mae_by_hundred: tuple[float, ...]
+    diverged: int
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.runs
+
+
+def summarize_language(rows: Iterable[Row]) -> list[LanguageSummary]:
+    """One [`LanguageSummary`][nalm.bench.analysis.aggregate.LanguageSummary] per language-task model in ``rows``, in the order they first appear."""
+    groups: dict[LanguageConfiguration, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(LanguageConfiguration(row["model"], row["operation"]), []).append(row)
+    summaries = []
+    for configuration, runs in groups.items():
+        won = sum(solved(run) for run in runs)
+        summaries.append(
+            LanguageSummary(
+                configuration=configuration,
+                runs=len(runs),
+                successes=won,
+                interval=wilson_interval(won, len(runs)),
+                mae_median=_median_error(_finite(run["test_mae"]) for run in runs),
+                mse_median=_median_error(_finite(run["test_mse"]) for run in runs),
+                correct_mean=statistics.fmean(run["test_correct"] for run in runs),
+                mae_by_hundred=tuple(
+                    _median_error(_finite(run["test_mae_by_hundred"][b]) for run in runs) for b in range(10)
+                ),
+                diverged=sum(run["diverged"] for run in runs),
+            )
+        )
+    return summaries

@@ -16,7 +16,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any
 
-from nalm.bench.analysis.aggregate import EXACT_RECURRENCE, SequenceSummary, Summary, summarize, summarize_sequences
+from nalm.bench.analysis.aggregate import (
+    EXACT_RECURRENCE,
+    LanguageSummary,
+    SequenceSummary,
+    Summary,
+    summarize,
+    summarize_language,
+    summarize_sequences,
+)
 from nalm.bench.analysis.published import CITATION, PUBLISHED_FIT_STEP, Comparison, compare, steps_label
 from nalm.bench.models.digits import SEQUENCE_MODELS
 from nalm.bench.runs.grid import Configuration, Row
@@ -154,6 +162,50 @@ def sequence_table(summaries: list[SequenceSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
+HUNDREDS = tuple(f"{max(100 * b, 1)}-{100 * b + 99}" for b in range(10))
+"""The language task's magnitude bins of the test numbers."""
+
+
+def language_table(summaries: list[LanguageSummary]) -> str:
+    """One row per language-task model: successes [95% Wilson interval], the mean fraction of test
+    numbers right, the median test MAE and MSE, diverged runs."""
+    lines = [
+        "| model | success rate [95% interval] | test numbers right (mean) | test MAE (median) "
+        "| test MSE (median) | diverged |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in summaries:
+        low, high = s.interval
+        lines.append(
+            f"| {s.configuration.label()} | {s.successes}/{s.runs} = {s.success_rate:.0%} [{low:.0%}, {high:.0%}] "
+            f"| {s.correct_mean:.1%} | {s.mae_median:.3g} | {s.mse_median:.3g} | {s.diverged} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def hundreds_table(summaries: list[LanguageSummary]) -> str:
+    """The median test MAE of each model over the numbers of each hundred."""
+    lines = ["| model | " + " | ".join(HUNDREDS) + " |", "|---" * (len(HUNDREDS) + 1) + "|"]
+    lines += [
+        f"| {s.configuration.label()} | " + " | ".join(f"{mae:.3g}" for mae in s.mae_by_hundred) + " |"
+        for s in summaries
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _language_figure(summaries: list[LanguageSummary], staged: _Staged, plt: ModuleType) -> Path:
+    figure, axes = plt.subplots(figsize=(7, 4))
+    centers = [50 + 100 * b for b in range(len(HUNDREDS))]
+    for s in summaries:
+        axes.plot(centers, s.mae_by_hundred, marker="o", label=s.configuration.label())
+    axes.set_yscale("log")
+    axes.set_xlabel("the test number's value (each hundred)")
+    axes.set_ylabel("test MAE (median over runs)")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return _stage_figure(staged, "language_error.png", figure, plt)
+
+
 def _pyplot() -> ModuleType:
     try:
         import matplotlib
@@ -271,7 +323,8 @@ def _sequence_figures(summaries: list[SequenceSummary], staged: _Staged, plt: Mo
 def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
     """Write ``report.md`` and its figures into ``out``: ``success_rate.png`` and
     ``extrapolation_error.png`` for the static task's runs, ``sequence_success.png`` and
-    ``sequence_mse.png`` for the digit tasks'. Return their paths. Raises
+    ``sequence_mse.png`` for the digit tasks', ``language_error.png`` (test MAE against the
+    number's value) for the language task's. Return their paths. Raises
     [`MissingDependencyError`][nalm.validation.MissingDependencyError] if matplotlib is not installed, and a ValueError naming the file
     if one cannot be written (then none of them is: the folder is left as it was)."""
     plt = _pyplot()
@@ -302,6 +355,14 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
 def report_text(rows: list[Row]) -> str:
     """The text of ``report.md`` for ``rows``: the summary table, the models as they ran and, on the
     static task, the published cells beside ours; on the digit tasks, success and MSE by length."""
+    if any(row.get("task") == "language" for row in rows):
+        summaries = summarize_language(rows)
+        return (
+            f"# Benchmark results: language to number\n\n{len(rows)} runs. A run succeeds when it predicts every "
+            "test number within 0.5 (each rounds to the right integer) at the step of lowest validation MSE.\n\n"
+            f"{language_table(summaries)}\n## Test MAE by the number's value\n\n{hundreds_table(summaries)}"
+            f"{models_section(rows)}"
+        )
     sequences = [row for row in rows if row.get("task") == "digits"]
     if sequences:
         return (
@@ -322,6 +383,9 @@ def _stage_report(rows: list[Row], staged: _Staged, plt: ModuleType) -> None:
     """Stage the report of ``rows``: its table and figures (see [`write_report`][nalm.bench.analysis.report.write_report])."""
     text = report_text(rows)
     staged.write("report.md", lambda file: file.write(text.encode("utf-8")))
+    if any(row.get("task") == "language" for row in rows):
+        _language_figure(summarize_language(rows), staged, plt)
+        return
     sequences = [row for row in rows if row.get("task") == "digits"]
     if sequences:
         _sequence_figures(summarize_sequences(sequences), staged, plt)

@@ -15,62 +15,34 @@ Success at a length ([`nalm.bench.analysis.statistics.success_bounds`][nalm.benc
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from nalm.bench.engine.ensemble_problem import EnsembleProblem
 from nalm.bench.engine.problem import Scores
-from nalm.bench.engine.stacking import SeedEnsemble, ensemble_seeds
 from nalm.bench.models.digits import DigitSequenceModel
 from nalm.bench.tasks.digits import DigitSequenceTask
 from nalm.bench.tasks.streams import SeedStreams
-from nalm.validation import positive_int
 
 EVAL_CHUNK_IMAGES = 4096
 """Images the reader reads in one call at evaluation."""
 
 
-class DigitProblem:
+class DigitProblem(EnsembleProblem):
     """S seeds of a [`DigitSequenceTask`][nalm.bench.tasks.digits.DigitSequenceTask], one member of a
     [`SeedEnsemble`][nalm.bench.engine.stacking.SeedEnsemble] each: each seed's training batches and
     evaluation sets from its own streams, run through its own member."""
 
-    stack = staticmethod(ensemble_seeds)
-
-    @staticmethod
-    @contextmanager
-    def alone(model: nn.Module) -> Iterator[nn.Module]:
-        """One model as an ensemble of one (sharing its parameters)."""
-        yield SeedEnsemble([model])
+    MEMBER = DigitSequenceModel
 
     def __init__(self, model: nn.Module, task: DigitSequenceTask, seeds: Sequence[int]) -> None:
-        if not isinstance(model, SeedEnsemble):
-            raise ValueError(f"a digit task trains a SeedEnsemble, got {type(model).__name__}")
-        if len(model.members) != len(seeds):
-            raise ValueError(f"the ensemble has {len(model.members)} members for {len(seeds)} seeds")
-        self.model, self.task, self.seeds = model, task, tuple(seeds)
-        self.members = self._members()  # checked before any training
+        super().__init__(model, task, seeds)
+        self.task: DigitSequenceTask = task
+        self.members: list[DigitSequenceModel] = list(model.members)  # type: ignore[arg-type]
         self.streams = SeedStreams(seeds, "train")
-        self.like = next(model.parameters())
         self.images = task.data().images.to(self.like.device, self.like.dtype)
-
-    @contextmanager
-    def threads(self, threads: int) -> Iterator[None]:
-        """Nothing changes: no compiled kernels run here (numba's threads are not started, as they
-        would slow PyTorch's convolutions), and PyTorch's threads are the caller's to set."""
-        positive_int("threads", threads)
-        yield
-
-    @staticmethod
-    def compiles(model: nn.Module, task: DigitSequenceTask) -> bool:
-        """False: the compiled kernels do not cover the digit models."""
-        return False
-
-    def compile(self, optimizer: torch.optim.Adam) -> None:
-        """None: the compiled kernels do not cover the digit models."""
-        return None
 
     def resume(self, steps: int, batch_size: int) -> None:
         """Move the training streams past ``steps`` batches of ``batch_size`` sequences."""
@@ -84,11 +56,6 @@ class DigitProblem:
         return torch.stack(
             [((member(images[i]) - targets[i]) ** 2).mean() for i, member in enumerate(self.model.members)]
         )
-
-    def penalty(self, step: int, alive: torch.Tensor) -> torch.Tensor:
-        """The sum of the ``alive`` members' penalties at ``step``: a diverged member, zeroed, gets
-        no gradient (R_z would move even its zero weights)."""
-        return self.model.regularization_loss(step, alive)
 
     @torch.no_grad()
     def _test(self, stream: str, split: str, rows: int, lengths: Sequence[int]) -> list[list[float]]:
@@ -123,22 +90,3 @@ class DigitProblem:
         """Each seed's recurrence error, max |W_h - I| of its cell (None for an LSTM): in the
         evaluations' sparsity field, 0 where the cell's recurrence is exact."""
         return [member.recurrence_error() for member in self.members]
-
-    def _members(self) -> list[DigitSequenceModel]:
-        """The ensemble's members, each a [`DigitSequenceModel`][nalm.bench.models.digits.DigitSequenceModel] (else ValueError)."""
-        members = []
-        for member in self.model.members:
-            if not isinstance(member, DigitSequenceModel):
-                raise ValueError(f"a digit task's ensemble holds DigitSequenceModels, got a {type(member).__name__}")
-            members.append(member)
-        return members
-
-    @torch.no_grad()
-    def reset(self, optimizer: torch.optim.Optimizer, seeds: torch.Tensor) -> None:
-        """Zero the parameters and Adam state of the members where the boolean (S,) ``seeds`` is True."""
-        for i in seeds.nonzero().flatten().tolist():
-            for parameter in self.model.members[i].parameters():
-                parameter.zero_()
-                for state in optimizer.state.get(parameter, {}).values():
-                    if state.dim() > 0:
-                        state.zero_()

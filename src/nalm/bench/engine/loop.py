@@ -26,18 +26,24 @@ from torch import nn
 
 from nalm.bench.engine.config import TrainConfig
 from nalm.bench.engine.digit_problem import DigitProblem
+from nalm.bench.engine.language_problem import LanguageProblem
 from nalm.bench.engine.problem import Compiled, Evaluation, Problem, TrainResult, trainable
 from nalm.bench.engine.stacking import check_seeds
 from nalm.bench.engine.state import History, restore_state, run_identity, save_state
 from nalm.bench.engine.static_problem import StaticProblem
 from nalm.bench.tasks.digits import DigitSequenceTask
+from nalm.bench.tasks.language import LanguageTask
 from nalm.bench.tasks.static import StaticArithmeticTask
 from nalm.validation import choice
 
 ENGINES = ("auto", "torch", "compiled")
 """How the loop steps: the compiled kernels where they cover the model, PyTorch, or the kernels only."""
 
-PROBLEMS: dict[type, Any] = {StaticArithmeticTask: StaticProblem, DigitSequenceTask: DigitProblem}
+PROBLEMS: dict[type, Any] = {
+    StaticArithmeticTask: StaticProblem,
+    DigitSequenceTask: DigitProblem,
+    LanguageTask: LanguageProblem,
+}
 """The [`Problem`][nalm.bench.engine.problem.Problem] implementation of each task type."""
 
 
@@ -67,7 +73,7 @@ _NOT_COVERED = "the compiled engine does not cover this model on this task ({wha
 
 def train(
     model: nn.Module,
-    task: StaticArithmeticTask | DigitSequenceTask,
+    task: StaticArithmeticTask | DigitSequenceTask | LanguageTask,
     config: TrainConfig,
     *,
     engine: str = "auto",
@@ -88,7 +94,7 @@ def train(
 
 def train_seeds(
     build: Callable[[], nn.Module],
-    task: StaticArithmeticTask | DigitSequenceTask,
+    task: StaticArithmeticTask | DigitSequenceTask | LanguageTask,
     config: TrainConfig,
     seeds: Sequence[int],
     *,
@@ -113,7 +119,7 @@ def train_seeds(
 
 def train_stacked(
     model: nn.Module,
-    task: StaticArithmeticTask | DigitSequenceTask,
+    task: StaticArithmeticTask | DigitSequenceTask | LanguageTask,
     config: TrainConfig,
     seeds: Sequence[int],
     *,

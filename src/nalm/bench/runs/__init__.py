@@ -4,7 +4,8 @@ tasks, models and engine of nalm.bench."""
 
 from nalm.bench.runs.digit_grid import SequenceBenchmark, SequenceConfiguration
 from nalm.bench.runs.grid import Grid, Row
-from nalm.bench.runs.presets import ALL_PRESETS, PRESETS, SEQUENCE_PRESETS, SINGLE_RANGES, preset
+from nalm.bench.runs.language_grid import LanguageBenchmark, LanguageConfiguration
+from nalm.bench.runs.presets import ALL_PRESETS, LANGUAGE_PRESETS, PRESETS, SEQUENCE_PRESETS, SINGLE_RANGES, preset
 from nalm.bench.runs.results_file import ResultsFile, read_results
 from nalm.bench.runs.rows import configuration_of
 from nalm.bench.runs.runner import EXECUTORS, run_benchmark, run_configuration
@@ -19,6 +20,9 @@ __all__ = [
     "Benchmark",
     "Configuration",
     "Grid",
+    "LANGUAGE_PRESETS",
+    "LanguageBenchmark",
+    "LanguageConfiguration",
     "ResultsFile",
     "Row",
     "SequenceBenchmark",

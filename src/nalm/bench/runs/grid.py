@@ -37,6 +37,8 @@ FieldKind = Literal[
     "error",
     "error or none",
     "errors per length",
+    "errors per hundred",
+    "fraction",
     "range",
     "length",
     "lengths",
@@ -47,7 +49,8 @@ its models or operations, a seed (0 .. MAX_SEEDS - 1), the settings (an object w
 of steps), text, true or false, a step (an integer >= 0, or null where "or none"), a success
 threshold (a finite number > 0), an error (a number >= 0, NaN or +inf; null too where "or
 none"), the errors at each test length (a list as long as the row's "test_lengths", of errors or
-nulls), a value range, a sequence length, increasing sequence lengths."""
+nulls), the errors of the numbers in each hundred (a list of 10 errors or nulls), a fraction (a
+number from 0 to 1), a value range, a sequence length, increasing sequence lengths."""
 
 
 class Configuration(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nalm.bench.runs.digit_grid import SequenceBenchmark
 from nalm.bench.runs.grid import Grid
+from nalm.bench.runs.language_grid import LanguageBenchmark
 from nalm.bench.runs.static_grid import Benchmark, RangePair
 from nalm.validation import choice
 
@@ -80,8 +81,18 @@ SEQUENCE_PRESETS: dict[str, SequenceBenchmark] = {
 """The digit benchmark presets; ``nalm bench --preset NAME`` overrides any value from the command line."""
 
 
-ALL_PRESETS: dict[str, Grid] = {**PRESETS, **SEQUENCE_PRESETS}
-"""``nalm bench``'s presets: the static task's ([`PRESETS`][nalm.bench.runs.presets.PRESETS]) and the digit tasks'."""
+LANGUAGE_PRESETS: dict[str, LanguageBenchmark] = {
+    # About a minute on two CPU cores: three seeds of four cells, a tenth of the budget.
+    "language-quick": LanguageBenchmark(models=("nau", "nalu", "lstm"), seeds=3, steps=1_500),
+    # Trask et al. 2018, section 4.3, as Madsen and Johansen's reference code runs it (embedding and
+    # LSTM of 2, the cell at every token, 10,000 epochs of 169 numbers), 10 seeds.
+    "language": LanguageBenchmark(),
+}
+"""The language-to-number task's presets; ``nalm bench --preset NAME`` overrides any value from the command line."""
+
+
+ALL_PRESETS: dict[str, Grid] = {**PRESETS, **SEQUENCE_PRESETS, **LANGUAGE_PRESETS}
+"""``nalm bench``'s presets: the static task's ([`PRESETS`][nalm.bench.runs.presets.PRESETS]), the digit tasks' and the language task's."""
 
 
 def preset(name: str) -> Grid:

@@ -16,11 +16,16 @@ from typing import Any
 
 from nalm.bench.runs.digit_grid import SequenceBenchmark
 from nalm.bench.runs.grid import Configuration, FieldKind, Grid, Row
+from nalm.bench.runs.language_grid import LanguageBenchmark
 from nalm.bench.runs.static_grid import Benchmark
 from nalm.bench.tasks.digits import MAX_LENGTH, lengths
 from nalm.bench.tasks.static import value_range
 
-GRIDS: dict[str, type[Grid]] = {Benchmark.TASK: Benchmark, SequenceBenchmark.TASK: SequenceBenchmark}
+GRIDS: dict[str, type[Grid]] = {
+    Benchmark.TASK: Benchmark,
+    SequenceBenchmark.TASK: SequenceBenchmark,
+    LanguageBenchmark.TASK: LanguageBenchmark,
+}
 """The grid of each task, by the name its rows carry in "task" (the static task's rows carry none)."""
 
 
@@ -176,6 +181,12 @@ KINDS: dict[FieldKind, Check] = {
         None if v is None or _error(v) else "an error (a number >= 0, NaN or inf) or null"
     ),
     "errors per length": lambda f, v, row, grid: _errors_per_length(v, row),
+    "errors per hundred": lambda f, v, row, grid: (
+        None
+        if isinstance(v, list) and len(v) == 10 and all(e is None or _error(e) for e in v)
+        else "a list of 10 errors, one per hundred (each a number >= 0, NaN, inf or null)"
+    ),
+    "fraction": lambda f, v, row, grid: None if _number(v) and 0 <= v <= 1 else "a number from 0 to 1",
     "range": lambda f, v, row, grid: (
         None
         if _checks_range(f, v)

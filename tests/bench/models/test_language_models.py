@@ -1,0 +1,91 @@
+"""The language-task models: shapes, padding, the cell's exact solution, penalties and sparsity."""
+
+import pytest
+import torch
+
+from nalm import functional
+from nalm.bench.models.language import LANGUAGE_MODELS, LANGUAGE_SCHEDULE, NumberReader, build_language_model
+from nalm.bench.tasks.language import TOKENS, LanguageTask, all_token_ids, words
+from nalm.torch import UNITS
+
+VALUES = {word: value for value, word in enumerate(TOKENS[2:21], start=1)} | {
+    word: 10 * tens for tens, word in enumerate(TOKENS[21:29], start=2)
+}
+
+
+def test_every_unit_and_both_baselines_are_models():
+    assert set(LANGUAGE_MODELS) == {*UNITS.names(), "linear", "lstm"}
+
+
+@pytest.mark.parametrize("readout", ["recurrent", "final"])
+@pytest.mark.parametrize("name", sorted(LANGUAGE_MODELS))
+def test_a_model_reads_tokens_into_one_value_and_ignores_padding(name, readout):
+    torch.manual_seed(0)
+    model = build_language_model(name, LanguageTask(readout))
+    tokens = all_token_ids()[[7, 21, 100, 235, 999]]
+    value = model(tokens)
+    assert value.shape == (5,) and torch.isfinite(value).all()
+    padded = torch.cat([tokens, torch.zeros(5, 3, dtype=torch.long)], dim=1)  # more padding after the words
+    torch.testing.assert_close(model(padded), value)
+    with torch.no_grad():
+        model.embedding.weight[0].fill_(123.0)  # padding's embedding is never read
+    torch.testing.assert_close(model(tokens), value)
+
+
+def test_the_recurrent_nau_cell_at_its_exact_solution_adds_the_words_values():
+    """y_t = y_{t-1} + z_t with W = (1, 1): fed each word's value, the cell's fold gives 1 .. 99."""
+    model = NumberReader("nau", hidden_size=1)
+    with torch.no_grad():
+        model.cell.W.fill_(1.0)
+    numbers = list(range(1, 100))
+    z = torch.zeros(len(numbers), 5, 1)
+    mask = torch.zeros(len(numbers), 5, dtype=torch.bool)
+    for i, n in enumerate(numbers):
+        for t, word in enumerate(words(n)):
+            z[i, t, 0], mask[i, t] = VALUES[word], True
+    y = functional.recur(model.cell, z, 1, 0.0, ops=torch, mask=mask)[:, 0]
+    assert y.tolist() == [float(n) for n in numbers]
+
+
+def test_bounded_cells_cannot_reach_large_numbers_at_the_reference_sizes():
+    """An NAU cell reads LSTM states in (-1, 1) with weights in [-1, 1]: whatever its weights, its
+    output grows by less than 2 per word (the reason the reference sizes bound what it can learn)."""
+    torch.manual_seed(0)
+    model = NumberReader("nau")
+    with torch.no_grad():
+        model.cell.W.fill_(1.0)
+        model.lstm.bias_ih_l0.fill_(20.0)  # saturate the gates: |h| near 1
+    assert model(all_token_ids()[[999]]).abs().item() < 2 * 5
+
+
+def test_penalties_schedule_and_sparsity():
+    model = build_language_model("nau", LanguageTask())
+    assert model.cell.schedule == LANGUAGE_SCHEDULE
+    assert model.regularization_loss(0).item() == 0.0 and model.regularization_loss(50_000).item() > 0
+    assert 0 <= model.sparsity_error() <= 0.5
+    for baseline in ("linear", "lstm"):
+        model = build_language_model(baseline, LanguageTask())
+        assert model.sparsity_error() is None and model.regularization_loss(10).item() == 0.0
+    with torch.no_grad():
+        model = build_language_model("nau", LanguageTask())
+        model.cell.W.fill_(3.0)
+    model.apply_constraints()
+    assert model.cell.W.max().item() == 1.0
+
+
+def test_definitions_name_the_cell_and_its_schedule():
+    assert LANGUAGE_MODELS["nau"].describe("recurrent") == (
+        "nau cell at every token, reading [y_{t-1}, h_t], sparsity 0.1 from step 0 to 100000 of "
+        f"{functional.SPARSITY_PENALTY}"
+    )
+    assert LANGUAGE_MODELS["nalu"].describe("final") == "nalu cell on the final state, init glorot_w"
+    assert LANGUAGE_MODELS["lstm"].describe("final") == "LSTM alone, a linear layer with a bias on its final state"
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="tokens of shape"):
+        NumberReader("nau")(torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match="cell"):
+        NumberReader("gru")
+    with pytest.raises(ValueError, match="embedding_size"):
+        NumberReader("nau", embedding_size=0)
