@@ -92,7 +92,9 @@ class NumberReader(nn.Module):
         self.cell_name = choice("cell", cell, tuple(LANGUAGE_MODELS))
         self.readout = LanguageTask(readout).readout
         self.embedding = nn.Embedding(len(TOKENS), positive_int("embedding_size", embedding_size))
-        self.lstm = nn.LSTM(embedding_size, positive_int("hidden_size", hidden_size), batch_first=True)
+        # a cell stepped over the tokens: nn.LSTM's oneDNN kernel kept OpenMP threads spinning beside
+        # the training thread in the benchmark's workers (a step took 5 times as long)
+        self.lstm = nn.LSTMCell(embedding_size, positive_int("hidden_size", hidden_size))
         reads = hidden_size + (1 if self.readout == "recurrent" and cell != "lstm" else 0)
         self.cell: nn.Module = (
             nn.Linear(reads, 1) if cell in BASELINES else UNITS.get(cell)(reads, 1, **language_cell_options(cell))
@@ -102,11 +104,20 @@ class NumberReader(nn.Module):
         if tokens.dim() != 2:
             raise ValueError(f"expected tokens of shape (B, T), got {tuple(tokens.shape)}")
         words = tokens != 0
-        states = self.lstm(self.embedding(tokens))[0]  # (B, T, H); padding comes after the last word
+        embedded = self.embedding(tokens)
+        h = embedded.new_zeros(len(tokens), self.lstm.hidden_size)
+        c, states = torch.zeros_like(h), []
+        for t in range(tokens.shape[1]):  # padding comes after the last word: its states are never read
+            h, c = self.lstm(embedded[:, t], (h, c))
+            states.append(h)
+        return self._value(torch.stack(states, dim=1), words)
+
+    def _value(self, states: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+        """The cell's value (B,) from the LSTM's states (B, T, H) and where the words are (B, T)."""
         if self.readout == "recurrent" and self.cell_name != "lstm":
             return functional.recur(self.cell, states, 1, 0.0, ops=torch, mask=words)[:, 0]
         last = (words.sum(dim=1) - 1).clamp(min=0)
-        return self.cell(states[torch.arange(len(tokens), device=tokens.device), last])[:, 0]
+        return self.cell(states[torch.arange(len(states), device=states.device), last])[:, 0]
 
     def regularization_loss(self, step: int) -> torch.Tensor:
         """The unit cell's penalty at ``step`` (zero for the baselines)."""

@@ -156,20 +156,11 @@ class SequenceBenchmark(Grid):
             return None
         return SEQUENCE_MODELS[model].describe(operation)
 
-    def rows(
-        self,
-        configuration: SequenceConfiguration,
-        seeds: tuple[int, ...],
-        results: list[TrainResult],
-        build: Callable[[], nn.Module],
-    ) -> list[Row]:
-        return [self._row(configuration, seed, result) for seed, result in zip(seeds, results)]
-
     @staticmethod
     def configuration_of(row: Row) -> SequenceConfiguration:
         return SequenceConfiguration(row["model"], row["operation"])
 
-    def _row(self, configuration: SequenceConfiguration, seed: int, result: TrainResult) -> Row:
+    def row(self, configuration: SequenceConfiguration, seed: int, result: TrainResult) -> Row:
         """The line of one run: the test MSE at each length and the cell's recurrence error
         (max |W_h - I|, [`recurrence_error`][nalm.bench.models.digits.DigitSequenceModel.recurrence_error]) at the
         selected step (lowest validation MSE), and the test MSE at the last step. Success is not in

@@ -138,7 +138,12 @@ class Grid:
     def rows(
         self, configuration: Any, seeds: tuple[int, ...], results: list[TrainResult], build: Callable[[], nn.Module]
     ) -> list[Row]:
-        """One row per seed of ``configuration`` from its training ``results``."""
+        """One row per seed of ``configuration`` from its training ``results``: each seed's
+        `row` (a grid whose rows need the model, e.g. for its initial errors, overrides this)."""
+        return [self.row(configuration, seed, result) for seed, result in zip(seeds, results)]
+
+    def row(self, configuration: Any, seed: int, result: TrainResult) -> Row:
+        """The row of one seed's run of ``configuration``."""
         raise NotImplementedError
 
     def model_definition(self, model: str, operation: str) -> str | None:

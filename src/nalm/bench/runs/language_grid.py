@@ -130,20 +130,11 @@ class LanguageBenchmark(Grid):
             return None
         return LANGUAGE_MODELS[model].describe(self.readout)
 
-    def rows(
-        self,
-        configuration: LanguageConfiguration,
-        seeds: tuple[int, ...],
-        results: list[TrainResult],
-        build: Callable[[], nn.Module],
-    ) -> list[Row]:
-        return [self._row(configuration, seed, result) for seed, result in zip(seeds, results)]
-
     @staticmethod
     def configuration_of(row: Row) -> LanguageConfiguration:
         return LanguageConfiguration(row["model"], row["operation"])
 
-    def _row(self, configuration: LanguageConfiguration, seed: int, result: TrainResult) -> Row:
+    def row(self, configuration: LanguageConfiguration, seed: int, result: TrainResult) -> Row:
         """The line of one run at its selected step (lowest validation MSE): the test MSE and
         [`TEST_MEASURES`][nalm.bench.engine.language_problem.TEST_MEASURES], the cell's sparsity
         error; and the test measures at the last step."""
