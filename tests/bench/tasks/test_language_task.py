@@ -71,14 +71,23 @@ def test_the_split_is_a_function_of_the_seed():
 
 
 def test_batches_draw_training_numbers_by_the_seeds_streams():
-    first = LanguageTask.sample(SeedStreams([0, 1], "train"), (0, 1), 64)
-    again = LanguageTask.sample(SeedStreams([0, 1], "train"), (0, 1), 64)
+    train = [LanguageTask.numbers(seed, "train") for seed in (0, 1)]
+    first = LanguageTask.sample(SeedStreams([0, 1], "train"), train, 64)
+    again = LanguageTask.sample(SeedStreams([0, 1], "train"), train, 64)
     assert first.shape == (2, 64) and torch.equal(first, again)
     for i, seed in enumerate((0, 1)):
         assert set(first[i].tolist()) <= set(split(seed)["train"])
     streams = SeedStreams([0], "train")
-    LanguageTask.sample(streams, (0,), 64)
-    assert not torch.equal(LanguageTask.sample(streams, (0,), 64)[0], first[0])  # the stream moves on
+    LanguageTask.sample(streams, train[:1], 64)
+    assert not torch.equal(LanguageTask.sample(streams, train[:1], 64)[0], first[0])  # the stream moves on
+    with pytest.raises(ValueError, match="unknown split 'training'"):
+        LanguageTask.numbers(0, "training")
+
+
+def test_seed_0s_split_is_fixed():
+    """The split comes from seed 0's "subsets" stream: a change of the streams changes these numbers."""
+    assert split(0)["train"][:28] == (*range(1, 21), 22, 28, 40, 47, 60, 62, 66, 70)
+    assert split(0)["test"][:5] == (21, 23, 24, 26, 27)
 
 
 def test_an_unknown_readout_is_refused():

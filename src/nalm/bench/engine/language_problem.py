@@ -16,16 +16,14 @@ from torch import nn
 from nalm.bench.engine.ensemble_problem import EnsembleProblem
 from nalm.bench.engine.problem import Scores
 from nalm.bench.models.language import NumberReader
-from nalm.bench.tasks.language import LanguageTask, all_token_ids
+from nalm.bench.tasks.language import HUNDREDS, SPLITS, LanguageTask, all_token_ids
 from nalm.bench.tasks.streams import SeedStreams
 
-BINS = 10
-"""The test numbers' magnitude bins: 1-99, 100-199, .., 900-999."""
 TEST_MEASURES = (
     "mean absolute error",
     "largest absolute error",
     "fraction right",
-    *(f"mean absolute error {max(100 * b, 1)}-{100 * b + 99}" for b in range(BINS)),
+    *(f"mean absolute error {hundred}" for hundred in HUNDREDS),
 )
 """What an evaluation measures on the test numbers, in order: the mean and the largest absolute
 error, the fraction predicted within 0.5 (rounding to the right integer), and the mean absolute
@@ -46,6 +44,7 @@ class LanguageProblem(EnsembleProblem):
         self.members: list[NumberReader] = list(model.members)  # type: ignore[arg-type]
         self.streams = SeedStreams(seeds, "train")
         self.tokens = all_token_ids().to(self.like.device)
+        self.splits = {name: [LanguageTask.numbers(seed, name) for seed in self.seeds] for name in SPLITS}
 
     def resume(self, steps: int, batch_size: int) -> None:
         """Move the training streams past ``steps`` batches of ``batch_size`` numbers."""
@@ -53,7 +52,7 @@ class LanguageProblem(EnsembleProblem):
 
     def errors(self, batch_size: int) -> torch.Tensor:
         """(S,): each seed's MSE on its next training batch of ``batch_size`` numbers."""
-        numbers = LanguageTask.sample(self.streams, self.seeds, batch_size).to(self.like.device)
+        numbers = LanguageTask.sample(self.streams, self.splits["train"], batch_size).to(self.like.device)
         targets = numbers.to(self.like.dtype)
         return torch.stack(
             [((member(self.tokens[numbers[i]]) - targets[i]) ** 2).mean() for i, member in enumerate(self.members)]
@@ -63,8 +62,7 @@ class LanguageProblem(EnsembleProblem):
     def predictions(self, split: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Each seed's (numbers, predictions) on its ``split``, float64 on the CPU, in eval mode."""
         out = []
-        for seed, member in zip(self.seeds, self.members):
-            numbers = LanguageTask.numbers(seed, split)
+        for numbers, member in zip(self.splits[split], self.members):
             training = member.training
             member.eval()
             predicted = member(self.tokens[numbers.to(self.tokens.device)]).cpu().double()
@@ -81,7 +79,9 @@ class LanguageProblem(EnsembleProblem):
             error = (predicted - numbers.double()).abs()
             test.append((error**2).mean().item())
             bins = numbers // 100
-            by_hundred = [error[bins == b].mean().item() if (bins == b).any() else float("nan") for b in range(BINS)]
+            by_hundred = [
+                error[bins == b].mean().item() if (bins == b).any() else float("nan") for b in range(len(HUNDREDS))
+            ]
             right = (error < CORRECT).double().mean().item()
             measures.append((error.mean().item(), error.max().item(), right, *by_hundred))
         return Scores(validation, test, measures)

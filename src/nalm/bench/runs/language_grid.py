@@ -20,7 +20,7 @@ from nalm.bench.engine.language_problem import CORRECT, TEST_MEASURES
 from nalm.bench.engine.problem import TrainResult
 from nalm.bench.models.language import EMBEDDING_SIZE, HIDDEN_SIZE, LANGUAGE_MODELS, build_language_model
 from nalm.bench.runs.grid import FieldKind, Grid, Row
-from nalm.bench.tasks.language import LanguageTask
+from nalm.bench.tasks.language import HUNDREDS, LanguageTask
 from nalm.validation import positive_int
 
 LANGUAGE_OPERATIONS = ("number",)
@@ -71,9 +71,12 @@ class LanguageBenchmark(Grid):
         "operation",
         "seed",
         "settings",
+        "selected_step",
+        "test_mse",
         "test_mae",
         "test_max_error",
         "test_correct",
+        "test_mae_by_hundred",
         "diverged",
     )
     ROW_FIELDS: ClassVar[dict[str, FieldKind]] = {
@@ -100,6 +103,11 @@ class LanguageBenchmark(Grid):
     def __post_init__(self) -> None:
         super().__post_init__()
         LanguageTask(self.readout)  # checks the readout
+        if self.eval_size != 1:
+            raise ValueError(
+                f"eval_size is not an option of the language task (it evaluates every validation and test number), "
+                f"got {self.eval_size}"
+            )
         positive_int("embedding_size", self.embedding_size, at_most=4096)
         positive_int("lstm_size", self.lstm_size, at_most=4096)
 
@@ -139,7 +147,7 @@ class LanguageBenchmark(Grid):
         [`TEST_MEASURES`][nalm.bench.engine.language_problem.TEST_MEASURES], the cell's sparsity
         error; and the test measures at the last step."""
         selected, final = result.best, result.final
-        measures = dict(zip(TEST_MEASURES, selected.test_mse))
+        measures, final_measures = dict(zip(TEST_MEASURES, selected.test_mse)), dict(zip(TEST_MEASURES, final.test_mse))
         return {
             "task": "language",
             "model": configuration.model,
@@ -153,11 +161,11 @@ class LanguageBenchmark(Grid):
             "test_mae": measures["mean absolute error"],
             "test_max_error": measures["largest absolute error"],
             "test_correct": measures["fraction right"],
-            "test_mae_by_hundred": list(selected.test_mse[3:]),
+            "test_mae_by_hundred": [measures[f"mean absolute error {hundred}"] for hundred in HUNDREDS],
             "sparsity_error": selected.sparsity_error,
             "final_step": final.step,
-            "final_test_mae": final.test_mse[0],
-            "final_test_correct": final.test_mse[2],
+            "final_test_mae": final_measures["mean absolute error"],
+            "final_test_correct": final_measures["fraction right"],
             "diverged": result.diverged,
         }
 

@@ -15,12 +15,14 @@ training. Training batches draw training numbers with replacement from the seed'
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from nalm.bench.tasks.streams import SeedStreams, indices, uniforms
+from nalm.validation import choice
 
 ONES = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
@@ -38,6 +40,8 @@ NUMBERS = range(1, 1000)
 SPLIT_SIZES = {"train": 169, "validation": 200, "test": 630}
 """How many numbers each split holds (the paper's 169 / 200 / 631 of 0 .. 1000; the reference code's of 1 .. 999)."""
 SPLITS = tuple(SPLIT_SIZES)
+HUNDREDS = tuple(f"{max(100 * b, 1)}-{100 * b + 99}" for b in range(10))
+"""The magnitude bins the test errors are measured in: 1-99, 100-199, .., 900-999."""
 
 
 def words(number: int) -> tuple[str, ...]:
@@ -107,14 +111,14 @@ class LanguageTask:
 
     @staticmethod
     def numbers(seed: int, split_name: str) -> torch.Tensor:
-        """The numbers of ``split_name`` for ``seed``, (N,) int64."""
-        return torch.tensor(split(seed)[split_name])
+        """The numbers of ``split_name`` (one of [`SPLITS`][nalm.bench.tasks.language.SPLITS]) for ``seed``, (N,) int64."""
+        return torch.tensor(split(seed)[choice("split", split_name, SPLITS)])
 
     @staticmethod
-    def sample(streams: SeedStreams, seeds: tuple[int, ...], rows: int) -> torch.Tensor:
+    def sample(streams: SeedStreams, train: Sequence[torch.Tensor], rows: int) -> torch.Tensor:
         """The next ``rows`` training numbers of each seed, drawn with replacement from its training
-        split by its stream: (S, rows) int64."""
-        train = [LanguageTask.numbers(seed, "train") for seed in seeds]
+        numbers ``train[i]`` (its [`numbers`][nalm.bench.tasks.language.LanguageTask.numbers] of "train")
+        by its stream: (S, rows) int64."""
         positions = indices(streams, rows, 1, SPLIT_SIZES["train"])[..., 0]
         return torch.stack([numbers[positions[i]] for i, numbers in enumerate(train)])
 

@@ -353,8 +353,13 @@ def draw_projection(
 
 
 def uniforms(seed: int, stream: str, n: int) -> np.ndarray:
-    """The first ``n`` values in [0, 1) of ``seed``'s ``stream``, float64, as [`draw`][nalm.bench.tasks.streams.draw] would make them."""
-    x, _ = draw(SeedStreams([seed], stream), 1, n, [(0.0, 1.0)], np.zeros((1, 4), dtype=np.int64), torch.float64)
+    """The first ``n`` values in [0, 1) of ``seed``'s ``stream``, float64, as [`draw`][nalm.bench.tasks.streams.draw] would make them.
+
+    Drawn by PyTorch operations, as [`indices`][nalm.bench.tasks.streams.indices] draws (the same
+    bits): a process that needs no compiled kernel starts none of their threads for these."""
+    lows, starts, total = interval_arrays([(0.0, 1.0)])
+    positions = SeedStreams([seed], stream).advance(1, n)
+    x = _draw_on_device(positions, 1, n, BITS[torch.float64], lows, starts, total, torch.float64, torch.device("cpu"))
     return x.numpy()[0, 0]
 
 
