@@ -10,8 +10,9 @@ A generated part sits between two HTML comments, which Markdown does not show::
 Directives:
 
 - ``report FILE PART``: a table of ``nalm report`` for the results file FILE; PART is ``summary``
-  (success rates, or a digit task's rates by length), ``models`` (the models as they ran) or
-  ``published`` (the published cells beside ours).
+  (success rates, a digit task's rates by length, the language task's rates and errors),
+  ``hundreds`` (the language task's error by the number's value), ``models`` (the models as they
+  ran) or ``published`` (the published cells beside ours).
 - ``by-range FILE``: solved runs per model and operation (rows) and interpolation range (columns).
 - ``compare FILE:MODEL:OPERATION ...``: the published comparison of the named cells, from several
   results files, in one table.
@@ -39,7 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-BLOCK = re.compile(r"(<!-- generated: (?P<directive>.*?) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.DOTALL)
+START, END = "<!-- generated: ", "<!-- end generated -->"
+BLOCK = re.compile(r"(<!-- generated: (?P<directive>[^\n]*?) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.DOTALL)
 
 
 def _rows(path: str) -> list[dict]:
@@ -49,20 +51,32 @@ def _rows(path: str) -> list[dict]:
 
 
 def _report(path: str, part: str) -> str:
-    from nalm.bench.analysis.aggregate import summarize, summarize_sequences
+    from nalm.bench.analysis.aggregate import summarize, summarize_language, summarize_sequences
     from nalm.bench.analysis.published import compare
-    from nalm.bench.analysis.report import comparison_table, markdown_table, model_lines, sequence_table
+    from nalm.bench.analysis.report import (
+        comparison_table,
+        hundreds_table,
+        language_table,
+        markdown_table,
+        model_lines,
+        sequence_table,
+    )
 
     rows = _rows(path)
+    task = rows[0].get("task") if rows else None
     if part == "summary":
-        if any(row.get("task") == "digits" for row in rows):
+        if task == "digits":
             return sequence_table(summarize_sequences(rows))
+        if task == "language":
+            return language_table(summarize_language(rows))
         return markdown_table(summarize(rows))
+    if part == "hundreds" and task == "language":
+        return hundreds_table(summarize_language(rows))
     if part == "models":
         return model_lines(rows)
     if part == "published":
         return comparison_table(compare(rows))
-    raise ValueError(f"unknown report part {part!r}: summary, models or published")
+    raise ValueError(f"unknown report part {part!r}: summary, models, published, or hundreds (language task)")
 
 
 def _by_range(path: str) -> str:
@@ -126,7 +140,13 @@ def _units(style: str) -> str:
 def _command(args: list[str]) -> str:
     environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
     done = subprocess.run(
-        [sys.executable, "-m", "nalm", *args], capture_output=True, text=True, env=environment, check=False, cwd=ROOT
+        [sys.executable, "-m", "nalm", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+        cwd=ROOT,
+        timeout=600,
     )
     if done.returncode != 0:
         raise ValueError(f"nalm {shlex.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
@@ -157,9 +177,22 @@ def render(directive: str) -> str:
     raise ValueError(f"unknown directive {directive!r}")
 
 
-def regenerate(text: str) -> str:
-    """``text`` with every generated part written anew."""
-    return BLOCK.sub(lambda m: m.group(1) + render(m.group("directive")) + m.group(4), text)
+def regenerate(text: str, page: str = "text") -> str:
+    """``text`` with every generated part written anew; ValueError naming ``page`` and the
+    directive for a directive that fails, or markers that do not pair up."""
+    starts, ends = text.count(START), text.count(END)
+    if starts != ends or len(BLOCK.findall(text)) != starts:
+        raise ValueError(f"{page}: {starts} '{START}...' markers and {ends} '{END}' markers do not pair up")
+
+    def write(match: re.Match[str]) -> str:
+        if START in match.group("body"):
+            raise ValueError(f"{page}: a generated part holds another's start: {match.group(1).strip()}")
+        try:
+            return match.group(1) + render(match.group("directive")) + match.group(4)
+        except Exception as error:
+            raise ValueError(f"{page}: {match.group(1).strip()} failed: {error}") from error
+
+    return BLOCK.sub(write, text)
 
 
 def stale_pages() -> dict[Path, str]:
@@ -167,7 +200,7 @@ def stale_pages() -> dict[Path, str]:
     stale = {}
     for page in PAGES:
         text = page.read_text(encoding="utf-8")
-        new = regenerate(text)
+        new = regenerate(text, str(page.relative_to(ROOT)))
         if new != text:
             stale[page] = new
     return stale

@@ -38,12 +38,18 @@ def test_generated_parts_are_current():
     assert not stale, f"not current: {sorted(str(p.relative_to(ROOT)) for p in stale)}"
 
 
-def test_generator_refuses_unknown_directives():
+def test_generator_refuses_unknown_directives_naming_the_page():
     generator = _generator()
     with pytest.raises(ValueError, match="unknown directive"):
         generator.render("tabel benchmarks/results/quick.jsonl")
     with pytest.raises(ValueError, match="unknown report part"):
         generator.render("report benchmarks/results/quick.jsonl everything")
+    page = "x\n<!-- generated: units tall -->\n<!-- end generated -->\n"
+    with pytest.raises(ValueError, match=r"^p\.md: <!-- generated: units tall --> failed: unknown directive"):
+        generator.regenerate(page, "p.md")
+    with pytest.raises(ValueError, match="p.md: 1 .* markers and 0 .* markers do not pair up"):
+        generator.regenerate("<!-- generated: units full -->\n", "p.md")
+    assert generator.regenerate("<!-- generated: units full -->\nold\n<!-- end generated -->\n").count("| `nau` |") == 1
 
 
 def test_generated_parts_are_the_reports_tables():

@@ -4,6 +4,9 @@ import pytest
 import torch
 
 from nalm import functional
+from nalm.bench.engine import loop as loop_module
+from nalm.bench.engine.config import TrainConfig
+from nalm.bench.engine.loop import train_seeds
 from nalm.bench.models.language import LANGUAGE_MODELS, LANGUAGE_SCHEDULE, NumberReader, build_language_model
 from nalm.bench.tasks.language import TOKENS, LanguageTask, all_token_ids, words
 from nalm.torch import UNITS
@@ -58,6 +61,18 @@ def test_bounded_cells_cannot_reach_large_numbers_at_the_reference_sizes():
     assert model(all_token_ids()[[999]]).abs().item() < 2 * 5
 
 
+@pytest.mark.parametrize("readout", ["recurrent", "final"])
+def test_an_nmu_cell_stays_within_1_whatever_its_weights(readout):
+    """Factors W x + 1 - W of x in (-1, 1) and W in [0, 1] lie in (-1, 1], and y_0 = 0."""
+    model = NumberReader("nmu", readout=readout)
+    for seed in range(20):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            model.cell.W.uniform_(0, 1)
+            model.lstm.bias_ih.normal_(0, 10)
+        assert model(all_token_ids()[1:]).abs().max().item() <= 1
+
+
 def test_penalties_schedule_and_sparsity():
     model = build_language_model("nau", LanguageTask())
     assert model.cell.schedule == LANGUAGE_SCHEDULE
@@ -89,3 +104,28 @@ def test_bad_arguments_are_refused():
         NumberReader("gru")
     with pytest.raises(ValueError, match="embedding_size"):
         NumberReader("nau", embedding_size=0)
+
+
+CONFIG = TrainConfig(steps=9, eval_every=3, batch_size=16, learning_rate=1e-2, eval_size=1)
+
+
+def test_a_seed_trains_as_it_would_alone_and_a_resumed_run_as_the_uninterrupted_one(tmp_path, monkeypatch):
+    task = LanguageTask()
+    build = lambda: build_language_model("nalu", task)
+    together = train_seeds(build, task, CONFIG, [3, 8])
+    assert together[1].evaluations == train_seeds(build, task, CONFIG, [8])[0].evaluations
+    assert len(together[0].final.test_mse) == 13 and together[0].final.step == 9
+    checkpoint = tmp_path / "run.pt"
+    save = loop_module.save_state
+
+    def crash_before_step_6_is_saved(path, run, step, *args):
+        if step == 6:
+            raise KeyboardInterrupt
+        save(path, run, step, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop_module, "save_state", crash_before_step_6_is_saved)
+        with pytest.raises(KeyboardInterrupt):
+            train_seeds(build, task, CONFIG, [3, 8], checkpoint=checkpoint)
+    resumed = train_seeds(build, task, CONFIG, [3, 8], checkpoint=checkpoint)
+    assert [r.evaluations for r in resumed] == [r.evaluations for r in together]

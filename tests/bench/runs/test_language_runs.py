@@ -86,3 +86,24 @@ def test_the_presets_are_the_reference_settings():
     full = LANGUAGE_PRESETS["language"]
     assert (full.seeds, full.steps, full.batch_size, full.embedding_size, full.lstm_size) == (10, 30_000, 64, 2, 2)
     assert set(full.models) == {"nau", "nmu", "nac", "nalu", "linear", "lstm"} and full.readout == "recurrent"
+
+
+def test_a_diverged_run_and_a_solved_one_read_back_and_report(rows, tmp_path):
+    pytest.importorskip("matplotlib")
+    from nalm.bench.analysis.report import write_report
+    from nalm.bench.runs.rows import to_json
+
+    path, found = rows
+    nan = float("nan")
+    diverged = {**found[0], "seed": 2, "diverged": True, "test_mse": nan, "test_mae": nan, "test_max_error": nan}
+    diverged["test_mae_by_hundred"] = [nan] * 10
+    right = {**found[0], "seed": 3, "test_max_error": 0.3, "test_mae": 0.1, "test_correct": 1.0}
+    lines = path.read_text() + to_json(diverged) + "\n" + to_json(right) + "\n"
+    (tmp_path / "more.jsonl").write_text(lines)
+    back = read_results(tmp_path / "more.jsonl")
+    assert [solved(row) for row in back[-2:]] == [False, True]
+    nau = summarize_language(back)[0]
+    assert (nau.runs, nau.successes, nau.diverged) == (4, 1, 1)
+    written = write_report(back, tmp_path / "report")
+    assert {p.name for p in written} == {"report.md", "language_error.png"}
+    assert "| nau | 1/4 = 25% [" in (tmp_path / "report" / "report.md").read_text()

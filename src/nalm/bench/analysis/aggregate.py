@@ -20,6 +20,7 @@ from nalm.bench.runs.grid import Row
 from nalm.bench.runs.language_grid import LanguageConfiguration, solved
 from nalm.bench.runs.rows import configuration_of
 from nalm.bench.runs.static_grid import Configuration
+from nalm.bench.tasks.language import HUNDREDS
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ def summarize_language(rows: Iterable[Row]) -> list[LanguageSummary]:
                 mse_median=_median_error(_finite(run["test_mse"]) for run in runs),
                 correct_mean=statistics.fmean(run["test_correct"] for run in runs),
                 mae_by_hundred=tuple(
-                    _median_error(_finite(run["test_mae_by_hundred"][b]) for run in runs) for b in range(10)
+                    _median_error(_finite(run["test_mae_by_hundred"][b]) for run in runs) for b in range(len(HUNDREDS))
                 ),
                 diverged=sum(run["diverged"] for run in runs),
             )

@@ -29,6 +29,7 @@ from nalm.bench.analysis.published import CITATION, PUBLISHED_FIT_STEP, Comparis
 from nalm.bench.models.digits import SEQUENCE_MODELS
 from nalm.bench.runs.grid import Configuration, Row
 from nalm.bench.runs.rows import configuration_of
+from nalm.bench.tasks.language import HUNDREDS
 from nalm.validation import MissingDependencyError
 
 
@@ -162,10 +163,6 @@ def sequence_table(summaries: list[SequenceSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-HUNDREDS = tuple(f"{max(100 * b, 1)}-{100 * b + 99}" for b in range(10))
-"""The language task's magnitude bins of the test numbers."""
-
-
 def language_table(summaries: list[LanguageSummary]) -> str:
     """One row per language-task model: successes [95% Wilson interval], the mean fraction of test
     numbers right, the median test MAE and MSE, diverged runs."""
@@ -196,8 +193,10 @@ def hundreds_table(summaries: list[LanguageSummary]) -> str:
 def _language_figure(summaries: list[LanguageSummary], staged: _Staged, plt: ModuleType) -> Path:
     figure, axes = plt.subplots(figsize=(7, 4))
     centers = [50 + 100 * b for b in range(len(HUNDREDS))]
-    for s in summaries:
-        axes.plot(centers, s.mae_by_hundred, marker="o", label=s.configuration.label())
+    for s in summaries:  # a hundred whose error is not finite (diverged runs) or 0 has no point on a log scale
+        points = [(x, mae) for x, mae in zip(centers, s.mae_by_hundred) if 0 < mae < float("inf")]
+        label = s.configuration.label() + ("" if len(points) == len(centers) else " (some hundreds not finite)")
+        axes.plot([x for x, _ in points], [mae for _, mae in points], marker="o", label=label)
     axes.set_yscale("log")
     axes.set_xlabel("the test number's value (each hundred)")
     axes.set_ylabel("test MAE (median over runs)")
@@ -354,7 +353,8 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
 
 def report_text(rows: list[Row]) -> str:
     """The text of ``report.md`` for ``rows``: the summary table, the models as they ran and, on the
-    static task, the published cells beside ours; on the digit tasks, success and MSE by length."""
+    static task, the published cells beside ours; on the digit tasks, success and MSE by length; on
+    the language task, success, errors and the error of each hundred."""
     if any(row.get("task") == "language" for row in rows):
         summaries = summarize_language(rows)
         return (

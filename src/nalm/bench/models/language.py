@@ -43,8 +43,9 @@ class LanguageModel:
     cell: str
 
     def describe(self, readout: str) -> str:
-        """ "nau cell at every token, sparsity 0.1 from step 0 to 100000 of min(|W|, |1 - |W||)", or
-        "LSTM alone, a linear layer on its final state"."""
+        """ "nau cell at every token, reading [y_{t-1}, h_t], sparsity 0.1 from step 0 to 100000 of
+        min(|W|, |1 - |W||)", or "LSTM alone, a linear layer with a bias on its final state". With
+        readout "final" the ``linear`` cell is the ``lstm`` baseline's model."""
         if self.cell == "lstm":
             return "LSTM alone, a linear layer with a bias on its final state"
         where = "at every token, reading [y_{t-1}, h_t]" if readout == "recurrent" else "on the final state"
@@ -92,8 +93,7 @@ class NumberReader(nn.Module):
         self.cell_name = choice("cell", cell, tuple(LANGUAGE_MODELS))
         self.readout = LanguageTask(readout).readout
         self.embedding = nn.Embedding(len(TOKENS), positive_int("embedding_size", embedding_size))
-        # a cell stepped over the tokens: nn.LSTM's oneDNN kernel kept OpenMP threads spinning beside
-        # the training thread in the benchmark's workers (a step took 5 times as long)
+        # stepped over the (at most 5) tokens by forward
         self.lstm = nn.LSTMCell(embedding_size, positive_int("hidden_size", hidden_size))
         reads = hidden_size + (1 if self.readout == "recurrent" and cell != "lstm" else 0)
         self.cell: nn.Module = (

@@ -19,6 +19,7 @@ from nalm.bench.runs.grid import Configuration, FieldKind, Grid, Row
 from nalm.bench.runs.language_grid import LanguageBenchmark
 from nalm.bench.runs.static_grid import Benchmark
 from nalm.bench.tasks.digits import MAX_LENGTH, lengths
+from nalm.bench.tasks.language import HUNDREDS
 from nalm.bench.tasks.static import value_range
 
 GRIDS: dict[str, type[Grid]] = {
@@ -183,8 +184,8 @@ KINDS: dict[FieldKind, Check] = {
     "errors per length": lambda f, v, row, grid: _errors_per_length(v, row),
     "errors per hundred": lambda f, v, row, grid: (
         None
-        if isinstance(v, list) and len(v) == 10 and all(e is None or _error(e) for e in v)
-        else "a list of 10 errors, one per hundred (each a number >= 0, NaN, inf or null)"
+        if isinstance(v, list) and len(v) == len(HUNDREDS) and all(e is None or _error(e) for e in v)
+        else f"a list of {len(HUNDREDS)} errors, one per hundred (each a number >= 0, NaN, inf or null)"
     ),
     "fraction": lambda f, v, row, grid: None if _number(v) and 0 <= v <= 1 else "a number from 0 to 1",
     "range": lambda f, v, row, grid: (
