@@ -1,7 +1,8 @@
 """Write the generated parts of README.md and the docs from the committed results files and from
 what nalm's commands print, so that no table or quoted output is typed by hand.
 
-A generated part sits between two HTML comments, which Markdown does not show::
+A generated part sits between two HTML comments, each at the start of a line, which Markdown does
+not show::
 
     <!-- generated: report benchmarks/results/quick.jsonl summary -->
     ...what the directive writes...
@@ -41,7 +42,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 START, END = "<!-- generated: ", "<!-- end generated -->"
-BLOCK = re.compile(r"(<!-- generated: (?P<directive>[^\n]*?) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.DOTALL)
+BLOCK = re.compile(
+    r"^(<!-- generated: (?P<directive>[^\n]*?) -->\n)(?P<body>.*?)^(<!-- end generated -->)", re.DOTALL | re.MULTILINE
+)
 
 
 def _rows(path: str) -> list[dict]:
@@ -180,12 +183,13 @@ def render(directive: str) -> str:
 def regenerate(text: str, page: str = "text") -> str:
     """``text`` with every generated part written anew; ValueError naming ``page`` and the
     directive for a directive that fails, or markers that do not pair up."""
-    starts, ends = text.count(START), text.count(END)
+    starts = len(re.findall(f"^{re.escape(START)}", text, flags=re.MULTILINE))
+    ends = len(re.findall(f"^{re.escape(END)}", text, flags=re.MULTILINE))
     if starts != ends or len(BLOCK.findall(text)) != starts:
         raise ValueError(f"{page}: {starts} '{START}...' markers and {ends} '{END}' markers do not pair up")
 
     def write(match: re.Match[str]) -> str:
-        if START in match.group("body"):
+        if re.search(f"^{re.escape(START)}", match.group("body"), flags=re.MULTILINE):
             raise ValueError(f"{page}: a generated part holds another's start: {match.group(1).strip()}")
         try:
             return match.group(1) + render(match.group("directive")) + match.group(4)

@@ -40,6 +40,7 @@ NUMBERS = range(1, 1000)
 SPLIT_SIZES = {"train": 169, "validation": 200, "test": 630}
 """How many numbers each split holds (the paper's 169 / 200 / 631 of 0 .. 1000; the reference code's of 1 .. 999)."""
 SPLITS = tuple(SPLIT_SIZES)
+"""The splits' names: train, validation, test."""
 HUNDREDS = tuple(f"{max(100 * b, 1)}-{100 * b + 99}" for b in range(10))
 """The magnitude bins the test errors are measured in: 1-99, 100-199, .., 900-999."""
 
