@@ -432,3 +432,148 @@ def recur(
         h, _ = step(h, (z[..., t, :], *(() if mask is None else (mask[..., t],))))
         states.append(h)
     return ops.stack(states, -2) if return_sequences else h
+
+
+# --- NRU and NMRU (Mistry, Li, Weng & Barrett 2021, arXiv 2110.05177) -----------------------------
+
+
+RECIPROCAL_EPS = 1.1920929e-07
+"""float32's machine epsilon: the NMRU adds it to x before 1/x in training (whatever the dtype,
+as the authors' code does), so that a zero input gives 1/eps = 8.4e6, not inf."""
+
+NRU_RANGE = (-1.0, 1.0)
+"""The NRU's weights are clipped to this range after every step."""
+
+NMRU_RANGE = (0.0, 1.0)
+"""The NMRU's weights are clipped to this range (in the forward pass and after every step)."""
+
+DIVISION_SCHEDULE = SparsitySchedule(10.0, 20_000, 35_000)
+"""The division paper's sparsity schedule for two inputs (ramp from step 20,000 to 35,000, lambda
+10); its ten-input runs ramp from 50,000 to 75,000."""
+
+
+def nru(x: Array, W: Array, *, training: bool, ops: Any) -> Array:
+    """Neural reciprocal unit: y_o = prod_i (sign(x_i) |x_i|^W_io A(W_io) + 1 - A(W_io)).
+
+    A(w) = tanh(1000 w)^2 in training and |w| at evaluation. W = 1 takes x_i into the product,
+    W = -1 its reciprocal 1/x_i (with its sign), W = 0 the neutral 1. W is the raw weight (the
+    authors clip it to [-1, 1] after each step, not in the forward pass). There is no eps:
+    x_i = 0 with W_io < 0 gives sign(0) |0|^W = 0 * inf = NaN.
+
+    x: (..., in); W: (..., in, out); returns (..., out).
+    """
+    if len(x.shape) > 1:  # as in selective_product: a seed axis of W meets the seed axis of x
+        W = W[..., None, :, :]
+    x = x[..., :, None]
+    A = ops.square(ops.tanh(1000.0 * W)) if training else ops.abs(W)
+    factors = ops.sign(x) * ops.abs(x) ** W * A + (1 - A)  # **: torch.pow, keras.ops.power
+    return ops.prod(factors, -2)
+
+
+def reciprocal(x: Array, *, training: bool) -> Array:
+    """1/(x + eps) in training (eps = [`RECIPROCAL_EPS`][nalm.functional.RECIPROCAL_EPS]), 1/x at evaluation, where x = 0
+    gives 1/0 = inf (-0.0 gives -inf). The NMRU's inputs are x' = [x, this]."""
+    return 1 / (x + RECIPROCAL_EPS) if training else 1 / x
+
+
+def _over_reciprocal_inputs(product: Callable[[Array, Array], Array], x: Array, W: Array, training: bool) -> Array:
+    """product([x, 1/x], W) for a product over the input axis, computed as product(x, W_x) * product(1/x, W_r)
+    with W = [W_x; W_r] (2 in, out): the same factors, without concatenating x and 1/x (which
+    ``torch.autocast`` on the CPU refuses for float16 inputs)."""
+    n = x.shape[-1]
+    return product(x, W[..., :n, :]) * product(reciprocal(x, training=training), W[..., n:, :])
+
+
+def nmru(x: Array, W: Array, *, training: bool, ops: Any) -> Array:
+    """Neural multiplicative reciprocal unit: the NMU over x' = [x, 1/x] ([`reciprocal`][nalm.functional.reciprocal]):
+
+        y_o = prod_j (x'_j W_jo + 1 - W_jo),  W clamped to [0, 1]
+
+    W over x_a and 1/x_b gives x_a / x_b. At evaluation a zero input makes 1/x = inf: the output
+    is inf (or -inf) where that reciprocal's weight is above 0, NaN where it is exactly 0
+    (0 * inf), so a zero in an input the solution ignores still gives NaN.
+
+    x: (..., in); W: (..., 2 in, out), rows for x first, then for 1/x; returns (..., out).
+    """
+    W = clamp(W, *NMRU_RANGE, ops=ops)
+    return _over_reciprocal_inputs(lambda v, w: selective_product(v, w, ops=ops), x, W, training)
+
+
+def sign_nmru(x: Array, W: Array, *, training: bool, ops: Any) -> Array:
+    """The NMRU with its sign restored (the paper's "NMRU", the authors' SignNMRU), over x' = [x, 1/x]:
+
+        m_o = prod_j (|x'_j| W_jo + 1 - W_jo),  W clamped to [0, 1]
+        k = pi [x' < 0]
+        y = m * cos(k W)
+
+    The magnitude uses the clamped W, the sign term cos(k W) the raw W, as the authors' code does
+    (the two agree once W is clipped after the step). Zero inputs at evaluation: as
+    [`nmru`][nalm.functional.nmru] for m (1/(-0.0) = -inf counts as negative).
+
+    x: (..., in); W: (..., 2 in, out); returns (..., out).
+    """
+    clamped = clamp(W, *NMRU_RANGE, ops=ops)
+    magnitude = _over_reciprocal_inputs(lambda v, w: selective_product(ops.abs(v), w, ops=ops), x, clamped, training)
+    n = x.shape[-1]
+    phase = ops.matmul(_pi_if_negative(x, ops=ops), W[..., :n, :]) + ops.matmul(
+        _pi_if_negative(reciprocal(x, training=training), ops=ops), W[..., n:, :]
+    )
+    return magnitude * ops.cos(phase)
+
+
+def _pi_if_negative(x: Array, *, ops: Any) -> Array:
+    """pi [x < 0], elementwise."""
+    return math.pi * ops.clip(-ops.sign(x), 0, 1)
+
+
+# --- sNMU (Mistry, Li, Weng & Barrett 2022, arXiv 2211.05624) -------------------------------------
+
+
+SNMU_NOISE_RANGE = (1.0, 5.0)
+"""The sNMU's noise n ~ U[1, 5] (the paper's default)."""
+
+
+def snmu(x: Array, W: Array, noise: Array, *, ops: Any) -> Array:
+    """Stochastic NMU in training: y = NMU(x * n; W) / NMU(n; W), n (..., in) drawn by the caller.
+
+    The noise cancels exactly when W is in {0, 1}: NMU(x n; W) = NMU(x; W) NMU(n; W). With
+    n >= 1 > 0 the denominator is at least 1. At evaluation the sNMU is the plain [`nmu`][nalm.functional.nmu].
+
+    x, noise: (..., in); W: (..., in, out); returns (..., out).
+    """
+    return nmu(x * noise, W, ops=ops) / nmu(noise, W, ops=ops)
+
+
+# --- MC-FC (Hoedt et al. 2021, arXiv 2101.05186; Mistry et al.'s benchmark) ----------------------
+
+
+MCFC_SCHEDULE = SparsitySchedule(10.0, 20_000, 35_000)
+"""The MC-FC benchmark's regularizer schedule (lambda 10, ramp from step 20,000 to 35,000)."""
+
+
+def mcfc(x: Array, R: Array, w_o: Array, b_o: Array, *, ops: Any) -> Array:
+    """Mass-conserving fully connected layer: y = o * (x S),
+
+        S = softmax(R) over the output axis (each input's row sums to 1: its mass is split
+            among the outputs), o = sigmoid(w_o + b_o) (the share of each output kept)
+
+    With one output S is all ones, so y = sigmoid(w + b) * sum(x).
+    x: (..., in); R: (..., in, out); w_o, b_o: (out,); returns (..., out).
+    """
+    return ops.sigmoid(w_o + b_o) * ops.matmul(x, ops.softmax(R, -1))
+
+
+def mul_mcfc(x: Array, R: Array, w_o: Array, b_o: Array, alpha: Array, *, ops: Any) -> Array:
+    """MC-FC in log space: y = exp(MCFC(log x) + alpha). Positive inputs only: log of a negative
+    input is NaN, and x = 0 gives log 0 = -inf (an output of 0 and NaN gradients).
+
+    x: (..., in); R: (..., in, out); w_o, b_o, alpha: (out,); returns (..., out).
+    """
+    return ops.exp(mcfc(ops.log(x), R, w_o, b_o, ops=ops) + alpha)
+
+
+def mcfc_penalty(weights: Any, *, ops: Any) -> Array:
+    """-(mean(R^2) + mean(w_o^2) + mean(b_o^2)) for ``weights`` = (R, w_o, b_o): the benchmark's
+    regularizer, which rewards large weights and is unbounded below. A scalar; with a leading
+    seed axis, the sum over the seeds of each seed's penalty."""
+    return -sum(ops.mean(ops.square(w)) * seed_count(w) for w in weights)

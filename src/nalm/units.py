@@ -13,6 +13,7 @@ formula maps x (..., in) to (..., out).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections.abc import Callable, Mapping
@@ -36,6 +37,14 @@ TRASK_2018 = 'Trask et al., "Neural Arithmetic Logic Units", NeurIPS 2018 (arXiv
 MADSEN_2020 = 'Madsen & Johansen, "Neural Arithmetic Units", ICLR 2020 (arXiv 2001.05016)'
 SCHLOR_2020 = 'Schlör, Ring & Hotho, "iNALU: Improved Neural Arithmetic Logic Unit", 2020 (arXiv 2003.07629)'
 HEIM_2020 = 'Heim, Pevný & Šmídl, "Neural Power Units", NeurIPS 2020 (arXiv 2006.01681)'
+MISTRY_2021 = (
+    'Mistry, Li, Weng & Barrett, "Learning Division with Neural Arithmetic Logic Modules", 2021 (arXiv 2110.05177)'
+)
+MISTRY_2022 = (
+    'Mistry, Li, Weng & Barrett, "Improving the Robustness of Neural Multiplication Units with Reversible '
+    'Stochasticity", 2022 (arXiv 2211.05624)'
+)
+HOEDT_2021 = 'Hoedt et al., "MC-LSTM: Mass-Conserving LSTM", ICML 2021 (arXiv 2101.05186)'
 Weights = Mapping[str, Any]
 
 
@@ -56,7 +65,10 @@ class Init:
     """A framework-free initialization. ``kind`` is one of: "kaiming_normal", "kaiming_uniform" (He,
     over the fan-in, ReLU gain), "glorot_uniform", "uniform" (args low, high), "normal" (args mean,
     std), "constant" (args value), "nau_uniform" (U[-r, r], r = [`nalm.functional.nau_init_limit`][nalm.functional.nau_init_limit]),
-    "nac_uniform" (U[-r, r], r = [`nalm.functional.nac_init_limit`][nalm.functional.nac_init_limit])."""
+    "nac_uniform" (U[-r, r], r = [`nalm.functional.nac_init_limit`][nalm.functional.nac_init_limit]),
+    "orthogonal" (an orthogonal matrix, semi-orthogonal when not square; a vector (n,): a random unit
+    vector, the one row of an orthogonal (1, n)), "identity_or_orthogonal" (the identity when square,
+    else "orthogonal")."""
 
     kind: str
     args: tuple[float, ...] = ()
@@ -79,7 +91,8 @@ class Init:
 @dataclass(frozen=True)
 class Weight:
     """One weight: its name (the same in every framework), shape kind and initialization.
-    ``shape`` is "matrix" (in, out), "input" (in,) or "output" (out,)."""
+    ``shape`` is "matrix" (in, out), "reciprocal" (2 in, out: a matrix over [x, 1/x]), "input"
+    (in,) or "output" (out,)."""
 
     name: str
     init: Init
@@ -92,7 +105,16 @@ class Unit:
 
     - ``options``: its keyword arguments, with defaults and checks.
     - ``weights(options)``: its weights (some depend on the options, e.g. NALU's gate).
-    - ``formula(x, weights, options, ops)``: the output, from [`nalm.functional`][nalm.functional].
+    - ``formula(x, weights, options, ops)``: the output, from [`nalm.functional`][nalm.functional]; at
+      evaluation, and always for a unit without ``training_formula``.
+    - ``training_formula(x, weights, options, ops, uniform)``: the output in training, for a unit
+      whose paper computes something else then (the NRU's and NMRU's, the sNMU's noise); None when
+      training and evaluation are the same. The PyTorch module applies it in ``train()`` mode, the
+      Keras layer when called with ``training=True``. ``uniform(like, low, high)`` draws a tensor of
+      ``like``'s shape, dtype and device from U[low, high) with the framework's RNG (torch's
+      global generator; the layer's ``keras.random.SeedGenerator``).
+    - ``stochastic``: whether ``training_formula`` draws from ``uniform`` (the Keras layer then
+      holds a ``SeedGenerator``).
     - ``penalty(weights, step, options, ops)``: its paper's regularization loss at training step
       ``step`` (an int, or a tensor in compiled steps), or None when it is zero at that step.
     - ``clamps``: weight name -> (low, high), the ranges the paper keeps weights in after every step.
@@ -113,6 +135,8 @@ class Unit:
     penalty: Callable[..., Any] | None = None
     clamps: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     derived: Callable[[Options], dict[str, Any]] = lambda options: {}
+    training_formula: Callable[..., Any] | None = None
+    stochastic: bool = False
 
     @property
     def option_names(self) -> tuple[str, ...]:
@@ -172,6 +196,38 @@ def _schedule(options: Options) -> functional.SparsitySchedule:
     return functional.SparsitySchedule(options["lambda_sparse"], options["lambda_start"], options["lambda_end"])
 
 
+def _strength(step: Any, options: Options, ops: Any) -> Any:
+    """lambda(step) of the unit's schedule options: a float for a number ``step`` (None when 0,
+    i.e. no penalty yet), else a tensor."""
+    number = isinstance(step, numbers.Real)  # Python and NumPy numbers; else a tensor
+    strength = _schedule(options)(float(step) if number else step, ops=None if number else ops)
+    return None if number and strength == 0 else strength
+
+
+def _schedule_options(schedule: functional.SparsitySchedule) -> tuple[Option, ...]:
+    """``lambda_sparse``, ``lambda_start`` and ``lambda_end``, None taking ``schedule``'s value."""
+    return (
+        Option("lambda_sparse", schedule.lambda_sparse, _or_default(schedule.lambda_sparse, non_negative_float)),
+        Option("lambda_start", schedule.lambda_start, _or_default(schedule.lambda_start, non_negative_int)),
+        Option("lambda_end", schedule.lambda_end, _or_default(schedule.lambda_end, non_negative_int)),
+    )
+
+
+def _sparsity(weight_range: tuple[float, float] | None) -> Callable[..., Any]:
+    """The penalty lambda(t) mean(min(|W|, |1 - |W||)) of W clamped to ``weight_range`` (None: the raw W)."""
+
+    def penalty(weights: Weights, step: Any, options: Options, ops: Any) -> Any:
+        strength = _strength(step, options, ops)
+        if strength is None:
+            return None
+        W = weights["W"] if weight_range is None else functional.clamp(weights["W"], *weight_range, ops=ops)
+        # ops.multiply, not *: TensorFlow's * refuses a float32 strength times the penalty of a float64
+        # or bfloat16 layer; keras.ops promotes the two as PyTorch and JAX do
+        return ops.multiply(strength, functional.sparsity_penalty(W, ops=ops))
+
+    return penalty
+
+
 def _sparse_unit(
     name: str,
     formula_text: str,
@@ -181,30 +237,15 @@ def _sparse_unit(
     formula: Callable[..., Any],
 ) -> Unit:
     """NAU and NMU: one clamped weight W and the sparsity penalty lambda(t) mean(min(|W|, |1 - |W||))."""
-
-    def penalty(weights: Weights, step: Any, options: Options, ops: Any) -> Any:
-        number = isinstance(step, numbers.Real)  # Python and NumPy numbers; else a tensor
-        strength = _schedule(options)(float(step) if number else step, ops=None if number else ops)
-        if number and strength == 0:
-            return None
-        W = functional.clamp(weights["W"], *weight_range, ops=ops)
-        # ops.multiply, not *: TensorFlow's * refuses a float32 strength times the penalty of a float64
-        # or bfloat16 layer; keras.ops promotes the two as PyTorch and JAX do
-        return ops.multiply(strength, functional.sparsity_penalty(W, ops=ops))
-
     return Unit(
         name=name,
         formula_text=formula_text,
         paper=MADSEN_2020,
-        options=(
-            Option("lambda_sparse", schedule.lambda_sparse, _or_default(schedule.lambda_sparse, non_negative_float)),
-            Option("lambda_start", schedule.lambda_start, _or_default(schedule.lambda_start, non_negative_int)),
-            Option("lambda_end", schedule.lambda_end, _or_default(schedule.lambda_end, non_negative_int)),
-        ),
+        options=_schedule_options(schedule),
         weights=lambda options: (Weight("W", init),),
         formula=lambda x, w, options, ops: formula(x, w["W"], ops=ops),
         effective=lambda w, options, ops: (functional.clamp(w["W"], *weight_range, ops=ops),),
-        penalty=penalty,
+        penalty=_sparsity(weight_range),
         clamps={"W": weight_range},
         derived=lambda options: {"schedule": _schedule(options), "weight_range": weight_range},
     )
@@ -386,7 +427,150 @@ INALU = Unit(
 NPU = _npu(imaginary=True)
 REAL_NPU = _npu(imaginary=False)
 
-DEFINITIONS: dict[str, Unit] = {unit.name: unit for unit in (NAC, NAC_MUL, NALU, NAU, NMU, INALU, NPU, REAL_NPU)}
+
+def _division_unit(
+    name: str,
+    formula_text: str,
+    formula: Callable[..., Any],
+    shape: str,
+    init: Init,
+    weight_range: tuple[float, float],
+    clamp_forward: bool,
+) -> Unit:
+    """NRU, NMRU and SignNMRU: one weight W, a formula with a training and an evaluation mode,
+    the sparsity penalty on the division paper's schedule, W clipped to ``weight_range`` after
+    every step (and in the forward pass when ``clamp_forward``)."""
+    in_forward = weight_range if clamp_forward else None
+    return Unit(
+        name=name,
+        formula_text=formula_text,
+        paper=MISTRY_2021,
+        options=_schedule_options(functional.DIVISION_SCHEDULE),
+        weights=lambda options: (Weight("W", init, shape),),
+        formula=lambda x, w, options, ops: formula(x, w["W"], training=False, ops=ops),
+        training_formula=lambda x, w, options, ops, uniform: formula(x, w["W"], training=True, ops=ops),
+        effective=lambda w, options, ops: (
+            w["W"] if in_forward is None else functional.clamp(w["W"], *in_forward, ops=ops),
+        ),
+        penalty=_sparsity(in_forward),
+        clamps={"W": weight_range},
+        derived=lambda options: {"schedule": _schedule(options), "weight_range": weight_range},
+    )
+
+
+NRU = _division_unit(
+    "nru",
+    "yₒ = ∏ᵢ (sign(xᵢ) \\|xᵢ\\|^Wᵢₒ A(Wᵢₒ) + 1 − A(Wᵢₒ)), A(w) = tanh²(1000w) in training, \\|w\\| at evaluation; "
+    "W clipped to [−1, 1] after each step",
+    functional.nru,
+    "matrix",
+    Init("nau_uniform"),
+    functional.NRU_RANGE,
+    clamp_forward=False,
+)
+
+NMRU = _division_unit(
+    "nmru",
+    "NMU over x′ = [x, 1/(x + ε)] (training) or [x, 1/x] (evaluation), W (2·in, out) clamped to [0, 1]",
+    functional.nmru,
+    "reciprocal",
+    Init("uniform", functional.NMU_INIT_RANGE),
+    functional.NMRU_RANGE,
+    clamp_forward=True,
+)
+
+SIGN_NMRU = _division_unit(
+    "sign_nmru",
+    "y = ∏ⱼ (\\|x′ⱼ\\| Wⱼ + 1 − Wⱼ) ⊙ cos(k W), k = π[x′ < 0], x′ as NMRU",
+    functional.sign_nmru,
+    "reciprocal",
+    Init("uniform", functional.NMU_INIT_RANGE),
+    functional.NMRU_RANGE,
+    clamp_forward=True,
+)
+
+
+def _noise_range(name: str, value: Any) -> tuple[float, float]:
+    """(low, high) with 0 < low <= high, both finite (a list, as a saved config gives it, too)."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{name} must be a pair (low, high), got {value!r}")
+    low, high = (positive_float(name, bound) for bound in value)
+    if low > high:
+        raise ValueError(f"{name} must have low <= high, got {value!r}")
+    return low, high
+
+
+def _snmu_training(x: Any, w: Weights, options: Options, ops: Any, uniform: Callable[..., Any]) -> Any:
+    return functional.snmu(x, w["W"], uniform(x, *options["noise_range"]), ops=ops)
+
+
+SNMU = dataclasses.replace(
+    _sparse_unit(
+        "snmu",
+        "NMU at evaluation; in training y = NMU(x ⊙ n) / NMU(n), n ~ U[1, 5] drawn per call",
+        functional.NMU_SCHEDULE,
+        functional.NMU_RANGE,
+        Init("uniform", functional.NMU_INIT_RANGE),
+        functional.nmu,
+    ),
+    paper=MISTRY_2022,
+    options=(
+        *_schedule_options(functional.NMU_SCHEDULE),
+        Option("noise_range", functional.SNMU_NOISE_RANGE, _noise_range),
+    ),
+    training_formula=_snmu_training,
+    stochastic=True,
+)
+"""The NMU with the sNMU's training noise: the NMU's weight, clamps, penalty and schedule."""
+
+_MCFC_WEIGHTS = ("R", "w_o", "b_o")
+
+
+def _mcfc_penalty(weights: Weights, step: Any, options: Options, ops: Any) -> Any:
+    strength = _strength(step, options, ops)
+    if strength is None:
+        return None
+    return ops.multiply(strength, functional.mcfc_penalty([weights[n] for n in _MCFC_WEIGHTS], ops=ops))
+
+
+def _mcfc(multiplicative: bool) -> Unit:
+    mcfc_weights = (
+        Weight("R", Init("identity_or_orthogonal")),
+        Weight("w_o", Init("orthogonal"), "output"),
+        Weight("b_o", Init("constant", (0.0,)), "output"),
+    )
+    alpha = (Weight("alpha", Init("constant", (0.0,)), "output"),) if multiplicative else ()
+    if multiplicative:
+        text = "y = exp(MCFC(log x) + α), x > 0"
+
+        def formula(x: Any, w: Weights, options: Options, ops: Any) -> Any:
+            return functional.mul_mcfc(x, w["R"], w["w_o"], w["b_o"], w["alpha"], ops=ops)
+    else:
+        text = "y = σ(wₒ + bₒ) ⊙ (x S), S = softmax(R) over the outputs; penalty −λ(t)(mean R² + mean wₒ² + mean bₒ²)"
+
+        def formula(x: Any, w: Weights, options: Options, ops: Any) -> Any:
+            return functional.mcfc(x, w["R"], w["w_o"], w["b_o"], ops=ops)
+
+    return Unit(
+        name="mul_mcfc" if multiplicative else "mcfc",
+        formula_text=text,
+        paper=HOEDT_2021,
+        options=_schedule_options(functional.MCFC_SCHEDULE),
+        weights=lambda options: (*mcfc_weights, *alpha),
+        formula=formula,
+        effective=lambda w, options, ops: (ops.softmax(w["R"], -1),),
+        penalty=_mcfc_penalty,
+        derived=lambda options: {"schedule": _schedule(options)},
+    )
+
+
+MCFC = _mcfc(multiplicative=False)
+MUL_MCFC = _mcfc(multiplicative=True)
+
+DEFINITIONS: dict[str, Unit] = {
+    unit.name: unit
+    for unit in (NAC, NAC_MUL, NALU, NAU, NMU, INALU, NPU, REAL_NPU, NRU, NMRU, SIGN_NMRU, SNMU, MCFC, MUL_MCFC)
+}
 """Every unit by its registry name, in the order of the README's table."""
 
 

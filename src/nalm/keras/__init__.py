@@ -1,4 +1,5 @@
-"""Keras 3 layers: ``NAC``, ``NACMul`` (NAC*), ``NALU``, ``NAU``, ``NMU``, ``INALU``, ``NPU``, ``RealNPU``, written with
+"""Keras 3 layers: ``NAC``, ``NACMul`` (NAC*), ``NALU``, ``NAU``, ``NMU``, ``INALU``, ``NPU``, ``RealNPU``, ``NRU``,
+``NMRU``, ``SignNMRU``, ``SNMU``, ``MCFC``, ``MulMCFC``, written with
 ``keras.ops`` so they run on every backend; ``Recurrent`` makes any of them a recurrent layer.
 
 Keras picks its backend when it is first imported, from ``KERAS_BACKEND`` or ``~/.keras/keras.json``
@@ -21,13 +22,16 @@ except ModuleNotFoundError as error:
         "TensorFlow: set KERAS_BACKEND=torch or KERAS_BACKEND=jax before importing keras or nalm.keras."
     ) from error
 
-from nalm.keras.base import UNITS, ArithmeticLayer, NACUniform, NAUUniform
+from nalm.keras.base import UNITS, ArithmeticLayer, IdentityOrOrthogonal, NACUniform, NAUUniform, Orthogonal
 
 # Importing a unit's module registers it: this order, the papers' order, is the registry's order.
 from nalm.keras.nalu import NAC, NALU, NACMul  # isort: skip
 from nalm.keras.nau import NAU, NMU  # isort: skip
 from nalm.keras.inalu import INALU  # isort: skip
 from nalm.keras.npu import NPU, RealNPU  # isort: skip
+from nalm.keras.division import NMRU, NRU, SignNMRU  # isort: skip
+from nalm.keras.snmu import SNMU  # isort: skip
+from nalm.keras.mcfc import MCFC, MulMCFC  # isort: skip
 from nalm.keras.recurrent import Recurrent  # isort: skip
 
 __all__ = [
@@ -43,5 +47,13 @@ __all__ = [
     "INALU",
     "NPU",
     "RealNPU",
+    "NRU",
+    "NMRU",
+    "SignNMRU",
+    "SNMU",
+    "MCFC",
+    "MulMCFC",
+    "Orthogonal",
+    "IdentityOrOrthogonal",
     "Recurrent",
 ]

@@ -1,8 +1,9 @@
 """What every Keras unit shares: argument checks, weights in build(), shapes, masking, config, stacking.
 
 The units themselves are in [`nalm.keras.nalu`][nalm.keras.nalu] (NAC, NALU), [`nalm.keras.nau`][nalm.keras.nau] (NAU, NMU),
-[`nalm.keras.inalu`][nalm.keras.inalu] (iNALU) and [`nalm.keras.npu`][nalm.keras.npu] (NPU, RealNPU); their formulas are in
-[`nalm.functional`][nalm.functional].
+[`nalm.keras.inalu`][nalm.keras.inalu] (iNALU), [`nalm.keras.npu`][nalm.keras.npu] (NPU, RealNPU),
+[`nalm.keras.division`][nalm.keras.division] (NRU, NMRU, SignNMRU), [`nalm.keras.snmu`][nalm.keras.snmu] (sNMU) and
+[`nalm.keras.mcfc`][nalm.keras.mcfc] (MC-FC, MulMCFC); their formulas are in [`nalm.functional`][nalm.functional].
 """
 
 from __future__ import annotations
@@ -71,6 +72,27 @@ class NACUniform(_FanUniform):
     limit = staticmethod(functional.nac_init_limit)
 
 
+@keras.saving.register_keras_serializable(package="nalm")
+class Orthogonal(keras.initializers.Orthogonal):
+    """Keras's orthogonal initializer, which also draws a vector (n,): the one row of an orthogonal
+    (1, n), a random unit vector (MC-FC's w_o)."""
+
+    def __call__(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        if len(shape) == 1:
+            return keras.ops.reshape(super().__call__((1, shape[0]), dtype=dtype), shape)
+        return super().__call__(shape, dtype=dtype)
+
+
+@keras.saving.register_keras_serializable(package="nalm")
+class IdentityOrOrthogonal(Orthogonal):
+    """The identity for a square matrix, else an orthogonal one (MC-FC's R)."""
+
+    def __call__(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        if len(shape) == 2 and shape[0] == shape[1]:
+            return keras.ops.eye(shape[0], dtype=dtype)
+        return super().__call__(shape, dtype=dtype)
+
+
 def keras_initializer(init: Init) -> Any:
     """The Keras initializer of a definition's [`nalm.units.Init`][nalm.units.Init] (He: over the fan-in, ReLU gain)."""
     if init.kind == "kaiming_normal":
@@ -87,6 +109,10 @@ def keras_initializer(init: Init) -> Any:
         return NAUUniform()
     if init.kind == "nac_uniform":
         return NACUniform()
+    if init.kind == "orthogonal":
+        return Orthogonal()
+    if init.kind == "identity_or_orthogonal":
+        return IdentityOrOrthogonal()
     return keras.initializers.RandomUniform(*init.args)
 
 
@@ -174,6 +200,12 @@ class ArithmeticLayer(keras.layers.Layer):
     step t, as in ``nalm.torch`` loops, and a loaded model goes on from its saved step. A model
     that calls a layer more than once per training step counts each call.
 
+    Training and evaluation: a unit whose definition has a ``training_formula`` (NRU, NMRU,
+    SignNMRU, sNMU) applies it when called with ``training=True`` (``model.fit``) and its plain
+    formula otherwise (``predict``, ``evaluate``, a direct call). Its noise, if any, comes from
+    ``keras.random.uniform`` with the layer's ``seed_generator`` (a ``keras.random.SeedGenerator``,
+    part of ``layer.variables``, not of ``layer.weights``), in the input's dtype.
+
     Subclasses write their formula in `compute`.
     """
 
@@ -216,6 +248,8 @@ class ArithmeticLayer(keras.layers.Layer):
         layout = self.definition.weights(options)
         self.weight_names = tuple(weight.name for weight in layout)
         self.vectors = {weight.name: weight.shape for weight in layout if weight.shape != "matrix"}
+        if self.definition.stochastic:
+            self.seed_generator = keras.random.SeedGenerator()
         names = self.weight_names
         own_constraints = {name: Clamp(*bounds) for name, bounds in self.definition.clamps.items()}
         self.kernel_initializer = WeightOption(
@@ -263,9 +297,13 @@ class ArithmeticLayer(keras.layers.Layer):
             if isinstance(initializer, keras.initializers.Initializer):
                 # A copy per weight: one object, seeded once, would draw the same values for all.
                 initializer = initializer.clone()
-            vector_sizes = {"input": input_dim, "output": self.units}
-            vector = self.vectors.get(name)
-            shape = (input_dim, self.units) if vector is None else (vector_sizes[vector],)
+            shapes = {
+                "matrix": (input_dim, self.units),
+                "reciprocal": (2 * input_dim, self.units),
+                "input": (input_dim,),
+                "output": (self.units,),
+            }
+            shape = shapes[self.vectors.get(name, "matrix")]
             weight = self.add_weight(
                 name=name,
                 shape=shape,
@@ -281,18 +319,19 @@ class ArithmeticLayer(keras.layers.Layer):
     def load_own_variables(self, store: Any) -> None:
         """Keras's loader, also for files saved before penalized layers counted their steps (their
         store lacks ``step``, the last variable): the weights load and the count starts at 0."""
-        if self.penalized and len(store.keys()) == len(self.variables) - 1:
+        if self.penalized and len(store.keys()) == len(self.weights) - 1:  # weights: without a seed generator
             for index, name in enumerate(self.weight_names):
                 getattr(self, name).assign(store[str(index)])
             return
         super().load_own_variables(store)
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
-        """The unit's formula; with ``training`` (and a penalty), also count the step and add the
-        penalty of that step to the layer's losses. A non-float input raises TypeError."""
+        """The unit's formula (its training formula with ``training``, where it has one); with
+        ``training`` (and a penalty), also count the step and add the penalty of that step to the
+        layer's losses. A non-float input raises TypeError."""
         self.check_dtype(inputs)
         self.count_training_step(training)
-        return self.compute(inputs)
+        return self.compute(inputs, training)
 
     def check_dtype(self, inputs: Any, owner: str | None = None) -> None:
         """Raise TypeError for a non-float input, naming ``owner`` (default: this layer's class)."""
@@ -309,9 +348,18 @@ class ArithmeticLayer(keras.layers.Layer):
             # to sum a float64 or bfloat16 penalty (a layer of that dtype) with a float32 loss.
             self.add_loss(keras.ops.cast(penalty, keras.backend.floatx()))
 
-    def compute(self, inputs: Any) -> Any:
-        """The unit's formula: (..., input_dim) -> (..., units)."""
+    def compute(self, inputs: Any, training: bool | None = None) -> Any:
+        """The unit's formula: (..., input_dim) -> (..., units); its training formula with
+        ``training``, where the definition has one."""
+        training_formula = self.definition.training_formula if training else None
+        if training_formula is not None:
+            return training_formula(inputs, self.named_weights(), self.options, keras.ops, self.uniform)
         return self.definition.formula(inputs, self.named_weights(), self.options, keras.ops)
+
+    def uniform(self, like: Any, low: float, high: float) -> Any:
+        """U[low, high) noise of ``like``'s shape and dtype, from the layer's ``seed_generator``."""
+        dtype = keras.backend.standardize_dtype(like.dtype)
+        return keras.random.uniform(keras.ops.shape(like), low, high, dtype=dtype, seed=self.seed_generator)
 
     def named_weights(self) -> dict[str, Any]:
         """The weights by name, as backend tensors (as the definition's functions take them)."""

@@ -59,7 +59,7 @@ class Recurrent(keras.layers.Layer):
         self.cell.count_training_step(training)
         r = self.recurrence
         return functional.recur(  # the cell's formula itself: its call would count a step per time step
-            self.cell.compute,
+            lambda h: self.cell.compute(h, training),
             inputs,
             r.hidden_size,
             r.initial_state,

@@ -104,6 +104,11 @@ def initialize(weight: torch.Tensor, init: Init, fan_in: int, fan_out: int) -> N
     reads size(0), the true fan-in here)."""
     if init.kind == "kaiming_normal":
         nn.init.kaiming_normal_(weight, mode="fan_out")
+    elif init.kind == "identity_or_orthogonal" and weight.dim() == 2 and weight.shape[0] == weight.shape[1]:
+        nn.init.eye_(weight)
+    elif init.kind in ("orthogonal", "identity_or_orthogonal"):
+        with torch.no_grad():  # a vector: the one row of an orthogonal (1, n), a random unit vector
+            nn.init.orthogonal_(weight.view(1, -1) if weight.dim() == 1 else weight)
     elif init.kind == "normal":
         nn.init.normal_(weight, init.args[0], init.args[1])
     elif init.kind == "constant":
@@ -119,6 +124,11 @@ class DefinedUnit(ArithmeticUnit):
     attribute afterwards, with the definition's derived attributes), creates the weights as
     parameters of their names and draws them; ``forward`` applies the formula with ``ops=torch``;
     `regularization_loss` is the definition's penalty and `apply_constraints` its clamps.
+
+    A definition with a ``training_formula`` (a unit whose paper computes something else in
+    training) applies it while the module is in ``train()`` mode, PyTorch's default, and its
+    ``formula`` after ``eval()``; its noise, if any, comes from ``torch.rand`` on the input's device,
+    in the input's dtype (seed it with ``torch.manual_seed``).
     """
 
     definition: ClassVar[Unit]
@@ -142,7 +152,12 @@ class DefinedUnit(ArithmeticUnit):
         for name, value in fixed.items():
             setattr(self, name, value)
         self._fixed = frozenset(fixed)
-        sizes = {"matrix": (in_features, out_features), "input": (in_features,), "output": (out_features,)}
+        sizes = {
+            "matrix": (in_features, out_features),
+            "reciprocal": (2 * in_features, out_features),
+            "input": (in_features,),
+            "output": (out_features,),
+        }
         self._layout = self.definition.weights(self.options)
         for weight in self._layout:
             self.register_parameter(weight.name, nn.Parameter(torch.empty(sizes[weight.shape])))
@@ -167,6 +182,9 @@ class DefinedUnit(ArithmeticUnit):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
+        training_formula = self.definition.training_formula if self.training else None
+        if training_formula is not None:
+            return training_formula(x, self.named_weights(), self.options, torch, _uniform)
         return self.definition.formula(x, self.named_weights(), self.options, torch)
 
     def weights(self) -> tuple[torch.Tensor, ...]:
@@ -187,6 +205,11 @@ class DefinedUnit(ArithmeticUnit):
     def extra_repr(self) -> str:
         options = ", ".join(_format_option(name, value) for name, value in self.options.items())
         return f"{super().extra_repr()}, {options}" if options else super().extra_repr()
+
+
+def _uniform(like: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """U[low, high) noise of ``like``'s shape, dtype and device, from torch's generator."""
+    return torch.rand(like.shape, dtype=like.dtype, device=like.device) * (high - low) + low
 
 
 def _format_option(name: str, value: Any) -> str:

@@ -19,6 +19,9 @@ from nalm.torch import UNITS, UnitStack
 TASK = StaticArithmeticTask("mul", input_size=20)
 CONFIG = TrainConfig(steps=30, batch_size=16, learning_rate=0.01, eval_every=10, eval_size=50)
 SEEDS = [3, 0, 7]
+SEEDED = [name for name in UNITS.names() if not UNITS.get(name).definition.stochastic]
+"""The units whose training draws no noise: the sNMU's comes from PyTorch's one generator, which
+stacked seeds share, so a stacked seed draws other noise than the seed alone."""
 
 # Options that switch every regularizer on within CONFIG's 30 steps, so that the test covers it.
 REGULARIZED = {
@@ -64,7 +67,7 @@ def test_stacked_parameters_hold_each_seeds_initialization(unit):
             assert torch.equal(q[i].reshape(p.shape), p), name
 
 
-@pytest.mark.parametrize("unit", UNITS.names())
+@pytest.mark.parametrize("unit", SEEDED)
 def test_stacked_forward_equals_each_seeds_forward(unit):
     build = builder(unit, torch.float64)
     stacked = stack_seeds(build, SEEDS)
@@ -82,7 +85,7 @@ def test_vectors_get_a_row_axis_to_broadcast_over_the_batch():
     assert stacked[0].W_hat.shape == (2, 4, 2)
 
 
-@pytest.mark.parametrize("unit", UNITS.names())
+@pytest.mark.parametrize("unit", SEEDED)
 def test_each_seed_trains_as_it_would_alone_float64(unit):
     build = builder(unit, torch.float64, **REGULARIZED.get(unit, {}))
     assert_same_results(train_seeds(build, TASK, CONFIG, SEEDS), sequential(build, CONFIG, SEEDS), rtol=1e-9)

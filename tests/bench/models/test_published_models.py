@@ -24,7 +24,8 @@ def test_sparsity_error_is_the_worst_distance_to_minus_one_zero_or_one():
 def test_every_unit_exposes_its_effective_weights(unit):
     layer = UNITS.get(unit)(3, 2)
     weights = layer.weights()
-    assert weights and all(W.shape == (3, 2) for W in weights)
+    rows = 6 if unit in ("nmru", "sign_nmru") else 3  # the NMRUs weigh [x, 1/x]: (2 in, out)
+    assert weights and all(W.shape == (rows, 2) for W in weights)
 
 
 def test_nac_weights_are_the_effective_weight():

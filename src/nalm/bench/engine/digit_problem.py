@@ -65,9 +65,7 @@ class DigitProblem(EnsembleProblem):
         positions, targets = self.task.sample(SeedStreams(self.seeds, stream), rows, max(lengths), split)
         at = torch.tensor(lengths) - 1
         errors = []
-        for i, member in enumerate(self.members):
-            training = member.training
-            member.eval()
+        for i, member in enumerate(self.members):  # in eval() mode: the loop evaluates so
             z = torch.cat(
                 [
                     member.read(self.images[pool[start : start + EVAL_CHUNK_IMAGES]])
@@ -76,7 +74,6 @@ class DigitProblem(EnsembleProblem):
             )
             outputs = member.fold(z[positions[i].to(z.device)])[:, at].cpu().double()  # MPS has no float64
             errors.append(((outputs - targets[i][:, at]) ** 2).mean(dim=(0, 2)).tolist())
-            member.train(training)
         return errors
 
     def evaluate(self, rows: int) -> Scores:

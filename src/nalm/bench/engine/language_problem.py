@@ -60,15 +60,12 @@ class LanguageProblem(EnsembleProblem):
 
     @torch.no_grad()
     def predictions(self, split: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Each seed's (numbers, predictions) on its ``split``, float64 on the CPU, in eval mode."""
-        out = []
-        for numbers, member in zip(self.splits[split], self.members):
-            training = member.training
-            member.eval()
-            predicted = member(self.tokens[numbers.to(self.tokens.device)]).cpu().double()
-            member.train(training)
-            out.append((numbers, predicted))
-        return out
+        """Each seed's (numbers, predictions) on its ``split``, float64 on the CPU (the loop
+        evaluates in ``eval()`` mode)."""
+        return [
+            (numbers, member(self.tokens[numbers.to(self.tokens.device)]).cpu().double())
+            for numbers, member in zip(self.splits[split], self.members)
+        ]
 
     def evaluate(self, rows: int) -> Scores:
         """Each seed's validation MSE, test MSE and [`TEST_MEASURES`][nalm.bench.engine.language_problem.TEST_MEASURES]

@@ -5,8 +5,8 @@ The loop knows a task only through its [`Problem`][nalm.bench.engine.problem.Pro
 its next batch, plus the model's ``regularization_loss(step)`` (for stacked weights the sum over
 the seeds of each seed's own penalty, see [`nalm.functional.seed_count`][nalm.functional.seed_count]), one Adam step over
 the stacked parameters (S independent Adams, as Adam is elementwise), then
-``model.apply_constraints()``. Evaluation every ``eval_every`` steps and at the last, with a
-checkpoint where one is asked for.
+``model.apply_constraints()``. Evaluation every ``eval_every`` steps and at the last, in ``eval()``
+mode, with a checkpoint where one is asked for.
 
 Engines ([`ENGINES`][nalm.bench.engine.loop.ENGINES]): ``"torch"`` is the PyTorch loop (autograd); ``"compiled"`` runs the
 steps between evaluations in one numba kernel call ([`nalm.bench.engine.compiled`][nalm.bench.engine.compiled]), for the
@@ -188,8 +188,13 @@ def _train(
     history = History(results)
 
     def evaluate(steps: dict[int, int]) -> None:
-        """Evaluate seed i (an index into ``seeds``) as after step steps[i]."""
-        scores = (compiled or problem).evaluate(config.eval_size)
+        """Evaluate seed i (an index into ``seeds``) as after step steps[i], the model in ``eval()``
+        mode (the units whose papers evaluate another formula than they train, e.g. the NRU's)."""
+        model.eval()
+        try:
+            scores = (compiled or problem).evaluate(config.eval_size)
+        finally:
+            model.train()
         sparsity = problem.sparsity()
         for i, step in steps.items():
             results[i].evaluations.append(

@@ -22,6 +22,7 @@ from nalm.bench.models.sparsity import sparsity_error
 from nalm.bench.models.static import PUBLISHED_NAC_INIT, unit_options
 from nalm.bench.tasks.language import TOKENS, LanguageTask
 from nalm.torch import UNITS, ArithmeticUnit
+from nalm.units import DEFINITIONS
 from nalm.validation import choice, positive_int
 
 LANGUAGE_SCHEDULE = functional.SparsitySchedule(0.1, 0, 100_000)
@@ -68,10 +69,13 @@ def language_cell_options(cell: str) -> dict:
 
 
 LANGUAGE_MODELS: dict[str, LanguageModel] = {
-    **{name: LanguageModel(name) for name in UNITS.names()},
+    # not the units that draw noise in training (the sNMU): PyTorch's one generator serves every
+    # seed of an ensemble, so a seed's noise, and its numbers, would depend on the seeds beside it
+    **{name: LanguageModel(name) for name in UNITS.names() if not DEFINITIONS[name].stochastic},
     **{name: LanguageModel(name) for name in BASELINES},
 }
-"""The language-task models by name: every registered unit as the cell, and the two baselines."""
+"""The language-task models by name: every registered unit whose training draws no noise as the
+cell, and the two baselines."""
 
 
 class NumberReader(nn.Module):
