@@ -49,3 +49,26 @@ class Disks:
 @pytest.fixture
 def disks():
     return Disks
+
+
+@pytest.fixture
+def crash_before_saving(monkeypatch):
+    """``with crash_before_saving(step):``: within the block, the training loop raises
+    KeyboardInterrupt where it would save the checkpoint of ``step`` (as a kill then would leave the
+    one before); the block expects it."""
+    from nalm.bench.engine import loop
+
+    save = loop.save_state
+
+    @contextlib.contextmanager
+    def crashing(step):
+        def crash(path, run, at, *args):
+            if at == step:
+                raise KeyboardInterrupt
+            save(path, run, at, *args)
+
+        with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+            patch.setattr(loop, "save_state", crash)
+            yield
+
+    return crashing

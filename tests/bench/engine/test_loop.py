@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from nalm.bench.engine import Evaluation, TrainConfig, TrainResult, stack_seeds, train, train_seeds, train_stacked
-from nalm.bench.engine import loop as loop_module
 from nalm.bench.engine import state as state_module
 from nalm.bench.engine import static_problem as static_problem_module
 from nalm.bench.engine.checkpoint import CheckpointWarning
@@ -203,22 +202,13 @@ def test_builds_that_differ_are_rejected():
 
 
 @pytest.mark.parametrize("compiled", [True, False])
-def test_a_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_run(tmp_path, monkeypatch, compiled):
+def test_a_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_run(tmp_path, crash_before_saving, compiled):
     engine = "compiled" if compiled else "torch"
     build = builder("nmu", torch.float64, **REGULARIZED["nmu"])
     uninterrupted = train_seeds(build, TASK, CONFIG, SEEDS, engine=engine)
     checkpoint = tmp_path / "run.pt"
-    save = loop_module.save_state
-
-    def crash_before_step_30_is_saved(path, run, step, *args):
-        if step == 30:
-            raise KeyboardInterrupt
-        save(path, run, step, *args)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(loop_module, "save_state", crash_before_step_30_is_saved)
-        with pytest.raises(KeyboardInterrupt):
-            train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint, engine=engine)
+    with crash_before_saving(30):
+        train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint, engine=engine)
     assert saved_step(checkpoint) == 20  # the last evaluation before the crash
     resumed = train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint, engine=engine)
     assert [r.evaluations for r in resumed] == [r.evaluations for r in uninterrupted]
@@ -244,31 +234,22 @@ def damage(kind, path):
         path.write_text("hello")
 
 
-def interrupted(build, checkpoint, monkeypatch):
+def interrupted(build, checkpoint, crash_before_saving):
     """Train until the evaluation at step 30 and crash there: the checkpoint holds step 20 of the run."""
-    save = loop_module.save_state
-
-    def crash_at_step_30(path, run, step, *args):
-        if step == 30:
-            raise KeyboardInterrupt
-        save(path, run, step, *args)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(loop_module, "save_state", crash_at_step_30)
-        with pytest.raises(KeyboardInterrupt):
-            train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
+    with crash_before_saving(30):
+        train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
     assert saved_step(checkpoint) == 20
 
 
 @pytest.mark.parametrize("kind", ["truncated", "empty", "bit flipped", "not a checkpoint", "another run"])
-def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_again(tmp_path, kind, monkeypatch):
+def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_again(tmp_path, kind, crash_before_saving):
     build = builder("nau")
     uninterrupted = train_seeds(build, TASK, CONFIG, SEEDS)
     checkpoint = tmp_path / "run.pt"
     if kind == "another run":
         train_seeds(build, TASK, CONFIG, [0, 1], checkpoint=checkpoint)
     else:
-        interrupted(build, checkpoint, monkeypatch)
+        interrupted(build, checkpoint, crash_before_saving)
         damage(kind, checkpoint)
     with pytest.warns(CheckpointWarning, match=f"checkpoint {re.escape(str(checkpoint))} cannot be used .* moved to "):
         again = train_seeds(build, TASK, CONFIG, SEEDS, checkpoint=checkpoint)
@@ -277,11 +258,11 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_again(tmp_path, ki
     assert not list(tmp_path.glob("*.partial"))
 
 
-def test_a_checkpoint_without_its_checksum_header_is_set_aside(tmp_path, monkeypatch):
+def test_a_checkpoint_without_its_checksum_header_is_set_aside(tmp_path, crash_before_saving):
     build = builder("nau")
     uninterrupted = train_seeds(build, TASK, CONFIG, SEEDS)
     checkpoint = tmp_path / "run.pt"
-    interrupted(build, checkpoint, monkeypatch)
+    interrupted(build, checkpoint, crash_before_saving)
     header, _, payload = checkpoint.read_bytes().partition(b"\n")
     checkpoint.write_bytes(payload)  # a bare torch.save file: nothing to verify it by
     with pytest.warns(CheckpointWarning, match="it is not a nalm checkpoint"):

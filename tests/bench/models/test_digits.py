@@ -204,22 +204,13 @@ def test_seeds_side_by_side_train_as_they_would_alone():
     )
 
 
-def test_a_resumed_run_ends_as_the_uninterrupted_one(tmp_path, monkeypatch):
+def test_a_resumed_run_ends_as_the_uninterrupted_one(tmp_path, crash_before_saving):
     build = lambda: build_sequence_model("nmu", PRODUCT)
     task = DigitSequenceTask("product", 2, (1, 4))
     whole = train_seeds(build, task, CONFIG, [0, 1])
     checkpoint = tmp_path / "run.pt"
-    save = loop_module.save_state
-
-    def crash_before_step_6_is_saved(path, run, step, *args):
-        if step == 6:
-            raise KeyboardInterrupt
-        save(path, run, step, *args)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(loop_module, "save_state", crash_before_step_6_is_saved)
-        with pytest.raises(KeyboardInterrupt):
-            train_seeds(build, task, CONFIG, [0, 1], checkpoint=checkpoint)
+    with crash_before_saving(6):
+        train_seeds(build, task, CONFIG, [0, 1], checkpoint=checkpoint)
     resumed = train_seeds(build, task, CONFIG, [0, 1], checkpoint=checkpoint)
     assert [r.evaluations for r in resumed] == [r.evaluations for r in whole]
 

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from nalm import functional
-from nalm.bench.engine import loop as loop_module
 from nalm.bench.engine.config import TrainConfig
 from nalm.bench.engine.loop import train_seeds
 from nalm.bench.models.language import LANGUAGE_MODELS, LANGUAGE_SCHEDULE, NumberReader, build_language_model
@@ -111,23 +110,14 @@ def test_bad_arguments_are_refused():
 CONFIG = TrainConfig(steps=9, eval_every=3, batch_size=16, learning_rate=1e-2, eval_size=1)
 
 
-def test_a_seed_trains_as_it_would_alone_and_a_resumed_run_as_the_uninterrupted_one(tmp_path, monkeypatch):
+def test_a_seed_trains_as_it_would_alone_and_a_resumed_run_as_the_uninterrupted_one(tmp_path, crash_before_saving):
     task = LanguageTask()
     build = lambda: build_language_model("nalu", task)
     together = train_seeds(build, task, CONFIG, [3, 8])
     assert together[1].evaluations == train_seeds(build, task, CONFIG, [8])[0].evaluations
     assert len(together[0].final.test_mse) == 13 and together[0].final.step == 9
     checkpoint = tmp_path / "run.pt"
-    save = loop_module.save_state
-
-    def crash_before_step_6_is_saved(path, run, step, *args):
-        if step == 6:
-            raise KeyboardInterrupt
-        save(path, run, step, *args)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(loop_module, "save_state", crash_before_step_6_is_saved)
-        with pytest.raises(KeyboardInterrupt):
-            train_seeds(build, task, CONFIG, [3, 8], checkpoint=checkpoint)
+    with crash_before_saving(6):
+        train_seeds(build, task, CONFIG, [3, 8], checkpoint=checkpoint)
     resumed = train_seeds(build, task, CONFIG, [3, 8], checkpoint=checkpoint)
     assert [r.evaluations for r in resumed] == [r.evaluations for r in together]
