@@ -1,5 +1,5 @@
-"""The units published after 2020: NRU, NMRU, SignNMRU (Mistry et al. 2021), sNMU (Mistry et al.
-2022), MC-FC and MulMCFC (Hoedt et al. 2021).
+"""The units published after 2020: NRU, NMRU, SignNMRU and the Real NPU's division recipe
+(Mistry et al. 2021), sNMU (Mistry et al. 2022), MC-FC and MulMCFC (Hoedt et al. 2021).
 
 Hand-worked golden numbers for each formula in training and evaluation, the switch between the
 two (``train()``/``eval()`` in PyTorch, ``training=`` in Keras), the documented behaviour at
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from nalm import functional
-from nalm.torch import MCFC, NMRU, NRU, SNMU, MulMCFC, SignNMRU
+from nalm.torch import MCFC, NMRU, NRU, SNMU, MulMCFC, RealNPU, SignNMRU
 
 EPS32 = functional.RECIPROCAL_EPS
 
@@ -302,6 +302,86 @@ def test_mcfc_is_the_same_in_both_modes(cls):
     assert torch.equal(trained, evaluated)
 
 
+# --- The Real NPU's division recipe -------------------------------------------------------------------
+
+RECIPE = {
+    "weight_init": "nau_uniform",
+    "weight_range": (-1.0, 1.0),
+    "l1": 1e-7,
+    "l1_initial": 1e-9,
+    "l1_growth": 10_000,
+    "lambda_sparse": 1.0,
+    "lambda_start": 40_000,
+    "lambda_end": 50_000,
+}
+"""The modified Real NPU of the division paper at two inputs."""
+
+
+@pytest.mark.parametrize(
+    ("step", "beta"), [(0, 1e-9), (9_999, 1e-9), (10_000, 1e-8), (19_999, 1e-8), (20_000, 1e-7), (90_000, 1e-7)]
+)
+def test_growing_l1_is_tenfold_every_growth_steps_up_to_l1(step, beta):
+    assert functional.growing_l1(step, 1e-7, 1e-9, 10_000) == pytest.approx(beta, rel=1e-12)
+    tensor_step = torch.tensor(float(step), dtype=torch.float64)
+    assert functional.growing_l1(tensor_step, 1e-7, 1e-9, 10_000, ops=torch).item() == pytest.approx(beta, rel=1e-12)
+    assert functional.growing_l1(step, 1e-7, None, 0) == 1e-7  # no growth: l1 throughout
+
+
+def test_npu_discretization_penalty_hand_values():
+    # W = (0.25, -1.5): |1 - 0.25| = 0.75, |1 - 1.5| = 0.5, mean 0.625; g = (0.25, 0.9, 1.0):
+    # min(0.25, 0.75) = 0.25, min(0.9, 0.1) = 0.1, 0 -> mean 0.35/3.
+    W, g = rows((0.25,), (-1.5,)), rows(0.25, 0.9, 1.0)
+    value = functional.npu_discretization_penalty(W, g, ops=torch).item()
+    assert value == pytest.approx(0.625 + 0.35 / 3, rel=1e-12)
+
+
+def test_real_npu_recipe_penalty_is_growing_l1_plus_the_ramped_discretization():
+    unit = RealNPU(2, 1, **RECIPE).double()
+    with torch.no_grad():
+        unit.W_re.copy_(rows((0.25,), (-0.5,)))
+        unit.g.copy_(rows(0.5, 0.9))
+    l1 = 0.25 + 0.5 + 0.5 + 0.9
+    discretization = (0.75 + 0.5) / 2 + (0.5 + 0.1) / 2
+    assert unit.regularization_loss(0).item() == pytest.approx(1e-9 * l1, rel=1e-9)
+    assert unit.regularization_loss(45_000).item() == pytest.approx(1e-7 * l1 + 0.5 * discretization, rel=1e-9)
+    assert RealNPU(2, 1).regularization_loss(45_000).item() == 0.0  # the NPU paper's unit: no penalty
+
+
+def test_real_npu_recipe_clips_w_and_g_and_starts_w_within_a_half():
+    torch.manual_seed(0)
+    unit = RealNPU(10, 1, **RECIPE)
+    assert unit.W_re.abs().max().item() <= 0.5  # U[-r, r], r = min(0.5, sqrt(3) sqrt(2 / 11)) = 0.5
+    assert unit.W_re.abs().max().item() > 0.3
+    with torch.no_grad():
+        unit.W_re.fill_(3.0), unit.g.fill_(-2.0)
+    unit.apply_constraints()
+    assert unit.W_re.unique().tolist() == [1.0] and unit.g.unique().tolist() == [0.0]
+    plain = RealNPU(10, 1)
+    with torch.no_grad():
+        plain.W_re.fill_(3.0)
+    plain.apply_constraints()
+    assert plain.W_re.unique().tolist() == [3.0]  # the NPU paper's unit clips only g
+
+
+@pytest.mark.parametrize("value", [(1.0, -1.0), (0.0,), "wide", (0.0, math.nan)])
+def test_real_npu_rejects_bad_weight_ranges(value):
+    with pytest.raises(ValueError, match="weight_range"):
+        RealNPU(2, 1, weight_range=value)
+
+
+def test_real_npu_recipe_penalty_float64_gradcheck():
+    torch.manual_seed(0)
+    unit = RealNPU(3, 2, **RECIPE).double()
+    with torch.no_grad():
+        unit.W_re.copy_(torch.tensor([[0.3, -0.7], [0.2, 0.6], [-0.4, 0.1]], dtype=torch.float64))
+        unit.g.copy_(torch.tensor([0.2, 0.7, 0.4], dtype=torch.float64))
+
+    def penalty(W, g):
+        return functional.npu_discretization_penalty(W, g, ops=torch) + 1e-3 * functional.l1_norm([W, g], ops=torch)
+
+    assert torch.autograd.gradcheck(penalty, (unit.W_re.detach().requires_grad_(), unit.g.detach().requires_grad_()))
+
+
 # --- Keras: the same units, the same numbers ---------------------------------------------------------
 
 keras = pytest.importorskip("keras")
@@ -342,6 +422,20 @@ def test_torch_and_keras_agree_in_training_and_at_evaluation(name):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, training=False)), evaluated, **tolerance)
     if name in ("nru", "snmu"):  # the NMRUs' eps changes these outputs by less than the tolerance
         assert not np.allclose(trained, evaluated)  # the modes do differ on these weights
+
+
+def test_keras_real_npu_recipe_agrees_on_outputs_penalties_and_clamps():
+    module, layer = paired("realnpu", **RECIPE)
+    x = sample("realnpu")
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-6)
+    for step in (0, 10_000, 45_000, 60_000):
+        keras_penalty = float(keras.ops.convert_to_numpy(layer.regularization_loss(step)))
+        assert keras_penalty == pytest.approx(module.regularization_loss(step).item(), rel=1e-5)
+    layer.W_re.assign(np.full((3, 2), 3.0, dtype="float32"))
+    layer.apply_constraints()
+    assert keras.ops.convert_to_numpy(layer.W_re).max() == 1.0
 
 
 def test_keras_training_argument_switches_the_nru_gate():

@@ -360,6 +360,10 @@ def inalu_stalled(losses: Any, threshold: float) -> bool:
 NPU_GATE_RANGE = (0.0, 1.0)
 """The NPU's relevance gate g is clamped to [0, 1]."""
 
+NPU_DISCRETIZATION_SCHEDULE = SparsitySchedule(0.0, 0, 1)
+"""The RealNPU's discretization penalty is off by default; the division paper's modified Real NPU
+ramps it to 1 from step 40,000 to 50,000 (two inputs) or 50,000 to 75,000 (ten)."""
+
 
 def npu(x: Array, W_re: Array, g: Array, *, eps: float, ops: Any, W_im: Array | None = None) -> Array:
     """Neural power unit: the real part of prod_i x_i^(W_re,io + i W_im,io), inputs gated by relevance.
@@ -387,6 +391,32 @@ def l1_norm(weights: Any, *, ops: Any) -> Array:
     """The sum of |w| over every entry of every weight (the NPU paper's L1 penalty): a scalar;
     with a leading seed axis, the sum over the seeds of each seed's penalty."""
     return sum(ops.sum(ops.abs(w)) for w in weights)
+
+
+def growing_l1(step: Any, l1: float, initial: float | None, growth: int, *, ops: Any = None) -> Any:
+    """The division paper's L1 strength for the Real NPU: beta(t) = min(l1, initial * 10^floor(t / growth)),
+    tenfold every ``growth`` steps from ``initial`` up to ``l1`` (1e-9, 1e-8 from step 10,000, 1e-7
+    from 20,000 in its runs); ``l1`` throughout when ``growth`` is 0. A float for a number ``step``;
+    with ``ops``, a tensor, so that ``step`` may be one."""
+    if growth == 0 or initial is None:
+        return l1
+    if ops is None:
+        return min(l1, initial * 10.0 ** math.floor(step / growth))
+    decades = ops.clip(ops.floor(ops.divide(step, float(growth))), 0.0, math.log10(l1 / initial))
+    return initial * 10.0**decades
+
+
+def npu_discretization_penalty(W: Array, g: Array, *, ops: Any) -> Array:
+    """R = mean(|1 - |W||) + mean(min(|g|, |1 - g|)): the division paper's modified Real NPU pushes
+    its exponents towards +-1 and its gate towards 0 or 1 (zero exactly there). A scalar; with a
+    leading seed axis, the sum over the seeds of each seed's R. Each |u| is u sign(u), as in
+    [`sparsity_penalty`][nalm.functional.sparsity_penalty], so that the gradient at u = 0 is 0 on every backend."""
+    W_distance = 1 - W * ops.sign(W)
+    g_abs = g * ops.sign(g)
+    g_distance = 1 - g
+    towards_one = ops.mean(W_distance * ops.sign(W_distance)) * seed_count(W)
+    gate = tie_split_minimum(g_abs, g_distance * ops.sign(g_distance), ops=ops)
+    return towards_one + ops.mean(gate) * seed_count(g)
 
 
 def recur(

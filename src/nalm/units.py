@@ -117,7 +117,8 @@ class Unit:
       holds a ``SeedGenerator``).
     - ``penalty(weights, step, options, ops)``: its paper's regularization loss at training step
       ``step`` (an int, or a tensor in compiled steps), or None when it is zero at that step.
-    - ``clamps``: weight name -> (low, high), the ranges the paper keeps weights in after every step.
+    - ``clamps``: weight name -> (low, high), the ranges the paper keeps weights in after every step;
+      or a function of the options that returns them (`clamps_of` reads either).
     - ``effective(weights, options, ops)``: the weights whose sparsity the benchmark measures.
     - ``derived(options)``: attributes computed from the options that the adapters expose too
       (e.g. the NAU's ``schedule`` and ``weight_range``); it may check the options together.
@@ -133,7 +134,9 @@ class Unit:
     formula: Callable[..., Any]
     effective: Callable[..., tuple[Any, ...]]
     penalty: Callable[..., Any] | None = None
-    clamps: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    clamps: Mapping[str, tuple[float, float]] | Callable[[Options], Mapping[str, tuple[float, float]]] = field(
+        default_factory=dict
+    )
     derived: Callable[[Options], dict[str, Any]] = lambda options: {}
     training_formula: Callable[..., Any] | None = None
     stochastic: bool = False
@@ -151,6 +154,10 @@ class Unit:
         options = {option.name: option(given.get(option.name, option.default)) for option in self.options}
         self.derived(options)  # checks the options together
         return options
+
+    def clamps_of(self, options: Options) -> Mapping[str, tuple[float, float]]:
+        """Weight name -> (low, high): the clamps of a unit built with ``options`` (resolved)."""
+        return self.clamps(options) if callable(self.clamps) else self.clamps
 
     def signature(self, framework: str) -> str:
         """The constructor as the README shows it, e.g. ``NAU(in_features, out_features, *, ...)``."""
@@ -304,26 +311,61 @@ def _inalu_penalty(weights: Weights, step: Any, options: Options, ops: Any) -> A
     return ops.multiply(active, penalty)  # not *: as the NAU's, for weights of another float dtype than `active`
 
 
+_REAL_NPU_OPTIONS = (
+    Option("weight_init", "glorot_uniform", _choice_of(("glorot_uniform", "nau_uniform"))),
+    Option("weight_range", None, lambda name, value: None if value is None else _weight_range(name, value)),
+    Option("l1_initial", None, lambda name, value: None if value is None else positive_float(name, value)),
+    Option("l1_growth", 0, non_negative_int),
+    *_schedule_options(functional.NPU_DISCRETIZATION_SCHEDULE),
+)
+"""The RealNPU's options for the division paper's recipes (Mistry et al. 2021): W's initialization
+and clipping, the growing L1 strength and the discretization penalty's schedule; their defaults are
+the NPU paper's unit."""
+
+
+def _weight_range(name: str, value: Any) -> tuple[float, float]:
+    """(low, high) with low < high, both finite (a list, as a saved config gives it, too)."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{name} must be None or a pair (low, high), got {value!r}")
+    low, high = (float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else math.nan for v in value)
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"{name} must be a pair of finite numbers low < high, got {value!r}")
+    return low, high
+
+
 def _npu(imaginary: bool) -> Unit:
     names = ("W_re", "W_im", "g") if imaginary else ("W_re", "g")
 
     def penalty(weights: Weights, step: Any, options: Options, ops: Any) -> Any:
-        if options["l1"] == 0:
-            return None
-        return options["l1"] * functional.l1_norm([weights[n] for n in names], ops=ops)
+        number = isinstance(step, numbers.Real)
+        growth = 0 if imaginary else options["l1_growth"]
+        initial = None if imaginary else options["l1_initial"]
+        beta = functional.growing_l1(step, options["l1"], initial, growth, ops=None if number else ops)
+        terms = []
+        if not (number and beta == 0):
+            terms.append(ops.multiply(beta, functional.l1_norm([weights[n] for n in names], ops=ops)))
+        strength = None if imaginary else _strength(step, options, ops)
+        if strength is not None:
+            discretization = functional.npu_discretization_penalty(weights["W_re"], weights["g"], ops=ops)
+            terms.append(ops.multiply(strength, discretization))
+        return sum(terms[1:], terms[0]) if terms else None
 
-    text = (
-        "z = exp(log(r) W_re − k W_im) ⊙ cos(log(r) W_im + k W_re), r = g(\\|x\\| + eps) + 1 − g, k = gπ[x < 0]"
-        if imaginary
-        else "z = exp(log(r) W) ⊙ cos(k W), r and k as NPU"
-    )
+    if imaginary:
+        text = "z = exp(log(r) W_re − k W_im) ⊙ cos(log(r) W_im + k W_re), r = g(\\|x\\| + eps) + 1 − g, k = gπ[x < 0]"
+    else:
+        text = "z = exp(log(r) W) ⊙ cos(k W), r and k as NPU"
+
+    def clamps(options: Options) -> dict[str, tuple[float, float]]:
+        weight_range = None if imaginary else options["weight_range"]
+        return {"g": functional.NPU_GATE_RANGE, **({"W_re": weight_range} if weight_range else {})}
+
     return Unit(
         name="npu" if imaginary else "realnpu",
         formula_text=text,
         paper=HEIM_2020,
-        options=(EPS, Option("l1", 0.0, non_negative_float)),
+        options=(EPS, Option("l1", 0.0, non_negative_float), *(() if imaginary else _REAL_NPU_OPTIONS)),
         weights=lambda options: (
-            Weight("W_re", Init("glorot_uniform")),
+            Weight("W_re", Init("glorot_uniform" if imaginary else options["weight_init"])),
             *((Weight("W_im", Init("constant", (0.0,))),) if imaginary else ()),
             Weight("g", Init("constant", (0.5,)), "input"),
         ),
@@ -332,7 +374,8 @@ def _npu(imaginary: bool) -> Unit:
         ),
         effective=lambda w, options, ops: tuple(w[n] for n in names if n != "g"),
         penalty=penalty,
-        clamps={"g": functional.NPU_GATE_RANGE},
+        clamps=clamps,
+        derived=lambda options: {} if imaginary else {"schedule": _schedule(options)},
     )
 
 

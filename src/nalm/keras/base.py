@@ -251,7 +251,7 @@ class ArithmeticLayer(keras.layers.Layer):
         if self.definition.stochastic:
             self.seed_generator = keras.random.SeedGenerator()
         names = self.weight_names
-        own_constraints = {name: Clamp(*bounds) for name, bounds in self.definition.clamps.items()}
+        own_constraints = {name: Clamp(*bounds) for name, bounds in self.definition.clamps_of(options).items()}
         self.kernel_initializer = WeightOption(
             "kernel_initializer",
             kernel_initializer,

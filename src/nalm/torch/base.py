@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, cast
 
 import torch
@@ -128,8 +129,12 @@ class DefinedUnit(ArithmeticUnit):
     A definition with a ``training_formula`` (a unit whose paper computes something else in
     training) applies it while the module is in ``train()`` mode, PyTorch's default, and its
     ``formula`` after ``eval()``; its noise, if any, comes from ``torch.rand`` on the input's device,
-    in the input's dtype (seed it with ``torch.manual_seed``).
+    in the input's dtype (seed it with ``torch.manual_seed``), or from ``noise`` where it is set:
+    a function ``noise(like, low, high)`` that returns U[low, high) values of ``like``'s shape,
+    dtype and device (the benchmark gives each seed its own counter-based stream this way).
     """
+
+    noise: Callable[[torch.Tensor, float, float], torch.Tensor] | None = None
 
     definition: ClassVar[Unit]
 
@@ -184,7 +189,7 @@ class DefinedUnit(ArithmeticUnit):
         self.check_input(x)
         training_formula = self.definition.training_formula if self.training else None
         if training_formula is not None:
-            return training_formula(x, self.named_weights(), self.options, torch, _uniform)
+            return training_formula(x, self.named_weights(), self.options, torch, self.noise or _uniform)
         return self.definition.formula(x, self.named_weights(), self.options, torch)
 
     def weights(self) -> tuple[torch.Tensor, ...]:
@@ -199,7 +204,7 @@ class DefinedUnit(ArithmeticUnit):
     @torch.no_grad()
     def apply_constraints(self) -> None:
         """Clamp the weights the paper keeps in a range into it, in place."""
-        for name, (low, high) in self.definition.clamps.items():
+        for name, (low, high) in self.definition.clamps_of(self.options).items():
             getattr(self, name).clamp_(low, high)
 
     def extra_repr(self) -> str:

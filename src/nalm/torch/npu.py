@@ -46,6 +46,18 @@ class RealNPU(NPU):
 
     with W = ``W_re``. Products, quotients and powers of inputs of any sign, as [`NPU`][nalm.torch.npu.NPU].
 
+    Options for the recipes of Mistry et al. 2021 ("Learning Division with Neural Arithmetic Logic
+    Modules", arXiv 2110.05177), whose defaults leave the NPU paper's unit as it is: ``weight_init``
+    ("glorot_uniform", or "nau_uniform": U[-r, r] with r = min(1/2, sqrt(3) sqrt(2 / (in + out))));
+    ``weight_range`` (None, or (low, high): W is clamped there after every step, as g is to
+    [0, 1]); a growing L1 strength, beta(t) = min(``l1``, ``l1_initial`` 10^floor(t / ``l1_growth``))
+    ([`nalm.functional.growing_l1`][nalm.functional.growing_l1]; ``l1_growth`` 0 keeps ``l1`` throughout); and the
+    discretization penalty lambda(t) (mean |1 - |W|| + mean min(|g|, |1 - g|)) on the schedule
+    ``lambda_sparse``, ``lambda_start``, ``lambda_end`` (lambda 0 by default: off). The paper's
+    modified Real NPU at two inputs is ``RealNPU(2, 1, eps=1.1920929e-07, weight_init="nau_uniform",
+    weight_range=(-1, 1), l1=1e-7, l1_initial=1e-9, l1_growth=10_000, lambda_sparse=1,
+    lambda_start=40_000, lambda_end=50_000)``, trained with Adam at lr 5e-3.
+
     Shapes: input (..., in_features), output (..., out_features).
     """
 

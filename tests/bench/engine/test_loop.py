@@ -11,6 +11,7 @@ from nalm.bench.engine import Evaluation, TrainConfig, TrainResult, stack_seeds,
 from nalm.bench.engine import state as state_module
 from nalm.bench.engine import static_problem as static_problem_module
 from nalm.bench.engine.checkpoint import CheckpointWarning
+from nalm.bench.engine.stacking import clip_seed_gradients
 from nalm.bench.models import Dense, build_published_model, build_unit_stack
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.torch import UNITS, UnitStack
@@ -19,8 +20,8 @@ TASK = StaticArithmeticTask("mul", input_size=20)
 CONFIG = TrainConfig(steps=30, batch_size=16, learning_rate=0.01, eval_every=10, eval_size=50)
 SEEDS = [3, 0, 7]
 SEEDED = [name for name in UNITS.names() if not UNITS.get(name).definition.stochastic]
-"""The units whose training draws no noise: the sNMU's comes from PyTorch's one generator, which
-stacked seeds share, so a stacked seed draws other noise than the seed alone."""
+"""The units whose forward pass draws no noise: outside the loop the sNMU's comes from PyTorch's
+one generator, which stacked seeds share (the loop gives each seed its own noise stream)."""
 
 # Options that switch every regularizer on within CONFIG's 30 steps, so that the test covers it.
 REGULARIZED = {
@@ -84,7 +85,7 @@ def test_vectors_get_a_row_axis_to_broadcast_over_the_batch():
     assert stacked[0].W_hat.shape == (2, 4, 2)
 
 
-@pytest.mark.parametrize("unit", SEEDED)
+@pytest.mark.parametrize("unit", UNITS.names())
 def test_each_seed_trains_as_it_would_alone_float64(unit):
     build = builder(unit, torch.float64, **REGULARIZED.get(unit, {}))
     assert_same_results(train_seeds(build, TASK, CONFIG, SEEDS), sequential(build, CONFIG, SEEDS), rtol=1e-9)
@@ -103,6 +104,69 @@ def test_each_seed_trains_as_it_would_alone_float32(unit):
 def test_npu_l1_penalty_is_per_seed():
     build = builder("npu", torch.float64, l1=0.1)
     assert_same_results(train_seeds(build, TASK, CONFIG, SEEDS), sequential(build, CONFIG, SEEDS), rtol=1e-9)
+
+
+def test_the_snmu_draws_fresh_noise_from_each_seeds_own_stream():
+    config = replace(CONFIG, steps=10, eval_every=10)
+    build = builder("snmu", torch.float64, noise_range=(1.0, 5.0))
+    torch.manual_seed(123)  # the global generator plays no part: a later draw from it is the same
+    first = train_seeds(build, TASK, config, SEEDS)
+    after = torch.rand(1)
+    torch.manual_seed(123)
+    assert train_seeds(build, TASK, config, SEEDS)[1].final == first[1].final
+    assert torch.equal(torch.rand(1), after)
+    quiet = train_seeds(builder("snmu", torch.float64, noise_range=(1.0, 1.0)), TASK, config, SEEDS)
+    assert quiet[1].final != first[1].final  # the noise acts
+
+
+def test_npu_division_recipe_is_per_seed():
+    recipe = {
+        "weight_init": "nau_uniform",
+        "weight_range": (-1.0, 1.0),
+        "l1": 1e-2,
+        "l1_initial": 1e-4,
+        "l1_growth": 10,
+    }
+    build = builder("realnpu", torch.float64, lambda_sparse=1.0, lambda_start=0, lambda_end=10, **recipe)
+    assert_same_results(train_seeds(build, TASK, CONFIG, SEEDS), sequential(build, CONFIG, SEEDS), rtol=1e-9)
+
+
+def test_clip_seed_gradients_clips_each_seed_as_clip_grad_norm_clips_one_model():
+    torch.manual_seed(0)
+    stacked = [torch.zeros(shape, dtype=torch.float64, requires_grad=True) for shape in ((3, 4, 2), (3, 1, 2))]
+    grads = [torch.randn(3, 4, 2, dtype=torch.float64), torch.randn(3, 1, 2, dtype=torch.float64) * 5]
+    grads[0][1] *= 1e-3  # seed 1's gradient is short: left as it is
+    grads[1][1] *= 1e-3
+    for p, g in zip(stacked, grads):
+        p.grad = g.clone()
+    clip_seed_gradients(stacked, 1.0)
+    for seed in range(3):
+        alone = [torch.zeros_like(g[seed], requires_grad=True) for g in grads]
+        for p, g in zip(alone, grads):
+            p.grad = g[seed].clone()
+        torch.nn.utils.clip_grad_norm_(alone, 1.0)
+        for p, q in zip(alone, stacked):
+            torch.testing.assert_close(q.grad[seed], p.grad, rtol=1e-12, atol=0)
+    assert torch.equal(stacked[0].grad[1], grads[0][1])
+    assert torch.linalg.vector_norm(torch.cat([g.grad[0].flatten() for g in stacked])).item() == pytest.approx(
+        1.0, rel=1e-5
+    )
+
+
+def test_clipped_seeds_train_as_they_would_alone_with_clip_grad_norm():
+    config = replace(CONFIG, gradient_clip=0.05, learning_rate=0.05)
+    build = builder("sign_nmru", torch.float64)
+    batched = train_seeds(build, TASK, config, SEEDS)
+    assert_same_results(batched, sequential(build, config, SEEDS), rtol=1e-9)
+    unclipped = train_seeds(build, TASK, replace(config, gradient_clip=None), SEEDS)
+    assert batched[0].final.interpolation_mse != unclipped[0].final.interpolation_mse  # the clip acted
+
+
+def test_the_compiled_engine_refuses_a_clipped_run():
+    config = replace(CONFIG, gradient_clip=1.0)
+    with pytest.raises(ValueError, match="compiled engine does not cover"):
+        train_seeds(builder("nmu"), TASK, config, SEEDS, engine="compiled")
+    assert train_seeds(builder("nmu"), TASK, config, SEEDS, engine="auto")  # the PyTorch loop clips
 
 
 @pytest.mark.parametrize("unit", ["nau", "nalu"])  # with and without the fused first layer
@@ -201,10 +265,10 @@ def test_builds_that_differ_are_rejected():
         stack_seeds(lambda: build_unit_stack("nac", 4, hidden_size=next(sizes)), [0, 1])
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_a_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_run(tmp_path, crash_before_saving, compiled):
+@pytest.mark.parametrize(("unit", "compiled"), [("nmu", True), ("nmu", False), ("snmu", False)])
+def test_a_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_run(tmp_path, crash_before_saving, unit, compiled):
     engine = "compiled" if compiled else "torch"
-    build = builder("nmu", torch.float64, **REGULARIZED["nmu"])
+    build = builder(unit, torch.float64, **REGULARIZED["nmu"])  # the sNMU's noise resumes with its stream
     uninterrupted = train_seeds(build, TASK, CONFIG, SEEDS, engine=engine)
     checkpoint = tmp_path / "run.pt"
     with crash_before_saving(30):

@@ -76,7 +76,15 @@ def test_presets_hold_the_published_settings():
     assert len(primer.configurations()) == len(primer.models) * 4 * len(primer.ranges)
     single = primer.task(primer.configurations()[0])
     assert single.subsets(0) == (slice(0, 1), slice(1, 2))  # a = x0, b = x1
-    assert set(PRESETS) == {"quick", "madsen2020", "primer2021", "trask2018-recurrent"}
+    assert set(PRESETS) == {
+        "quick",
+        "madsen2020",
+        "primer2021",
+        "trask2018-recurrent",
+        "mistry2021-div2",
+        "mistry2021-div10",
+        "mistry2022-snmu",
+    }
     recurrent = preset("trask2018-recurrent")
     assert (recurrent.time_steps, recurrent.hidden_size, recurrent.input_size) == (10, 2, 100)
 

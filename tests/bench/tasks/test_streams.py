@@ -165,11 +165,34 @@ def test_spans_outside_the_row_are_refused(spans, columns):
         draw(SeedStreams([0], "train"), 2, columns, UNIT, spans)
 
 
-def test_a_stream_cannot_run_into_the_next_one():
-    streams = SeedStreams([0], "train")
-    streams.advance(data.STREAM_DRAWS - 1, 2)
+@pytest.mark.parametrize(("stream", "draws"), [("interpolation", data.STREAM_DRAWS), ("train", data.STREAM_DRAWS // 2)])
+def test_a_stream_cannot_run_into_the_next_one(stream, draws):
+    streams = SeedStreams([0], stream)
+    streams.advance(draws - 1, 2)
     with pytest.raises(ValueError, match="a stream holds"):
         streams.advance(2, 2)
+
+
+def test_the_noise_stream_is_the_second_half_of_the_training_stream():
+    train, noise = SeedStreams([3], "train"), SeedStreams([3], "noise")
+    assert int(noise.positions[0]) - int(train.positions[0]) == data.STREAM_DRAWS // 2
+    assert int(SeedStreams([3], "interpolation").positions[0]) - int(train.positions[0]) == data.STREAM_DRAWS
+    with pytest.raises(ValueError, match="a stream holds"):
+        noise.advance(data.STREAM_DRAWS // 2 + 1, 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_uniform_noise_gives_each_seed_its_own_stream_whatever_the_stack(dtype):
+    like = torch.empty(3, 5, 4, dtype=dtype)
+    together = data.uniform_noise(SeedStreams([7, 0, 2], "noise"), like, 1.0, 5.0)
+    alone = data.uniform_noise(SeedStreams([0], "noise"), like[:1], 1.0, 5.0)
+    assert together.dtype == dtype and together.shape == like.shape
+    assert torch.equal(together[1], alone[0])
+    assert 1.0 <= together.min().item() and together.max().item() < 5.0
+    streams = SeedStreams([0], "noise")  # consecutive draws continue the stream
+    first, second = (data.uniform_noise(streams, like[:1], 1.0, 5.0) for _ in range(2))
+    both = data.uniform_noise(SeedStreams([0], "noise"), torch.empty(1, 10, 4, dtype=dtype), 1.0, 5.0)
+    assert torch.equal(torch.cat([first, second], dim=1), both)
 
 
 def test_projection_needs_one_weight_per_seed():

@@ -171,30 +171,41 @@ class Comparison:
         ([`published_sparsity_estimate`][nalm.bench.analysis.published.published_sparsity_estimate])."""
         return published_sparsity_estimate(self.ours.sparsity_errors)
 
-    @property
-    def overlap(self) -> bool:
-        """Whether our 95% interval of the success rate and the published one overlap."""
-        (low, high), (published_low, published_high) = self.ours.interval, self.published.interval
-        return low <= published_high and published_low <= high
-
-    @property
-    def shorter(self) -> bool:
-        """Whether our runs trained fewer steps than the published ones."""
-        return self.steps < PUBLISHED_STEPS
-
     def verdict(self) -> str:
         """A plain statement: the intervals agree or not, and whether a short run limits that."""
-        if self.overlap:
-            text = "agree (intervals overlap)"
-        elif self.ours.success_rate < self.published.success_rate and self.shorter:
-            text = "lower, but our run is shorter: cannot refute"
-        else:
-            text = "disagree (intervals apart)"
-        if self.shorter:
-            text += f"; {steps_label(self.steps)} of {steps_label(PUBLISHED_STEPS)} steps"
-        if self.other_definition is not None:
-            text += f"; not the published model: ran as {self.other_definition}"
-        return text
+        return verdict(
+            self.ours.interval,
+            self.published.interval,
+            self.ours.success_rate < self.published.success_rate,
+            self.steps,
+            PUBLISHED_STEPS,
+            self.other_definition,
+        )
+
+
+def verdict(
+    ours: tuple[float, float],
+    published: tuple[float, float],
+    lower: bool,
+    steps: int,
+    published_steps: int,
+    other_definition: str | None = None,
+) -> str:
+    """Our success rate beside a published one, in plain words: "agree (intervals overlap)" where
+    the 95% intervals ``ours`` and ``published`` overlap; "lower, but our run is shorter: cannot
+    refute" where ours is ``lower`` after fewer ``steps`` than the published; else "disagree
+    (intervals apart)". A shorter run says so, and so does a model that ran as another definition."""
+    if ours[0] <= published[1] and published[0] <= ours[1]:
+        text = "agree (intervals overlap)"
+    elif lower and steps < published_steps:
+        text = "lower, but our run is shorter: cannot refute"
+    else:
+        text = "disagree (intervals apart)"
+    if steps < published_steps:
+        text += f"; {steps_label(steps)} of {steps_label(published_steps)} steps"
+    if other_definition is not None:
+        text += f"; not the published model: ran as {other_definition}"
+    return text
 
 
 def steps_label(steps: float) -> str:

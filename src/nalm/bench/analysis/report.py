@@ -26,6 +26,7 @@ from nalm.bench.analysis.aggregate import (
     summarize_sequences,
 )
 from nalm.bench.analysis.published import CITATION, PUBLISHED_FIT_STEP, Comparison, compare, steps_label
+from nalm.bench.analysis.published_averages import averages_section
 from nalm.bench.models.digits import SEQUENCE_MODELS
 from nalm.bench.runs.grid import Configuration, Row
 from nalm.bench.runs.rows import configuration_of
@@ -353,7 +354,7 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
 
 def report_text(rows: list[Row]) -> str:
     """The text of ``report.md`` for ``rows``: the summary table, the models as they ran and, on the
-    static task, the published cells beside ours; on the digit tasks, success and MSE by length; on
+    static task, the published cells and averages beside ours; on the digit tasks, success and MSE by length; on
     the language task, success, errors and the error of each hundred."""
     if any(row.get("task") == "language" for row in rows):
         summaries = summarize_language(rows)
@@ -375,7 +376,7 @@ def report_text(rows: list[Row]) -> str:
         )
     return (
         f"# Benchmark results\n\n{len(rows)} runs.\n\n{markdown_table(summarize(rows))}{models_section(rows)}"
-        f"{published_section(rows)}"
+        f"{published_section(rows)}{averages_section(rows)}"
     )
 
 

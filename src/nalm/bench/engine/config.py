@@ -15,7 +15,8 @@ MAX_ROWS = 10**7
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train: steps, batch size, Adam's learning rate, evaluation schedule, seed.
+    """How to train: steps, batch size, Adam's learning rate, evaluation schedule, seed, and the
+    largest L2 norm of each seed's gradient (over all its parameters; None: not clipped).
 
     Protocol (Madsen and Johansen 2020): Adam, a fresh batch every step, evaluation every
     ``eval_every`` steps (and at the last) on fixed evaluation sets of ``eval_size`` points.
@@ -27,6 +28,7 @@ class TrainConfig:
     eval_every: int = 1_000
     eval_size: int = 10_000
     seed: int = 0
+    gradient_clip: float | None = None
 
     def __post_init__(self) -> None:
         positive_int("steps", self.steps, at_most=MAX_STEPS)
@@ -34,6 +36,8 @@ class TrainConfig:
         positive_float("learning_rate", self.learning_rate)
         positive_int("eval_every", self.eval_every)
         positive_int("eval_size", self.eval_size, at_most=MAX_ROWS)
+        if self.gradient_clip is not None:
+            positive_float("gradient_clip", self.gradient_clip)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
 
@@ -45,11 +49,15 @@ class TrainConfig:
         return cls(**{name: getattr(settings, name) for name in names})
 
     def identity(self) -> dict[str, int | float]:
-        """The settings that define a stacked run (all but ``seed``: each seed is its own run)."""
-        return {
+        """The settings that define a stacked run (all but ``seed``: each seed is its own run;
+        ``gradient_clip`` where it is set)."""
+        identity: dict[str, int | float] = {
             "steps": self.steps,
             "batch_size": self.batch_size,
             "learning_rate": self.learning_rate,
             "eval_every": self.eval_every,
             "eval_size": self.eval_size,
         }
+        if self.gradient_clip is not None:
+            identity["gradient_clip"] = self.gradient_clip
+        return identity

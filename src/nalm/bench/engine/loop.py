@@ -5,7 +5,8 @@ The loop knows a task only through its [`Problem`][nalm.bench.engine.problem.Pro
 its next batch, plus the model's ``regularization_loss(step)`` (for stacked weights the sum over
 the seeds of each seed's own penalty, see [`nalm.functional.seed_count`][nalm.functional.seed_count]), one Adam step over
 the stacked parameters (S independent Adams, as Adam is elementwise), then
-``model.apply_constraints()``. Evaluation every ``eval_every`` steps and at the last, in ``eval()``
+``model.apply_constraints()`` (each seed's gradient clipped first where the config asks,
+[`clip_seed_gradients`][nalm.bench.engine.stacking.clip_seed_gradients]). Evaluation every ``eval_every`` steps and at the last, in ``eval()``
 mode, with a checkpoint where one is asked for.
 
 Engines ([`ENGINES`][nalm.bench.engine.loop.ENGINES]): ``"torch"`` is the PyTorch loop (autograd); ``"compiled"`` runs the
@@ -28,7 +29,7 @@ from nalm.bench.engine.config import TrainConfig
 from nalm.bench.engine.digit_problem import DigitProblem
 from nalm.bench.engine.language_problem import LanguageProblem
 from nalm.bench.engine.problem import Compiled, Evaluation, Problem, TrainResult, trainable
-from nalm.bench.engine.stacking import check_seeds
+from nalm.bench.engine.stacking import check_seeds, clip_seed_gradients
 from nalm.bench.engine.state import History, restore_state, run_identity, save_state
 from nalm.bench.engine.static_problem import StaticProblem
 from nalm.bench.tasks.digits import DigitSequenceTask
@@ -172,7 +173,8 @@ def _train(
     like = parameters[0]
     one_kernel = like.device.type in ("cpu", "cuda")  # one kernel for all of Adam's updates, where torch has it
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, fused=one_kernel or None)
-    compiled: Compiled | None = None if engine == "torch" else problem.compile(optimizer)
+    clipped = config.gradient_clip is not None  # the kernels do not clip: the PyTorch loop does
+    compiled: Compiled | None = None if engine == "torch" or clipped else problem.compile(optimizer)
     if engine == "compiled" and compiled is None:
         raise ValueError(_NOT_COVERED.format(what=f"{type(model).__name__} on {type(problem.task).__name__}"))
     results = [TrainResult() for _ in seeds]
@@ -228,6 +230,8 @@ def _train(
             loss = torch.where(alive, errors, 0.0).sum() + problem.penalty(step, alive)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if config.gradient_clip is not None:
+                clip_seed_gradients(parameters, config.gradient_clip)
             optimizer.step()
             trainable(model).apply_constraints()
             last_loss = loss.detach()

@@ -34,6 +34,21 @@ def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     return seeds
 
 
+@torch.no_grad()
+def clip_seed_gradients(parameters: Sequence[torch.Tensor], max_norm: float) -> None:
+    """Clip each seed's gradient to an L2 norm of at most ``max_norm``, in place, as
+    ``torch.nn.utils.clip_grad_norm_`` clips one model's: seed s's gradient is the slices [s] of
+    every parameter's leading seed axis, its norm is taken over all of them, and it is scaled by
+    min(1, max_norm / (norm + 1e-6)). Parameters without a gradient are skipped."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads])  # (parameters, S)
+    scale = (max_norm / (torch.linalg.vector_norm(norms, dim=0) + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(scale.view(-1, *(1,) * (g.dim() - 1)))
+
+
 def seed_axis_shape(shape: torch.Size, n_seeds: int) -> tuple[int, ...]:
     """The stacked shape of a parameter of ``shape``: (S, *shape) for a matrix; a vector (n,)
     becomes (S, 1, n) and a scalar (S, 1, 1), so that they broadcast over (S, batch, features)."""

@@ -7,10 +7,13 @@ draw multiplies each batch by that layer's weight as it draws it, so the batch n
 through autograd ([`nalm.bench.tasks.streams.draw_projection`][nalm.bench.tasks.streams.draw_projection]). Evaluation sets are drawn
 again in row chunks at every evaluation, so memory stays O(S * chunk) however many seeds run.
 Models whose layers the compiled kernels know train on them ([`StaticProblem.compile`][nalm.bench.engine.static_problem.StaticProblem.compile]).
+Layers with training noise (the sNMU's) draw it, one after another, from each seed's "noise"
+stream, so a seed's noise, like its data, is the same beside any other seeds and after a resume.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -22,7 +25,8 @@ from nalm.bench.engine.problem import Scores, trainable
 from nalm.bench.engine.stacking import seed_axis_view, stack_seeds
 from nalm.bench.models.sparsity import network_sparsity
 from nalm.bench.tasks.static import Range, StaticArithmeticTask, intervals
-from nalm.bench.tasks.streams import SeedStreams, draw_projection, projectable, set_threads
+from nalm.bench.tasks.streams import SeedStreams, draw_projection, projectable, set_threads, uniform_noise
+from nalm.torch.base import DefinedUnit
 from nalm.validation import positive_int
 
 EVAL_CHUNK_ELEMENTS = 1 << 22
@@ -56,6 +60,12 @@ class StaticProblem:
         self.like = parameters[0]
         linear = _linear_weight(self.layers[0])
         self.projected = linear is not None and projectable(linear) and task.time_steps == 1
+        self.noisy = [m for m in model.modules() if isinstance(m, DefinedUnit) and m.definition.stochastic]
+        if self.noisy and task.time_steps > 1:
+            raise ValueError("the benchmark draws training noise on the static task, not on the recurrent one")
+        self.noise = SeedStreams(seeds, "noise")
+        for layer in self.noisy:  # each seed's noise from its own stream: the same whatever the stack
+            layer.noise = functools.partial(uniform_noise, self.noise)
 
     def __call__(self, streams: SeedStreams, rows: int, bounds: Range) -> tuple[torch.Tensor, torch.Tensor]:
         """The next ``rows`` rows of ``streams`` from ``bounds``: model outputs and targets."""
@@ -79,8 +89,10 @@ class StaticProblem:
             set_threads(previous)
 
     def resume(self, steps: int, batch_size: int) -> None:
-        """Move the training streams past ``steps`` batches of ``batch_size`` rows."""
+        """Move the training streams (and the noise streams) past ``steps`` batches of ``batch_size`` rows."""
         self.streams.advance(steps * batch_size * self.task.time_steps, self.task.input_size)
+        for layer in self.noisy:  # one draw of (batch, in_features) a step, layer after layer
+            self.noise.advance(steps * batch_size, layer.in_features)
 
     def errors(self, batch_size: int) -> torch.Tensor:
         """(S,): each seed's MSE on its next training batch."""

@@ -68,10 +68,20 @@ class Dense(ArithmeticUnit):
         return f"{super().extra_repr()}, activation={self.activation!r}, bias={self.bias is not None}"
 
 
+PENALTIES = {
+    "realnpu": "|1 - |W|| + min(|g|, |1 - g|)",
+    "mcfc": "-(R^2 + w_o^2 + b_o^2)",
+    "mul_mcfc": "-(R^2 + w_o^2 + b_o^2)",
+}
+"""The penalty a model's schedule scales, by its second layer, where it is not the sparsity penalty
+[`nalm.functional.SPARSITY_PENALTY`][nalm.functional.SPARSITY_PENALTY] (each a mean over a seed's weights)."""
+
+
 @dataclass(frozen=True)
 class Model:
     """A benchmark model: its first and second layer, the sparsity schedule of both, how their
-    NAC weights start and whether its baseline layers have a bias.
+    NAC weights start, whether its baseline layers have a bias, and the training settings its
+    paper gives it.
 
     A layer name is a registered unit or one of [`ACTIVATIONS`][nalm.bench.models.static.ACTIVATIONS] (a [`Dense`][nalm.bench.models.static.Dense] layer).
     ``schedule``, where given, replaces the schedule of every layer that has a sparsity penalty
@@ -79,6 +89,13 @@ class Model:
     models train; ``init``, where given, is the ``init`` option of every layer that has one (NAC,
     NAC*, NALU; [`nalm.functional.NAC_INITS`][nalm.functional.NAC_INITS]). Layers without them ignore them; without
     them each unit keeps its own defaults. ``bias`` gives every [`Dense`][nalm.bench.models.static.Dense] layer a bias.
+    ``unit_options`` are more options, (name, value) pairs, of every layer that has them (e.g. the
+    modified Real NPU's clipping).
+
+    ``learning_rate`` and ``gradient_clip`` (the largest L2 norm of each seed's gradient over all
+    its parameters) are the model's own training settings where its paper gives them; None: the
+    benchmark's learning rate, no clipping. ``by_input_size`` holds the definitions a paper uses
+    instead at other input sizes, (input size, Model) pairs ([`at`][nalm.bench.models.static.Model.at]).
     """
 
     first: str
@@ -86,28 +103,74 @@ class Model:
     schedule: functional.SparsitySchedule | None = None
     init: str | None = None
     bias: bool = False
+    unit_options: tuple[tuple[str, Any], ...] = ()
+    learning_rate: float | None = None
+    gradient_clip: float | None = None
+    by_input_size: tuple[tuple[int, Model], ...] = ()
+
+    def at(self, input_size: int) -> Model:
+        """The definition at ``input_size`` inputs: its entry of ``by_input_size``, else this one."""
+        return dict(self.by_input_size).get(input_size, self)
 
     def describe(self) -> str:
-        """ "nau -> nmu, sparsity 10 from step 1000000 to 2000000 of min(|W|, |1 - |W||)", "nalu -> nalu, init glorot_w" or
-        "linear -> linear, bias": the layers, the schedule, the NAC weights' initialization and
-        whether the baseline layers have a bias."""
+        """ "nau -> nmu, sparsity 10 from step 1000000 to 2000000 of min(|W|, |1 - |W||)", "nalu -> nalu, init glorot_w",
+        "linear -> linear, bias" or "nru -> nru, sparsity ..., Adam lr 1, gradient norm clipped to 1":
+        the layers, the schedule, the NAC weights' initialization, whether the baseline layers have
+        a bias, the more unit options and the model's own training settings."""
         text = f"{self.first} -> {self.second}"
         if self.schedule is not None:
             s = self.schedule
-            text += f", sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end} of {functional.SPARSITY_PENALTY}"
+            penalty = PENALTIES.get(self.second, functional.SPARSITY_PENALTY)
+            text += f", sparsity {s.lambda_sparse:g} from step {s.lambda_start} to {s.lambda_end} of {penalty}"
         if self.init is not None:
             text += f", init {self.init}"
         if self.bias:
             text += ", bias"
+        for name, value in self.unit_options:
+            text += f", {name} {value!r}"
+        if self.learning_rate is not None:
+            text += f", Adam lr {self.learning_rate:g}"
+        if self.gradient_clip is not None:
+            text += f", gradient norm clipped to {self.gradient_clip:g}"
         return text
 
     def options(self, name: str) -> dict[str, Any]:
-        """[`unit_options`][nalm.bench.models.static.unit_options] of the registered unit ``name`` with this model's schedule and init."""
-        return unit_options(name, self.schedule, self.init)
+        """[`unit_options`][nalm.bench.models.static.unit_options] of the registered unit ``name`` with this model's schedule, init
+        and more unit options."""
+        return unit_options(name, self.schedule, self.init, self.unit_options)
 
 
 PUBLISHED_NAC_INIT = "glorot_w"
 """How Madsen and Johansen's NAC+, NAC* and NALU start their NAC weights (the units' ``init`` option)."""
+
+FLOAT32_EPS = 1.1920929e-07
+"""float32's machine epsilon: the division paper's Real NPU adds it to |x| (whatever the dtype)."""
+
+DIVISION_RAMPS = {2: (20_000, 35_000), 10: (50_000, 75_000)}
+"""The division paper's sparsity ramp (start, end) by input size, for the NRU, the NMRUs and the NMU."""
+
+_GROWING_L1 = (("eps", FLOAT32_EPS), ("l1", 1e-7), ("l1_initial", 1e-9), ("l1_growth", 10_000))
+"""The division paper's Real NPUs: L1 strength 1e-9, tenfold every 10,000 steps up to 1e-7."""
+
+
+def _single_unit_model(
+    first: str,
+    second: str,
+    lambda_sparse: float,
+    ramps: dict[int, tuple[int, int]],
+    learning_rates: dict[int, float | None],
+    gradient_clip: float | None = None,
+    unit_options: tuple[tuple[str, Any], ...] = (),
+) -> Model:
+    """A model of the division paper's single-unit task: its sparsity ramp and learning rate by
+    input size (2 and 10; the two-input definition serves every other size)."""
+
+    def at(size: int) -> Model:
+        schedule = None if lambda_sparse == 0 else functional.SparsitySchedule(lambda_sparse, *ramps[size])
+        return Model(first, second, schedule, None, False, unit_options, learning_rates[size], gradient_clip)
+
+    return dataclasses.replace(at(2), by_input_size=((10, at(10)),))
+
 
 MODELS: dict[str, Model] = {
     "nac": Model("nac", "nac", init=PUBLISHED_NAC_INIT),
@@ -121,6 +184,26 @@ MODELS: dict[str, Model] = {
     "linear": Model("linear", "linear", bias=True),
     "relu": Model("relu", "linear", bias=True),
     "relu6": Model("relu6", "linear", bias=True),
+    "nru": _single_unit_model("nru", "nru", 10.0, DIVISION_RAMPS, {2: 1.0, 10: 1e-3}),
+    "nmru": _single_unit_model("nmru", "nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0),
+    "sign_nmru": _single_unit_model(
+        "sign_nmru", "sign_nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0
+    ),
+    "realnpu_l1": _single_unit_model(
+        "realnpu", "realnpu", 0.0, DIVISION_RAMPS, {2: 5e-3, 10: 5e-3}, unit_options=_GROWING_L1
+    ),
+    "realnpu_mod": _single_unit_model(
+        "realnpu",
+        "realnpu",
+        1.0,
+        {2: (40_000, 50_000), 10: (50_000, 75_000)},
+        {2: 5e-3, 10: 5e-3},
+        unit_options=(*_GROWING_L1, ("weight_init", "nau_uniform"), ("weight_range", (-1.0, 1.0))),
+    ),
+    "nmu_single": _single_unit_model("nau", "nmu", 10.0, DIVISION_RAMPS, {2: None, 10: None}),
+    "snmu": _single_unit_model("nau", "snmu", 10.0, DIVISION_RAMPS, {2: None, 10: None}),
+    "mcfc": Model("mcfc", "mcfc", functional.MCFC_SCHEDULE),
+    "mul_mcfc": Model("mcfc", "mul_mcfc", functional.MCFC_SCHEDULE),
 }
 """The benchmark models by name: the published models of Madsen and Johansen 2020 (their appendix's
 model definitions): NAC+ = ``nac`` (NAC -> NAC), NAC* = ``nac_mul`` (NAC -> NAC in log space) and
@@ -128,14 +211,29 @@ NALU, each with their NAC weights' published initialization ("glorot_w"), NAU (N
 sparsity 0.01 from step 5e3 to 5e4 on both layers), NMU (NAU -> NMU,
 sparsity 10 from step 1e6 to 2e6 on both layers), Linear, ReLU and ReLU6 (that activation ->
 linear, every layer with a bias that starts at zero, as the published code's layers have). iNALU, NPU and RealNPU have no published model for this task: they are
-stacked unit -> unit with their units' defaults."""
+stacked unit -> unit with their units' defaults.
+
+The models of Mistry et al.'s single-unit division task (arXiv 2110.05177; their scripts'
+settings), each a definition at two inputs and another at ten ([`Model.at`][nalm.bench.models.static.Model.at]): ``nru``
+(lambda 10 ramped over [`DIVISION_RAMPS`][nalm.bench.models.static.DIVISION_RAMPS], Adam lr 1 at two inputs and 1e-3 at ten), ``nmru`` and
+``sign_nmru`` (the paper's "NMRU": lambda 10, lr 1e-2, gradient norm clipped to 1; the plain NMRU
+takes the same settings), ``realnpu_l1`` (their Real NPU baseline: Glorot W, growing L1, lr 5e-3),
+``realnpu_mod`` (their modified Real NPU: W from U[-1/2, 1/2] clipped to [-1, 1], growing L1, the
+discretization penalty ramped to 1 over steps 40k-50k at two inputs and 50k-75k at ten, lr 5e-3),
+``nmu_single`` (the NMU with the single-unit tasks' sparsity ramp) and ``snmu`` (the same with
+the sNMU's training noise, Mistry et al. 2022). ``mcfc`` and ``mul_mcfc``
+are MC-FC and its multiplicative form with their benchmark's schedule (lambda 10 over 20k-35k)."""
 
 
 def unit_options(
-    name: str, schedule: functional.SparsitySchedule | None = None, init: str | None = None
+    name: str,
+    schedule: functional.SparsitySchedule | None = None,
+    init: str | None = None,
+    more: tuple[tuple[str, Any], ...] = (),
 ) -> dict[str, Any]:
-    """The options that give the registered unit ``name`` the sparsity ``schedule`` and the NAC
-    weights' ``init``, each where the unit has it (else it is left out)."""
+    """The options that give the registered unit ``name`` the sparsity ``schedule``, the NAC
+    weights' ``init`` and the ``more`` (name, value) options, each where the unit has it (else it
+    is left out)."""
     unit = UNITS.get(name)
     if not issubclass(unit, DefinedUnit):
         raise TypeError(f"unit {name!r} has no definition to read its options from")
@@ -145,6 +243,7 @@ def unit_options(
         options.update(dataclasses.asdict(schedule))
     if init is not None and "init" in option_names:
         options["init"] = init
+    options.update((key, value) for key, value in more if key in option_names)
     return options
 
 
@@ -166,7 +265,7 @@ def build_published_model(model: str, input_size: int, hidden_size: int = 2, tim
     unit with ``hidden_size`` states, (..., T, input_size) -> (..., hidden_size): its exact
     solution sums each subset over the time steps.
     """
-    spec = check_model(model, hidden_size, time_steps)
+    spec = check_model(model, hidden_size, time_steps).at(input_size)
     if hidden_size == 0:
         return UnitStack(build_layer(spec.second, input_size, 1, spec))
     if time_steps == 1:

@@ -114,7 +114,9 @@ class Grid:
         """The seeds every configuration is trained with: 0 .. seeds - 1."""
         return tuple(range(self.seeds))
 
-    def train_config(self) -> TrainConfig:
+    def train_config(self, configuration: Any = None) -> TrainConfig:
+        """How the runs train; a grid whose models carry their own settings applies those of
+        ``configuration``'s model."""
         return TrainConfig.of(self)
 
     def settings(self) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def _run_configuration(
     results = train_seeds(
         build,
         benchmark.task(configuration),
-        benchmark.train_config(),
+        benchmark.train_config(configuration),
         seeds,
         threads=threads,
         checkpoint=checkpoint,

@@ -10,6 +10,7 @@ MSE at initialization, step 0). The sparsity error is read at the selected step,
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -21,13 +22,15 @@ import torch
 from torch import nn
 
 from nalm.bench.engine.config import TrainConfig
-from nalm.bench.engine.problem import TrainResult
+from nalm.bench.engine.loop import ENGINES
+from nalm.bench.engine.problem import Evaluation, TrainResult
+from nalm.bench.models.sparsity import network_sparsity
 from nalm.bench.models.static import MODELS, build_published_model, check_model, check_size
 from nalm.bench.runs.grid import FieldKind, Grid, Row
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, range_label, value_range
 from nalm.bench.tasks.streams import SeedStreams
 from nalm.bench.tasks.thresholds import success_threshold
-from nalm.validation import non_negative_int, positive_int
+from nalm.validation import boolean, choice, non_negative_int, positive_float, positive_int
 
 MAX_SEEDS = 100_000
 """The most seeds a benchmark may train per configuration."""
@@ -71,7 +74,10 @@ class Benchmark(Grid):
     (see [`nalm.bench.models.static.build_published_model`][nalm.bench.models.static.build_published_model]). ``time_steps`` > 1 is the recurrent
     task: the input vector arrives over that many steps and the first layer is a recurrent cell. ``threshold_samples`` is the number of
     extrapolation samples that estimate the success threshold
-    ([`nalm.bench.tasks.thresholds.success_threshold`][nalm.bench.tasks.thresholds.success_threshold]).
+    ([`nalm.bench.tasks.thresholds.success_threshold`][nalm.bench.tasks.thresholds.success_threshold]); a ``threshold`` given is a constant
+    one instead (the division paper's 1e-5). With ``select_initial`` the model at step 0 takes
+    part in the selection of the evaluation, as in the division paper's runs (which evaluate
+    before each step's update, the first included).
     """
 
     models: tuple[str, ...] = ("nau", "nmu", "nac", "nalu")
@@ -89,6 +95,8 @@ class Benchmark(Grid):
     time_steps: int = 1
     ranges: tuple[RangePair, ...] = (((1.0, 2.0), (2.0, 6.0)),)
     threshold_samples: int = 100_000
+    threshold: float | None = None
+    select_initial: bool = False
 
     TASK: ClassVar[str] = "static"
     MODEL_NAMES: ClassVar[tuple[str, ...]] = tuple(MODELS)
@@ -137,6 +145,9 @@ class Benchmark(Grid):
     def __post_init__(self) -> None:
         super().__post_init__()
         positive_int("threshold_samples", self.threshold_samples, at_most=10**9)
+        if self.threshold is not None:
+            positive_float("threshold", self.threshold)
+        boolean("select_initial", self.select_initial)
         non_negative_int("hidden_size", self.hidden_size)
         if not self.ranges:
             raise ValueError("ranges must hold at least one (interpolation, extrapolation) pair, got none")
@@ -179,10 +190,14 @@ class Benchmark(Grid):
     def settings(self) -> dict[str, int | float]:
         """The values every run shares, all but the grid's axes (models, operations, ranges, seeds),
         and the version of the data streams: runs with different settings must not be mixed in one
-        results file. ``time_steps`` is named only for the recurrent task (> 1)."""
+        results file. ``time_steps`` is named only for the recurrent task (> 1), ``threshold`` and
+        ``select_initial`` only where they are set."""
         settings = super().settings()
         if self.time_steps == 1:
             del settings["time_steps"]
+        for name in ("threshold", "select_initial"):  # named where they are not the defaults
+            if settings[name] in (None, False):
+                del settings[name]
         return settings
 
     def builder(self, configuration: Configuration, device: str) -> Callable[[], nn.Module]:
@@ -193,7 +208,20 @@ class Benchmark(Grid):
         return build
 
     def model_definition(self, model: str, operation: str) -> str | None:
-        return MODELS[model].describe() if model in MODELS else None
+        return MODELS[model].at(self.input_size).describe() if model in MODELS else None
+
+    def train_config(self, configuration: Configuration | None = None) -> TrainConfig:
+        """How every run trains; with a ``configuration``, its model's own learning rate and
+        gradient clipping where the model has them ([`Model`][nalm.bench.models.static.Model])."""
+        config = super().train_config()
+        if configuration is None:
+            return config
+        model = MODELS[configuration.model].at(self.input_size)
+        return dataclasses.replace(
+            config,
+            learning_rate=config.learning_rate if model.learning_rate is None else model.learning_rate,
+            gradient_clip=model.gradient_clip,
+        )
 
     def rows(
         self,
@@ -203,7 +231,7 @@ class Benchmark(Grid):
         build: Callable[[], nn.Module],
     ) -> list[Row]:
         task, config = self.task(configuration), self.train_config()
-        threshold = _threshold(task, self.threshold_samples, hidden_layer=self.hidden_size > 0)
+        threshold = self.threshold or _threshold(task, self.threshold_samples, hidden_layer=self.hidden_size > 0)
         return [
             self._row(configuration, seed, result, threshold, initial_errors(build, task, config, seed))
             for seed, result in zip(seeds, results)
@@ -215,15 +243,19 @@ class Benchmark(Grid):
         seed: int,
         result: TrainResult,
         threshold: float,
-        initial: tuple[float, float],
+        initial: Evaluation,
     ) -> Row:
         """The line of one run (see the module docstring for the measures)."""
         selected, final = result.best, result.final
+        if self.select_initial and initial.interpolation_mse < selected.interpolation_mse:
+            selected = initial
         success = selected.extrapolation_mse < threshold
         solved = [e.step for e in result.evaluations if e.extrapolation_mse < threshold]
+        if self.select_initial and initial.extrapolation_mse < threshold:
+            solved.insert(0, 0)
         return {
             "model": configuration.model,
-            "model_definition": MODELS[configuration.model].describe(),
+            "model_definition": MODELS[configuration.model].at(self.input_size).describe(),
             "operation": configuration.operation,
             "interpolation_range": configuration.interpolation_range,
             "extrapolation_range": configuration.extrapolation_range,
@@ -239,12 +271,24 @@ class Benchmark(Grid):
             "final_step": final.step,
             "final_interpolation_mse": final.interpolation_mse,
             "final_extrapolation_mse": final.extrapolation_mse,
-            "initial_interpolation_mse": initial[0],
-            "initial_extrapolation_mse": initial[1],
-            "normalized_interpolation_error": _normalized(final.interpolation_mse, initial[0]),
-            "normalized_extrapolation_error": _normalized(final.extrapolation_mse, initial[1]),
+            "initial_interpolation_mse": initial.interpolation_mse,
+            "initial_extrapolation_mse": initial.extrapolation_mse,
+            "normalized_interpolation_error": _normalized(final.interpolation_mse, initial.interpolation_mse),
+            "normalized_extrapolation_error": _normalized(final.extrapolation_mse, initial.extrapolation_mse),
             "diverged": result.diverged,
         }
+
+    def engine_of(self, configuration: Configuration, engine: str, device: str = "cpu") -> str:
+        """As [`Grid.engine_of`][nalm.bench.runs.grid.Grid.engine_of]; a model whose gradient is clipped trains on the PyTorch
+        engine (the kernels do not clip), so "compiled" for it is a ValueError."""
+        if self.train_config(configuration).gradient_clip is None:
+            return super().engine_of(configuration, engine, device)
+        if choice("engine", engine, ENGINES) == "compiled":
+            raise ValueError(
+                f"the compiled engine does not clip gradients, which model {configuration.model!r} asks for; "
+                "use engine 'auto' or 'torch'"
+            )
+        return "torch"
 
     @staticmethod
     def configuration_of(row: Row) -> Configuration:
@@ -264,19 +308,21 @@ def _threshold(task: StaticArithmeticTask, samples: int, hidden_layer: bool) -> 
 
 def initial_errors(
     build: Callable[[], nn.Module], task: StaticArithmeticTask, config: TrainConfig, seed: int
-) -> tuple[float, float]:
-    """Seed ``seed``'s (interpolation, extrapolation) MSE at initialization, on the evaluation sets
+) -> Evaluation:
+    """Seed ``seed``'s evaluation at step 0: its interpolation and extrapolation MSE and its sparsity
+    error at initialization, on the evaluation sets
     its training run uses (the model built after ``torch.manual_seed(seed)``, as
-    [`stack_seeds`][nalm.bench.engine.stacking.stack_seeds] builds it)."""
+    [`stack_seeds`][nalm.bench.engine.stacking.stack_seeds] builds it), in ``eval()`` mode as every evaluation."""
     torch.manual_seed(seed)
-    model = build()
+    model = build().eval()  # evaluated as the loop evaluates: the units' evaluation formulas
     device = next(model.parameters()).device
     subsets = [task.subsets(seed)]
     errors = []
     for stream, bounds in (("interpolation", task.interpolation_range), ("extrapolation", task.extrapolation_range)):
         x, target = task.sample(config.eval_size, bounds, subsets, SeedStreams([seed], stream), device=device)
         errors.append(mean_squared_error(model, x[0], target[0]))
-    return errors[0], errors[1]
+    sparsity = network_sparsity(model)
+    return Evaluation(0, errors[0], errors[1], None if sparsity is None else sparsity.item())
 
 
 def _normalized(mse: float, initial: float) -> float:

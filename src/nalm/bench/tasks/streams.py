@@ -50,13 +50,20 @@ BITS = {torch.float32: 24, torch.float64: 32}
 """Random bits per value of the dtypes drawn natively; other dtypes are drawn in float32 and cast."""
 
 
+HALF_STREAMS = {"train": 0, "noise": STREAM_DRAWS // 2}
+"""Streams that share one stream's draws, each its half from this offset: a seed's training noise
+(the sNMU's) is the second half of its "train" stream, so that adding it moved no other stream.
+A run of 5e6 steps of 128 rows of 100 inputs uses 2^35 draws of its 2^39."""
+
+
 def stream_start(seed: int, stream: str) -> int:
-    """The position of the first draw of ``seed``'s ``stream`` (one of [`STREAMS`][nalm.bench.tasks.streams.STREAMS])."""
+    """The position of the first draw of ``seed``'s ``stream`` (one of [`STREAMS`][nalm.bench.tasks.streams.STREAMS], or "noise")."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {seed!r}")
-    if stream not in STREAMS:
-        raise ValueError(f"stream must be one of {', '.join(STREAMS)}, got {stream!r}")
-    return (int(seed) * len(STREAMS) + STREAMS.index(stream)) * STREAM_DRAWS
+    if stream not in (*STREAMS, *HALF_STREAMS):
+        raise ValueError(f"stream must be one of {', '.join((*STREAMS, 'noise'))}, got {stream!r}")
+    index = STREAMS.index("train" if stream in HALF_STREAMS else stream)
+    return (int(seed) * len(STREAMS) + index) * STREAM_DRAWS + HALF_STREAMS.get(stream, 0)
 
 
 class SeedStreams:
@@ -69,13 +76,15 @@ class SeedStreams:
     def __init__(self, seeds: Sequence[int], stream: str) -> None:
         self.positions = np.array([stream_start(seed, stream) for seed in seeds], dtype=np.uint64)
         self._used = 0
+        self._draws = STREAM_DRAWS // 2 if stream in HALF_STREAMS else STREAM_DRAWS
 
     def advance(self, rows: int, columns: int) -> np.ndarray:
         """The current positions, (S,) uint64; the streams move on by ``rows`` rows of ``columns`` values.
-        Raises ValueError before a stream would run past its [`STREAM_DRAWS`][nalm.bench.tasks.streams.STREAM_DRAWS] draws."""
+        Raises ValueError before a stream would run past its [`STREAM_DRAWS`][nalm.bench.tasks.streams.STREAM_DRAWS] draws (half
+        of them for the streams of [`HALF_STREAMS`][nalm.bench.tasks.streams.HALF_STREAMS])."""
         draws = rows * draws_per_row(columns)
-        if self._used + draws > STREAM_DRAWS:
-            raise ValueError(f"a stream holds {STREAM_DRAWS} draws; {self._used + draws} were asked for")
+        if self._used + draws > self._draws:
+            raise ValueError(f"a stream holds {self._draws} draws; {self._used + draws} were asked for")
         positions = self.positions.copy()
         self.positions += np.uint64(draws)
         self._used += draws
@@ -361,6 +370,25 @@ def uniforms(seed: int, stream: str, n: int) -> np.ndarray:
     positions = SeedStreams([seed], stream).advance(1, n)
     x = _draw_on_device(positions, 1, n, BITS[torch.float64], lows, starts, total, torch.float64, torch.device("cpu"))
     return x.numpy()[0, 0]
+
+
+def uniform_noise(streams: SeedStreams, like: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """The next values of every seed's stream as U[low, high) noise of ``like``'s shape (S, ...,
+    columns), dtype and device: seed s's part, like[s], takes its stream's next rows of ``columns``
+    values, whatever the other seeds are. Drawn by PyTorch operations, on ``like``'s device (32
+    random bits a value in float64, 24 in float32 and the other dtypes, which are then rounded)."""
+    n_seeds, columns = like.shape[0], like.shape[-1]
+    if n_seeds != len(streams.positions):
+        raise ValueError(
+            f"noise for {len(streams.positions)} seeds needs a leading axis of that size, got {tuple(like.shape)}"
+        )
+    rows = like[0].numel() // columns
+    native = _native(like.dtype)
+    lows, starts, total = interval_arrays([(low, high)])
+    x = _draw_on_device(
+        streams.advance(rows, columns), rows, columns, BITS[native], lows, starts, total, native, like.device
+    )
+    return x.to(like.dtype).view(like.shape)
 
 
 def indices(streams: SeedStreams, rows: int, columns: int, n: int) -> torch.Tensor:

@@ -1,0 +1,122 @@
+"""The division paper's single-unit protocol: its models' own settings by input size, the constant
+threshold, the model at step 0 in the selection, and the presets that hold them."""
+
+from dataclasses import replace
+
+import pytest
+
+from nalm.bench.engine import Evaluation, TrainResult
+from nalm.bench.models import MODELS
+from nalm.bench.runs import PRESETS, read_results, run_benchmark
+from nalm.bench.runs.presets import SINGLE_RANGES
+from nalm.bench.runs.results_file import ResultsFile
+
+DIVISION = ("nru", "nmru", "sign_nmru", "realnpu_mod", "realnpu_l1", "nmu_single")
+
+
+@pytest.mark.parametrize(("name", "size", "steps"), [("mistry2021-div2", 2, 50_000), ("mistry2021-div10", 10, 100_000)])
+def test_the_division_presets_hold_the_papers_task(name, size, steps):
+    benchmark = PRESETS[name]
+    assert benchmark.models == DIVISION and benchmark.operations == ("div",)
+    assert (benchmark.seeds, benchmark.steps, benchmark.eval_every, benchmark.batch_size) == (25, steps, 1_000, 128)
+    assert benchmark.ranges == SINGLE_RANGES and benchmark.hidden_size == 0
+    assert benchmark.threshold == 1e-5 and benchmark.select_initial
+    task = benchmark.task(benchmark.configurations()[0])
+    assert task.input_size == size and task.subset_size == 1 and task.overlap_size == 0
+    offsets = {task.subsets(seed)[0].start for seed in range(200)}
+    assert offsets == set(range(size - 1))  # a = x_k, b = x_(k+1), k drawn per seed
+    assert all(task.subsets(seed)[1].start == task.subsets(seed)[0].start + 1 for seed in range(20))
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "learning_rate", "clip", "ramp"),
+    [
+        ("nru", 2, 1.0, None, (20_000, 35_000)),
+        ("nru", 10, 1e-3, None, (50_000, 75_000)),
+        ("sign_nmru", 2, 1e-2, 1.0, (20_000, 35_000)),
+        ("sign_nmru", 10, 1e-2, 1.0, (50_000, 75_000)),
+        ("realnpu_mod", 2, 5e-3, None, (40_000, 50_000)),
+        ("realnpu_mod", 10, 5e-3, None, (50_000, 75_000)),
+        ("nmu_single", 2, 1e-3, None, (20_000, 35_000)),
+    ],
+)
+def test_each_model_trains_with_its_papers_settings_at_each_input_size(model, size, learning_rate, clip, ramp):
+    benchmark = PRESETS[f"mistry2021-div{size}"]
+    configuration = next(c for c in benchmark.configurations() if c.model == model)
+    config = benchmark.train_config(configuration)
+    assert (config.learning_rate, config.gradient_clip) == (learning_rate, clip)
+    schedule = MODELS[model].at(size).schedule
+    assert (schedule.lambda_start, schedule.lambda_end) == ramp
+    definition = benchmark.model_definition(model, "div")
+    assert f"from step {ramp[0]} to {ramp[1]}" in definition
+    assert ("gradient norm clipped to 1" in definition) == (clip is not None)
+    network = benchmark.builder(configuration, "cpu")()
+    assert network[0].schedule.lambda_start == ramp[0]  # the unit trains on the model's ramp
+
+
+def test_the_real_npu_models_differ_as_the_paper_says():
+    base, modified = MODELS["realnpu_l1"].at(2), MODELS["realnpu_mod"].at(2)
+    assert base.schedule is None and dict(base.unit_options)["l1_growth"] == 10_000
+    options = dict(modified.unit_options)
+    assert options["weight_init"] == "nau_uniform" and options["weight_range"] == (-1.0, 1.0)
+    assert "|1 - |W|| + min(|g|, |1 - g|)" in modified.describe()
+
+
+def test_a_clipped_model_trains_on_the_pytorch_engine():
+    benchmark = PRESETS["mistry2021-div2"]
+    configurations = {c.model: c for c in benchmark.configurations()}
+    assert benchmark.engine_of(configurations["sign_nmru"], "auto") == "torch"
+    assert benchmark.engine_of(configurations["nmu_single"], "auto") == "compiled"
+    with pytest.raises(ValueError, match="does not clip gradients"):
+        benchmark.engine_of(configurations["sign_nmru"], "compiled")
+
+
+def test_only_set_protocol_values_enter_the_settings():
+    assert "threshold" not in PRESETS["madsen2020"].settings()
+    assert "select_initial" not in PRESETS["primer2021"].settings()
+    settings = PRESETS["mistry2021-div2"].settings()
+    assert settings["threshold"] == 1e-5 and settings["select_initial"] is True
+
+
+@pytest.mark.parametrize(
+    ("change", "message"), [({"threshold": 0.0}, "threshold"), ({"select_initial": 1}, "select_initial")]
+)
+def test_bad_protocol_values_are_clear_errors(change, message):
+    with pytest.raises(ValueError, match=message):
+        replace(PRESETS["mistry2021-div2"], **change)
+
+
+def _result(*evaluations):
+    return TrainResult([Evaluation(step, i, e, 0.1) for step, i, e in evaluations])
+
+
+def test_the_model_at_step_0_competes_in_the_selection():
+    benchmark = PRESETS["mistry2021-div2"]
+    configuration = benchmark.configurations()[0]
+    later = _result((1_000, 0.5, 2e-6), (2_000, 0.3, 1e-3))
+    row = benchmark._row(
+        configuration, 0, later, 1e-5, Evaluation(0, 0.2, 4.0, 0.25)
+    )  # the start fits best: it is selected
+    assert (row["selected_step"], row["success"], row["extrapolation_mse"], row["solved_at"]) == (0, False, 4.0, None)
+    assert row["sparsity_error"] == 0.25
+    row = benchmark._row(configuration, 0, later, 1e-5, Evaluation(0, 0.9, 4.0, 0.25))
+    assert (row["selected_step"], row["success"], row["solved_at"]) == (2_000, False, None)
+    solved = _result((1_000, 0.5, 2e-6), (2_000, 0.1, 3e-6))
+    row = benchmark._row(configuration, 0, solved, 1e-5, Evaluation(0, 0.9, 4.0, 0.25))
+    assert (row["selected_step"], row["success"], row["solved_at"], row["threshold"]) == (2_000, True, 1_000, 1e-5)
+    plain = replace(benchmark, select_initial=False)
+    assert plain._row(configuration, 0, later, 1e-5, Evaluation(0, 0.2, 4.0, 0.25))["selected_step"] == 2_000
+
+
+def test_a_short_division_run_writes_rows_with_the_constant_threshold_and_the_models_settings(tmp_path):
+    benchmark = replace(
+        PRESETS["mistry2021-div2"], models=("sign_nmru", "nmu_single"), seeds=2, steps=40, eval_every=20, eval_size=50
+    )
+    benchmark = replace(benchmark, ranges=benchmark.ranges[6:7])
+    results = ResultsFile(tmp_path / "div.jsonl", benchmark)
+    rows = run_benchmark(results, workers=1)
+    assert len(rows) == 4 and rows == read_results(tmp_path / "div.jsonl")
+    for row in rows:
+        assert row["threshold"] == 1e-5 and row["settings"]["threshold"] == 1e-5
+        assert row["model_definition"] == MODELS[row["model"]].at(2).describe()
+        assert row["ran_with"]["engine"] == ("torch" if row["model"] == "sign_nmru" else "compiled")
