@@ -13,7 +13,8 @@ Directives:
 - ``report FILE PART``: a table of ``nalm report`` for the results file FILE; PART is ``summary``
   (success rates, a digit task's rates by length, the language task's rates and errors),
   ``hundreds`` (the language task's error by the number's value), ``models`` (the models as they
-  ran) or ``published`` (the published cells beside ours).
+  ran), ``published`` (the published cells beside ours) or ``averages`` (the published rates over
+  range pairs beside ours).
 - ``by-range FILE``: solved runs per model and operation (rows) and interpolation range (columns).
 - ``compare FILE:MODEL:OPERATION ...``: the published comparison of the named cells, from several
   results files, in one table.
@@ -56,6 +57,7 @@ def _rows(path: str) -> list[dict]:
 def _report(path: str, part: str) -> str:
     from nalm.bench.analysis.aggregate import summarize, summarize_language, summarize_sequences
     from nalm.bench.analysis.published import compare
+    from nalm.bench.analysis.published_averages import averages_table, compare_averages
     from nalm.bench.analysis.report import (
         comparison_table,
         hundreds_table,
@@ -79,7 +81,9 @@ def _report(path: str, part: str) -> str:
         return model_lines(rows)
     if part == "published":
         return comparison_table(compare(rows))
-    raise ValueError(f"unknown report part {part!r}: summary, models, published, or hundreds (language task)")
+    if part == "averages":
+        return averages_table(compare_averages(rows))
+    raise ValueError(f"unknown report part {part!r}: summary, models, published, averages, or hundreds (language task)")
 
 
 def _by_range(path: str) -> str:

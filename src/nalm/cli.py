@@ -171,7 +171,15 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
             width=79,
         ),
         epilog="models of the static tasks (layers, sparsity schedule of both, initialization):\n"
-        + "\n".join(f"  {name}: {model.describe()}" for name, model in MODELS.items())
+        + "\n".join(
+            f"  {name}: {model.describe()}"
+            + "".join(
+                f"\n    at {size} inputs: {other.describe()}"
+                for size, other in model.by_input_size
+                if other.describe() != model.describe()
+            )
+            for name, model in MODELS.items()
+        )
         + "\ncells of the digit tasks (on sum; R_z only on sum and product):\n"
         + "\n".join(f"  {name}: {model.describe('sum')}" for name, model in SEQUENCE_MODELS.items())
         + "\ncells of the language task (with --readout recurrent):\n"
@@ -217,6 +225,11 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         ("overlap-ratio", float, "overlap of the subsets, as a fraction of their size"),
         ("hidden-size", int, "hidden units between the pair's layers; 0: the second layer alone"),
         ("threshold-samples", int, "samples estimating the success threshold"),
+        (
+            "threshold",
+            float,
+            "a constant success threshold on the extrapolation MSE (default: the perturbed solution's)",
+        ),
         ("time-steps", int, "steps the input vector arrives over: the recurrent task if > 1"),
         ("images", str, "digit tasks: 'sklearn' (bundled 8x8 digits) or a folder of MNIST IDX files"),
         ("train-length", int, "digit tasks: training sequence length (default: each operation's published one)"),
@@ -225,6 +238,11 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
         ("lstm-size", int, "language task: size of the LSTM's state"),
     ):
         bench.add_argument(f"--{name}", type=kind, help=text)
+    bench.add_argument(
+        "--select-initial",
+        action=argparse.BooleanOptionalAction,
+        help="whether the model at step 0 takes part in the selection of the evaluation (the division protocol's)",
+    )
     bench.add_argument(
         "--test-lengths",
         type=int,

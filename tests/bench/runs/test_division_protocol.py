@@ -120,3 +120,14 @@ def test_a_short_division_run_writes_rows_with_the_constant_threshold_and_the_mo
         assert row["threshold"] == 1e-5 and row["settings"]["threshold"] == 1e-5
         assert row["model_definition"] == MODELS[row["model"]].at(2).describe()
         assert row["ran_with"]["engine"] == ("torch" if row["model"] == "sign_nmru" else "compiled")
+
+
+def test_the_command_line_sets_the_threshold_and_the_selection():
+    from nalm.cli import benchmark_from_args, build_parser
+
+    parse = build_parser().parse_args
+    args = parse(["bench", "--preset", "mistry2021-div2", "--threshold", "1e-4", "--no-select-initial"])
+    benchmark = benchmark_from_args(args)
+    assert (benchmark.threshold, benchmark.select_initial) == (1e-4, False)
+    assert benchmark_from_args(parse(["bench", "--preset", "madsen2020", "--select-initial"])).select_initial
+    assert benchmark_from_args(parse(["bench", "--preset", "madsen2020"])).threshold is None
