@@ -293,6 +293,53 @@ def test_mul_mcfc_multiplies_powers_of_positive_inputs():
     assert MulMCFC(2, 3).alpha.tolist() == [0.0, 0.0, 0.0]
 
 
+def test_mul_mcfc_inalu_sign_hand_values():
+    # Two outputs, S = softmax(R) by row: R = [[ln 3, 0], [0, 0]] gives S = [[3/4, 1/4], [1/2, 1/2]].
+    # x = (-2, 4): s_0 = (-1 * 3/4 + 1/4) (1 * 1/2 + 1/2) = -1/2, s_1 = (-1/4 + 3/4) * 1 = 1/2.
+    # magnitude_o = exp(o (|x| S)_log) with o = sigmoid(0) = 1/2: exp(0.5 (3/4 ln 2 + 1/2 ln 4)) = 2^(7/8),
+    # and exp(0.5 (1/4 ln 2 + 1/2 ln 4)) = 2^(5/8).
+    unit = unit_with(
+        MulMCFC, R=[[math.log(3.0), 0.0], [0.0, 0.0]], w_o=[0.0, 0.0], b_o=[0.0, 0.0], alpha=[0.0, 0.0], sign="inalu"
+    )
+    y = unit(rows((-2.0, 4.0)))[0].tolist()
+    assert y == pytest.approx([-0.5 * 2 ** (7 / 8), 0.5 * 2 ** (5 / 8)], rel=1e-12)
+
+
+def test_mul_mcfc_npu_sign_hand_values_and_its_gate():
+    # One output (S = 1): y = exp(1/2 (ln 2 + ln 8)) cos(pi (g'_0 [x0 < 0] + g'_1 [x1 < 0])) = 4 cos(...).
+    unit = unit_with(MulMCFC, R=[[0.0], [0.0]], w_o=[0.0], b_o=[0.0], alpha=[0.0], sign="npu")
+    assert [name for name, _ in unit.named_parameters()] == ["R", "w_o", "b_o", "alpha", "g"]
+    assert unit.g.tolist() == [0.5, 0.5]
+    with torch.no_grad():
+        unit.g.copy_(rows(1.0, 1.7))  # clipped to 1 in the forward pass only
+    assert unit(rows((-2.0, 8.0))).item() == pytest.approx(-4.0, rel=1e-12)
+    assert unit(rows((-2.0, -8.0))).item() == pytest.approx(4.0, rel=1e-12)
+    unit.apply_constraints()
+    assert unit.g.tolist() == [1.0, 1.7]
+    # the gate's penalty mean(min(|g|, |1 - g|)) = (0 + 0.7) / 2 on the ramp at strength 1
+    plain = unit_with(MulMCFC, R=[[0.0], [0.0]], w_o=[0.0], b_o=[0.0], alpha=[0.0])
+    at = 27_500  # half way up the ramp: lambda = 5, the gate's strength 1/2
+    extra = unit.regularization_loss(at).item() - plain.regularization_loss(at).item()
+    assert extra == pytest.approx(0.5 * 0.35, rel=1e-9)
+    assert unit.regularization_loss(0).item() == 0.0
+
+
+@pytest.mark.parametrize("sign", ["inalu", "npu"])
+def test_mul_mcfc_signs_float64_gradcheck(sign):
+    torch.manual_seed(0)
+    unit = MulMCFC(3, 2, sign=sign).double()
+    x = torch.tensor([[1.5, -0.7, 2.0], [-1.2, -0.4, 0.9]], dtype=torch.float64, requires_grad=True)
+    params = tuple(unit.parameters())
+    names = [name for name, _ in unit.named_parameters()]
+
+    def output(x, *weights):
+        w = dict(zip(names, weights))
+        return functional.mul_mcfc(x, w["R"], w["w_o"], w["b_o"], w["alpha"], ops=torch, sign=sign, g=w.get("g"))
+
+    inputs = (x, *(p.detach().clone().requires_grad_() for p in params))
+    assert torch.autograd.gradcheck(output, inputs)
+
+
 @pytest.mark.parametrize("cls", [MCFC, MulMCFC])
 def test_mcfc_is_the_same_in_both_modes(cls):
     torch.manual_seed(0)
@@ -390,6 +437,8 @@ import nalm.keras  # noqa: E402
 import nalm.torch  # noqa: E402
 
 NEW = ("nru", "nmru", "sign_nmru", "snmu", "mcfc", "mul_mcfc")
+SIGNED = {"mul_mcfc_inalu": ("mul_mcfc", {"sign": "inalu"}), "mul_mcfc_npu": ("mul_mcfc", {"sign": "npu"})}
+"""MulMCFC's sign-retrieving forms, by a name for the test ids: (unit, options)."""
 
 
 def paired(name, **options):
@@ -436,6 +485,26 @@ def test_keras_real_npu_recipe_agrees_on_outputs_penalties_and_clamps():
     layer.W_re.assign(np.full((3, 2), 3.0, dtype="float32"))
     layer.apply_constraints()
     assert keras.ops.convert_to_numpy(layer.W_re).max() == 1.0
+
+
+@pytest.mark.parametrize("form", SIGNED)
+def test_keras_mul_mcfc_signs_agree_on_outputs_and_penalties(form, tmp_path):
+    name, options = SIGNED[form]
+    module, layer = paired(name, **options)
+    x = sample(name) * np.array([1.0, -1.0, 1.0], dtype="float32")  # a negative input
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    assert np.isfinite(expected).all()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-6)
+    for step in (0, 27_500, 40_000):
+        keras_penalty = float(keras.ops.convert_to_numpy(layer.regularization_loss(step)))
+        assert keras_penalty == pytest.approx(module.regularization_loss(step).item(), rel=1e-5)
+    model = keras.Sequential([layer])
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.layers[0].get_config()["sign"] == options["sign"]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
 def test_keras_training_argument_switches_the_nru_gate():

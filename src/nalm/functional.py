@@ -412,11 +412,7 @@ def npu_discretization_penalty(W: Array, g: Array, *, ops: Any) -> Array:
     leading seed axis, the sum over the seeds of each seed's R. Each |u| is u sign(u), as in
     [`sparsity_penalty`][nalm.functional.sparsity_penalty], so that the gradient at u = 0 is 0 on every backend."""
     W_distance = 1 - W * ops.sign(W)
-    g_abs = g * ops.sign(g)
-    g_distance = 1 - g
-    towards_one = ops.mean(W_distance * ops.sign(W_distance)) * seed_count(W)
-    gate = tie_split_minimum(g_abs, g_distance * ops.sign(g_distance), ops=ops)
-    return towards_one + ops.mean(gate) * seed_count(g)
+    return ops.mean(W_distance * ops.sign(W_distance)) * seed_count(W) + gate_penalty(g, ops=ops)
 
 
 def recur(
@@ -593,13 +589,51 @@ def mcfc(x: Array, R: Array, w_o: Array, b_o: Array, *, ops: Any) -> Array:
     return ops.sigmoid(w_o + b_o) * ops.matmul(x, ops.softmax(R, -1))
 
 
-def mul_mcfc(x: Array, R: Array, w_o: Array, b_o: Array, alpha: Array, *, ops: Any) -> Array:
+MCFC_SIGNS = ("none", "inalu", "npu")
+"""How MulMCFC restores the sign of its product: not at all (positive inputs only), as iNALU's
+sign term, or as the Real NPU's gated phase."""
+
+
+def mul_mcfc(
+    x: Array,
+    R: Array,
+    w_o: Array,
+    b_o: Array,
+    alpha: Array,
+    *,
+    ops: Any,
+    sign: str = "none",
+    g: Array | None = None,
+) -> Array:
     """MC-FC in log space: y = exp(MCFC(log x) + alpha). Positive inputs only: log of a negative
     input is NaN, and x = 0 gives log 0 = -inf (an output of 0 and NaN gradients).
 
-    x: (..., in); R: (..., in, out); w_o, b_o, alpha: (out,); returns (..., out).
+    With ``sign`` "inalu" or "npu" it reads |x| and restores the sign, S = softmax(R):
+
+        inalu:  y = exp(MCFC(log |x|) + alpha) * s,  s_o = prod_i (sign(x_i) S_io + 1 - S_io)
+        npu:    y = exp(MCFC(log |x|) + alpha) * cos((g' pi [x < 0]) S),  g' = clip(g, 0, 1)
+
+    (inputs of any sign but 0). x: (..., in); R: (..., in, out); w_o, b_o, alpha: (out,); g: (in,);
+    returns (..., out).
     """
-    return ops.exp(mcfc(ops.log(x), R, w_o, b_o, ops=ops) + alpha)
+    if sign == "none":
+        return ops.exp(mcfc(ops.log(x), R, w_o, b_o, ops=ops) + alpha)
+    magnitude = ops.exp(mcfc(ops.log(ops.abs(x)), R, w_o, b_o, ops=ops) + alpha)
+    S = ops.softmax(R, -1)
+    if sign == "inalu":
+        return magnitude * selective_product(ops.sign(x), S, ops=ops)
+    if g is None:
+        raise ValueError('mul_mcfc with sign "npu" needs its gate g')
+    phase = clamp(g, *NPU_GATE_RANGE, ops=ops) * _pi_if_negative(x, ops=ops)
+    return magnitude * ops.cos(ops.matmul(phase, S))
+
+
+def gate_penalty(g: Array, *, ops: Any) -> Array:
+    """mean(min(|g|, |1 - g|)): zero where every gate is 0 or 1. A scalar; with a leading seed
+    axis, the sum over the seeds of each seed's penalty."""
+    g_abs = g * ops.sign(g)
+    distance = 1 - g
+    return ops.mean(tie_split_minimum(g_abs, distance * ops.sign(distance), ops=ops)) * seed_count(g)
 
 
 def mcfc_penalty(weights: Any, *, ops: Any) -> Array:

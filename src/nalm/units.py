@@ -576,6 +576,16 @@ def _mcfc_penalty(weights: Weights, step: Any, options: Options, ops: Any) -> An
     return ops.multiply(strength, functional.mcfc_penalty([weights[n] for n in _MCFC_WEIGHTS], ops=ops))
 
 
+def _mul_mcfc_penalty(weights: Weights, step: Any, options: Options, ops: Any) -> Any:
+    """MC-FC's penalty, and with the "npu" sign the gate's, mean(min(|g|, |1 - g|)), on the same
+    ramp at strength 1."""
+    penalty = _mcfc_penalty(weights, step, options, ops)
+    if options["sign"] != "npu" or penalty is None:
+        return penalty
+    ramp = _strength(step, {**options, "lambda_sparse": 1.0}, ops)
+    return penalty + ops.multiply(ramp, functional.gate_penalty(weights["g"], ops=ops))
+
+
 def _mcfc(multiplicative: bool) -> Unit:
     mcfc_weights = (
         Weight("R", Init("identity_or_orthogonal")),
@@ -583,11 +593,15 @@ def _mcfc(multiplicative: bool) -> Unit:
         Weight("b_o", Init("constant", (0.0,)), "output"),
     )
     alpha = (Weight("alpha", Init("constant", (0.0,)), "output"),) if multiplicative else ()
+    gate = (Weight("g", Init("constant", (0.5,)), "input"),)
+    options = _schedule_options(functional.MCFC_SCHEDULE)
     if multiplicative:
-        text = "y = exp(MCFC(log x) + α), x > 0"
+        text = "y = exp(MCFC(log x) + α), x > 0; with a sign option, of \\|x\\| times the sign restored"
+        options = (*options, Option("sign", "none", _choice_of(functional.MCFC_SIGNS)))
 
         def formula(x: Any, w: Weights, options: Options, ops: Any) -> Any:
-            return functional.mul_mcfc(x, w["R"], w["w_o"], w["b_o"], w["alpha"], ops=ops)
+            g = w["g"] if options["sign"] == "npu" else None
+            return functional.mul_mcfc(x, w["R"], w["w_o"], w["b_o"], w["alpha"], ops=ops, sign=options["sign"], g=g)
     else:
         text = "y = σ(wₒ + bₒ) ⊙ (x S), S = softmax(R) over the outputs; penalty −λ(t)(mean R² + mean wₒ² + mean bₒ²)"
 
@@ -598,11 +612,15 @@ def _mcfc(multiplicative: bool) -> Unit:
         name="mul_mcfc" if multiplicative else "mcfc",
         formula_text=text,
         paper=HOEDT_2021,
-        options=_schedule_options(functional.MCFC_SCHEDULE),
-        weights=lambda options: (*mcfc_weights, *alpha),
+        options=options,
+        weights=lambda options: (
+            *mcfc_weights,
+            *alpha,
+            *(gate if multiplicative and options["sign"] == "npu" else ()),
+        ),
         formula=formula,
         effective=lambda w, options, ops: (ops.softmax(w["R"], -1),),
-        penalty=_mcfc_penalty,
+        penalty=_mul_mcfc_penalty if multiplicative else _mcfc_penalty,
         derived=lambda options: {"schedule": _schedule(options)},
     )
 

@@ -39,7 +39,8 @@ class MulMCFC(ArithmeticLayer):
         y = exp(MCFC(log x) + alpha),  alpha (units,) starting at 0
 
     Positive inputs only (a negative input gives NaN; 0 gives an output of 0 with NaN
-    gradients). Everything else as [`MCFC`][nalm.keras.mcfc.MCFC] and [`nalm.torch.MulMCFC`][nalm.torch.mcfc.MulMCFC].
+    gradients), unless ``sign`` ("inalu" or "npu", with its gate g) restores the sign from |x|.
+    Everything else as [`MCFC`][nalm.keras.mcfc.MCFC] and [`nalm.torch.MulMCFC`][nalm.torch.mcfc.MulMCFC].
 
     Shapes: input (..., input_dim), output (..., units).
     """

@@ -46,6 +46,12 @@ class MulMCFC(DefinedUnit):
     (log of a negative number), and x = 0 gives log 0 = -inf, an output of 0 with NaN gradients.
     Weights, init and penalty as [`MCFC`][nalm.torch.mcfc.MCFC] (alpha is not penalized).
 
+    ``sign`` restores the sign of the product, as the benchmark's sign-retrieving forms do, for
+    inputs of any sign but 0, from |x|: "inalu" multiplies by s_o = prod_i (sign(x_i) S_io + 1 - S_io)
+    (iNALU's sign term, S = softmax(R)); "npu" by cos((g' pi [x < 0]) S), g' = clip(g, 0, 1), with a
+    gate g (in_features,) that starts at 1/2, is clipped in the forward pass only, and whose
+    penalty mean(min(|g|, |1 - g|)) follows the same ramp at strength 1.
+
     Shapes: input (..., in_features), output (..., out_features).
     """
 

@@ -84,7 +84,13 @@ PRIMER = PRESETS["primer2021"]
 
 def test_the_mcfc_notes_rates_are_one_per_range_pair():
     note = [p for p in PUBLISHED_AVERAGES if p.preset == "primer2021"]
-    assert {(p.model, p.operation) for p in note} == {("mcfc", "add"), ("mul_mcfc", "mul"), ("nmu_single", "mul")}
+    assert {(p.model, p.operation) for p in note} == {
+        ("mcfc", "add"),
+        ("mul_mcfc", "mul"),
+        ("mul_mcfc_inalu", "mul"),
+        ("mul_mcfc_npu", "mul"),
+        ("nmu_single", "mul"),
+    }
     assert all(len(p.range_pairs) == 1 and p.runs == 25 for p in note)
     negative = [p for p in note if p.model == "mul_mcfc" and p.range_pairs[0][0][0] < 0]
     assert len(negative) == 5 and all(p.successes == 0 for p in negative)

@@ -11,8 +11,8 @@ with that count's 95% Wilson interval.
 
 The MC-FC note of the Primer's benchmark code (Mistry, "MC-FC findings", 2023) plots, per range
 pair of the Primer's single-unit task (25 seeds, 50,000 steps), the success of MC-FC on +, and of
-its multiplicative form and the NMU on x; its rates are read from the plotted points (each a
-multiple of 1/25). Its sign-retrieving MC-FC forms have no model here.
+its multiplicative form (without and with its two ways of restoring the sign) and the NMU on x;
+its rates are read from the plotted points (each a multiple of 1/25).
 """
 
 from __future__ import annotations
@@ -88,6 +88,8 @@ PUBLISHED_AVERAGES: tuple[PublishedAverage, ...] = (
     *_mcfc_note("mcfc", "add", (25,) * 9),
     *_mcfc_note("mul_mcfc", "mul", (0, 0, 0, 0, 0, 25, 25, 25, 25)),
     *_mcfc_note("nmu_single", "mul", (25, 20, 17, 25, 25, 25, 25, 25, 25)),
+    *_mcfc_note("mul_mcfc_inalu", "mul", (25,) * 9),
+    *_mcfc_note("mul_mcfc_npu", "mul", (25,) * 9),
 )
 """Every published rate, by model, operation, preset and range pairs."""
 

@@ -204,6 +204,8 @@ MODELS: dict[str, Model] = {
     "snmu": _single_unit_model("nau", "snmu", 10.0, DIVISION_RAMPS, {2: None, 10: None}),
     "mcfc": Model("mcfc", "mcfc", functional.MCFC_SCHEDULE),
     "mul_mcfc": Model("mcfc", "mul_mcfc", functional.MCFC_SCHEDULE),
+    "mul_mcfc_inalu": Model("mcfc", "mul_mcfc", functional.MCFC_SCHEDULE, unit_options=(("sign", "inalu"),)),
+    "mul_mcfc_npu": Model("mcfc", "mul_mcfc", functional.MCFC_SCHEDULE, unit_options=(("sign", "npu"),)),
 }
 """The benchmark models by name: the published models of Madsen and Johansen 2020 (their appendix's
 model definitions): NAC+ = ``nac`` (NAC -> NAC), NAC* = ``nac_mul`` (NAC -> NAC in log space) and
@@ -222,7 +224,8 @@ takes the same settings), ``realnpu_l1`` (their Real NPU baseline: Glorot W, gro
 discretization penalty ramped to 1 over steps 40k-50k at two inputs and 50k-75k at ten, lr 5e-3),
 ``nmu_single`` (the NMU with the single-unit tasks' sparsity ramp) and ``snmu`` (the same with
 the sNMU's training noise, Mistry et al. 2022). ``mcfc`` and ``mul_mcfc``
-are MC-FC and its multiplicative form with their benchmark's schedule (lambda 10 over 20k-35k)."""
+are MC-FC and its multiplicative form with their benchmark's schedule (lambda 10 over 20k-35k),
+``mul_mcfc_inalu`` and ``mul_mcfc_npu`` the multiplicative form with its sign restored."""
 
 
 def unit_options(
