@@ -260,3 +260,17 @@ def test_a_device_without_float64_gets_the_cpus_draws_and_keeps_the_sums_on_the_
     on_cpu, cpu_sums = draw(SeedStreams([0, 1], "train"), 4, 9, UNIT, spans, torch.float32)
     assert x.device.type == "meta" and x.shape == on_cpu.shape
     assert sums.device.type == "cpu" and torch.equal(sums, cpu_sums)
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_the_kernels_idle_threads_sleep_unless_the_user_says_otherwise(given, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os, nalm.bench.tasks.streams; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected

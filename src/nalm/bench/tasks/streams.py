@@ -20,6 +20,7 @@ are the same from run to run on one machine, but may differ in the last bits bet
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numba
@@ -27,6 +28,12 @@ import numpy as np
 import torch
 from numba import njit, prange
 from torch.autograd.function import once_differentiable
+
+# Idle threads of numba's OpenMP pool sleep rather than spin (GNU OpenMP spins for a while after
+# each parallel region by default): a spinning pool beside PyTorch's work in the same process, or
+# beside the other workers, made a sweep's workers 5x slower on 2 cores (the division presets). The
+# pool reads this when it starts, at the first parallel kernel; a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 STREAMS = ("subsets", "train", "interpolation", "extrapolation", "threshold")
 """The independent random streams of one seed."""
