@@ -2,15 +2,17 @@
 
     python benchmarks/speed_static.py                      # madsen2020's models, 1, 100 and 1000 seeds
     python benchmarks/speed_static.py --models nmu --seeds 1 10 100 1000
+    python benchmarks/speed_static.py --preset mistry2021-div10 --seeds 25   # the division units
 
 Each model is the benchmark's (``nalm.bench.models.build_published_model``: e.g. "nmu" is NAU -> NMU) on
-a * b with the published data sizes (100 inputs, batch 128). For each number of seeds S it trains
+the preset's task (madsen2020: a * b, 100 inputs; another preset: its first operation and range
+pair, its sizes, and each model's own learning rate and clipping), batch 128. For each number of seeds S it trains
 the S seeds side by side with :func:`nalm.bench.engine.train_seeds` for ``--steps`` and for twice as
 many steps on ``--threads`` threads, and prints S * steps / (the difference of the two times): the
 rate of a long run, without the setup that a short run pays once. With it, the path that trained
 it: "compiled" (:mod:`nalm.bench.engine.compiled`) or "pytorch" (the autograd loop). The PyTorch loop of the same model is
-timed in the same run (``--pytorch-steps`` steps, 100 seeds), so the two rates are measured side by
-side. Evaluation runs once, at the last step, on ``--eval-size`` points: the figures are about
+timed in the same run (``--pytorch-steps`` steps, the largest number of seeds up to 100), so the two
+rates are measured side by side. Evaluation runs once, at the last step, on ``--eval-size`` points: the figures are about
 the training loop. Warm-up runs (not timed) compile the kernels first. With a CUDA device, a last
 line times the PyTorch loop there.
 """
@@ -27,26 +29,36 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from nalm.bench.engine import TrainConfig, stack_seeds, train_seeds
-from nalm.bench.engine.compiled import covers
-from nalm.bench.models import MODELS, build_published_model
-from nalm.bench.runs import PRESETS
+from nalm.bench.engine import TrainConfig, train_seeds
+from nalm.bench.models import MODELS
+from nalm.bench.runs import PRESETS, Benchmark, Configuration
 from nalm.bench.tasks import StaticArithmeticTask
+from nalm.bench.tasks.static import range_label
 
 
 def rate(
     model: str,
-    task: StaticArithmeticTask,
+    benchmark: Benchmark,
     config: TrainConfig,
     n_seeds: int,
     threads: int,
     device: str = "cpu",
     engine: str = "auto",
 ) -> float:
-    """Seed-steps per second of training ``n_seeds`` seeds of ``model`` side by side (:func:`seed_steps_per_second`)."""
+    """Seed-steps per second of training ``n_seeds`` seeds of ``model`` side by side (:func:`seed_steps_per_second`)
+    on ``benchmark``'s task, with the model's own learning rate and clipping."""
+    configuration = configuration_of(benchmark, model)
+    own = benchmark.train_config(configuration)
+    config = replace(config, learning_rate=own.learning_rate, gradient_clip=own.gradient_clip)
     return seed_steps_per_second(
-        lambda: build_published_model(model, task.input_size).to(device), task, config, n_seeds, threads, engine
+        benchmark.builder(configuration, device), benchmark.task(configuration), config, n_seeds, threads, engine
     )
+
+
+def configuration_of(benchmark: Benchmark, model: str) -> Configuration:
+    """``model`` on the benchmark's first range pair and operation (madsen2020: a * b)."""
+    operation = "mul" if "mul" in benchmark.operations else benchmark.operations[0]
+    return Configuration(model, operation, *benchmark.ranges[0])
 
 
 def seed_steps_per_second(
@@ -80,7 +92,8 @@ def seed_steps_per_second(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(PRESETS["madsen2020"].models), choices=list(MODELS))
+    parser.add_argument("--preset", default="madsen2020", choices=list(PRESETS), help="the task (default: madsen2020)")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), help="default: the preset's models")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 100, 1000], help="numbers of seeds side by side")
     parser.add_argument(
         "--steps", type=int, default=2000, help="steps of the shorter timed run (1000 seeds: a quarter)"
@@ -91,29 +104,35 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    task = StaticArithmeticTask("mul")
+    benchmark = PRESETS[args.preset]
+    benchmark = replace(benchmark, models=tuple(args.models or benchmark.models))
+    task = benchmark.task(configuration_of(benchmark, benchmark.models[0]))
     configs = {}
     for n_seeds in args.seeds:
         steps = max(10, args.steps // 4) if n_seeds >= 1000 else args.steps
         configs[n_seeds] = TrainConfig(steps=steps, eval_every=steps, eval_size=args.eval_size)
     pytorch_config = TrainConfig(steps=args.pytorch_steps, eval_every=args.pytorch_steps, eval_size=args.eval_size)
     warm_up = TrainConfig(steps=5, eval_every=5, eval_size=10)
-    table = Table(title=f"Static task, a * b, 100 inputs, batch 128, {args.threads} threads (seed-steps per second)")
+    side = max([n for n in args.seeds if n <= 100] or [100])
+    table = Table(
+        title=f"{args.preset}: {task.operation}, {task.input_size} inputs, {range_label(task.interpolation_range)}, "
+        f"batch 128, {args.threads} threads (seed-steps per second)"
+    )
     for column in (
         "model",
         "path",
         *(f"{n} seed{'' if n == 1 else 's'}" for n in args.seeds),
-        "PyTorch loop, 100 seeds",
-        "100 seeds: speedup",
+        f"PyTorch loop, {side} seeds",
+        f"{side} seeds: speedup",
     ):
         table.add_column(column, justify="right")
-    for model in args.models:
-        compiled = covers(stack_seeds(lambda: build_published_model(model, task.input_size), [0]))  # noqa: B023 (called at once)
-        rate(model, task, warm_up, 2, args.threads)
-        rates = {n: rate(model, task, configs[n], n, args.threads) for n in args.seeds}
-        rate(model, task, warm_up, 2, args.threads, engine="torch")
-        pytorch = rate(model, task, pytorch_config, 100, args.threads, engine="torch")
-        speedup = f"{rates[100] / pytorch:.1f}x" if 100 in rates else "-"
+    for model in benchmark.models:
+        compiled = benchmark.engine_of(configuration_of(benchmark, model), "auto") == "compiled"
+        rate(model, benchmark, warm_up, 2, args.threads)
+        rates = {n: rate(model, benchmark, configs[n], n, args.threads) for n in args.seeds}
+        rate(model, benchmark, warm_up, 2, args.threads, engine="torch")
+        pytorch = rate(model, benchmark, pytorch_config, side, args.threads, engine="torch")
+        speedup = f"{rates[side] / pytorch:.1f}x" if side in rates else "-"
         table.add_row(
             model,
             "compiled" if compiled else "pytorch",
@@ -124,11 +143,10 @@ def main() -> None:
     console = Console()
     console.print(table)
     if torch.cuda.is_available():
-        for model in args.models:
-            rate(model, task, warm_up, 2, args.threads, "cuda")
-            console.print(
-                f"cuda, {model}, 100 seeds, PyTorch loop: {rate(model, task, pytorch_config, 100, args.threads, 'cuda'):,.0f}"
-            )
+        for model in benchmark.models:
+            rate(model, benchmark, warm_up, 2, args.threads, "cuda")
+            cuda = rate(model, benchmark, pytorch_config, side, args.threads, "cuda")
+            console.print(f"cuda, {model}, {side} seeds, PyTorch loop: {cuda:,.0f}")
     console.print(f"load average (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
