@@ -16,6 +16,8 @@ Directives:
   ran), ``published`` (the published cells beside ours) or ``averages`` (the published rates over
   range pairs beside ours).
 - ``by-range FILE``: solved runs per model and operation (rows) and interpolation range (columns).
+- ``published-table FILE ...``: the whole published table of Madsen and Johansen, each cell beside
+  the run among the FILEs that tests it best (as ``nalm report FILE ... --out DIR`` writes it).
 - ``compare FILE:MODEL:OPERATION ...``: the published comparison of the named cells, from several
   results files, in one table.
 - ``units full`` / ``units short``: the table of units, from each unit's definition
@@ -116,6 +118,14 @@ def _compare(cells: list[str]) -> str:
     return comparison_table(comparisons)
 
 
+def _published_table(paths: list[str]) -> str:
+    """The whole published table beside the run of each cell that tests it best among ``paths``."""
+    from nalm.bench.analysis.published import published_table
+    from nalm.bench.analysis.report import published_table_text
+
+    return published_table_text(published_table({path: _rows(path) for path in paths}))
+
+
 def _paper(text: str) -> str:
     """'Trask et al., "Neural ...", NeurIPS 2018 (arXiv 1808.00508)' -> a short link."""
     authors = text.split('"')[0].rstrip(", ")
@@ -175,6 +185,8 @@ def render(directive: str) -> str:
         return _by_range(args[0])
     if name == "compare" and args:
         return _compare(args)
+    if name == "published-table" and args:
+        return _published_table(args)
     if name == "units" and len(args) == 1 and args[0] in ("full", "short"):
         return _units(args[0])
     if name == "command" and args:

@@ -21,7 +21,14 @@ from rich.table import Table
 
 from nalm.bench.analysis.aggregate import summarize, summarize_language, summarize_sequences
 from nalm.bench.analysis.published import CITATION, compare
-from nalm.bench.analysis.report import COMPARISON_COLUMNS, comparison_cells, several_ranges, summary_cells, write_report
+from nalm.bench.analysis.report import (
+    COMPARISON_COLUMNS,
+    comparison_cells,
+    several_ranges,
+    summary_cells,
+    write_published_table,
+    write_report,
+)
 from nalm.bench.engine.config import TrainConfig
 from nalm.bench.engine.loop import ENGINES, train
 from nalm.bench.engine.problem import TrainResult
@@ -154,7 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Madsen & Johansen 2020 beside every configuration of their task), success_rate.png and "
         "extrapolation_error.png. The published comparison is also printed.",
     )
-    report.add_argument("results", type=Path, help="a results file written by nalm bench")
+    report.add_argument(
+        "results",
+        type=Path,
+        nargs="+",
+        help="a results file written by nalm bench; several: the whole published table of Madsen & Johansen "
+        "beside the run of each cell that tests it best (needs --out)",
+    )
     report.add_argument("--out", type=Path, help="folder for the report (default: RESULTS without its suffix)")
     return parser
 
@@ -563,10 +576,18 @@ def _summary_table(rows: list[Row]) -> Table:
 
 
 def _report_command(args: argparse.Namespace, console: Console) -> None:
-    if not args.results.is_file():
-        raise ValueError(f"no results file {args.results}")
-    out = args.out or args.results.with_suffix("")
-    rows = read_results(args.results)
+    for path in args.results:
+        if not path.is_file():
+            raise ValueError(f"no results file {path}")
+    if len(args.results) > 1:
+        if args.out is None:
+            raise ValueError("several results files make one table: give its folder with --out")
+        files = {str(path): read_results(path) for path in args.results}
+        console.print(f"wrote {write_published_table(files, args.out)}")
+        return
+    (results,) = args.results
+    out = args.out or results.with_suffix("")
+    rows = read_results(results)
     for path in write_report(rows, out):
         console.print(f"wrote {path}")
     if any(row.get("task") in (SequenceBenchmark.TASK, LanguageBenchmark.TASK) for row in rows):

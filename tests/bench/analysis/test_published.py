@@ -11,9 +11,10 @@ from nalm.bench.analysis.published import (
     compare,
     matches,
     published_sparsity_estimate,
+    published_table,
     steps_label,
 )
-from nalm.bench.analysis.report import published_section
+from nalm.bench.analysis.report import published_section, published_table_text, write_published_table
 from nalm.bench.models import MODELS
 from nalm.bench.runs import PRESETS
 from nalm.bench.tasks import OPERATIONS
@@ -116,6 +117,25 @@ def test_the_report_section_puts_both_side_by_side():
     assert "| nmu mul | 0/100 = 0% [0%, 4%] | 98% [93%, 99%] | lower, but our run is shorter" in text
     assert "| nau sub | 100/100 = 100% [96%, 100%] | 100% [96%, 100%] | agree" in text
     assert "| 1e6 / 5e3 |" in text  # solved-at median, ours / published
+
+
+def test_the_whole_table_shows_each_cell_with_the_run_that_tests_it_best(tmp_path):
+    short = runs("nmu", "mul", 40, steps=200_000) + runs("nau", "add", 100)
+    long = runs("nmu", "mul", 90, steps=2_000_000)
+    other = [{**row, "model_definition": "nau -> nmu, another"} for row in runs("nmu", "mul", 99, steps=5_000_000)]
+    few = runs("nau", "add", 9, steps=400_000, seeds=10)
+    cells = published_table({"short": short, "long": long, "other": other, "few": few})
+    assert [(c.published.model, c.published.operation) for c in cells] == list(PUBLISHED)
+    by_cell = {(c.published.model, c.published.operation): c for c in cells}
+    assert by_cell["nmu", "mul"].source == "long"  # the published model, then the longest run
+    assert by_cell["nmu", "mul"].comparison.ours.successes == 90
+    assert by_cell["nau", "add"].source == "few"  # the longer run, though of fewer seeds
+    assert by_cell["nalu", "mul"].comparison is None and by_cell["nalu", "mul"].source is None
+    text = published_table_text(cells)
+    assert "| mul | nmu | 90/100 = 90% [83%, 94%] | 98% [93%, 99%] |" in text and "| `long` |" in text
+    assert "| mul | nalu | not run | 0% [0%, 4%] | - |" in text
+    path = write_published_table({"short": short}, tmp_path / "table")
+    assert "2 of 48 cells have a run here, from 1 results files" in path.read_text()
 
 
 def test_steps_labels():

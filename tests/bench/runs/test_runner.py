@@ -673,3 +673,14 @@ def test_the_compiled_engine_on_a_model_it_does_not_cover_is_one_error(tmp_path,
     assert stopped.value.code == 2
     assert "the compiled engine does not cover this model" in capsys.readouterr().err
     assert not (tmp_path / "r.jsonl").exists()  # refused before any file is made
+
+
+def test_report_of_several_files_writes_the_whole_published_table(tiny_results, tmp_path, capsys):
+    path, _ = tiny_results
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(path), str(path)])
+    assert exit_info.value.code == 2 and "give its folder with --out" in capsys.readouterr().err
+    assert main(["report", str(path), str(path), "--out", str(tmp_path / "table")]) == 0
+    text = (tmp_path / "table" / "report.md").read_text()
+    assert "0 of 48 cells have a run here" in text  # the tiny task is not the published one
+    assert text.count("| not run |") == 48

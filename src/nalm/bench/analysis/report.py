@@ -25,7 +25,15 @@ from nalm.bench.analysis.aggregate import (
     summarize_language,
     summarize_sequences,
 )
-from nalm.bench.analysis.published import CITATION, PUBLISHED_FIT_STEP, Comparison, compare, steps_label
+from nalm.bench.analysis.published import (
+    CITATION,
+    PUBLISHED_FIT_STEP,
+    Comparison,
+    TableCell,
+    compare,
+    published_table,
+    steps_label,
+)
 from nalm.bench.analysis.published_averages import averages_section
 from nalm.bench.models.digits import SEQUENCE_MODELS
 from nalm.bench.runs.grid import Configuration, Row
@@ -121,6 +129,29 @@ def comparison_table(comparisons: list[Comparison]) -> str:
     with_ranges = several_ranges([c.ours for c in comparisons])
     lines = [f"| {' | '.join(COMPARISON_COLUMNS)} |", "|---" * len(COMPARISON_COLUMNS) + "|"]
     lines += [f"| {' | '.join(comparison_cells(c, with_ranges))} |" for c in comparisons]
+    return "\n".join(lines) + "\n"
+
+
+def published_table_text(cells: list[TableCell]) -> str:
+    """The whole published table as Markdown: each cell's run that tests it best (its results file
+    and budget) beside the published numbers, or "not run"."""
+    lines = [
+        "| operation | model | ours [95%] | published [95%] | success rates | solved at, median | solved at, mean "
+        "| sparsity error | results file |",
+        "|---" * 9 + "|",
+    ]
+    for cell in cells:
+        p, c = cell.published, cell.comparison
+        low, high = p.interval
+        published = f"{p.success_rate:.0%} [{low:.0%}, {high:.0%}]"
+        if c is None:
+            lines.append(f"| {p.operation} | {p.model} | not run | {published} | - | - | - | - | - |")
+            continue
+        cells_text = comparison_cells(c, False)
+        lines.append(
+            f"| {p.operation} | {p.model} | {cells_text[1]} | {published} | {cells_text[3]} | {cells_text[4]} "
+            f"| {cells_text[5]} | {cells_text[6]} | `{cell.source}` |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -350,6 +381,36 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
             with contextlib.suppress(OSError):
                 out.rmdir()  # the folder this call made, left empty
         raise
+
+
+def write_published_table(files: dict[str, list[Row]], out: str | os.PathLike[str]) -> Path:
+    """Write ``report.md`` into ``out``: the whole published table of Madsen and Johansen beside
+    the runs of the results ``files`` (name -> rows) that test each cell best
+    ([`nalm.bench.analysis.published.published_table`][nalm.bench.analysis.published.published_table]). Return its path."""
+    cells = published_table(files)
+    ran = sum(cell.comparison is not None for cell in cells)
+    text = (
+        f"# The published table beside ours\n\n{CITATION}: 100 seeds, 5e6 steps per cell. {ran} of {len(cells)} "
+        f"cells have a run here, from {len(files)} results files; each cell shows the run that tests it best (the "
+        "published model before another definition, then the longest, then the most seeds). Success rates "
+        "agree where the two 95% intervals overlap; a shorter run can confirm a published rate but not refute "
+        "it. The solved-at and sparsity columns read ours / published.\n\n" + published_table_text(cells)
+    )
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"cannot write the report into {out}: {error.strerror or error}; choose another --out folder"
+        ) from None
+    staged = _Staged(out)
+    try:
+        path = staged.write("report.md", lambda file: file.write(text.encode("utf-8")))
+        staged.commit()
+    except BaseException:
+        staged.discard()
+        raise
+    return path
 
 
 def report_text(rows: list[Row]) -> str:
