@@ -39,8 +39,23 @@ MCFC_CITATION = (
 _VARYING = {"steps", "data", "threshold_samples"}
 
 
+class _Rate:
+    """Successes of runs: the rate and its 95% Wilson interval."""
+
+    successes: int
+    runs: int
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.runs
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.successes, self.runs)
+
+
 @dataclass(frozen=True)
-class PublishedAverage:
+class PublishedAverage(_Rate):
     """A model's published successes on an operation over range pairs of a preset's protocol:
     ``ranges`` (None: every range pair of the preset), every seed of each."""
 
@@ -58,14 +73,6 @@ class PublishedAverage:
     def range_pairs(self) -> tuple[RangePair, ...]:
         """The range pairs it pools."""
         return PRESETS[self.preset].ranges if self.ranges is None else self.ranges
-
-    @property
-    def success_rate(self) -> float:
-        return self.successes / self.runs
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        return wilson_interval(self.successes, self.runs)
 
     @property
     def steps(self) -> int:
@@ -95,7 +102,7 @@ PUBLISHED_AVERAGES: tuple[PublishedAverage, ...] = (
 
 
 @dataclass(frozen=True)
-class AverageComparison:
+class AverageComparison(_Rate):
     """Our runs of a published rate's model over its range pairs, beside it. ``ranges`` counts
     the range pairs our rows cover (the published rate covers them all)."""
 
@@ -105,14 +112,6 @@ class AverageComparison:
     ranges: int
     steps: int
     other_definition: str | None = None
-
-    @property
-    def success_rate(self) -> float:
-        return self.successes / self.runs
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        return wilson_interval(self.successes, self.runs)
 
     def verdict(self) -> str:
         """As the madsen2020 comparison's ([`verdict`][nalm.bench.analysis.published.verdict]); a pool of fewer

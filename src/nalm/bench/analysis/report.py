@@ -361,6 +361,12 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
     plt = _pyplot()
     if not rows:
         raise ValueError("the results file holds no runs")
+    return _write_folder(out, lambda staged: _stage_report(rows, staged, plt))
+
+
+def _write_folder(out: str | os.PathLike[str], stage: Callable[[_Staged], Any]) -> list[Path]:
+    """Make the folder ``out`` (if need be), let ``stage`` stage its files and rename them into
+    place; on any error none of them is written and a folder this call made is removed again."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"the report folder {out} is a file; give a folder's path")
@@ -373,7 +379,7 @@ def write_report(rows: list[Row], out: str | os.PathLike[str]) -> list[Path]:
         ) from None
     staged = _Staged(out)
     try:
-        _stage_report(rows, staged, plt)
+        stage(staged)
         return staged.commit()
     except BaseException:
         staged.discard()
@@ -396,20 +402,9 @@ def write_published_table(files: dict[str, list[Row]], out: str | os.PathLike[st
         "agree where the two 95% intervals overlap; a shorter run can confirm a published rate but not refute "
         "it. The solved-at and sparsity columns read ours / published.\n\n" + published_table_text(cells)
     )
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ValueError(
-            f"cannot write the report into {out}: {error.strerror or error}; choose another --out folder"
-        ) from None
-    staged = _Staged(out)
-    try:
-        path = staged.write("report.md", lambda file: file.write(text.encode("utf-8")))
-        staged.commit()
-    except BaseException:
-        staged.discard()
-        raise
+    (path,) = _write_folder(
+        out, lambda staged: staged.write("report.md", lambda file: file.write(text.encode("utf-8")))
+    )
     return path
 
 

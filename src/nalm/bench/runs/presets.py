@@ -21,6 +21,30 @@ SINGLE_RANGES: tuple[RangePair, ...] = (
 )
 """The nine range pairs of the single-unit tasks of Mistry et al. (the Primer 2021, the division paper 2021)."""
 
+DIVISION_MODELS = ("nru", "nmru", "sign_nmru", "realnpu_mod", "realnpu_l1", "nmu_single")
+"""The division paper's units, its Real NPU baseline and the NMU."""
+
+
+def _mistry(models: tuple[str, ...], operation: str, input_size: int, steps: int) -> Benchmark:
+    """Mistry et al.'s single-unit protocol: ``models`` alone on a op b, a and b one input each
+    among ``input_size``, over the nine range pairs, 25 seeds, evaluations every 1,000 steps, a
+    constant threshold of 1e-5 and the model at step 0 in the selection."""
+    return Benchmark(
+        models=models,
+        operations=(operation,),
+        seeds=25,
+        steps=steps,
+        eval_every=1_000,
+        input_size=input_size,
+        subset_ratio=1 / input_size,
+        overlap_ratio=0.0,
+        hidden_size=0,
+        ranges=SINGLE_RANGES,
+        threshold=1e-5,
+        select_initial=True,
+    )
+
+
 PRESETS: dict[str, Benchmark] = {
     # About 40 seconds on two CPU cores: the published task and protocol, but 6,000 steps
     # instead of 5e6, 8 seeds, evaluated every 500 steps. Enough for NAU to solve sub.
@@ -62,55 +86,14 @@ PRESETS: dict[str, Benchmark] = {
         threshold_samples=1_000_000,
     ),
     # Mistry, Li, Weng, Barrett, "Learning Division with Neural Arithmetic Logic Modules", 2021,
-    # arXiv 2110.05177: one unit on a / b over the nine range pairs, 25 seeds, each model with its
-    # paper's learning rate, clipping and ramps, a constant threshold of 1e-5, the model at step 0
-    # in the selection. Two inputs (a = x0, b = x1) for 50,000 steps ...
-    "mistry2021-div2": Benchmark(
-        models=("nru", "nmru", "sign_nmru", "realnpu_mod", "realnpu_l1", "nmu_single"),
-        operations=("div",),
-        seeds=25,
-        steps=50_000,
-        eval_every=1_000,
-        input_size=2,
-        subset_ratio=0.5,
-        overlap_ratio=0.0,
-        hidden_size=0,
-        ranges=SINGLE_RANGES,
-        threshold=1e-5,
-        select_initial=True,
-    ),
-    # ... and ten inputs (a and b two neighbours among eight distractors) for 100,000 steps.
-    "mistry2021-div10": Benchmark(
-        models=("nru", "nmru", "sign_nmru", "realnpu_mod", "realnpu_l1", "nmu_single"),
-        operations=("div",),
-        seeds=25,
-        steps=100_000,
-        eval_every=1_000,
-        input_size=10,
-        subset_ratio=0.1,
-        overlap_ratio=0.0,
-        hidden_size=0,
-        ranges=SINGLE_RANGES,
-        threshold=1e-5,
-        select_initial=True,
-    ),
+    # arXiv 2110.05177: one unit on a / b over the nine range pairs, each model with its paper's
+    # learning rate, clipping and ramps. Two inputs (a = x0, b = x1) for 50,000 steps, and ten
+    # inputs (a and b two neighbours among eight distractors) for 100,000 steps.
+    "mistry2021-div2": _mistry(DIVISION_MODELS, "div", 2, 50_000),
+    "mistry2021-div10": _mistry(DIVISION_MODELS, "div", 10, 100_000),
     # Mistry, Li, Weng, Barrett, "Improving the Robustness of Neural Multiplication Units with
-    # Reversible Stochasticity", 2022, arXiv 2211.05624: the sNMU beside the NMU, one unit on a * b
-    # over the nine range pairs, with the division paper's protocol.
-    "mistry2022-snmu": Benchmark(
-        models=("snmu", "nmu_single"),
-        operations=("mul",),
-        seeds=25,
-        steps=50_000,
-        eval_every=1_000,
-        input_size=2,
-        subset_ratio=0.5,
-        overlap_ratio=0.0,
-        hidden_size=0,
-        ranges=SINGLE_RANGES,
-        threshold=1e-5,
-        select_initial=True,
-    ),
+    # Reversible Stochasticity", 2022, arXiv 2211.05624: the sNMU beside the NMU on a * b.
+    "mistry2022-snmu": _mistry(("snmu", "nmu_single"), "mul", 2, 50_000),
 }
 """The static task's presets by name; ``nalm bench --preset NAME`` overrides any value from the command line."""
 
