@@ -408,6 +408,16 @@ def test_real_npu_recipe_clips_w_and_g_and_starts_w_within_a_half():
         plain.W_re.fill_(3.0)
     plain.apply_constraints()
     assert plain.W_re.unique().tolist() == [3.0]  # the NPU paper's unit clips only g
+    free = RealNPU(10, 1, clip_gate=False)  # the division paper's baseline: g clipped in the forward pass only
+    with torch.no_grad():
+        free.g.fill_(1.5)
+    free.apply_constraints()
+    assert free.g.unique().tolist() == [1.5]
+    x = torch.rand(3, 10) - 0.5
+    clipped = RealNPU(10, 1)
+    with torch.no_grad():
+        clipped.W_re.copy_(free.W_re), clipped.g.fill_(1.0)
+    assert torch.equal(free(x), clipped(x))  # the forward pass reads g clipped to [0, 1]
 
 
 @pytest.mark.parametrize("value", [(1.0, -1.0), (0.0,), "wide", (0.0, math.nan)])
@@ -485,6 +495,11 @@ def test_keras_real_npu_recipe_agrees_on_outputs_penalties_and_clamps():
     layer.W_re.assign(np.full((3, 2), 3.0, dtype="float32"))
     layer.apply_constraints()
     assert keras.ops.convert_to_numpy(layer.W_re).max() == 1.0
+    free = nalm.keras.RealNPU(2, input_dim=3, clip_gate=False)
+    free(x)
+    free.g.assign(np.full((3,), 1.5, dtype="float32"))
+    free.apply_constraints()
+    assert keras.ops.convert_to_numpy(free.g).tolist() == [1.5, 1.5, 1.5]
 
 
 @pytest.mark.parametrize("form", SIGNED)

@@ -314,13 +314,14 @@ def _inalu_penalty(weights: Weights, step: Any, options: Options, ops: Any) -> A
 _REAL_NPU_OPTIONS = (
     Option("weight_init", "glorot_uniform", _choice_of(("glorot_uniform", "nau_uniform"))),
     Option("weight_range", None, lambda name, value: None if value is None else _weight_range(name, value)),
+    Option("clip_gate", True, boolean),
     Option("l1_initial", None, lambda name, value: None if value is None else positive_float(name, value)),
     Option("l1_growth", 0, non_negative_int),
     *_schedule_options(functional.NPU_DISCRETIZATION_SCHEDULE),
 )
 """The RealNPU's options for the division paper's recipes (Mistry et al. 2021): W's initialization
-and clipping, the growing L1 strength and the discretization penalty's schedule; their defaults are
-the NPU paper's unit."""
+and clipping, whether g is clipped after each step too (not only in the forward pass), the growing
+L1 strength and the discretization penalty's schedule; their defaults are nalm's RealNPU."""
 
 
 def _weight_range(name: str, value: Any) -> tuple[float, float]:
@@ -357,7 +358,11 @@ def _npu(imaginary: bool) -> Unit:
 
     def clamps(options: Options) -> dict[str, tuple[float, float]]:
         weight_range = None if imaginary else options["weight_range"]
-        return {"g": functional.NPU_GATE_RANGE, **({"W_re": weight_range} if weight_range else {})}
+        gate = imaginary or options["clip_gate"]
+        return {
+            **({"g": functional.NPU_GATE_RANGE} if gate else {}),
+            **({"W_re": weight_range} if weight_range else {}),
+        }
 
     return Unit(
         name="npu" if imaginary else "realnpu",

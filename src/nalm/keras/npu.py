@@ -45,7 +45,7 @@ class RealNPU(NPU):
     """The NPU without imaginary weights (Heim, Pevný & Šmídl, "Neural Power Units", 2020,
     arXiv 2006.01681): z = exp(log(r) W_re) * cos(k W_re), r and k as [`NPU`][nalm.keras.npu.NPU].
 
-    The options of the division paper's recipes (``weight_init``, ``weight_range``, the growing L1
+    The options of the division paper's recipes (``weight_init``, ``weight_range``, ``clip_gate``, the growing L1
     ``l1_initial``/``l1_growth`` and the discretization penalty's schedule) are those of
     [`nalm.torch.RealNPU`][nalm.torch.npu.RealNPU], with the same formulas.
 

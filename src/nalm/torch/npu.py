@@ -50,7 +50,8 @@ class RealNPU(NPU):
     Modules", arXiv 2110.05177), whose defaults leave the NPU paper's unit as it is: ``weight_init``
     ("glorot_uniform", or "nau_uniform": U[-r, r] with r = min(1/2, sqrt(3) sqrt(2 / (in + out))));
     ``weight_range`` (None, or (low, high): W is clamped there after every step, as g is to
-    [0, 1]); a growing L1 strength, beta(t) = min(``l1``, ``l1_initial`` 10^floor(t / ``l1_growth``))
+    [0, 1]); ``clip_gate`` (True: g is clamped after every step as well as in the forward pass;
+    False: in the forward pass only, as the paper's Real NPU baseline); a growing L1 strength, beta(t) = min(``l1``, ``l1_initial`` 10^floor(t / ``l1_growth``))
     ([`nalm.functional.growing_l1`][nalm.functional.growing_l1]; ``l1_growth`` 0 keeps ``l1`` throughout); and the
     discretization penalty lambda(t) (mean |1 - |W|| + mean min(|g|, |1 - g|)) on the schedule
     ``lambda_sparse``, ``lambda_start``, ``lambda_end`` (lambda 0 by default: off). The paper's

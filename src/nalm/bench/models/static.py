@@ -190,7 +190,12 @@ MODELS: dict[str, Model] = {
         "sign_nmru", "sign_nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0
     ),
     "realnpu_l1": _single_unit_model(
-        "realnpu", "realnpu", 0.0, DIVISION_RAMPS, {2: 5e-3, 10: 5e-3}, unit_options=_GROWING_L1
+        "realnpu",
+        "realnpu",
+        0.0,
+        DIVISION_RAMPS,
+        {2: 5e-3, 10: 5e-3},
+        unit_options=(*_GROWING_L1, ("clip_gate", False)),
     ),
     "realnpu_mod": _single_unit_model(
         "realnpu",
@@ -219,7 +224,8 @@ The models of Mistry et al.'s single-unit division task (arXiv 2110.05177; their
 settings), each a definition at two inputs and another at ten ([`Model.at`][nalm.bench.models.static.Model.at]): ``nru``
 (lambda 10 ramped over [`DIVISION_RAMPS`][nalm.bench.models.static.DIVISION_RAMPS], Adam lr 1 at two inputs and 1e-3 at ten), ``nmru`` and
 ``sign_nmru`` (the paper's "NMRU": lambda 10, lr 1e-2, gradient norm clipped to 1; the plain NMRU
-takes the same settings), ``realnpu_l1`` (their Real NPU baseline: Glorot W, growing L1, lr 5e-3),
+takes the same settings), ``realnpu_l1`` (their Real NPU baseline: Glorot W, growing L1, g clipped in the forward pass
+only, lr 5e-3),
 ``realnpu_mod`` (their modified Real NPU: W from U[-1/2, 1/2] clipped to [-1, 1], growing L1, the
 discretization penalty ramped to 1 over steps 40k-50k at two inputs and 50k-75k at ten, lr 5e-3),
 ``nmu_single`` (the NMU with the single-unit tasks' sparsity ramp) and ``snmu`` (the same with
