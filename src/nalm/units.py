@@ -24,6 +24,7 @@ from nalm import functional
 from nalm.validation import (
     boolean,
     choice,
+    interval,
     non_negative_float,
     non_negative_int,
     optional_float,
@@ -313,7 +314,7 @@ def _inalu_penalty(weights: Weights, step: Any, options: Options, ops: Any) -> A
 
 _REAL_NPU_OPTIONS = (
     Option("weight_init", "glorot_uniform", _choice_of(("glorot_uniform", "nau_uniform"))),
-    Option("weight_range", None, lambda name, value: None if value is None else _weight_range(name, value)),
+    Option("weight_range", None, lambda name, value: None if value is None else interval(name, value)),
     Option("clip_gate", True, boolean),
     Option("l1_initial", None, lambda name, value: None if value is None else positive_float(name, value)),
     Option("l1_growth", 0, non_negative_int),
@@ -322,16 +323,6 @@ _REAL_NPU_OPTIONS = (
 """The RealNPU's options for the division paper's recipes (Mistry et al. 2021): W's initialization
 and clipping, whether g is clipped after each step too (not only in the forward pass), the growing
 L1 strength and the discretization penalty's schedule; their defaults are nalm's RealNPU."""
-
-
-def _weight_range(name: str, value: Any) -> tuple[float, float]:
-    """(low, high) with low < high, both finite (a list, as a saved config gives it, too)."""
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"{name} must be None or a pair (low, high), got {value!r}")
-    low, high = (float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else math.nan for v in value)
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ValueError(f"{name} must be a pair of finite numbers low < high, got {value!r}")
-    return low, high
 
 
 def _npu(imaginary: bool) -> Unit:

@@ -26,6 +26,21 @@ def positive_float(name: str, value: Any) -> float:
     return float(value)
 
 
+def interval(name: str, value: Any) -> tuple[float, float]:
+    """Return ``value`` as (low, high) if it is a pair (tuple or list, as JSON gives it) of finite
+    numbers with low < high, else raise."""
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not all(isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    ):
+        raise ValueError(f"{name} must be a pair (low, high) of finite numbers, got {value!r}")
+    low, high = float(value[0]), float(value[1])
+    if not low < high:
+        raise ValueError(f"{name} must have low < high, got ({low:g}, {high:g})")
+    return low, high
+
+
 def non_negative_int(name: str, value: Any) -> int:
     """Return ``value`` if it is an integer >= 0, else raise naming ``name`` and the value."""
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:

@@ -254,12 +254,14 @@ def published_table(files: dict[str, list[Row]]) -> list[TableCell]:
     """Every published cell, in the published table's order, beside the run of it that tests it
     best among the results ``files`` (name -> rows): a run of the published model before one of
     another definition, then the longest run, then the one with the most seeds."""
+
+    def rank(comparison: Comparison) -> tuple[bool, int, int]:
+        return comparison.other_definition is None, comparison.steps, comparison.ours.runs
+
     best: dict[tuple[str, str], tuple[Comparison, str]] = {}
     for name, rows in files.items():
         for comparison in compare(rows):
             key = (comparison.published.model, comparison.published.operation)
-            rank = (comparison.other_definition is None, comparison.steps, comparison.ours.runs)
-            held = best.get(key)
-            if held is None or rank > (held[0].other_definition is None, held[0].steps, held[0].ours.runs):
+            if key not in best or rank(comparison) > rank(best[key][0]):
                 best[key] = (comparison, name)
     return [TableCell(cell, *best.get(key, (None, None))) for key, cell in PUBLISHED.items()]

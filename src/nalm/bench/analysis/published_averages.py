@@ -128,28 +128,32 @@ class AverageComparison(_Rate):
         return text if self.ranges == total else f"{text}; only {self.ranges} of {total} range pairs ran"
 
 
-def _matches(row: Row, published: PublishedAverage) -> bool:
-    """Whether ``row`` ran ``published``'s model and operation on one of its range pairs, with its
-    preset's task and protocol (any number of steps)."""
-    protocol = {k: v for k, v in PRESETS[published.preset].settings().items() if k not in _VARYING}
-    settings = row.get("settings") or {}
-    pair = (
-        value_range("interpolation_range", row["interpolation_range"]),
-        value_range("extrapolation_range", row["extrapolation_range"]),
-    )
-    return (
-        (row["model"], row["operation"]) == (published.model, published.operation)
-        and pair in published.range_pairs
-        and all(settings.get(k) == v for k, v in protocol.items())
-    )
-
-
 def compare_averages(rows: list[Row]) -> list[AverageComparison]:
     """Each published rate whose model, operation and protocol ``rows`` ran, beside our runs of
-    it (every seed of every range pair of it they hold, pooled as the published rate pools them)."""
+    it (every seed of every range pair of it they hold, pooled as the published rate pools them):
+    rows of its model and operation on one of its range pairs, with its preset's task and protocol
+    (any number of steps)."""
+    pairs = [
+        (
+            value_range("interpolation_range", r["interpolation_range"]),
+            value_range("extrapolation_range", r["extrapolation_range"]),
+        )
+        for r in rows
+    ]
+    protocols = {
+        name: {k: v for k, v in PRESETS[name].settings().items() if k not in _VARYING}
+        for name in {published.preset for published in PUBLISHED_AVERAGES}
+    }
     comparisons = []
     for published in PUBLISHED_AVERAGES:
-        matching = [row for row in rows if _matches(row, published)]
+        protocol = protocols[published.preset]
+        matching = [
+            row
+            for row, pair in zip(rows, pairs)
+            if (row["model"], row["operation"]) == (published.model, published.operation)
+            and pair in published.range_pairs
+            and all((row.get("settings") or {}).get(k) == v for k, v in protocol.items())
+        ]
         if not matching:
             continue
         size = PRESETS[published.preset].input_size

@@ -57,10 +57,18 @@ def problem_type(task: object) -> Any:
     return kind
 
 
-def resolve_engine(engine: str, task: object, build: Callable[[], nn.Module]) -> str:
+def resolve_engine(engine: str, task: object, build: Callable[[], nn.Module], config: TrainConfig | None = None) -> str:
     """ "compiled" or "torch": the engine that ``engine`` (one of [`ENGINES`][nalm.bench.engine.loop.ENGINES]) trains the models
-    of ``build()`` on ``task`` with; "compiled" on models the kernels do not cover is a ValueError."""
+    of ``build()`` on ``task`` with, as ``config`` says; "compiled" on models the kernels do not
+    cover, or for a ``config`` that clips gradients (the kernels do not clip), is a ValueError."""
     engine = choice("engine", engine, ENGINES)
+    if config is not None and config.gradient_clip is not None:
+        if engine == "compiled":
+            raise ValueError(
+                f"the compiled engine does not clip gradients, which this training asks for "
+                f"(gradient_clip={config.gradient_clip:g}); use engine 'auto' or 'torch'"
+            )
+        return "torch"
     kind = problem_type(task)
     model = kind.stack(build, (0,))
     covered = engine != "torch" and kind.compiles(model, task)

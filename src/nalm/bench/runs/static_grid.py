@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 from nalm.bench.engine.config import TrainConfig
-from nalm.bench.engine.loop import ENGINES
 from nalm.bench.engine.problem import Evaluation, TrainResult
 from nalm.bench.models.sparsity import network_sparsity
 from nalm.bench.models.static import MODELS, build_published_model, check_model, check_size
@@ -30,7 +29,7 @@ from nalm.bench.runs.grid import FieldKind, Grid, Row
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, range_label, value_range
 from nalm.bench.tasks.streams import SeedStreams
 from nalm.bench.tasks.thresholds import success_threshold
-from nalm.validation import boolean, choice, non_negative_int, positive_float, positive_int
+from nalm.validation import boolean, non_negative_int, positive_float, positive_int
 
 MAX_SEEDS = 100_000
 """The most seeds a benchmark may train per configuration."""
@@ -277,18 +276,6 @@ class Benchmark(Grid):
             "normalized_extrapolation_error": _normalized(final.extrapolation_mse, initial.extrapolation_mse),
             "diverged": result.diverged,
         }
-
-    def engine_of(self, configuration: Configuration, engine: str, device: str = "cpu") -> str:
-        """As [`Grid.engine_of`][nalm.bench.runs.grid.Grid.engine_of]; a model whose gradient is clipped trains on the PyTorch
-        engine (the kernels do not clip), so "compiled" for it is a ValueError."""
-        if self.train_config(configuration).gradient_clip is None:
-            return super().engine_of(configuration, engine, device)
-        if choice("engine", engine, ENGINES) == "compiled":
-            raise ValueError(
-                f"the compiled engine does not clip gradients, which model {configuration.model!r} asks for; "
-                "use engine 'auto' or 'torch'"
-            )
-        return "torch"
 
     @staticmethod
     def configuration_of(row: Row) -> Configuration:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from nalm.bench.tasks.streams import SeedStreams, draw, uniforms
-from nalm.validation import choice, positive_int
+from nalm.validation import choice, interval, positive_int
 
 MAX_INPUTS = 10**6
 """The most inputs a task may have."""
@@ -47,28 +47,15 @@ Range = Interval | tuple[Interval, ...]
 ((low, high), (low, high), ...), e.g. ((-6, -2), (2, 6))."""
 
 
-def _interval(name: str, bounds: object) -> Interval:
-    if (
-        not isinstance(bounds, (tuple, list))
-        or len(bounds) != 2
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in bounds)
-    ):
-        raise ValueError(f"{name} must be a pair (low, high) of finite numbers, got {bounds!r}")
-    low, high = float(bounds[0]), float(bounds[1])
-    if not low < high:
-        raise ValueError(f"{name} must have low < high, got ({low:g}, {high:g})")
-    return low, high
-
-
 def value_range(name: str, bounds: object) -> Range:
     """Check a range: a pair (low, high) of finite numbers with low < high, or a tuple of such
     pairs, sorted and disjoint (a union). Lists are accepted (e.g. read from JSON), tuples returned."""
     if isinstance(bounds, (tuple, list)) and bounds and all(isinstance(b, (tuple, list)) for b in bounds):
-        parts = tuple(_interval(name, b) for b in bounds)
+        parts = tuple(interval(name, b) for b in bounds)
         if any(a[1] > b[0] for a, b in zip(parts[:-1], parts[1:])):
             raise ValueError(f"{name}'s intervals must be sorted and disjoint, got {bounds!r}")
         return parts[0] if len(parts) == 1 else parts
-    return _interval(name, bounds)
+    return interval(name, bounds)
 
 
 def intervals(bounds: Range) -> tuple[Interval, ...]:
