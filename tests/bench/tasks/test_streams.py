@@ -35,6 +35,16 @@ def test_float32_values_are_the_float64_values_cut_to_24_bits():
     assert torch.equal(x32.double(), torch.floor(x64 * 2**24) / 2**24)
 
 
+def test_float32_draws_hold_exact_zeros_on_a_range_around_zero():
+    # 24 bits: U[-2, 2] gives 0 with probability 2^-24. Seed 5's training batch of step 821 (batch 128,
+    # 2 inputs) holds one, the cause of its MulMCFC divergence on the primer2021 results page.
+    streams = SeedStreams([5], "train")
+    streams.advance(820 * 128, 2)
+    x, _ = draw(streams, 128, 2, [(-2.0, 2.0)], no_spans(1), torch.float32)
+    assert x[0, 124].eq(0).any()
+    assert not draw(SeedStreams([5], "train"), 820 * 128, 2, [(-2.0, 2.0)], no_spans(1))[0].eq(0).any()
+
+
 def test_consecutive_draws_continue_the_stream():
     whole, whole_sums = draw(
         SeedStreams([1, 5], "train"), 10, 7, [(2.0, 6.0)], np.array([[0, 3, 2, 6]] * 2), torch.float64
