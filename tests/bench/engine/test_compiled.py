@@ -9,20 +9,39 @@ import pytest
 import torch
 
 from nalm.bench.engine import TrainConfig, compiled, stack_seeds, train_stacked
+from nalm.bench.engine.stacking import clip_seed_gradients
 from nalm.bench.models import Dense, build_published_model
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.tasks.streams import SeedStreams
-from nalm.torch import INALU, NAC, NALU, NAU, NMU, NACMul, UnitStack
+from nalm.torch import INALU, NAC, NALU, NAU, NMRU, NMU, NACMul, SignNMRU, UnitStack
 
 SEEDS = [4, 0, 9]
 BIG = 1e6  # Adam with betas (0, 0) and eps BIG moves each weight by lr * g / (|g| + BIG): g is read back exactly
+
+
+MIXED = {"interpolation_range": (-2.0, 2.0), "extrapolation_range": ((-6.0, -2.0), (2.0, 6.0))}
+"""Inputs of both signs, so that the sign NMRU's phase has terms and 1/x both signs."""
 
 
 def layers_under_test():
     """(name, builder of a stack, task): every op, weight and activation the kernels run."""
     task = StaticArithmeticTask("mul", input_size=12, subset_ratio=0.25)
     ramp = {"lambda_sparse": 3.0, "lambda_start": 0, "lambda_end": 2}  # a penalty at step 1
+    division = StaticArithmeticTask("div", input_size=4, subset_ratio=0.25, overlap_ratio=0, **MIXED)
     return [
+        ("nmru alone", lambda: UnitStack(NMRU(4, 1, **ramp)), division),
+        ("sign_nmru alone", lambda: UnitStack(SignNMRU(4, 1, **ramp)), division),
+        ("sign_nmru alone on the bounds", lambda: on_the_bounds(UnitStack(SignNMRU(4, 1, **ramp))), division),
+        (
+            "nau-sign_nmru",
+            lambda: UnitStack(NAU(12, 3, **ramp), SignNMRU(3, 1, **ramp)),
+            StaticArithmeticTask("div", input_size=12, **MIXED),
+        ),
+        (
+            "nau-nmru",
+            lambda: UnitStack(NAU(12, 3, **ramp), NMRU(3, 1, **ramp)),
+            StaticArithmeticTask("div", input_size=12),
+        ),
         ("nau-nmu", lambda: UnitStack(NAU(12, 2, **ramp), NMU(2, 1, **ramp)), task),
         (
             "nau-nau",
@@ -118,11 +137,12 @@ def read_back(old, new):
     return update * BIG / (LR - update.abs())
 
 
-def kernel_gradients(model, task, batch):
-    """The same gradients, read back from one step of the kernels' Adam with betas (0, 0), eps BIG."""
+def kernel_gradients(model, task, batch, gradient_clip=None):
+    """The same gradients (each seed's clipped to ``gradient_clip`` where given), read back from one
+    step of the kernels' Adam with betas (0, 0), eps BIG."""
     before = [p.detach().clone() for p in model.parameters()]
     optimizer = torch.optim.Adam(model.parameters(), lr=LR, betas=(0.0, 0.0), eps=BIG)
-    run = compiled.CompiledRun(model, task, SEEDS, optimizer)
+    run = compiled.CompiledRun(model, task, SEEDS, optimizer, gradient_clip)
     run.train(SeedStreams(SEEDS, "train"), range(1, 2), batch, np.ones(len(SEEDS), dtype=bool))
     return [read_back(old, new) for old, new in zip(before, model.parameters())]
 
@@ -157,6 +177,24 @@ def test_one_step_gradients_equal_autograd_in_float64(name, build, task):
         assert torch.allclose(g, e, rtol=1e-6, atol=1e-9), f"{name} {parameter}: {(g - e).abs().max()}"
 
 
+@pytest.mark.parametrize(
+    "name", ["nau-nmu", "nau-sign_nmru", "relu-linear biased", "nalu-nalu", "nac-nac", "sign_nmru alone"]
+)
+def test_one_step_clipped_gradients_equal_autograd_clipped_in_float64(name):
+    _, build, task = next(c for c in layers_under_test() if c[0] == name)
+    model = stack_seeds(lambda: build().double(), SEEDS)
+    autograd = autograd_gradients(model, task, batch=8)
+    norms = torch.linalg.vector_norm(torch.stack([g.flatten(1).norm(dim=1) for g in autograd]), dim=0)
+    clip = float(norms.min()) / 2  # every seed's gradient is cut, each by its own factor
+    for p, g in zip(model.parameters(), autograd):
+        p.grad = g.clone()
+    clip_seed_gradients(list(model.parameters()), clip)
+    expected = as_read_back(model, [p.grad for p in model.parameters()])
+    got = kernel_gradients(model, task, batch=8, gradient_clip=clip)
+    for (parameter, _), e, g in zip(model.named_parameters(), expected, got):
+        assert torch.allclose(g, e, rtol=1e-6, atol=1e-9), f"{name} {parameter}: {(g - e).abs().max()}"
+
+
 # NALU and NAC* are left to the one-step test: their log-space paths make training chaotic here. In
 # the PyTorch loop alone, scaling NAC*'s initial weights by 1 + 1e-15 changes seed 1's
 # interpolation MSE by 3e-10 at step 20 and by 25% at step 60, as much as the two paths differ.
@@ -164,19 +202,22 @@ def test_one_step_gradients_equal_autograd_in_float64(name, build, task):
 def test_whole_runs_equal_the_pytorch_loop(model):
     task = StaticArithmeticTask("mul" if model == "nmu" else "add", input_size=20)
     config = TrainConfig(steps=60, batch_size=16, learning_rate=0.01, eval_every=20, eval_size=64)
+    assert_engines_agree(lambda: build_published_model(model, 20).double(), task, config, rel=1e-9)
+
+
+def assert_engines_agree(build, task, config, rel):
+    """Both engines train ``build()`` on ``task`` to the same evaluations, within ``rel``."""
 
     def run(engine):
-        stacked = stack_seeds(lambda: build_published_model(model, 20).double(), SEEDS)
-        return train_stacked(stacked, task, config, SEEDS, engine=engine)
+        return train_stacked(stack_seeds(build, SEEDS), task, config, SEEDS, engine=engine)
 
-    compiled = run("compiled")
-    reference = run("torch")
-    for c, r in zip(compiled, reference):
-        assert [e.step for e in c.evaluations] == [e.step for e in r.evaluations] == [20, 40, 60]
+    steps = list(range(config.eval_every, config.steps + 1, config.eval_every))
+    for c, r in zip(run("compiled"), run("torch")):
+        assert [e.step for e in c.evaluations] == [e.step for e in r.evaluations] == steps
         for ec, er in zip(c.evaluations, r.evaluations):
-            assert ec.interpolation_mse == pytest.approx(er.interpolation_mse, rel=1e-9)
-            assert ec.extrapolation_mse == pytest.approx(er.extrapolation_mse, rel=1e-9)
-            assert ec.sparsity_error == pytest.approx(er.sparsity_error, rel=1e-9)
+            assert ec.interpolation_mse == pytest.approx(er.interpolation_mse, rel=rel)
+            assert ec.extrapolation_mse == pytest.approx(er.extrapolation_mse, rel=rel)
+            assert ec.sparsity_error == pytest.approx(er.sparsity_error, rel=rel)
 
 
 # nac: the kernels take the NAC weights' derivatives from the float32 tanh and sigmoid of the step,
@@ -185,16 +226,7 @@ def test_whole_runs_equal_the_pytorch_loop(model):
 def test_float32_runs_stay_within_rounding_of_the_pytorch_loop(model, operation):
     task = StaticArithmeticTask(operation)
     config = TrainConfig(steps=200, eval_every=100, eval_size=500)
-
-    def run(engine):
-        stacked = stack_seeds(lambda: build_published_model(model, 100), SEEDS)
-        return train_stacked(stacked, task, config, SEEDS, engine=engine)
-
-    compiled = run("compiled")
-    for c, r in zip(compiled, run("torch")):
-        for ec, er in zip(c.evaluations, r.evaluations):
-            assert ec.interpolation_mse == pytest.approx(er.interpolation_mse, rel=1e-4)
-            assert ec.extrapolation_mse == pytest.approx(er.extrapolation_mse, rel=1e-4)
+    assert_engines_agree(lambda: build_published_model(model, 100), task, config, rel=1e-4)
 
 
 def test_a_seed_trains_the_same_whatever_seeds_run_beside_it():
@@ -206,12 +238,27 @@ def test_a_seed_trains_the_same_whatever_seeds_run_beside_it():
     assert together[2].evaluations == alone[0].evaluations  # float32, bit for bit
 
 
+@pytest.mark.parametrize("model", ["sign_nmru", "nmru"])
+@pytest.mark.parametrize("input_size", [2, 10])
+def test_whole_division_runs_clipped_equal_the_pytorch_loop(model, input_size):
+    # the division task's single unit with its own learning rate and each seed's gradient clipped to 1
+    task = StaticArithmeticTask("div", input_size=input_size, subset_ratio=1 / input_size, overlap_ratio=0, **MIXED)
+    config = TrainConfig(steps=60, batch_size=16, learning_rate=0.01, eval_every=20, eval_size=64, gradient_clip=1.0)
+    build = lambda: build_published_model(model, input_size, hidden_size=0).double()
+    assert_engines_agree(build, task, config, rel=1e-9)
+
+
 def test_models_the_kernels_do_not_know_are_left_to_pytorch():
     assert compiled.plan(stack_seeds(lambda: UnitStack(INALU(4, 2), INALU(2, 1)), SEEDS)) is None
     assert compiled.plan(stack_seeds(lambda: UnitStack(NALU(4, 2, gate="independent"), NAU(2, 1)), SEEDS)) is None
     assert compiled.plan(stack_seeds(lambda: UnitStack(NAU(4, 2), NAU(2, 2)), SEEDS)) is None  # two outputs
     assert compiled.plan(stack_seeds(lambda: UnitStack(NAU(4, 2), NAU(2, 1)).to(torch.bfloat16), SEEDS)) is None
     assert compiled.plan(UnitStack(NAU(4, 2), NAU(2, 1))) is None  # no seed axis
+    assert compiled.plan(stack_seeds(lambda: UnitStack(NMRU(4, 2), NAU(2, 1)), SEEDS)) is None  # NMRU first
+    outside = stack_seeds(lambda: UnitStack(SignNMRU(4, 1)), SEEDS)
+    with torch.no_grad():
+        outside[0].W[0, 0, 0] = 1.5  # its phase would read the raw W, the kernels the clamped one
+    assert compiled.plan(outside) is None
 
 
 def test_the_float32_logarithm_is_within_one_ulp_and_exact_at_the_edges():

@@ -162,11 +162,13 @@ def test_clipped_seeds_train_as_they_would_alone_with_clip_grad_norm():
     assert batched[0].final.interpolation_mse != unclipped[0].final.interpolation_mse  # the clip acted
 
 
-def test_the_compiled_engine_refuses_a_clipped_run():
-    config = replace(CONFIG, gradient_clip=1.0)
-    with pytest.raises(ValueError, match="compiled engine does not cover"):
-        train_seeds(builder("nmu"), TASK, config, SEEDS, engine="compiled")
-    assert train_seeds(builder("nmu"), TASK, config, SEEDS, engine="auto")  # the PyTorch loop clips
+def test_the_compiled_engine_clips_as_the_pytorch_loop():
+    config = replace(CONFIG, gradient_clip=0.05, learning_rate=0.05)
+    build = builder("nmu", torch.float64)
+    compiled = train_seeds(build, TASK, config, SEEDS, engine="compiled")
+    assert_same_results(compiled, train_seeds(build, TASK, config, SEEDS, engine="torch"), rtol=1e-9)
+    unclipped = train_seeds(build, TASK, replace(config, gradient_clip=None), SEEDS, engine="compiled")
+    assert compiled[0].final.interpolation_mse != unclipped[0].final.interpolation_mse  # the clip acted
 
 
 @pytest.mark.parametrize("unit", ["nau", "nalu"])  # with and without the fused first layer

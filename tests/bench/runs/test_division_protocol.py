@@ -62,13 +62,14 @@ def test_the_real_npu_models_differ_as_the_paper_says():
     assert "|1 - |W|| + min(|g|, |1 - g|)" in modified.describe()
 
 
-def test_a_clipped_model_trains_on_the_pytorch_engine():
+def test_the_division_models_train_on_the_engine_that_covers_them():
     benchmark = PRESETS["mistry2021-div2"]
     configurations = {c.model: c for c in benchmark.configurations()}
-    assert benchmark.engine_of(configurations["sign_nmru"], "auto") == "torch"
-    assert benchmark.engine_of(configurations["nmu_single"], "auto") == "compiled"
-    with pytest.raises(ValueError, match="does not clip gradients"):
-        benchmark.engine_of(configurations["sign_nmru"], "compiled")
+    for model in ("sign_nmru", "nmru", "nmu_single"):  # the NMRUs with their gradient clipping
+        assert benchmark.engine_of(configurations[model], "auto") == "compiled"
+    assert benchmark.engine_of(configurations["nru"], "auto") == "torch"
+    with pytest.raises(ValueError, match="does not cover"):
+        benchmark.engine_of(configurations["realnpu_mod"], "compiled")
 
 
 def test_only_set_protocol_values_enter_the_settings():
@@ -119,7 +120,7 @@ def test_a_short_division_run_writes_rows_with_the_constant_threshold_and_the_mo
     for row in rows:
         assert row["threshold"] == 1e-5 and row["settings"]["threshold"] == 1e-5
         assert row["model_definition"] == MODELS[row["model"]].at(2).describe()
-        assert row["ran_with"]["engine"] == ("torch" if row["model"] == "sign_nmru" else "compiled")
+        assert row["ran_with"]["engine"] == "compiled"
 
 
 def test_the_command_line_sets_the_threshold_and_the_selection():

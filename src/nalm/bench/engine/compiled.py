@@ -1,10 +1,11 @@
 """Training steps compiled whole: draw, forward, backward, penalty, Adam and clamp in one kernel.
 
-For the benchmark's models whose layers it knows (NAU, NMU, NAC, NAC•, NALU and the dense
-baselines, see [`plan`][nalm.bench.engine.compiled.plan]), one numba kernel runs many training steps of many seeds, each seed
+For the benchmark's models whose layers it knows (NAU, NMU, NAC, NAC•, NALU, the dense
+baselines, and NMRU and sign NMRU as the last layer, see [`plan`][nalm.bench.engine.compiled.plan]), one numba kernel runs many training steps of many seeds, each seed
 on its own thread of the parallel loop and all its state in cache: it draws a row of x
 ([`nalm.bench.tasks.streams`][nalm.bench.tasks.streams]), runs it through both layers, takes the gradient of the squared error
-by hand, and after the batch adds the sparsity penalty's gradient, applies Adam (PyTorch's
+by hand, and after the batch adds the sparsity penalty's gradient, clips each seed's gradient
+where the training asks for it (as [`nalm.bench.engine.stacking.clip_seed_gradients`][nalm.bench.engine.stacking.clip_seed_gradients]), applies Adam (PyTorch's
 update rule) and clamps the weights. Python is entered once per evaluation, not once per step,
 and no seed's numbers depend on the seeds beside it.
 
@@ -15,7 +16,10 @@ the whole runs to the PyTorch engine of [`nalm.bench.engine.loop`][nalm.bench.en
 Layer ops (``kind[0]``) on an input u (n_in,) with effective weight W and gate G (n_in, n_out):
 ``MATMUL`` z = act(u W + b) (b: the layer's bias, where ``kind[4]`` says it has one); ``PRODUCT`` the NMU, z_k = prod_i (W_ik u_i + 1 - W_ik);
 ``EXP_LOG`` NAC•, z = exp(min(log(|u| + eps) W, e_max)); ``NALU`` z = g a + (1 - g) m with
-a = u W, m = exp(min(log(|u| + eps) W, e_max)), g = sigmoid(u G). Weights (``kind[1]``):
+a = u W, m = exp(min(log(|u| + eps) W, e_max)), g = sigmoid(u G); ``RECIPROCAL`` the NMRU, the
+NMU's product over u' = [u, 1/(u + eps)] (training; 1/u at evaluation), W (2 n_in, n_out);
+``SIGN_RECIPROCAL`` the sign NMRU, prod_j (|u'_j| W_jk + 1 - W_jk) cos(pi sum_j [u'_j < 0] W_jk),
+with its W in [0, 1] (where the unit's clamp keeps it, so the raw and the clamped W agree). Weights (``kind[1]``):
 ``PLAIN`` W = clamp(P0, low, high) (full gradient on the bounds), ``NAC`` W = tanh(P0) sigmoid(P1).
 """
 
@@ -35,9 +39,10 @@ from nalm.bench.engine.problem import Scores
 from nalm.bench.models.static import Dense
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, intervals
 from nalm.bench.tasks.streams import BITS, SeedStreams, draws_per_row, fill_row, interval_arrays, row_sum
-from nalm.torch import NAC, NALU, NAU, NMU, NACMul
+from nalm.functional import RECIPROCAL_EPS
+from nalm.torch import NAC, NALU, NAU, NMRU, NMU, NACMul, SignNMRU
 
-OP_NONE, OP_MATMUL, OP_PRODUCT, OP_EXP_LOG, OP_NALU = 0, 1, 2, 3, 4
+OP_NONE, OP_MATMUL, OP_PRODUCT, OP_EXP_LOG, OP_NALU, OP_RECIPROCAL, OP_SIGN_RECIPROCAL = 0, 1, 2, 3, 4, 5, 6
 WEIGHT_PLAIN, WEIGHT_NAC = 0, 1
 ACT_NONE, ACT_RELU, ACT_RELU6 = 0, 1, 2
 OPERATION_CODES = {name: code for code, name in enumerate(OPERATIONS)}
@@ -142,7 +147,7 @@ def _log_magnitudes(u, eps, out, exponents):
 @njit(**_INLINE)
 def _weights(kind, num, P, Wt, Gt, Dt):
     """Wt[k, i] = the layer's effective weight (i, k), Gt[k, i] its gate, from the raw P (3, in, out);
-    for NAC weights also Dt[0, k, i] = d W / d P0 and Dt[1, k, i] = d W / d P1 (for `_update`),
+    for NAC weights also Dt[0, k, i] = d W / d P0 and Dt[1, k, i] = d W / d P1 (for `_raw_gradients`),
     from the same tanh as W in the working dtype, as PyTorch's autograd takes them."""
     low, high = P.dtype.type(num[0]), P.dtype.type(num[1])
     one = P.dtype.type(1)
@@ -176,16 +181,52 @@ def _add_scaled(y, u, d):
 
 
 @njit(**_INLINE)
-def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache):
+def _reciprocal_product(u2, w, signed):
+    """(prod_{j < n} f_j) * (prod_{j >= n} f_j) over u2 = [u, 1/u] (2n,), f_j = w_j v_j + 1 - w_j with
+    v = u2 (signed) or |u2|: the two products of [`nalm.functional.nmru`][nalm.functional.nmru], in its order."""
+    n = u2.shape[0] // 2
+    first, second = u2.dtype.type(1), u2.dtype.type(1)
+    for j in range(n):
+        first *= _factor(w[j], u2[j] if signed else np.abs(u2[j]))
+    for j in range(n, 2 * n):
+        second *= _factor(w[j], u2[j] if signed else np.abs(u2[j]))
+    return first * second
+
+
+@njit(**_INLINE)
+def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache, training):
     """out (n_out,) = the layer of u (n_in,) (b (n_out,): the MATMUL op's bias, read where kind[4]
-    is 1); cache (4, n_out) keeps (a or pre-activation, m, g, exponent); log_u (n_in,) gets
-    log(|u| + eps) for the log-space ops (spare: scratch, (n_in,))."""
+    is 1); cache (4, n_out) keeps (a or pre-activation, m, g, exponent); log_u gets log(|u| + eps)
+    (n_in,) for the log-space ops, u' = [u, 1/(u + eps)] (2 n_in,) for the reciprocal ones, with
+    eps = 0 where not ``training`` (spare: scratch, (n_in,))."""
     op, act = kind[0], kind[2]
     zero, one, six = Wt.dtype.type(0), Wt.dtype.type(1), Wt.dtype.type(6)
     if op == OP_EXP_LOG or op == OP_NALU:
         _log_magnitudes(u, Wt.dtype.type(num[2]), log_u, spare)
+    if op == OP_RECIPROCAL or op == OP_SIGN_RECIPROCAL:
+        eps = Wt.dtype.type(num[2]) if training else zero
+        n = u.shape[0]
+        for i in range(n):
+            log_u[i] = u[i]
+            log_u[n + i] = one / (u[i] + eps)
     for k in range(Wt.shape[0]):
         w = Wt[k]
+        if op == OP_RECIPROCAL or op == OP_SIGN_RECIPROCAL:
+            product = _reciprocal_product(log_u, w, op == OP_RECIPROCAL)
+            if op == OP_RECIPROCAL:
+                out[k] = product
+                continue
+            pi, phases = Wt.dtype.type(np.pi), cache[2]  # pi [u'_j < 0] . W over u's rows, then over 1/u's
+            phases[k] = zero
+            for j in range(n):
+                phases[k] += (pi if log_u[j] < 0 else zero) * w[j]
+            phase = zero
+            for j in range(n, 2 * n):
+                phase += (pi if log_u[j] < 0 else zero) * w[j]
+            phase += phases[k]
+            cache[1, k], cache[3, k] = product, phase
+            out[k] = product * np.cos(phase)
+            continue
         if op == OP_PRODUCT:
             product = one
             for i in range(u.shape[0]):
@@ -217,10 +258,10 @@ def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache):
 
 
 @njit(**_INLINE)
-def _backward(kind, num, u, log_u, Wt, Gt, out, cache, grad_out, gWt, gGt, gb, grad_u, want_grad_u):
+def _backward(kind, num, u, log_u, spare, Wt, Gt, out, cache, grad_out, gWt, gGt, gb, grad_u, want_grad_u):
     """Add the layer's gradients for one row: gWt, gGt (n_out, n_in) += d out / d W, G and, where the
     layer has a bias, gb (n_out,) += d out / d b, times grad_out; with ``want_grad_u``, grad_u
-    (n_in,) = d out / d u times grad_out."""
+    (n_in,) = d out / d u times grad_out (spare: scratch of W's rows)."""
     op, act = kind[0], kind[2]
     one = Wt.dtype.type(1)
     eps = Wt.dtype.type(num[2])
@@ -228,6 +269,9 @@ def _backward(kind, num, u, log_u, Wt, Gt, out, cache, grad_out, gWt, gGt, gb, g
         grad_u[:] = 0
     for k in range(Wt.shape[0]):
         w, d = Wt[k], grad_out[k]
+        if op == OP_RECIPROCAL or op == OP_SIGN_RECIPROCAL:
+            _reciprocal_backward(op, log_u, w, cache[:, k], d, gWt[k], grad_u, want_grad_u, spare)
+            continue
         if op == OP_PRODUCT:
             for i in range(u.shape[0]):  # the product of the other factors
                 others = one
@@ -272,6 +316,38 @@ def _backward(kind, num, u, log_u, Wt, Gt, out, cache, grad_out, gWt, gGt, gb, g
 
 
 @njit(**_INLINE)
+def _reciprocal_backward(op, u2, w, cache, d, gw, grad_u, want_grad_u, others):
+    """The reciprocal ops' gradients for one output: gw (2n,) += d out / d W times d and, with
+    ``want_grad_u``, grad_u (n,) += d out / d u times d, through u' = u2 = [u, 1/(u + eps)]
+    (d u'_(n+i) / d u_i = -u'_(n+i)^2). cache: the output's column of `_forward`'s cache (the
+    sign NMRU's magnitude m and phase in rows 1 and 3); others (2n,): scratch, which gets the
+    product of the other factors of each factor (the product before it times the one after it)."""
+    one = u2.dtype.type(1)
+    signed = op == OP_RECIPROCAL
+    cosine, sine = one, u2.dtype.type(0)
+    if not signed:
+        cosine, sine = np.cos(cache[3]), np.sin(cache[3])
+    size = u2.shape[0]
+    before = one
+    for j in range(size):
+        others[j] = before
+        before *= _factor(w[j], u2[j] if signed else np.abs(u2[j]))
+    after = one
+    for j in range(size - 1, -1, -1):
+        others[j] *= after
+        after *= _factor(w[j], u2[j] if signed else np.abs(u2[j]))
+    n = size // 2
+    for j in range(size):
+        v = u2[j] if signed else np.abs(u2[j])
+        gw[j] += d * cosine * others[j] * (v - one)
+        if not signed and u2[j] < 0:
+            gw[j] -= d * cache[1] * sine * u2.dtype.type(np.pi)
+        if want_grad_u:
+            grad_v = d * cosine * others[j] * w[j] * (one if signed else np.sign(u2[j]))
+            grad_u[j % n] += grad_v if j < n else -grad_v * u2[j] * u2[j]
+
+
+@njit(**_INLINE)
 def _sparsity(Wt):
     """mean(min(|W|, 1 - |W|)) over every entry, float64."""
     total = 0.0
@@ -283,11 +359,9 @@ def _sparsity(Wt):
 
 
 @njit(**_INLINE)
-def _update(kind, num, P, M, V, B, BM, BV, Wt, Dt, gWt, gGt, gb, gP, strength, step, adam):
-    """Add the penalty ``strength`` * mean(min(|W|, 1 - |W|)) to the weight gradient, carry it to the
-    raw P (3, in, out) (NAC weights: through Dt of `_weights`) into gP (P's shape), then take
-    one Adam step (`_adam`) per raw parameter and clamp P0; where the layer has a bias, one
-    Adam step of B (n_out,) (moments BM, BV) with gradient gb, unclamped and unpenalized."""
+def _raw_gradients(kind, num, P, Wt, Dt, gWt, gGt, gP, strength):
+    """Add the penalty ``strength`` * mean(min(|W|, 1 - |W|)) to the weight gradient and carry it to
+    the raw P (3, in, out) (NAC weights: through Dt of `_weights`) into gP (P's shape)."""
     dtype = P.dtype.type
     low, high = dtype(num[0]), dtype(num[1])
     penalty = dtype(strength / Wt.size)
@@ -308,6 +382,40 @@ def _update(kind, num, P, M, V, B, BM, BV, Wt, Dt, gWt, gGt, gb, gP, strength, s
             else:  # a clamped weight outside its bounds has no gradient
                 gP[0, i, k] = grad_w if low <= P[0, i, k] <= high else dtype(0)
             gP[2, i, k] = gGt[k, i]
+
+
+@njit(**_INLINE)
+def _squared_norm(kind, gP, gb):
+    """The squared L2 norm, float64, of a layer's gradient: its raw parameters' (kind[3] of the
+    slots of gP) and its bias's, where it has one."""
+    total = 0.0
+    for p in range(kind[3]):
+        for g in gP[p].reshape(-1):
+            total += np.float64(g) * np.float64(g)
+    if kind[4]:
+        for g in gb:
+            total += np.float64(g) * np.float64(g)
+    return total
+
+
+@njit(**_INLINE)
+def _scale_gradient(kind, gP, gb, scale):
+    """gP's used slots and gb (where the layer has a bias) times ``scale``."""
+    for p in range(kind[3]):
+        flat = gP[p].reshape(-1)
+        for j in range(flat.shape[0]):
+            flat[j] *= scale
+    if kind[4]:
+        for j in range(gb.shape[0]):
+            gb[j] *= scale
+
+
+@njit(**_INLINE)
+def _adam_steps(kind, num, P, M, V, B, BM, BV, gP, gb, step, adam):
+    """One Adam step (`_adam`) of each raw parameter of P (3, in, out) with gradient gP, P0 clamped
+    after it (plain weights); where the layer has a bias, one Adam step of B (n_out,) (moments
+    BM, BV) with gradient gb, unclamped."""
+    low, high = P.dtype.type(num[0]), P.dtype.type(num[1])
     for p in range(kind[3]):  # plain weights have one raw parameter (kind[3] == 1): their gP[1] is never read
         clamp = p == 0 and kind[1] == WEIGHT_PLAIN
         _adam(P[p].reshape(-1), gP[p].reshape(-1), M[p].reshape(-1), V[p].reshape(-1), clamp, low, high, step, adam)
@@ -350,9 +458,10 @@ def _train_steps(data, first, second, run):
     ``run.batch`` rows from its stream at data.positions[s] (a [`StreamRecord`][nalm.bench.engine.compiled.StreamRecord]); layer 1
     (a [`LayerRecord`][nalm.bench.engine.compiled.LayerRecord]: raw weights P (S, 3, in, hidden), Adam moments M, V, bias B (S, hidden)
     with moments BM, BV, penalty strength by step) then layer 2 (likewise, (S, 3, hidden, 1) and
-    (S, 1)). A layer 1 of op OP_NONE passes x through. run.losses[s, t] = the MSE plus the
-    penalties; a seed whose MSE is not finite gets run.diverged_at[s] = its step, and
-    run.alive[s] = False after that step's update ([`StepRecord`][nalm.bench.engine.compiled.StepRecord])."""
+    (S, 1)). A layer 1 of op OP_NONE passes x through. Each seed's gradient is clipped to an L2
+    norm of run.clip where that is finite. run.losses[s, t] = the MSE plus the penalties; a seed
+    whose MSE is not finite gets run.diverged_at[s] = its step, and run.alive[s] = False after
+    that step's update ([`StepRecord`][nalm.bench.engine.compiled.StepRecord])."""
     # One local per field, each bound by its own statement: arrays written through a tuple's
     # unpacking (or through an attribute inside the parallel loop) lose their writes in numba's parfors.
     positions = data.positions
@@ -384,24 +493,26 @@ def _train_steps(data, first, second, run):
     batch = run.batch
     first_step = run.first_step
     adam = run.adam
+    clip = run.clip
     alive = run.alive
     diverged_at = run.diverged_at
     losses = run.losses
-    n_x = P1.shape[2] if kind1[0] != OP_NONE else P2.shape[2]
+    rows2 = P2.shape[2]  # the second layer's weight rows: 2 hidden for the reciprocal ops
+    hidden = rows2 // 2 if kind2[0] == OP_RECIPROCAL or kind2[0] == OP_SIGN_RECIPROCAL else rows2
+    n_x = P1.shape[2] if kind1[0] != OP_NONE else hidden
     for s in prange(P2.shape[0]):
         if not alive[s]:
             continue
         dtype = P2.dtype.type
-        hidden = P2.shape[2]
         x, log_x, grad_x = np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype)
-        h, log_h, grad_h = np.empty(hidden, P2.dtype), np.empty(hidden, P2.dtype), np.empty(hidden, P2.dtype)
-        spare_x, spare_h = np.empty(n_x, P2.dtype), np.empty(hidden, P2.dtype)
+        h, log_h, grad_h = np.empty(hidden, P2.dtype), np.empty(rows2, P2.dtype), np.empty(hidden, P2.dtype)
+        spare_x, spare_h = np.empty(n_x, P2.dtype), np.empty(rows2, P2.dtype)
         z, grad_z = np.empty(1, P2.dtype), np.empty(1, P2.dtype)
         cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
         W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
         gW1t, gG1t, D1t = np.empty_like(W1t), np.empty_like(W1t), np.empty((2, *W1t.shape), P2.dtype)
-        W2t, G2t = np.empty((1, hidden), P2.dtype), np.empty((1, hidden), P2.dtype)
-        gW2t, gG2t, D2t = np.empty_like(W2t), np.empty_like(W2t), np.empty((2, 1, hidden), P2.dtype)
+        W2t, G2t = np.empty((1, rows2), P2.dtype), np.empty((1, rows2), P2.dtype)
+        gW2t, gG2t, D2t = np.empty_like(W2t), np.empty_like(W2t), np.empty((2, 1, rows2), P2.dtype)
         gP1, gP2 = np.empty_like(P1[s]), np.empty_like(P2[s])
         gb1, gb2 = np.empty(hidden, P2.dtype), np.empty(1, P2.dtype)
         position = positions[s]
@@ -418,60 +529,51 @@ def _train_steps(data, first, second, run):
                 target = _draw_row(x, position, bits, lows, starts, total, spans[s], code)
                 position += np.uint64(per_row)
                 if kind1[0] != OP_NONE:
-                    _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, B1[s], h, cache1)
+                    _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, B1[s], h, cache1, True)
                 else:
                     h[:] = x
-                _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, B2[s], z, cache2)
+                _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, B2[s], z, cache2, True)
                 error = z[0] - target
                 squared += np.float64(error * error)
                 grad_z[0] = scale * error
                 _backward(
-                    kind2, num2, h, log_h, W2t, G2t, z, cache2, grad_z, gW2t, gG2t, gb2, grad_h, kind1[0] != OP_NONE
+                    kind2,
+                    num2,
+                    h,
+                    log_h,
+                    spare_h,
+                    W2t,
+                    G2t,
+                    z,
+                    cache2,
+                    grad_z,
+                    gW2t,
+                    gG2t,
+                    gb2,
+                    grad_h,
+                    kind1[0] != OP_NONE,
                 )
                 if kind1[0] != OP_NONE:
-                    _backward(kind1, num1, x, log_x, W1t, G1t, h, cache1, grad_h, gW1t, gG1t, gb1, grad_x, False)
+                    _backward(
+                        kind1, num1, x, log_x, spare_x, W1t, G1t, h, cache1, grad_h, gW1t, gG1t, gb1, grad_x, False
+                    )
             mse = squared / batch
             loss = mse + lam2[t] * _sparsity(W2t)
-            _update(
-                kind2,
-                num2,
-                P2[s],
-                M2[s],
-                V2[s],
-                B2[s],
-                BM2[s],
-                BV2[s],
-                W2t,
-                D2t,
-                gW2t,
-                gG2t,
-                gb2,
-                gP2,
-                lam2[t],
-                step,
-                adam,
-            )
+            _raw_gradients(kind2, num2, P2[s], W2t, D2t, gW2t, gG2t, gP2, lam2[t])
             if kind1[0] != OP_NONE:
                 loss += lam1[t] * _sparsity(W1t)
-                _update(
-                    kind1,
-                    num1,
-                    P1[s],
-                    M1[s],
-                    V1[s],
-                    B1[s],
-                    BM1[s],
-                    BV1[s],
-                    W1t,
-                    D1t,
-                    gW1t,
-                    gG1t,
-                    gb1,
-                    gP1,
-                    lam1[t],
-                    step,
-                    adam,
-                )
+                _raw_gradients(kind1, num1, P1[s], W1t, D1t, gW1t, gG1t, gP1, lam1[t])
+            if clip < np.inf:  # torch.nn.utils.clip_grad_norm_ on the seed's gradient
+                norm = _squared_norm(kind2, gP2, gb2)
+                if kind1[0] != OP_NONE:
+                    norm += _squared_norm(kind1, gP1, gb1)
+                scale = dtype(min(1.0, clip / (math.sqrt(norm) + 1e-6)))
+                _scale_gradient(kind2, gP2, gb2, scale)
+                if kind1[0] != OP_NONE:
+                    _scale_gradient(kind1, gP1, gb1, scale)
+            _adam_steps(kind2, num2, P2[s], M2[s], V2[s], B2[s], BM2[s], BV2[s], gP2, gb2, step, adam)
+            if kind1[0] != OP_NONE:
+                _adam_steps(kind1, num1, P1[s], M1[s], V1[s], B1[s], BM1[s], BV1[s], gP1, gb1, step, adam)
             losses[s, t] = loss
             if not np.isfinite(mse):
                 diverged_at[s] = step
@@ -493,16 +595,17 @@ def _squared_errors(data, rows, first, second, out):
     code = data.code
     kind1, num1, P1, B1 = first.kind, first.numbers, first.P, first.B  # read only
     kind2, num2, P2, B2 = second.kind, second.numbers, second.P, second.B
-    n_x = P1.shape[2] if kind1[0] != OP_NONE else P2.shape[2]
+    rows2 = P2.shape[2]  # as in _train_steps
+    hidden = rows2 // 2 if kind2[0] == OP_RECIPROCAL or kind2[0] == OP_SIGN_RECIPROCAL else rows2
+    n_x = P1.shape[2] if kind1[0] != OP_NONE else hidden
     for s in prange(P2.shape[0]):
-        hidden = P2.shape[2]
         x, log_x = np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype)
-        h, log_h, z = np.empty(hidden, P2.dtype), np.empty(hidden, P2.dtype), np.empty(1, P2.dtype)
+        h, log_h, z = np.empty(hidden, P2.dtype), np.empty(rows2, P2.dtype), np.empty(1, P2.dtype)
         spare_x, spare_h = np.empty(n_x, P2.dtype), np.empty(hidden, P2.dtype)
         cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
         W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
-        W2t, G2t = np.empty((1, hidden), P2.dtype), np.empty((1, hidden), P2.dtype)
-        D1t, D2t = np.empty((2, *W1t.shape), P2.dtype), np.empty((2, 1, hidden), P2.dtype)
+        W2t, G2t = np.empty((1, rows2), P2.dtype), np.empty((1, rows2), P2.dtype)
+        D1t, D2t = np.empty((2, *W1t.shape), P2.dtype), np.empty((2, 1, rows2), P2.dtype)
         if kind1[0] != OP_NONE:
             _weights(kind1, num1, P1[s], W1t, G1t, D1t)
         _weights(kind2, num2, P2[s], W2t, G2t, D2t)
@@ -510,10 +613,10 @@ def _squared_errors(data, rows, first, second, out):
         for r in range(rows):
             target = _draw_row(x, positions[s] + np.uint64(r * per_row), bits, lows, starts, total, spans[s], code)
             if kind1[0] != OP_NONE:
-                _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, B1[s], h, cache1)
+                _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, B1[s], h, cache1, False)
             else:
                 h[:] = x
-            _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, B2[s], z, cache2)
+            _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, B2[s], z, cache2, False)
             error = z[0] - target
             total_error += np.float64(error * error)
         out[s] = total_error
@@ -550,6 +653,14 @@ def layer_plan(layer: nn.Module) -> LayerPlan | None:
         weight_range = cast(tuple[float, float], layer.weight_range)
         schedule = cast(Callable[[int], float], layer.schedule)
         return LayerPlan((op, WEIGHT_PLAIN, ACT_NONE, 1, 0), (*weight_range, 0.0, inf), _raw(layer, "W"), schedule)
+    if kind is NMRU or kind is SignNMRU:
+        op = OP_RECIPROCAL if kind is NMRU else OP_SIGN_RECIPROCAL
+        low, high = cast(tuple[float, float], layer.weight_range)
+        W = layer.get_parameter("W")
+        if kind is SignNMRU and not bool(((W >= low) & (W <= high)).all()):
+            return None  # its phase reads the raw W, which the kernels take to be the clamped one
+        schedule = cast(Callable[[int], float], layer.schedule)
+        return LayerPlan((op, WEIGHT_PLAIN, ACT_NONE, 1, 0), (low, high, RECIPROCAL_EPS, inf), (W,), schedule)
     if kind is NAC:
         return LayerPlan((OP_MATMUL, WEIGHT_NAC, ACT_NONE, 2, 0), (-inf, inf, 0.0, inf), _raw(layer, "W_hat", "M_hat"))
     if kind is NACMul:
@@ -579,7 +690,8 @@ def _raw(layer: nn.Module, *names: str) -> tuple[nn.Parameter, ...]:
 def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
     """(first layer or None, second layer) if the kernels can train ``model``, else None.
 
-    They can for a stack of one or two known layers ([`layer_plan`][nalm.bench.engine.compiled.layer_plan]) ending in one output,
+    They can for a stack of one or two known layers ([`layer_plan`][nalm.bench.engine.compiled.layer_plan]) ending in one output
+    (NMRU and sign NMRU only as the last),
     whose parameters are all float32 or float64 on the CPU and have a leading seed axis
     (S, in, out), biases (S, 1, out), as [`nalm.bench.engine.stacking.stack_seeds`][nalm.bench.engine.stacking.stack_seeds] makes them.
     """
@@ -588,6 +700,8 @@ def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
         return None
     plans = [p for p in (layer_plan(layer) for layer in layers) if p is not None]
     if len(plans) != len(layers) or layers[-1].out_features != 1:
+        return None
+    if len(plans) == 2 and plans[0].kind[0] in (OP_RECIPROCAL, OP_SIGN_RECIPROCAL):
         return None
     parameters = [p for layer_plan_ in plans for p in layer_plan_.all_parameters()]
     if len(parameters) != len(list(model.parameters())):
@@ -638,12 +752,13 @@ class LayerRecord(NamedTuple):
 
 class StepRecord(NamedTuple):
     """One call's training steps: rows per batch, the first step's number, Adam's (lr, beta1,
-    beta2, eps), which seeds train (S,) bool, and the outputs: each seed's diverged step (S,) and
-    loss per step (S, steps)."""
+    beta2, eps), the largest L2 norm of a seed's gradient (inf: not clipped), which seeds train
+    (S,) bool, and the outputs: each seed's diverged step (S,) and loss per step (S, steps)."""
 
     batch: int
     first_step: int
     adam: np.ndarray
+    clip: float
     alive: np.ndarray
     diverged_at: np.ndarray
     losses: np.ndarray
@@ -705,7 +820,8 @@ class _PackedLayer:
 
 
 class CompiledRun:
-    """Train and evaluate the stacked ``model`` ([`plan`][nalm.bench.engine.compiled.plan] must accept it) on ``task`` with the kernels.
+    """Train and evaluate the stacked ``model`` ([`plan`][nalm.bench.engine.compiled.plan] must accept it) on ``task`` with the kernels,
+    each seed's gradient clipped to an L2 norm of ``gradient_clip`` where it is given.
 
     The parameters stay the model's and the Adam moments the optimizer's (``exp_avg``,
     ``exp_avg_sq``, ``step`` of ``optimizer.state``) between calls, so checkpoints and the
@@ -713,7 +829,12 @@ class CompiledRun:
     """
 
     def __init__(
-        self, model: nn.Module, task: StaticArithmeticTask, seeds: Sequence[int], optimizer: torch.optim.Adam
+        self,
+        model: nn.Module,
+        task: StaticArithmeticTask,
+        seeds: Sequence[int],
+        optimizer: torch.optim.Adam,
+        gradient_clip: float | None = None,
     ) -> None:
         layers = plan(model)
         if layers is None:
@@ -723,9 +844,11 @@ class CompiledRun:
         self.code = OPERATION_CODES[task.operation]
         first, second = layers
         like = second.parameters[0]
-        hidden = second.parameters[0].shape[1]
+        rows = like.shape[1]  # the second layer's weight rows: [h, 1/h] for the reciprocal ops
+        hidden = rows // 2 if second.kind[0] in (OP_RECIPROCAL, OP_SIGN_RECIPROCAL) else rows
         self.first = _PackedLayer(first, like, len(seeds), (task.input_size, hidden))
-        self.second = _PackedLayer(second, like, len(seeds), (hidden, 1))
+        self.second = _PackedLayer(second, like, len(seeds), (rows, 1))
+        self.clip = math.inf if gradient_clip is None else float(gradient_clip)
         self.bits = BITS[like.dtype]
         group = optimizer.param_groups[0]
         if group["weight_decay"] or group["amsgrad"] or group["maximize"]:
@@ -756,6 +879,7 @@ class CompiledRun:
             batch,
             steps.start,
             self.adam,
+            self.clip,
             alive,
             np.zeros(len(alive), dtype=np.int64),
             np.full((len(alive), len(steps)), np.nan),

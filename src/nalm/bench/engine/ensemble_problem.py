@@ -59,7 +59,7 @@ class EnsembleProblem:
         """False: the compiled kernels do not cover these models."""
         return False
 
-    def compile(self, optimizer: torch.optim.Adam) -> None:
+    def compile(self, optimizer: torch.optim.Adam, gradient_clip: float | None = None) -> None:
         """None: the compiled kernels do not cover these models."""
         return None
 

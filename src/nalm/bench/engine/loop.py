@@ -57,18 +57,10 @@ def problem_type(task: object) -> Any:
     return kind
 
 
-def resolve_engine(engine: str, task: object, build: Callable[[], nn.Module], config: TrainConfig | None = None) -> str:
+def resolve_engine(engine: str, task: object, build: Callable[[], nn.Module]) -> str:
     """ "compiled" or "torch": the engine that ``engine`` (one of [`ENGINES`][nalm.bench.engine.loop.ENGINES]) trains the models
-    of ``build()`` on ``task`` with, as ``config`` says; "compiled" on models the kernels do not
-    cover, or for a ``config`` that clips gradients (the kernels do not clip), is a ValueError."""
+    of ``build()`` on ``task`` with; "compiled" on models the kernels do not cover is a ValueError."""
     engine = choice("engine", engine, ENGINES)
-    if config is not None and config.gradient_clip is not None:
-        if engine == "compiled":
-            raise ValueError(
-                f"the compiled engine does not clip gradients, which this training asks for "
-                f"(gradient_clip={config.gradient_clip:g}); use engine 'auto' or 'torch'"
-            )
-        return "torch"
     kind = problem_type(task)
     model = kind.stack(build, (0,))
     covered = engine != "torch" and kind.compiles(model, task)
@@ -181,8 +173,7 @@ def _train(
     like = parameters[0]
     one_kernel = like.device.type in ("cpu", "cuda")  # one kernel for all of Adam's updates, where torch has it
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, fused=one_kernel or None)
-    clipped = config.gradient_clip is not None  # the kernels do not clip: the PyTorch loop does
-    compiled: Compiled | None = None if engine == "torch" or clipped else problem.compile(optimizer)
+    compiled: Compiled | None = None if engine == "torch" else problem.compile(optimizer, config.gradient_clip)
     if engine == "compiled" and compiled is None:
         raise ValueError(_NOT_COVERED.format(what=f"{type(model).__name__} on {type(problem.task).__name__}"))
     results = [TrainResult() for _ in seeds]

@@ -163,6 +163,7 @@ class Problem(Protocol):
         """Whether the compiled kernels cover the stacked ``model`` on ``task``."""
         ...
 
-    def compile(self, optimizer: torch.optim.Adam) -> Compiled | None:
-        """The compiled kernels' run of this problem, or None where they do not cover it."""
+    def compile(self, optimizer: torch.optim.Adam, gradient_clip: float | None = None) -> Compiled | None:
+        """The compiled kernels' run of this problem (each seed's gradient clipped to an L2 norm of
+        ``gradient_clip`` where given), or None where they do not cover it."""
         ...

@@ -134,11 +134,12 @@ class StaticProblem:
         the static task (one time step) only."""
         return task.time_steps == 1 and covers(model)
 
-    def compile(self, optimizer: torch.optim.Adam) -> CompiledRun | None:
-        """The compiled kernels' run of the seeds, where they cover them (`compiles`); else None."""
+    def compile(self, optimizer: torch.optim.Adam, gradient_clip: float | None = None) -> CompiledRun | None:
+        """The compiled kernels' run of the seeds (each seed's gradient clipped to ``gradient_clip``
+        where given), where they cover them (`compiles`); else None."""
         if not self.compiles(self.model, self.task):
             return None
-        return CompiledRun(self.model, self.task, self.seeds, optimizer)
+        return CompiledRun(self.model, self.task, self.seeds, optimizer, gradient_clip)
 
     @torch.no_grad()
     def mean_squared_errors(self, stream: str, rows: int) -> list[float]:

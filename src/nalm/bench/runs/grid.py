@@ -154,10 +154,9 @@ class Grid:
 
     def engine_of(self, configuration: Any, engine: str, device: str = "cpu") -> str:
         """ "compiled" or "torch": the engine ``engine`` trains ``configuration`` with on ``device``
-        ([`nalm.bench.engine.loop.resolve_engine`][nalm.bench.engine.loop.resolve_engine]; "compiled" where the kernels do not cover it,
-        or for a model whose gradient is clipped, is a ValueError)."""
-        build = self.builder(configuration, device)
-        return resolve_engine(engine, self.task(configuration), build, self.train_config(configuration))
+        ([`nalm.bench.engine.loop.resolve_engine`][nalm.bench.engine.loop.resolve_engine]; "compiled" where the kernels do not cover it
+        is a ValueError)."""
+        return resolve_engine(engine, self.task(configuration), self.builder(configuration, device))
 
     def seeds_independent(self, configuration: Any, engine: str) -> bool:
         """Whether a seed's numbers do not depend on the seeds beside it (so seeds may train in
