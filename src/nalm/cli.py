@@ -228,6 +228,7 @@ def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
     )
     for name, kind, text in (
         ("seeds", int, "seeds per configuration, 0..N-1, trained side by side"),
+        ("first-seed", int, "the first seed (default 0): seeds F..F+N-1, e.g. to develop a method on other seeds"),
         ("steps", int, "training steps"),
         ("eval-every", int, "steps between evaluations"),
         ("batch-size", int, "training batch size"),
@@ -483,8 +484,9 @@ def _bench_command(args: argparse.Namespace, console: Console) -> None:
     results = ResultsFile(args.results or Path("results") / f"{args.preset}.jsonl", benchmark)
     console.print(
         f"[bold]{args.preset}[/]: {_count(len(benchmark.configurations()), 'configuration')} x "
-        f"{_count(benchmark.seeds, 'seed')}, "
-        f"{benchmark.steps} steps, results in {results.path}"
+        f"{_count(benchmark.seeds, 'seed')}"
+        + (f" from seed {benchmark.first_seed}" if benchmark.first_seed else "")
+        + f", {benchmark.steps} steps, results in {results.path}"
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=args.no_progress) as progress:

@@ -41,11 +41,15 @@ def interval(name: str, value: Any) -> tuple[float, float]:
     return low, high
 
 
-def non_negative_int(name: str, value: Any) -> int:
-    """Return ``value`` if it is an integer >= 0, else raise naming ``name`` and the value."""
+def non_negative_int(name: str, value: Any, at_most: int | None = None) -> int:
+    """Return ``value`` if it is an integer >= 0 and, with ``at_most``, no larger than that; else
+    raise naming ``name`` and the value."""
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
+    number = int(value)
+    if at_most is not None and number > at_most:
+        raise ValueError(f"{name} must be at most {at_most:,}, got {number:,}")
+    return number
 
 
 def non_negative_float(name: str, value: Any) -> float:

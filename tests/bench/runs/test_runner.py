@@ -189,6 +189,28 @@ def test_more_seeds_train_the_whole_stack_and_append_only_the_new_ones(tiny_resu
     assert added == [row for row in fresh if row["seed"] == 2]  # as a sweep of 3 seeds from the start
 
 
+def test_other_seeds_from_first_seed_join_the_file_and_train_as_in_a_sweep_from_0(tiny_results, tmp_path):
+    path, rows = tiny_results  # seeds 0 and 1
+    nau = replace(TINY, models=("nau",), operations=("add",))
+    later = replace(nau, first_seed=1, seeds=2)
+    assert later.seed_list() == (1, 2) and "first_seed" not in later.settings()
+    grown = tmp_path / "grown.jsonl"
+    grown.write_bytes(path.read_bytes())
+    assert ResultsFile(grown, later).pending() == [(later.configurations()[0], (1, 2))]
+    added = run_benchmark(ResultsFile(grown, later), workers=1)
+    assert [row["seed"] for row in added] == [1, 2]
+    kept = [row for row in rows if row["model"] == "nau" and row["operation"] == "add"]
+    assert added[0] == kept[1]  # seed 1 was in the file: its row is kept, not trained again
+    sweep = run_benchmark(ResultsFile(tmp_path / "sweep.jsonl", replace(nau, seeds=3)), workers=1)
+    assert added[1] == sweep[2]  # nau trains on the kernels: a seed's row does not depend on its stack
+
+
+@pytest.mark.parametrize(("first_seed", "message"), [(-1, "non-negative"), (1.5, "non-negative"), (2**64, "at most")])
+def test_a_bad_first_seed_is_refused(first_seed, message):
+    with pytest.raises(ValueError, match=f"first_seed must be .*{message}"):
+        replace(TINY, first_seed=first_seed)
+
+
 @pytest.mark.parametrize("cut_after", [1, 3])
 def test_a_configuration_cut_off_mid_write_is_retrained_as_its_whole_stack(tmp_path, cut_after):
     """A PyTorch-loop model (NPU), whose float32 rounding depends on the stack: the rerun's rows are

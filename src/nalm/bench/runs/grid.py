@@ -17,8 +17,8 @@ from torch import nn
 from nalm.bench.engine.config import TrainConfig
 from nalm.bench.engine.loop import resolve_engine
 from nalm.bench.engine.problem import TrainResult
-from nalm.bench.tasks.streams import DATA_STREAMS
-from nalm.validation import choice, positive_int
+from nalm.bench.tasks.streams import DATA_STREAMS, MAX_SEED
+from nalm.validation import choice, non_negative_int, positive_int
 
 Row = dict[str, Any]
 """One run's results, as written to the results file."""
@@ -78,8 +78,8 @@ class Configuration(Protocol):
 
 @dataclass(frozen=True)
 class Grid:
-    """The values every benchmark has: its models and operations, seeds 0 .. ``seeds`` - 1, and
-    how each run trains ([`TrainConfig`][nalm.bench.engine.config.TrainConfig]). Subclasses set
+    """The values every benchmark has: its models and operations, seeds ``first_seed`` ..
+    ``first_seed + seeds - 1`` (0 .. ``seeds`` - 1 by default), and how each run trains ([`TrainConfig`][nalm.bench.engine.config.TrainConfig]). Subclasses set
     `TASK`, `MODEL_NAMES`, `OPERATION_NAMES`, `MAX_SEEDS` and the methods
     that raise NotImplementedError here."""
 
@@ -88,12 +88,14 @@ class Grid:
     MODEL_NAMES: ClassVar[tuple[str, ...]] = ()
     OPERATION_NAMES: ClassVar[tuple[str, ...]] = ()
     MAX_SEEDS: ClassVar[int] = 100_000
-    AXES: ClassVar[frozenset[str]] = frozenset({"models", "operations", "seeds"})
+    AXES: ClassVar[frozenset[str]] = frozenset({"models", "operations", "seeds", "first_seed"})
     """The fields that are the grid's axes: the rest are its settings."""
 
     models: tuple[str, ...] = ()
     operations: tuple[str, ...] = ()
     seeds: int = 1
+    first_seed: int = 0
+    """The first seed: other seeds than the reported 0 .. seeds - 1, e.g. for developing a method."""
     steps: int = 1
     eval_every: int = 1
     batch_size: int = 1
@@ -108,11 +110,12 @@ class Grid:
             names = (choice(name[:-1], value, options) for value in values)  # "NAU" is "nau"
             object.__setattr__(self, name, tuple(dict.fromkeys(names)))
         positive_int("seeds", self.seeds, at_most=self.MAX_SEEDS)
+        non_negative_int("first_seed", self.first_seed, at_most=MAX_SEED + 1 - self.seeds)
         self.train_config()  # checks steps, eval_every, batch_size, learning_rate, eval_size
 
     def seed_list(self) -> tuple[int, ...]:
-        """The seeds every configuration is trained with: 0 .. seeds - 1."""
-        return tuple(range(self.seeds))
+        """The seeds every configuration is trained with: first_seed .. first_seed + seeds - 1."""
+        return tuple(range(self.first_seed, self.first_seed + self.seeds))
 
     def train_config(self, configuration: Any = None) -> TrainConfig:
         """How the runs train; a grid whose models carry their own settings applies those of

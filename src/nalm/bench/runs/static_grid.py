@@ -166,7 +166,7 @@ class Benchmark(Grid):
         for configuration in self.configurations():
             self.task(configuration)  # checks input_size, subset_ratio, overlap_ratio
 
-    AXES: ClassVar[frozenset[str]] = frozenset({"models", "operations", "ranges", "seeds"})
+    AXES: ClassVar[frozenset[str]] = frozenset({*Grid.AXES, "ranges"})
 
     def configurations(self) -> list[Configuration]:
         """Model x operation x range pair, in that nesting order."""
