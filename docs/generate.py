@@ -127,7 +127,10 @@ def _published_table(paths: list[str]) -> str:
 
 
 def _paper(text: str) -> str:
-    """'Trask et al., "Neural ...", NeurIPS 2018 (arXiv 1808.00508)' -> a short link."""
+    """'Trask et al., "Neural ...", NeurIPS 2018 (arXiv 1808.00508)' -> a short link; "nalm" for
+    nalm's own units."""
+    if "arXiv" not in text:
+        return text.split(":")[0]
     authors = text.split('"')[0].rstrip(", ")
     if "," in authors:  # three or more authors
         authors = authors.split(",")[0].removesuffix(" et al.") + " et al."

@@ -163,7 +163,7 @@ def test_finite_outputs_on_awkward_inputs(name, options):
         pytest.skip(f"{name} documents non-finite outputs at x = 0")
     layer = make(name, 3, options, input_dim=4)
     x = rows([0, 0, 0, 0], [-1, -2, -3, -4], [1e-30, -1e-30, 1e-30, 0], [1e3, -1e3, 5, 0.5])
-    assert np.isfinite(numpy(layer(x, training=name in ("nmru", "sign_nmru")))).all()
+    assert np.isfinite(numpy(layer(x, training=name in ("nmru", "sign_nmru", "tied_sign_nmru")))).all()
 
 
 @pytest.mark.parametrize("name, options", CASES)

@@ -37,7 +37,7 @@ def test_an_nmu_cell_with_unit_weights_multiplies_the_sequence():
 def test_every_unit_folds_sequences_of_any_length_and_shape(unit):
     # h_0 = 1 for the units that divide or take logs (the NRU, the NMRU at evaluation and MulMCFC
     # are not finite at 0); in eval() mode, where the sNMU draws no noise
-    initial = 1.0 if unit in ("nru", "nmru", "sign_nmru", "mul_mcfc") else 0.0
+    initial = 1.0 if unit in ("nru", "nmru", "sign_nmru", "tied_sign_nmru", "mul_mcfc") else 0.0
     torch.manual_seed(0)
     model = Recurrent(unit, input_size=3, hidden_size=2, return_sequences=True, initial_state=initial).eval()
     for shape in ((4, 1, 3), (2, 5, 7, 3)):

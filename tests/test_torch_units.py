@@ -20,6 +20,7 @@ PARAMETER_LAYOUT = {
     "nru": (1, 0, 0),
     "nmru": (2, 0, 0),  # W is (2 in, out): one (in, out) matrix for x, one for 1/x
     "sign_nmru": (2, 0, 0),
+    "tied_sign_nmru": (1, 0, 0),
     "snmu": (1, 0, 0),
     "mcfc": (1, 0, 2),
     "mul_mcfc": (1, 0, 3),

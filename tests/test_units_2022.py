@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from nalm import functional
-from nalm.torch import MCFC, NMRU, NRU, SNMU, MulMCFC, RealNPU, SignNMRU
+from nalm.torch import MCFC, NMRU, NRU, SNMU, MulMCFC, RealNPU, SignNMRU, TiedSignNMRU
 
 EPS32 = functional.RECIPROCAL_EPS
 
@@ -185,7 +185,55 @@ def test_sign_nmru_at_zero_is_finite_in_training_and_inf_at_evaluation():
     assert evaluated.flatten().tolist() == [math.inf, -math.inf]  # 1/(-0.0) = -inf is negative
 
 
-@pytest.mark.parametrize("cls", [NRU, NMRU, SignNMRU, SNMU])
+# --- TiedSignNMRU (nalm) -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "x, expected",
+    [((6.0, 3.0), 2.0), ((-6.0, 3.0), -2.0), ((6.0, -3.0), -2.0), ((-6.0, -3.0), 2.0)],
+)
+def test_tied_sign_nmru_with_weights_one_and_minus_one_divides(x, expected):
+    unit = unit_with(TiedSignNMRU, [[1.0], [-1.0]])
+    trained, evaluated = both_modes(unit, rows(x))
+    assert evaluated.item() == pytest.approx(expected, rel=1e-12)
+    assert trained.item() == pytest.approx(expected * 3.0 / abs(x[1] + EPS32), rel=1e-12)
+
+
+def test_tied_sign_nmru_hand_values():
+    # W = (0.5, -0.25), x = (2, 4): (1 + 0.5 (2 - 1)) (1 + 0.25 (1/4 - 1)) = 1.5 * 0.8125, no sign term
+    unit = unit_with(TiedSignNMRU, [[0.5], [-0.25]])
+    trained, evaluated = both_modes(unit, rows((2.0, 4.0)))
+    assert evaluated.item() == pytest.approx(1.5 * 0.8125, rel=1e-12)
+    assert trained.item() == pytest.approx(1.5 * (1 + 0.25 * (1 / (4 + EPS32) - 1)), rel=1e-12)
+    # x = (-2, -4): the phase is pi (0.5 + 0.25), so the sign term is cos(0.75 pi)
+    evaluated = unit.eval()(rows((-2.0, -4.0)))
+    assert evaluated.item() == pytest.approx(1.5 * 0.8125 * math.cos(0.75 * math.pi), rel=1e-12)
+
+
+def test_tied_sign_nmru_is_the_sign_nmru_over_the_weights_split_by_sign():
+    torch.manual_seed(0)
+    W = torch.rand(3, 2, dtype=torch.float64) * 2 - 1
+    tied = unit_with(TiedSignNMRU, W.tolist())
+    split = unit_with(SignNMRU, torch.cat([W.clamp(min=0), (-W).clamp(min=0)]).tolist())
+    x = torch.randn(7, 3, dtype=torch.float64)
+    for mode in ("train", "eval"):
+        getattr(tied, mode)(), getattr(split, mode)()
+        assert torch.equal(tied(x), split(x))
+
+
+def test_tied_sign_nmru_clamps_to_minus_one_one_and_penalizes_the_clamped_weight():
+    unit = unit_with(TiedSignNMRU, [[1.5], [-1.7]])
+    assert unit.eval()(rows((6.0, 3.0))).item() == pytest.approx(2.0, rel=1e-12)  # W = (1, -1)
+    unit.apply_constraints()
+    assert unit.W.flatten().tolist() == [1.0, -1.0]
+    penalized = unit_with(TiedSignNMRU, [[0.25], [-1.5]])  # clamped: 0.25, -1 -> mean(0.25, 0) = 0.125
+    assert penalized.regularization_loss(35_000).item() == pytest.approx(10 * 0.125)
+    torch.manual_seed(0)
+    fresh = TiedSignNMRU(10, 1)
+    assert fresh.W.shape == (10, 1) and -0.5 <= fresh.W.min() < 0 < fresh.W.max() <= 0.5
+
+
+@pytest.mark.parametrize("cls", [NRU, NMRU, SignNMRU, TiedSignNMRU, SNMU])
 def test_float64_gradcheck_at_evaluation(cls):
     # the contract tests check train() mode; here eval(), inputs of both signs away from 0
     torch.manual_seed(0)
@@ -446,7 +494,7 @@ keras = pytest.importorskip("keras")
 import nalm.keras  # noqa: E402
 import nalm.torch  # noqa: E402
 
-NEW = ("nru", "nmru", "sign_nmru", "snmu", "mcfc", "mul_mcfc")
+NEW = ("nru", "nmru", "sign_nmru", "tied_sign_nmru", "snmu", "mcfc", "mul_mcfc")
 SIGNED = {"mul_mcfc_inalu": ("mul_mcfc", {"sign": "inalu"}), "mul_mcfc_npu": ("mul_mcfc", {"sign": "npu"})}
 """MulMCFC's sign-retrieving forms, by a name for the test ids: (unit, options)."""
 

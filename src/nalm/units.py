@@ -46,6 +46,7 @@ MISTRY_2022 = (
     'Stochasticity", 2022 (arXiv 2211.05624)'
 )
 HOEDT_2021 = 'Hoedt et al., "MC-LSTM: Mass-Conserving LSTM", ICML 2021 (arXiv 2101.05186)'
+NALM = "nalm: a unit of this library, with its evidence on the results page of the division search"
 Weights = Mapping[str, Any]
 
 
@@ -475,6 +476,7 @@ def _division_unit(
     init: Init,
     weight_range: tuple[float, float],
     clamp_forward: bool,
+    paper: str = MISTRY_2021,
 ) -> Unit:
     """NRU, NMRU and SignNMRU: one weight W, a formula with a training and an evaluation mode,
     the sparsity penalty on the division paper's schedule, W clipped to ``weight_range`` after
@@ -483,7 +485,7 @@ def _division_unit(
     return Unit(
         name=name,
         formula_text=formula_text,
-        paper=MISTRY_2021,
+        paper=paper,
         options=_schedule_options(functional.DIVISION_SCHEDULE),
         weights=lambda options: (Weight("W", init, shape),),
         formula=lambda x, w, options, ops: formula(x, w["W"], training=False, ops=ops),
@@ -526,6 +528,18 @@ SIGN_NMRU = _division_unit(
     Init("uniform", functional.NMU_INIT_RANGE),
     functional.NMRU_RANGE,
     clamp_forward=True,
+)
+
+TIED_SIGN_NMRU = _division_unit(
+    "tied_sign_nmru",
+    "sign NMRU over [w⁺, w⁻], w⁺ = clip(w, 0, 1), w⁻ = clip(−w, 0, 1): one weight w ∈ [−1, 1] per input, "
+    "x (w = 1) or 1/x (w = −1), never both",
+    functional.tied_sign_nmru,
+    "matrix",
+    Init("nau_uniform"),
+    functional.NRU_RANGE,
+    clamp_forward=True,
+    paper=NALM,
 )
 
 
@@ -626,7 +640,23 @@ MUL_MCFC = _mcfc(multiplicative=True)
 
 DEFINITIONS: dict[str, Unit] = {
     unit.name: unit
-    for unit in (NAC, NAC_MUL, NALU, NAU, NMU, INALU, NPU, REAL_NPU, NRU, NMRU, SIGN_NMRU, SNMU, MCFC, MUL_MCFC)
+    for unit in (
+        NAC,
+        NAC_MUL,
+        NALU,
+        NAU,
+        NMU,
+        INALU,
+        NPU,
+        REAL_NPU,
+        NRU,
+        NMRU,
+        SIGN_NMRU,
+        TIED_SIGN_NMRU,
+        SNMU,
+        MCFC,
+        MUL_MCFC,
+    )
 }
 """Every unit by its registry name, in the order of the README's table."""
 

@@ -1,5 +1,5 @@
 """Keras 3 layers: ``NAC``, ``NACMul`` (NAC*), ``NALU``, ``NAU``, ``NMU``, ``INALU``, ``NPU``, ``RealNPU``, ``NRU``,
-``NMRU``, ``SignNMRU``, ``SNMU``, ``MCFC``, ``MulMCFC``, written with
+``NMRU``, ``SignNMRU``, ``TiedSignNMRU``, ``SNMU``, ``MCFC``, ``MulMCFC``, written with
 ``keras.ops`` so they run on every backend; ``Recurrent`` makes any of them a recurrent layer.
 
 Keras picks its backend when it is first imported, from ``KERAS_BACKEND`` or ``~/.keras/keras.json``
@@ -29,7 +29,7 @@ from nalm.keras.nalu import NAC, NALU, NACMul  # isort: skip
 from nalm.keras.nau import NAU, NMU  # isort: skip
 from nalm.keras.inalu import INALU  # isort: skip
 from nalm.keras.npu import NPU, RealNPU  # isort: skip
-from nalm.keras.division import NMRU, NRU, SignNMRU  # isort: skip
+from nalm.keras.division import NMRU, NRU, SignNMRU, TiedSignNMRU  # isort: skip
 from nalm.keras.snmu import SNMU  # isort: skip
 from nalm.keras.mcfc import MCFC, MulMCFC  # isort: skip
 from nalm.keras.recurrent import Recurrent  # isort: skip
@@ -50,6 +50,7 @@ __all__ = [
     "NRU",
     "NMRU",
     "SignNMRU",
+    "TiedSignNMRU",
     "SNMU",
     "MCFC",
     "MulMCFC",

@@ -71,3 +71,19 @@ class SignNMRU(ArithmeticLayer):
     """
 
     definition = units.SIGN_NMRU
+
+
+@keras.saving.register_keras_serializable(package="nalm")
+class TiedSignNMRU(ArithmeticLayer):
+    """The sign NMRU with one signed weight per input, nalm's unit for division.
+
+        w+ = clip(W, 0, 1),  w- = clip(-W, 0, 1),  W clamped to [-1, 1]
+        y = SignNMRU(x; [w+; w-])
+
+    W (input_dim, units): 1 takes x_i, -1 its reciprocal, 0 neither. Everything else as
+    [`nalm.torch.TiedSignNMRU`][nalm.torch.division.TiedSignNMRU].
+
+    Shapes: input (..., input_dim), output (..., units).
+    """
+
+    definition = units.TIED_SIGN_NMRU

@@ -1,7 +1,7 @@
 """PyTorch units, stacks of them, and an arithmetic head for CNN backbones.
 
 The units: ``NAC``, ``NALU`` (Trask et al. 2018), ``NACMul`` (NAC*), ``NAU``, ``NMU`` (Madsen & Johansen 2020),
-``INALU`` (Schlör et al. 2020), ``NPU``, ``RealNPU`` (Heim et al. 2020), ``NRU``, ``NMRU``, ``SignNMRU``
+``INALU`` (Schlör et al. 2020), ``NPU``, ``RealNPU`` (Heim et al. 2020), ``NRU``, ``NMRU``, ``SignNMRU``, ``TiedSignNMRU``
 (Mistry et al. 2021), ``SNMU`` (Mistry et al. 2022), ``MCFC``, ``MulMCFC`` (Hoedt et al. 2021);
 ``Recurrent`` makes any of them a recurrent cell. ``UNITS`` maps each
 registered name to its module class:
@@ -17,7 +17,7 @@ from nalm.torch.nalu import NAC, NALU, NACMul  # isort: skip
 from nalm.torch.nau import NAU, NMU  # isort: skip
 from nalm.torch.inalu import INALU, reinitialize_if_stuck  # isort: skip
 from nalm.torch.npu import NPU, RealNPU  # isort: skip
-from nalm.torch.division import NMRU, NRU, SignNMRU  # isort: skip
+from nalm.torch.division import NMRU, NRU, SignNMRU, TiedSignNMRU  # isort: skip
 from nalm.torch.snmu import SNMU  # isort: skip
 from nalm.torch.mcfc import MCFC, MulMCFC  # isort: skip
 from nalm.torch.head import ArithmeticHead, build_head  # isort: skip
@@ -38,6 +38,7 @@ __all__ = [
     "NRU",
     "NMRU",
     "SignNMRU",
+    "TiedSignNMRU",
     "SNMU",
     "MCFC",
     "MulMCFC",

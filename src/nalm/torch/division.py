@@ -81,3 +81,25 @@ class SignNMRU(DefinedUnit):
     """
 
     definition = units.SIGN_NMRU
+
+
+class TiedSignNMRU(DefinedUnit):
+    """The sign NMRU with one signed weight per input: nalm's unit for division (its evidence is
+    on the division search's results page).
+
+        w+ = clip(W, 0, 1),  w- = clip(-W, 0, 1),  W clamped to [-1, 1]
+        y = SignNMRU(x; [w+; w-])    (x' = [x, 1/(x + eps)] in train() mode, [x, 1/x] after eval())
+          = prod_i (1 + w+_io (|x'_i| - 1) + w-_io (|1/x'_i| - 1)) * cos(pi sum_i [x_i < 0] |W_io|)
+
+    W = 1 takes x_i into the product, W = -1 its reciprocal, W = 0 neither: W = (1, -1) gives
+    x_0 / x_1 in both modes. Unlike the sign NMRU, an input and its reciprocal are never both
+    selected, so no pair of weights can nearly cancel on the training range and break outside it.
+    W (in_features, out_features) starts U[-r, r] with the NAU's r, is clamped in the forward pass
+    and in place by `apply_constraints`; the sparsity penalty mean(min(|W|, |1 - |W||)) and its
+    schedule are the [`NRU`][nalm.torch.division.NRU]'s. Zero inputs: as the
+    [`NMRU`][nalm.torch.division.NMRU]'s.
+
+    Shapes: input (..., in_features), output (..., out_features).
+    """
+
+    definition = units.TIED_SIGN_NMRU

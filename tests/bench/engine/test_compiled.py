@@ -13,7 +13,7 @@ from nalm.bench.engine.stacking import clip_seed_gradients
 from nalm.bench.models import Dense, build_published_model
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.tasks.streams import SeedStreams
-from nalm.torch import INALU, NAC, NALU, NAU, NMRU, NMU, NACMul, SignNMRU, UnitStack
+from nalm.torch import INALU, NAC, NALU, NAU, NMRU, NMU, NACMul, SignNMRU, TiedSignNMRU, UnitStack
 
 SEEDS = [4, 0, 9]
 BIG = 1e6  # Adam with betas (0, 0) and eps BIG moves each weight by lr * g / (|g| + BIG): g is read back exactly
@@ -32,6 +32,14 @@ def layers_under_test():
         ("nmru alone", lambda: UnitStack(NMRU(4, 1, **ramp)), division),
         ("sign_nmru alone", lambda: UnitStack(SignNMRU(4, 1, **ramp)), division),
         ("sign_nmru alone on the bounds", lambda: on_the_bounds(UnitStack(SignNMRU(4, 1, **ramp))), division),
+        ("tied_sign_nmru alone", lambda: UnitStack(TiedSignNMRU(4, 1, **ramp)), division),
+        # on -1, 0 and 1, where w+ and w- both pass the gradient (0) or the clamp holds it
+        ("tied_sign_nmru alone on the bounds", lambda: on_the_bounds(UnitStack(TiedSignNMRU(4, 1, **ramp))), division),
+        (
+            "nau-tied_sign_nmru",
+            lambda: UnitStack(NAU(12, 3, **ramp), TiedSignNMRU(3, 1, **ramp)),
+            StaticArithmeticTask("div", input_size=12, **MIXED),
+        ),
         (
             "nau-sign_nmru",
             lambda: UnitStack(NAU(12, 3, **ramp), SignNMRU(3, 1, **ramp)),
@@ -238,7 +246,7 @@ def test_a_seed_trains_the_same_whatever_seeds_run_beside_it():
     assert together[2].evaluations == alone[0].evaluations  # float32, bit for bit
 
 
-@pytest.mark.parametrize("model", ["sign_nmru", "nmru"])
+@pytest.mark.parametrize("model", ["sign_nmru", "nmru", "tied_sign_nmru"])
 @pytest.mark.parametrize("input_size", [2, 10])
 def test_whole_division_runs_clipped_equal_the_pytorch_loop(model, input_size):
     # the division task's single unit with its own learning rate and each seed's gradient clipped to 1

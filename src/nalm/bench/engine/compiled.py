@@ -1,7 +1,7 @@
 """Training steps compiled whole: draw, forward, backward, penalty, Adam and clamp in one kernel.
 
 For the benchmark's models whose layers it knows (NAU, NMU, NAC, NAC•, NALU, the dense
-baselines, and NMRU and sign NMRU as the last layer, see [`plan`][nalm.bench.engine.compiled.plan]), one numba kernel runs many training steps of many seeds, each seed
+baselines, and NMRU, sign NMRU and tied sign NMRU as the last layer, see [`plan`][nalm.bench.engine.compiled.plan]), one numba kernel runs many training steps of many seeds, each seed
 on its own thread of the parallel loop and all its state in cache: it draws a row of x
 ([`nalm.bench.tasks.streams`][nalm.bench.tasks.streams]), runs it through both layers, takes the gradient of the squared error
 by hand, and after the batch adds the sparsity penalty's gradient, clips each seed's gradient
@@ -20,7 +20,8 @@ a = u W, m = exp(min(log(|u| + eps) W, e_max)), g = sigmoid(u G); ``RECIPROCAL``
 NMU's product over u' = [u, 1/(u + eps)] (training; 1/u at evaluation), W (2 n_in, n_out);
 ``SIGN_RECIPROCAL`` the sign NMRU, prod_j (|u'_j| W_jk + 1 - W_jk) cos(pi sum_j [u'_j < 0] W_jk),
 with its W in [0, 1] (where the unit's clamp keeps it, so the raw and the clamped W agree). Weights (``kind[1]``):
-``PLAIN`` W = clamp(P0, low, high) (full gradient on the bounds), ``NAC`` W = tanh(P0) sigmoid(P1).
+``PLAIN`` W = clamp(P0, low, high) (full gradient on the bounds), ``NAC`` W = tanh(P0) sigmoid(P1),
+``TIED`` (the tied sign NMRU's) the rows [w+; w-] = [clip(w, 0, 1); clip(-w, 0, 1)] of w = clamp(P0, low, high).
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ from nalm.bench.models.static import Dense
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, intervals
 from nalm.bench.tasks.streams import BITS, SeedStreams, draws_per_row, fill_row, interval_arrays, row_sum
 from nalm.functional import RECIPROCAL_EPS
-from nalm.torch import NAC, NALU, NAU, NMRU, NMU, NACMul, SignNMRU
+from nalm.torch import NAC, NALU, NAU, NMRU, NMU, NACMul, SignNMRU, TiedSignNMRU
 
 OP_NONE, OP_MATMUL, OP_PRODUCT, OP_EXP_LOG, OP_NALU, OP_RECIPROCAL, OP_SIGN_RECIPROCAL = 0, 1, 2, 3, 4, 5, 6
-WEIGHT_PLAIN, WEIGHT_NAC = 0, 1
+WEIGHT_PLAIN, WEIGHT_NAC, WEIGHT_TIED = 0, 1, 2
 ACT_NONE, ACT_RELU, ACT_RELU6 = 0, 1, 2
 OPERATION_CODES = {name: code for code, name in enumerate(OPERATIONS)}
 """The task's operations as the kernels number them (add 0, sub 1, mul 2, div 3, square 4, sqrt 5)."""
@@ -146,11 +147,11 @@ def _log_magnitudes(u, eps, out, exponents):
 
 @njit(**_INLINE)
 def _weights(kind, num, P, Wt, Gt, Dt):
-    """Wt[k, i] = the layer's effective weight (i, k), Gt[k, i] its gate, from the raw P (3, in, out);
-    for NAC weights also Dt[0, k, i] = d W / d P0 and Dt[1, k, i] = d W / d P1 (for `_raw_gradients`),
+    """Wt[k, i] = the layer's effective weight (i, k), Gt[k, i] its gate, from the raw P (3, in, out)
+    (tied weights: Wt[k, i] = w+ and Wt[k, in + i] = w- of P0[i, k]); for NAC weights also Dt[0, k, i] = d W / d P0 and Dt[1, k, i] = d W / d P1 (for `_raw_gradients`),
     from the same tanh as W in the working dtype, as PyTorch's autograd takes them."""
     low, high = P.dtype.type(num[0]), P.dtype.type(num[1])
-    one = P.dtype.type(1)
+    zero, one = P.dtype.type(0), P.dtype.type(1)
     for i in range(P.shape[1]):
         for k in range(P.shape[2]):
             if kind[1] == WEIGHT_NAC:  # W = tanh(P0) sigmoid(P1)
@@ -159,6 +160,10 @@ def _weights(kind, num, P, Wt, Gt, Dt):
                 sigmoid_m = one / denominator
                 Dt[0, k, i] = sigmoid_m * (one - tanh_w * tanh_w)
                 Dt[1, k, i] = tanh_w * sigmoid_m * (one - sigmoid_m)
+            elif kind[1] == WEIGHT_TIED:
+                w = min(max(P[0, i, k], low), high)
+                Wt[k, i] = min(max(w, zero), one)
+                Wt[k, P.shape[1] + i] = min(max(-w, zero), one)
             else:
                 Wt[k, i] = min(max(P[0, i, k], low), high)
             Gt[k, i] = P[2, i, k]
@@ -348,14 +353,15 @@ def _reciprocal_backward(op, u2, w, cache, d, gw, grad_u, want_grad_u, others):
 
 
 @njit(**_INLINE)
-def _sparsity(Wt):
-    """mean(min(|W|, 1 - |W|)) over every entry, float64."""
+def _sparsity(kind, Wt):
+    """mean(min(|W|, 1 - |W|)) over every entry, float64 (tied weights: over w, one of whose halves
+    w+, w- is 0 and adds nothing)."""
     total = 0.0
     for k in range(Wt.shape[0]):
         for i in range(Wt.shape[1]):
             magnitude = abs(np.float64(Wt[k, i]))
             total += min(magnitude, 1 - magnitude)
-    return total / Wt.size
+    return total / (Wt.size // 2 if kind[1] == WEIGHT_TIED else Wt.size)
 
 
 @njit(**_INLINE)
@@ -363,13 +369,17 @@ def _raw_gradients(kind, num, P, Wt, Dt, gWt, gGt, gP, strength):
     """Add the penalty ``strength`` * mean(min(|W|, 1 - |W|)) to the weight gradient and carry it to
     the raw P (3, in, out) (NAC weights: through Dt of `_weights`) into gP (P's shape)."""
     dtype = P.dtype.type
-    low, high = dtype(num[0]), dtype(num[1])
-    penalty = dtype(strength / Wt.size)
+    low, high, zero = dtype(num[0]), dtype(num[1]), dtype(0)
+    tied = kind[1] == WEIGHT_TIED
+    penalty = dtype(strength / (P.shape[1] * P.shape[2] if tied else Wt.size))
     for i in range(P.shape[1]):
         for k in range(P.shape[2]):
-            grad_w = gWt[k, i]
+            if tied:  # w+ = clip(w, 0, 1) passes w's gradient where w >= 0, w- = clip(-w, 0, 1) where w <= 0
+                w = min(max(P[0, i, k], low), high)
+                grad_w = (gWt[k, i] if w >= 0 else zero) - (gWt[k, P.shape[1] + i] if w <= 0 else zero)
+            else:
+                w, grad_w = Wt[k, i], gWt[k, i]
             if strength != 0:  # d/dW min(|W|, |1 - |W||): sign(W) below 1/2, -sign(W) above, 0 at 1/2 and at 1
-                w = Wt[k, i]
                 magnitude = abs(w)
                 distance = dtype(1) - magnitude
                 if magnitude < abs(distance):
@@ -417,7 +427,7 @@ def _adam_steps(kind, num, P, M, V, B, BM, BV, gP, gb, step, adam):
     BM, BV) with gradient gb, unclamped."""
     low, high = P.dtype.type(num[0]), P.dtype.type(num[1])
     for p in range(kind[3]):  # plain weights have one raw parameter (kind[3] == 1): their gP[1] is never read
-        clamp = p == 0 and kind[1] == WEIGHT_PLAIN
+        clamp = p == 0 and kind[1] != WEIGHT_NAC
         _adam(P[p].reshape(-1), gP[p].reshape(-1), M[p].reshape(-1), V[p].reshape(-1), clamp, low, high, step, adam)
     if kind[4]:
         _adam(B, gb, BM, BV, False, low, high, step, adam)
@@ -497,7 +507,7 @@ def _train_steps(data, first, second, run):
     alive = run.alive
     diverged_at = run.diverged_at
     losses = run.losses
-    rows2 = P2.shape[2]  # the second layer's weight rows: 2 hidden for the reciprocal ops
+    rows2 = P2.shape[2] * (2 if kind2[1] == WEIGHT_TIED else 1)  # effective weight rows: 2 hidden for reciprocals
     hidden = rows2 // 2 if kind2[0] == OP_RECIPROCAL or kind2[0] == OP_SIGN_RECIPROCAL else rows2
     n_x = P1.shape[2] if kind1[0] != OP_NONE else hidden
     for s in prange(P2.shape[0]):
@@ -558,10 +568,10 @@ def _train_steps(data, first, second, run):
                         kind1, num1, x, log_x, spare_x, W1t, G1t, h, cache1, grad_h, gW1t, gG1t, gb1, grad_x, False
                     )
             mse = squared / batch
-            loss = mse + lam2[t] * _sparsity(W2t)
+            loss = mse + lam2[t] * _sparsity(kind2, W2t)
             _raw_gradients(kind2, num2, P2[s], W2t, D2t, gW2t, gG2t, gP2, lam2[t])
             if kind1[0] != OP_NONE:
-                loss += lam1[t] * _sparsity(W1t)
+                loss += lam1[t] * _sparsity(kind1, W1t)
                 _raw_gradients(kind1, num1, P1[s], W1t, D1t, gW1t, gG1t, gP1, lam1[t])
             if clip < np.inf:  # torch.nn.utils.clip_grad_norm_ on the seed's gradient
                 norm = _squared_norm(kind2, gP2, gb2)
@@ -595,7 +605,7 @@ def _squared_errors(data, rows, first, second, out):
     code = data.code
     kind1, num1, P1, B1 = first.kind, first.numbers, first.P, first.B  # read only
     kind2, num2, P2, B2 = second.kind, second.numbers, second.P, second.B
-    rows2 = P2.shape[2]  # as in _train_steps
+    rows2 = P2.shape[2] * (2 if kind2[1] == WEIGHT_TIED else 1)  # as in _train_steps
     hidden = rows2 // 2 if kind2[0] == OP_RECIPROCAL or kind2[0] == OP_SIGN_RECIPROCAL else rows2
     n_x = P1.shape[2] if kind1[0] != OP_NONE else hidden
     for s in prange(P2.shape[0]):
@@ -661,6 +671,15 @@ def layer_plan(layer: nn.Module) -> LayerPlan | None:
             return None  # its phase reads the raw W, which the kernels take to be the clamped one
         schedule = cast(Callable[[int], float], layer.schedule)
         return LayerPlan((op, WEIGHT_PLAIN, ACT_NONE, 1, 0), (low, high, RECIPROCAL_EPS, inf), (W,), schedule)
+    if kind is TiedSignNMRU:
+        low, high = cast(tuple[float, float], layer.weight_range)
+        schedule = cast(Callable[[int], float], layer.schedule)
+        return LayerPlan(
+            (OP_SIGN_RECIPROCAL, WEIGHT_TIED, ACT_NONE, 1, 0),
+            (low, high, RECIPROCAL_EPS, inf),
+            _raw(layer, "W"),
+            schedule,
+        )
     if kind is NAC:
         return LayerPlan((OP_MATMUL, WEIGHT_NAC, ACT_NONE, 2, 0), (-inf, inf, 0.0, inf), _raw(layer, "W_hat", "M_hat"))
     if kind is NACMul:
@@ -691,7 +710,7 @@ def plan(model: nn.Module) -> tuple[LayerPlan | None, LayerPlan] | None:
     """(first layer or None, second layer) if the kernels can train ``model``, else None.
 
     They can for a stack of one or two known layers ([`layer_plan`][nalm.bench.engine.compiled.layer_plan]) ending in one output
-    (NMRU and sign NMRU only as the last),
+    (NMRU, sign NMRU and tied sign NMRU only as the last),
     whose parameters are all float32 or float64 on the CPU and have a leading seed axis
     (S, in, out), biases (S, 1, out), as [`nalm.bench.engine.stacking.stack_seeds`][nalm.bench.engine.stacking.stack_seeds] makes them.
     """
@@ -844,8 +863,9 @@ class CompiledRun:
         self.code = OPERATION_CODES[task.operation]
         first, second = layers
         like = second.parameters[0]
-        rows = like.shape[1]  # the second layer's weight rows: [h, 1/h] for the reciprocal ops
-        hidden = rows // 2 if second.kind[0] in (OP_RECIPROCAL, OP_SIGN_RECIPROCAL) else rows
+        rows = like.shape[1]  # the second layer's weight rows: [h, 1/h] for the reciprocal ops, but tied ones
+        reciprocal = second.kind[0] in (OP_RECIPROCAL, OP_SIGN_RECIPROCAL) and second.kind[1] != WEIGHT_TIED
+        hidden = rows // 2 if reciprocal else rows
         self.first = _PackedLayer(first, like, len(seeds), (task.input_size, hidden))
         self.second = _PackedLayer(second, like, len(seeds), (rows, 1))
         self.clip = math.inf if gradient_clip is None else float(gradient_clip)

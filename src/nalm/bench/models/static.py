@@ -189,6 +189,9 @@ MODELS: dict[str, Model] = {
     "sign_nmru": _single_unit_model(
         "sign_nmru", "sign_nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0
     ),
+    "tied_sign_nmru": _single_unit_model(
+        "tied_sign_nmru", "tied_sign_nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0
+    ),
     "realnpu_l1": _single_unit_model(
         "realnpu",
         "realnpu",
