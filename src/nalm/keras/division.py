@@ -75,7 +75,8 @@ class SignNMRU(ArithmeticLayer):
 
 @keras.saving.register_keras_serializable(package="nalm")
 class TiedSignNMRU(ArithmeticLayer):
-    """The sign NMRU with one signed weight per input, nalm's unit for division.
+    """The sign NMRU with one signed weight per input, an approach of nalm's division search that
+    solved fewer division runs than the sign NMRU (see [`nalm.torch.TiedSignNMRU`][nalm.torch.division.TiedSignNMRU]).
 
         w+ = clip(W, 0, 1),  w- = clip(-W, 0, 1),  W clamped to [-1, 1]
         y = SignNMRU(x; [w+; w-])
