@@ -462,6 +462,14 @@ def _draw_row(row, position, bits, lows, starts, total, span, code):
     return row.dtype.type(_target(code, a, b))
 
 
+@njit(**_INLINE)
+def _second_sizes(kind2, weight_rows):
+    """(effective weight rows, hidden size) of a second layer of ``weight_rows`` raw weight rows:
+    tied weights stand for twice their rows, the reciprocal ops' rows are [h; 1/h]."""
+    rows = weight_rows * (2 if kind2[1] == WEIGHT_TIED else 1)
+    return rows, rows // 2 if kind2[0] == OP_RECIPROCAL or kind2[0] == OP_SIGN_RECIPROCAL else rows
+
+
 @njit(parallel=True, **_NJIT)
 def _train_steps(data, first, second, run):
     """Train every alive seed s for len(first.strengths) steps from ``run.first_step`` on: batches of
@@ -507,8 +515,7 @@ def _train_steps(data, first, second, run):
     alive = run.alive
     diverged_at = run.diverged_at
     losses = run.losses
-    rows2 = P2.shape[2] * (2 if kind2[1] == WEIGHT_TIED else 1)  # effective weight rows: 2 hidden for reciprocals
-    hidden = rows2 // 2 if kind2[0] == OP_RECIPROCAL or kind2[0] == OP_SIGN_RECIPROCAL else rows2
+    rows2, hidden = _second_sizes(kind2, P2.shape[2])
     n_x = P1.shape[2] if kind1[0] != OP_NONE else hidden
     for s in prange(P2.shape[0]):
         if not alive[s]:
@@ -605,8 +612,7 @@ def _squared_errors(data, rows, first, second, out):
     code = data.code
     kind1, num1, P1, B1 = first.kind, first.numbers, first.P, first.B  # read only
     kind2, num2, P2, B2 = second.kind, second.numbers, second.P, second.B
-    rows2 = P2.shape[2] * (2 if kind2[1] == WEIGHT_TIED else 1)  # as in _train_steps
-    hidden = rows2 // 2 if kind2[0] == OP_RECIPROCAL or kind2[0] == OP_SIGN_RECIPROCAL else rows2
+    rows2, hidden = _second_sizes(kind2, P2.shape[2])
     n_x = P1.shape[2] if kind1[0] != OP_NONE else hidden
     for s in prange(P2.shape[0]):
         x, log_x = np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype)
@@ -863,9 +869,8 @@ class CompiledRun:
         self.code = OPERATION_CODES[task.operation]
         first, second = layers
         like = second.parameters[0]
-        rows = like.shape[1]  # the second layer's weight rows: [h, 1/h] for the reciprocal ops, but tied ones
-        reciprocal = second.kind[0] in (OP_RECIPROCAL, OP_SIGN_RECIPROCAL) and second.kind[1] != WEIGHT_TIED
-        hidden = rows // 2 if reciprocal else rows
+        rows = like.shape[1]  # the second layer's raw weight rows
+        hidden = _second_sizes(second.kind, rows)[1]
         self.first = _PackedLayer(first, like, len(seeds), (task.input_size, hidden))
         self.second = _PackedLayer(second, like, len(seeds), (rows, 1))
         self.clip = math.inf if gradient_clip is None else float(gradient_clip)
