@@ -15,7 +15,8 @@ Directives:
   ``hundreds`` (the language task's error by the number's value), ``models`` (the models as they
   ran), ``published`` (the published cells beside ours) or ``averages`` (the published rates over
   range pairs beside ours).
-- ``by-range FILE``: solved runs per model and operation (rows) and interpolation range (columns).
+- ``by-range FILE ...``: solved runs per model and operation (rows, file after file, each labelled
+  with its rows' ``variant`` where they name one) and interpolation range (columns).
 - ``published-table FILE ...``: the whole published table of Madsen and Johansen, each cell beside
   the run among the FILEs that tests it best (as ``nalm report FILE ... --out DIR`` writes it).
 - ``compare FILE:MODEL:OPERATION ...``: the published comparison of the named cells, from several
@@ -88,19 +89,34 @@ def _report(path: str, part: str) -> str:
     raise ValueError(f"unknown report part {part!r}: summary, models, published, averages, or hundreds (language task)")
 
 
-def _by_range(path: str) -> str:
-    """Solved seeds per model and operation (rows) and interpolation range (columns)."""
+def _by_range(paths: list[str]) -> str:
+    """Solved seeds per model and operation (rows, file after file; a row of a file whose rows name
+    a ``variant``, as the division search's probes write them, says it) and interpolation range
+    (columns)."""
     from nalm.bench.analysis.aggregate import summarize
 
-    summaries = summarize(_rows(path))
-    ranges = sorted({s.configuration.key[2] for s in summaries})
-    cells = {(s.configuration.key[:2], s.configuration.key[2]): f"{s.successes}/{s.runs}" for s in summaries}
-    pairs = list(dict.fromkeys(s.configuration.key[:2] for s in summaries))
+    cells: dict[tuple[str, tuple[float, float]], str] = {}
+    labels: list[str] = []
+    for path in paths:
+        rows = _rows(path)
+        variants = {row.get("variant") for row in rows}
+        if len(variants) > 1:
+            raise ValueError(f"{path}: rows of {len(variants)} variants; keep one variant per file")
+        variant = variants.pop() if variants else None
+        for summary in summarize(rows):
+            model, operation, interpolation = summary.configuration.key[:3]
+            label = f"{model} {operation}" + (f" ({variant})" if variant else "")
+            labels.append(label)
+            cells[label, interpolation] = f"{summary.successes}/{summary.runs}"
+    ranges = sorted({interpolation for _, interpolation in cells})
     lines = [
         "| model, operation | " + " | ".join(f"U[{low:g},{high:g}]" for low, high in ranges) + " |",
         "|---" * (len(ranges) + 1) + "|",
     ]
-    lines += [f"| {m} {o} | " + " | ".join(cells.get(((m, o), r), "-") for r in ranges) + " |" for m, o in pairs]
+    lines += [
+        f"| {label} | " + " | ".join(cells.get((label, r), "-") for r in ranges) + " |"
+        for label in dict.fromkeys(labels)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -184,8 +200,8 @@ def render(directive: str) -> str:
     name, *args = shlex.split(directive)
     if name == "report" and len(args) == 2:
         return _report(*args)
-    if name == "by-range" and len(args) == 1:
-        return _by_range(args[0])
+    if name == "by-range" and args:
+        return _by_range(args)
     if name == "compare" and args:
         return _compare(args)
     if name == "published-table" and args:

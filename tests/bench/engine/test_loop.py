@@ -8,10 +8,12 @@ import pytest
 import torch
 
 from nalm.bench.engine import Evaluation, TrainConfig, TrainResult, stack_seeds, train, train_seeds, train_stacked
+from nalm.bench.engine import loop as loop_module
 from nalm.bench.engine import state as state_module
 from nalm.bench.engine import static_problem as static_problem_module
 from nalm.bench.engine.checkpoint import CheckpointWarning
-from nalm.bench.engine.stacking import clip_seed_gradients
+from nalm.bench.engine.loop import attempt_checkpoint
+from nalm.bench.engine.stacking import clip_seed_gradients, init_seed
 from nalm.bench.models import Dense, build_published_model, build_unit_stack
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.torch import UNITS, UnitStack
@@ -346,3 +348,104 @@ def test_evaluations_without_a_sparsity_error_or_with_a_nan_one_survive_a_checkp
     assert repr(restored) == repr([r.evaluations for r in results])  # NaN == NaN only in the repr
     results[1].evaluations.append(Evaluation(2000, 3.0, 4.0, 0.25))
     assert state_module.History.evaluations(history.tables()[1])[-1] == Evaluation(2000, 3.0, 4.0, 0.25)
+
+
+ATTEMPTS = replace(CONFIG, steps=60, attempts=2)  # two attempts of CONFIG's 30 steps
+
+
+@pytest.mark.parametrize("engine", ["torch", "compiled"])
+def test_a_run_of_attempts_numbers_every_attempts_evaluations_after_the_steps_before_it(engine):
+    results = train_seeds(builder("nmu", **REGULARIZED["nmu"]), TASK, ATTEMPTS, SEEDS, engine=engine)
+    for result in results:
+        assert [e.step for e in result.evaluations] == [10, 20, 30, 40, 50, 60]
+
+
+@pytest.mark.parametrize("engine", ["torch", "compiled"])
+def test_the_first_attempt_trains_as_a_run_of_its_steps_and_a_later_one_from_its_own_start(engine):
+    build = builder("nmu", torch.float64, **REGULARIZED["nmu"])
+    both = train_seeds(build, TASK, ATTEMPTS, SEEDS, engine=engine)
+    first = train_seeds(build, TASK, CONFIG, SEEDS, engine=engine)
+    assert [r.evaluations[:3] for r in both] == [r.evaluations for r in first]
+    # the second attempt: its own initialization (init_seed), the data after the first's 30 batches
+    second = train_stacked(stack_seeds(build, SEEDS, attempt=1), TASK, ATTEMPTS, SEEDS, engine=engine, attempt=1)
+    assert [r.evaluations[3:] for r in both] == [r.evaluations for r in second]
+    fresh_data = train_stacked(stack_seeds(build, SEEDS, attempt=1), TASK, CONFIG, SEEDS, engine=engine)
+    for later, fresh in zip(both, fresh_data):  # same start, other batches: other numbers
+        assert [e.interpolation_mse for e in later.evaluations[3:]] != [e.interpolation_mse for e in fresh.evaluations]
+
+
+def test_a_later_attempt_starts_from_its_own_seed_of_the_generator():
+    build = builder("nmu")
+    stacked = stack_seeds(build, SEEDS, attempt=2)
+    for i, seed in enumerate(SEEDS):
+        torch.manual_seed(init_seed(seed, 2))
+        alone = build()
+        for (name, p), q in zip(stacked.named_parameters(), alone.parameters()):
+            assert torch.equal(p[i].reshape(q.shape), q), name
+    assert len({init_seed(seed, attempt) for seed in range(100) for attempt in range(5)}) == 500
+
+
+def test_a_diverged_attempt_leaves_the_next_one_to_train():
+    build = builder("nmu", torch.float64, **REGULARIZED["nmu"])
+
+    def poisoned():  # seed 0's first attempt diverges at its first step
+        model = build()
+        if torch.initial_seed() == init_seed(0, 0):
+            with torch.no_grad():
+                model[0].W.fill_(float("nan"))
+        return model
+
+    healthy = train_seeds(build, TASK, ATTEMPTS, SEEDS, engine="torch")
+    results = train_seeds(poisoned, TASK, ATTEMPTS, SEEDS, engine="torch")
+    assert [r.diverged for r in results] == [False, True, False]
+    assert [e.step for e in results[1].evaluations] == [1, 40, 50, 60]
+    for ours, theirs in zip(results[1].evaluations[1:], healthy[1].evaluations[3:]):
+        assert ours.interpolation_mse == pytest.approx(theirs.interpolation_mse, rel=1e-9)
+
+
+@pytest.mark.parametrize("engine", ["torch", "compiled"])
+def test_a_run_of_attempts_resumed_from_its_checkpoints_ends_as_the_uninterrupted_run(tmp_path, monkeypatch, engine):
+    build = builder("nmu", torch.float64, **REGULARIZED["nmu"])
+    uninterrupted = train_seeds(build, TASK, ATTEMPTS, SEEDS, engine=engine)
+    checkpoint = tmp_path / "run.pt"
+    save = loop_module.save_state
+
+    def crash_in_the_second_attempt(path, run, at, *args):
+        if run.get("attempt") == 1 and at == 20:
+            raise KeyboardInterrupt
+        save(path, run, at, *args)
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(loop_module, "save_state", crash_in_the_second_attempt)
+        train_seeds(build, TASK, ATTEMPTS, SEEDS, checkpoint=checkpoint, engine=engine, definition="x")
+    assert saved_step(checkpoint) == 30
+    assert saved_step(attempt_checkpoint(checkpoint, 1)) == 10
+    assert attempt_checkpoint(checkpoint, 1).name == "run.attempt-1.pt"
+    resumed = train_seeds(build, TASK, ATTEMPTS, SEEDS, checkpoint=checkpoint, engine=engine, definition="x")
+    assert [r.evaluations for r in resumed] == [r.evaluations for r in uninterrupted]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"attempts": 0}, "attempts must be a positive integer"),
+        ({"attempts": 31}, r"attempts must be at most steps \(30\)"),
+        ({"steps": 10**6, "attempts": 1001}, "attempts must be at most 1,000"),
+    ],
+)
+def test_bad_attempts_are_rejected(changes, message):
+    with pytest.raises(ValueError, match=message):
+        replace(CONFIG, **changes)
+
+
+def test_attempts_need_a_model_per_attempt():
+    with pytest.raises(ValueError, match="use train_seeds"):
+        train(builder("nmu")(), TASK, ATTEMPTS)
+    with pytest.raises(ValueError, match="attempt must be at most 1"):
+        train_stacked(stack_seeds(builder("nmu"), SEEDS), TASK, ATTEMPTS, SEEDS, attempt=2)
+
+
+def test_attempts_are_part_of_a_runs_identity():
+    assert "attempts" not in CONFIG.identity()
+    assert ATTEMPTS.identity()["attempts"] == 2
+    assert ATTEMPTS.attempt_steps == 30 and replace(ATTEMPTS, steps=61).attempt_steps == 30

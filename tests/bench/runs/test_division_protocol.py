@@ -132,3 +132,48 @@ def test_the_command_line_sets_the_threshold_and_the_selection():
     assert (benchmark.threshold, benchmark.select_initial) == (1e-4, False)
     assert benchmark_from_args(parse(["bench", "--preset", "madsen2020", "--select-initial"])).select_initial
     assert benchmark_from_args(parse(["bench", "--preset", "madsen2020"])).threshold is None
+
+
+def test_the_division_model_of_nalm_trains_the_sign_nmru_in_attempts_at_ten_inputs():
+    model = MODELS["sign_nmru_attempts"]
+    at_ten, sign_nmru = model.at(10), MODELS["sign_nmru"].at(10)
+    assert (at_ten.first, at_ten.second, at_ten.learning_rate, at_ten.gradient_clip) == (
+        sign_nmru.first,
+        sign_nmru.second,
+        sign_nmru.learning_rate,
+        sign_nmru.gradient_clip,
+    )
+    assert at_ten.attempts == 5 and at_ten.schedule.lambda_sparse == 10.0
+    assert at_ten.schedule.lambda_end <= PRESETS["mistry2021-div10"].steps // 5  # the ramp fits in an attempt
+    assert "5 attempts of steps / 5, each from a fresh start" in at_ten.describe()
+    at_two, sign_nmru_at_two = (replace(m.at(2), by_input_size=()) for m in (model, MODELS["sign_nmru"]))
+    assert at_two == sign_nmru_at_two  # the sign NMRU's own settings at two inputs
+    for size, attempts in ((10, 5), (2, 1)):
+        benchmark = replace(PRESETS[f"mistry2021-div{size}"], models=("sign_nmru_attempts",))
+        assert benchmark.train_config(benchmark.configurations()[0]).attempts == attempts
+
+
+def test_a_sweep_of_attempts_keeps_no_checkpoint_of_a_configuration_it_saved(tmp_path, monkeypatch):
+    from nalm.bench.engine import loop
+
+    benchmark = replace(
+        PRESETS["mistry2021-div10"], models=("sign_nmru_attempts",), seeds=2, steps=50, eval_every=5, eval_size=50
+    )
+    benchmark = replace(benchmark, ranges=benchmark.ranges[6:8])
+    path = tmp_path / "div.jsonl"
+    save, first_range = loop.save_state, list(benchmark.ranges[0][0])
+
+    def crash_in_the_second_configuration(where, run, *args):
+        if run["task"]["interpolation_range"] != first_range:
+            raise KeyboardInterrupt
+        save(where, run, *args)
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(loop, "save_state", crash_in_the_second_configuration)
+        run_benchmark(ResultsFile(path, benchmark), workers=1)
+    assert len(read_results(path)) == 2  # the first configuration, saved
+    folder = tmp_path / "div.jsonl.checkpoints"
+    assert [p.name for p in folder.iterdir() if not p.name.endswith(".partial")] == []  # its 5 attempts' removed
+    rows = run_benchmark(ResultsFile(path, benchmark), workers=1)
+    assert len(rows) == 4 and all("5 attempts" in row["model_definition"] for row in rows)
+    assert not folder.exists()

@@ -11,15 +11,26 @@ MAX_STEPS = 10**9
 """The most training steps a run may ask for (200 times the published budget)."""
 MAX_ROWS = 10**7
 """The most rows a training batch or an evaluation set may have."""
+MAX_ATTEMPTS = 1_000
+"""The most attempts a run may split its steps into."""
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train: steps, batch size, Adam's learning rate, evaluation schedule, seed, and the
-    largest L2 norm of each seed's gradient (over all its parameters; None: not clipped).
+    """How to train: steps, batch size, Adam's learning rate, evaluation schedule, seed, the
+    largest L2 norm of each seed's gradient (over all its parameters; None: not clipped), and the
+    number of attempts the steps are split into.
 
     Protocol (Madsen and Johansen 2020): Adam, a fresh batch every step, evaluation every
     ``eval_every`` steps (and at the last) on fixed evaluation sets of ``eval_size`` points.
+
+    With ``attempts`` = k > 1 a seed trains k models one after the other, each for
+    [`attempt_steps`][nalm.bench.engine.config.TrainConfig.attempt_steps] = steps // k steps: a
+    fresh initialization ([`init_seed`][nalm.bench.engine.stacking.init_seed]), a fresh Adam and
+    its schedules counted from its own first step, on the training data where the previous attempt
+    left off. The seed's evaluations are those of all its attempts, numbered by the steps trained
+    before them, so the protocol's selection (the lowest interpolation MSE) picks among all of
+    them; the attempts together train at most ``steps`` steps.
     """
 
     steps: int = 10_000
@@ -29,6 +40,7 @@ class TrainConfig:
     eval_size: int = 10_000
     seed: int = 0
     gradient_clip: float | None = None
+    attempts: int = 1
 
     def __post_init__(self) -> None:
         positive_int("steps", self.steps, at_most=MAX_STEPS)
@@ -38,6 +50,11 @@ class TrainConfig:
         positive_int("eval_size", self.eval_size, at_most=MAX_ROWS)
         if self.gradient_clip is not None:
             positive_float("gradient_clip", self.gradient_clip)
+        if positive_int("attempts", self.attempts, at_most=MAX_ATTEMPTS) > self.steps:
+            raise ValueError(
+                f"attempts must be at most steps ({self.steps:,}), got {self.attempts:,}: "
+                "each attempt trains steps // attempts steps"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
 
@@ -48,9 +65,14 @@ class TrainConfig:
         names = ("steps", "batch_size", "learning_rate", "eval_every", "eval_size")
         return cls(**{name: getattr(settings, name) for name in names})
 
+    @property
+    def attempt_steps(self) -> int:
+        """The steps of each attempt: steps // attempts (all of them for one attempt)."""
+        return self.steps // self.attempts
+
     def identity(self) -> dict[str, int | float]:
         """The settings that define a stacked run (all but ``seed``: each seed is its own run;
-        ``gradient_clip`` where it is set)."""
+        ``gradient_clip`` where it is set, ``attempts`` where there are more than one)."""
         identity: dict[str, int | float] = {
             "steps": self.steps,
             "batch_size": self.batch_size,
@@ -60,4 +82,6 @@ class TrainConfig:
         }
         if self.gradient_clip is not None:
             identity["gradient_clip"] = self.gradient_clip
+        if self.attempts > 1:
+            identity["attempts"] = self.attempts
         return identity

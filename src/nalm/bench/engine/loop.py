@@ -7,7 +7,9 @@ the seeds of each seed's own penalty, see [`nalm.functional.seed_count`][nalm.fu
 the stacked parameters (S independent Adams, as Adam is elementwise), then
 ``model.apply_constraints()`` (each seed's gradient clipped first where the config asks,
 [`clip_seed_gradients`][nalm.bench.engine.stacking.clip_seed_gradients]). Evaluation every ``eval_every`` steps and at the last, in ``eval()``
-mode, with a checkpoint where one is asked for.
+mode, with a checkpoint where one is asked for. A run of several attempts
+([`TrainConfig.attempts`][nalm.bench.engine.config.TrainConfig]) trains them one after the other
+([`train_seeds`][nalm.bench.engine.loop.train_seeds]).
 
 Engines ([`ENGINES`][nalm.bench.engine.loop.ENGINES]): ``"torch"`` is the PyTorch loop (autograd); ``"compiled"`` runs the
 steps between evaluations in one numba kernel call ([`nalm.bench.engine.compiled`][nalm.bench.engine.compiled]), for the
@@ -35,7 +37,7 @@ from nalm.bench.engine.static_problem import StaticProblem
 from nalm.bench.tasks.digits import DigitSequenceTask
 from nalm.bench.tasks.language import LanguageTask
 from nalm.bench.tasks.static import StaticArithmeticTask
-from nalm.validation import choice
+from nalm.validation import choice, non_negative_int
 
 ENGINES = ("auto", "torch", "compiled")
 """How the loop steps: the compiled kernels where they cover the model, PyTorch, or the kernels only."""
@@ -84,11 +86,15 @@ def train(
 
     The model is trained in place by [`train_stacked`][nalm.bench.engine.loop.train_stacked] as a stack of one seed (the
     Problem's ``alone`` view of it), so one seed alone trains exactly as it would beside others.
+    A config of several attempts is a ValueError: each attempt builds its own model
+    ([`train_seeds`][nalm.bench.engine.loop.train_seeds]).
     Data follows the model's first parameter's device and dtype; it comes from the streams of
     seed ``config.seed`` (see [`nalm.bench.tasks.streams`][nalm.bench.tasks.streams]; the model's initialization is the
     caller's). ``on_step(step, loss)`` is called every 100 steps and at the last one, e.g. for a
     progress bar.
     """
+    if config.attempts > 1:
+        raise ValueError(f"train trains one model; {config.attempts} attempts each build their own: use train_seeds")
     with problem_type(task).alone(model) as stacked:
         return train_stacked(stacked, task, config, [config.seed], threads=None, engine=engine, on_step=on_step)[0]
 
@@ -105,17 +111,42 @@ def train_seeds(
     definition: Any = None,
 ) -> list[TrainResult]:
     """Build and train one model per seed, all at once: the Problem's ``stack`` (e.g.
-    [`stack_seeds`][nalm.bench.engine.stacking.stack_seeds]) then [`train_stacked`][nalm.bench.engine.loop.train_stacked].
+    [`stack_seeds`][nalm.bench.engine.stacking.stack_seeds]) then [`train_stacked`][nalm.bench.engine.loop.train_stacked], once per attempt
+    (``config.attempts``), each seed's evaluations of all attempts in one result. Attempt k keeps
+    its checkpoint at [`attempt_checkpoint`][nalm.bench.engine.loop.attempt_checkpoint]`(checkpoint, k)`.
 
     ``build()`` makes one single-seed model, e.g. ``lambda: build_unit_stack("nmu", task.input_size)``.
     Seed s's result equals ``torch.manual_seed(s); train(build(), task, replace(config, seed=s))``
     up to float32 rounding. Returns one [`TrainResult`][nalm.bench.engine.problem.TrainResult] per seed,
     in the order of ``seeds``.
     """
-    stacked = problem_type(task).stack(build, check_seeds(seeds))
-    return train_stacked(
-        stacked, task, config, seeds, threads=threads, checkpoint=checkpoint, engine=engine, definition=definition
-    )
+    seeds = check_seeds(seeds)
+    results = [TrainResult() for _ in seeds]
+    for attempt in range(config.attempts):
+        stacked = problem_type(task).stack(build, seeds, attempt)
+        path = None if checkpoint is None else attempt_checkpoint(checkpoint, attempt)
+        trained = train_stacked(
+            stacked,
+            task,
+            config,
+            seeds,
+            threads=threads,
+            checkpoint=path,
+            engine=engine,
+            definition=definition,
+            attempt=attempt,
+        )
+        for result, more in zip(results, trained):
+            result.evaluations += more.evaluations
+            result.diverged |= more.diverged
+    return results
+
+
+def attempt_checkpoint(checkpoint: str | os.PathLike[str], attempt: int) -> Path:
+    """Where attempt ``attempt`` of a run whose checkpoint is ``checkpoint`` keeps its own: the
+    path itself for the first attempt (0), NAME.attempt-K.SUFFIX beside it for a later one."""
+    path = Path(checkpoint)
+    return path if attempt == 0 else path.with_name(f"{path.stem}.attempt-{attempt}{path.suffix}")
 
 
 def train_stacked(
@@ -129,9 +160,15 @@ def train_stacked(
     engine: str = "auto",
     definition: Any = None,
     on_step: Callable[[int, float], None] | None = None,
+    attempt: int = 0,
 ) -> list[TrainResult]:
     """Train a stacked ``model`` (the Problem's ``stack`` of ``task`` made it), seed s on seed s's
     data, as [`train`][nalm.bench.engine.loop.train] would train it alone; ``config.seed`` is not used.
+
+    ``attempt`` k < ``config.attempts`` (the model stacked for that attempt) trains
+    ``config.attempt_steps`` steps on the data after the k earlier attempts' batches, its
+    evaluations numbered after their steps (k * attempt_steps + its own step), its schedules and
+    Adam counting its own steps; a result holds that attempt's evaluations only.
 
     A seed whose MSE is not finite is diverged at that step: it is evaluated then, its parameters
     and Adam state are zeroed, and its loss is left out from then on, so it cannot spread NaN to
@@ -142,7 +179,7 @@ def train_stacked(
 
     With a ``checkpoint`` path, the run's state ([`nalm.bench.engine.state`][nalm.bench.engine.state]) is written there at
     every evaluation, atomically, with a checksum, under the run's identity
-    ([`run_identity`][nalm.bench.engine.state.run_identity], with ``definition``). If the file exists when
+    ([`run_identity`][nalm.bench.engine.state.run_identity], with ``definition`` and the attempt). If the file exists when
     the run starts, the run continues from it and ends exactly as the uninterrupted run would (the
     data streams are counter-based: the step fixes their positions); a damaged checkpoint, or one
     of another run, is set aside with a warning and the run starts from step 0. The file is left
@@ -151,12 +188,13 @@ def train_stacked(
     """
     seeds = check_seeds(seeds)
     engine = choice("engine", engine, ENGINES)
+    non_negative_int("attempt", attempt, at_most=config.attempts - 1)
     problem = problem_type(task)(model, task, seeds)
     path = None if checkpoint is None else Path(checkpoint)
     if threads is None:
-        return _train(problem, config, engine, path, definition, on_step)
+        return _train(problem, config, engine, path, definition, on_step, attempt)
     with problem.threads(threads):
-        return _train(problem, config, engine, path, definition, on_step)
+        return _train(problem, config, engine, path, definition, on_step, attempt)
 
 
 def _train(
@@ -166,6 +204,7 @@ def _train(
     checkpoint: Path | None,
     definition: Any,
     on_step: Callable[[int, float], None] | None,
+    attempt: int,
 ) -> list[TrainResult]:
     """[`train_stacked`][nalm.bench.engine.loop.train_stacked] with its arguments checked."""
     model, seeds = problem.model, problem.seeds
@@ -182,10 +221,12 @@ def _train(
         **run_identity(problem.task, config, seeds, model, definition),
         "engine": "torch" if compiled is None else "compiled",
     }
-    done = 0
-    if checkpoint is not None:
-        done = restore_state(checkpoint, run, model, optimizer, results, alive)
-        problem.resume(done, config.batch_size)
+    if config.attempts > 1:
+        run["attempt"] = attempt
+    steps, before = config.attempt_steps, attempt * config.attempt_steps  # this attempt's, the earlier ones'
+    done = 0 if checkpoint is None else restore_state(checkpoint, run, model, optimizer, results, alive)
+    if before + done:
+        problem.resume(before + done, config.batch_size)
     history = History(results)
 
     def evaluate(steps: dict[int, int]) -> None:
@@ -200,7 +241,11 @@ def _train(
         for i, step in steps.items():
             results[i].evaluations.append(
                 Evaluation(
-                    step, scores.interpolation[i], scores.extrapolation[i], sparsity[i], tuple(scores.by_length[i])
+                    before + step,
+                    scores.interpolation[i],
+                    scores.extrapolation[i],
+                    sparsity[i],
+                    tuple(scores.by_length[i]),
                 )
             )
 
@@ -216,13 +261,13 @@ def _train(
 
     def evaluated(step: int) -> None:
         """Evaluate the living seeds and save the checkpoint, at the evaluation steps."""
-        if step % config.eval_every == 0 or step == config.steps:
+        if step % config.eval_every == 0 or step == steps:
             evaluate({i: step for i in alive.nonzero().flatten().tolist()})
             if checkpoint is not None:
                 save_state(checkpoint, run, step, model, optimizer, history, alive)
 
     step = done
-    while step < config.steps and alive.any():
+    while step < steps and alive.any():
         if compiled is None:
             step += 1
             errors = problem.errors(config.batch_size)
@@ -236,7 +281,7 @@ def _train(
             last_loss = loss.detach()
             diverged = {i: step for i in (alive & ~torch.isfinite(errors.detach())).nonzero().flatten().tolist()}
         else:  # up to the next evaluation (or report) in one call
-            stop = min(config.steps, (step // config.eval_every + 1) * config.eval_every)
+            stop = min(steps, (step // config.eval_every + 1) * config.eval_every)
             if on_step is not None:
                 stop = min(stop, (step // 100 + 1) * 100)
             per_step, diverged_at = compiled.train(
@@ -245,8 +290,8 @@ def _train(
             step = stop
             last_loss = torch.from_numpy(per_step[:, -1]).nansum()
             diverged = {i: int(at) for i, at in enumerate(diverged_at) if at}
-        if on_step is not None and (step % 100 == 0 or step == config.steps):
-            on_step(step, last_loss.item())
+        if on_step is not None and (step % 100 == 0 or step == steps):
+            on_step(before + step, last_loss.item())
         if diverged:
             diverge(diverged)
         if alive.any():

@@ -121,8 +121,9 @@ class Problem(Protocol):
     """The seeds' training streams, moved on by every batch."""
 
     @staticmethod
-    def stack(build: Callable[[], nn.Module], seeds: Sequence[int]) -> nn.Module:
-        """One ``build()`` per seed, after ``torch.manual_seed(seed)``, held as one module."""
+    def stack(build: Callable[[], nn.Module], seeds: Sequence[int], attempt: int = 0) -> nn.Module:
+        """One ``build()`` per seed, after ``torch.manual_seed(init_seed(seed, attempt))``
+        ([`init_seed`][nalm.bench.engine.stacking.init_seed]), held as one module."""
         ...
 
     @staticmethod

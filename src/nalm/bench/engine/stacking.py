@@ -72,11 +72,19 @@ def seed_axis_view(model: nn.Module) -> Iterator[nn.Module]:
             setattr(model.get_submodule(owner), attribute, parameter)
 
 
-def stack_seeds(build: Callable[[], nn.Module], seeds: Sequence[int]) -> nn.Module:
+def init_seed(seed: int, attempt: int = 0) -> int:
+    """The seed of torch's generator that seed ``seed``'s model of ``attempt`` is built after:
+    ``seed`` itself for the first attempt (0), seed + attempt * (MAX_SEED + 1) for a later one
+    (see [`TrainConfig.attempts`][nalm.bench.engine.config.TrainConfig]), so that no two (seed,
+    attempt) pairs start alike."""
+    return seed + attempt * (MAX_SEED + 1)
+
+
+def stack_seeds(build: Callable[[], nn.Module], seeds: Sequence[int], attempt: int = 0) -> nn.Module:
     """One model per seed, stacked into one module with a leading seed axis on every parameter.
 
-    ``torch.manual_seed(seed)`` runs before each ``build()``, so seed s starts exactly as a model
-    built after ``torch.manual_seed(s)`` alone. The returned module is the first built model with
+    ``torch.manual_seed(init_seed(seed, attempt))`` runs before each ``build()``, so seed s starts
+    exactly as a model built after ``torch.manual_seed(s)`` alone (attempt 0, the default). The returned module is the first built model with
     each parameter replaced by the per-seed parameters stacked in the order of ``seeds``:
     a matrix (in, out) becomes (S, in, out), a vector (n,) becomes (S, 1, n) (see
     [`seed_axis_shape`][nalm.bench.engine.stacking.seed_axis_shape]). Its forward maps (S, batch, in) to (S, batch, out).
@@ -87,7 +95,7 @@ def stack_seeds(build: Callable[[], nn.Module], seeds: Sequence[int]) -> nn.Modu
     seeds = check_seeds(seeds)
     models = []
     for seed in seeds:
-        torch.manual_seed(seed)
+        torch.manual_seed(init_seed(seed, attempt))
         models.append(build())
     stacked = models[0]
     buffers = [name for name, _ in stacked.named_buffers()]
@@ -137,11 +145,11 @@ class SeedEnsemble(nn.Module):
             trainable(member).apply_constraints()
 
 
-def ensemble_seeds(build: Callable[[], nn.Module], seeds: Sequence[int]) -> SeedEnsemble:
-    """``build()`` once per seed after ``torch.manual_seed(seed)``, so each member starts exactly as
-    that seed's model built alone."""
+def ensemble_seeds(build: Callable[[], nn.Module], seeds: Sequence[int], attempt: int = 0) -> SeedEnsemble:
+    """``build()`` once per seed after ``torch.manual_seed(init_seed(seed, attempt))``, so each
+    member starts exactly as that seed's model built alone (attempt 0, the default)."""
     members = []
     for seed in check_seeds(seeds):
-        torch.manual_seed(seed)
+        torch.manual_seed(init_seed(seed, attempt))
         members.append(build())
     return SeedEnsemble(members)

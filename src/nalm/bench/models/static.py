@@ -94,7 +94,8 @@ class Model:
 
     ``learning_rate`` and ``gradient_clip`` (the largest L2 norm of each seed's gradient over all
     its parameters) are the model's own training settings where its paper gives them; None: the
-    benchmark's learning rate, no clipping. ``by_input_size`` holds the definitions a paper uses
+    benchmark's learning rate, no clipping. ``attempts`` > 1 splits a run's steps into that many
+    attempts, each from a fresh start ([`TrainConfig`][nalm.bench.engine.config.TrainConfig]). ``by_input_size`` holds the definitions a paper uses
     instead at other input sizes, (input size, Model) pairs ([`at`][nalm.bench.models.static.Model.at]).
     """
 
@@ -106,6 +107,7 @@ class Model:
     unit_options: tuple[tuple[str, Any], ...] = ()
     learning_rate: float | None = None
     gradient_clip: float | None = None
+    attempts: int = 1
     by_input_size: tuple[tuple[int, Model], ...] = ()
 
     def at(self, input_size: int) -> Model:
@@ -116,7 +118,7 @@ class Model:
         """ "nau -> nmu, sparsity 10 from step 1000000 to 2000000 of min(|W|, |1 - |W||)", "nalu -> nalu, init glorot_w",
         "linear -> linear, bias" or "nru -> nru, sparsity ..., Adam lr 1, gradient norm clipped to 1":
         the layers, the schedule, the NAC weights' initialization, whether the baseline layers have
-        a bias, the more unit options and the model's own training settings."""
+        a bias, the more unit options and the model's own training settings (and attempts)."""
         text = f"{self.first} -> {self.second}"
         if self.schedule is not None:
             s = self.schedule
@@ -132,6 +134,8 @@ class Model:
             text += f", Adam lr {self.learning_rate:g}"
         if self.gradient_clip is not None:
             text += f", gradient norm clipped to {self.gradient_clip:g}"
+        if self.attempts > 1:
+            text += f", {self.attempts} attempts of steps / {self.attempts}, each from a fresh start"
         return text
 
     def options(self, name: str) -> dict[str, Any]:
@@ -172,6 +176,18 @@ def _single_unit_model(
     return dataclasses.replace(at(2), by_input_size=((10, at(10)),))
 
 
+SIGN_NMRU_ATTEMPTS = Model(
+    "sign_nmru",
+    "sign_nmru",
+    functional.SparsitySchedule(10.0, 10_000, 20_000),
+    learning_rate=1e-2,
+    gradient_clip=1.0,
+    attempts=5,
+)
+"""nalm's ten-input division model: the sign NMRU with its paper's settings (lambda 10, Adam lr 1e-2,
+gradient norm clipped to 1), trained in 5 attempts of 20,000 steps, each from a fresh start with
+the sparsity ramp over its steps 10,000 to 20,000 (see the division search's results page)."""
+
 MODELS: dict[str, Model] = {
     "nac": Model("nac", "nac", init=PUBLISHED_NAC_INIT),
     "nac_mul": Model("nac", "nac_mul", init=PUBLISHED_NAC_INIT),
@@ -188,6 +204,10 @@ MODELS: dict[str, Model] = {
     "nmru": _single_unit_model("nmru", "nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0),
     "sign_nmru": _single_unit_model(
         "sign_nmru", "sign_nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0
+    ),
+    "sign_nmru_attempts": dataclasses.replace(
+        _single_unit_model("sign_nmru", "sign_nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0),
+        by_input_size=((10, SIGN_NMRU_ATTEMPTS),),
     ),
     "tied_sign_nmru": _single_unit_model(
         "tied_sign_nmru", "tied_sign_nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0
@@ -231,7 +251,9 @@ takes the same settings), ``realnpu_l1`` (their Real NPU baseline: Glorot W, gro
 only, lr 5e-3),
 ``realnpu_mod`` (their modified Real NPU: W from U[-1/2, 1/2] clipped to [-1, 1], growing L1, the
 discretization penalty ramped to 1 over steps 40k-50k at two inputs and 50k-75k at ten, lr 5e-3),
-``nmu_single`` (the NMU with the single-unit tasks' sparsity ramp) and ``snmu`` (the same with
+``sign_nmru_attempts`` (nalm's division model: at ten inputs
+[`SIGN_NMRU_ATTEMPTS`][nalm.bench.models.static.SIGN_NMRU_ATTEMPTS], at two the sign NMRU's own settings, which solve every
+range there), ``nmu_single`` (the NMU with the single-unit tasks' sparsity ramp) and ``snmu`` (the same with
 the sNMU's training noise, Mistry et al. 2022). ``mcfc`` and ``mul_mcfc``
 are MC-FC and its multiplicative form with their benchmark's schedule (lambda 10 over 20k-35k),
 ``mul_mcfc_inalu`` and ``mul_mcfc_npu`` the multiplicative form with its sign restored."""

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import torch
 
 import nalm
-from nalm.bench.engine.loop import ENGINES, train_seeds
+from nalm.bench.engine.loop import ENGINES, attempt_checkpoint, train_seeds
 from nalm.bench.runs.grid import Configuration, Grid, Row
 from nalm.bench.runs.local_executor import train_locally
 from nalm.bench.runs.ray_executor import train_on_ray
@@ -148,7 +148,8 @@ def run_benchmark(
         ):
             rows = [row for row in rows if row["seed"] in missing[configuration.key]]
             results.append(rows)
-            checkpoints[configuration.key].unlink(missing_ok=True)
+            for attempt in range(benchmark.train_config(configuration).attempts):
+                attempt_checkpoint(checkpoints[configuration.key], attempt).unlink(missing_ok=True)
             if on_done is not None:
                 on_done(configuration, rows)
         results.remove_checkpoints()  # everything is saved: what is left belongs to no pending run

@@ -210,8 +210,8 @@ class Benchmark(Grid):
         return MODELS[model].at(self.input_size).describe() if model in MODELS else None
 
     def train_config(self, configuration: Configuration | None = None) -> TrainConfig:
-        """How every run trains; with a ``configuration``, its model's own learning rate and
-        gradient clipping where the model has them ([`Model`][nalm.bench.models.static.Model])."""
+        """How every run trains; with a ``configuration``, its model's own learning rate, gradient
+        clipping and attempts where the model has them ([`Model`][nalm.bench.models.static.Model])."""
         config = super().train_config()
         if configuration is None:
             return config
@@ -220,6 +220,7 @@ class Benchmark(Grid):
             config,
             learning_rate=config.learning_rate if model.learning_rate is None else model.learning_rate,
             gradient_clip=model.gradient_clip,
+            attempts=model.attempts,
         )
 
     def rows(
