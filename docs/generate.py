@@ -17,6 +17,8 @@ Directives:
   range pairs beside ours).
 - ``by-range FILE ...``: solved runs per model and operation (rows, file after file, each labelled
   with its rows' ``variant`` where they name one) and interpolation range (columns).
+- ``pooled FILE ...``: each model and operation's success over all its range pairs and seeds, by
+  input size, with its 95% Wilson interval.
 - ``published-table FILE ...``: the whole published table of Madsen and Johansen, each cell beside
   the run among the FILEs that tests it best (as ``nalm report FILE ... --out DIR`` writes it).
 - ``compare FILE:MODEL:OPERATION ...``: the published comparison of the named cells, from several
@@ -120,6 +122,25 @@ def _by_range(paths: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pooled(paths: list[str]) -> str:
+    """Each model and operation's runs pooled over all its range pairs and seeds, file after file,
+    with the 95% Wilson interval of the pooled success rate."""
+    from nalm.bench.analysis.statistics import wilson_interval
+
+    lines = ["| model, operation | inputs | range pairs | solved [95%] |", "|---|---|---|---|"]
+    for path in paths:
+        pools: dict[tuple[str, int], list[dict]] = {}
+        for row in _rows(path):
+            pools.setdefault((f"{row['model']} {row['operation']}", row["settings"]["input_size"]), []).append(row)
+        for (label, inputs), rows in pools.items():
+            solved = sum(bool(row["success"]) for row in rows)
+            low, high = wilson_interval(solved, len(rows))
+            ranges = len({str(row["interpolation_range"]) for row in rows})
+            rate = f"{solved}/{len(rows)} = {solved / len(rows):.1%} [{low:.1%}, {high:.1%}]"
+            lines.append(f"| {label} | {inputs} | {ranges} | {rate} |")
+    return "\n".join(lines) + "\n"
+
+
 def _compare(cells: list[str]) -> str:
     from nalm.bench.analysis.published import compare
     from nalm.bench.analysis.report import comparison_table
@@ -202,6 +223,8 @@ def render(directive: str) -> str:
         return _report(*args)
     if name == "by-range" and args:
         return _by_range(args)
+    if name == "pooled" and args:
+        return _pooled(args)
     if name == "compare" and args:
         return _compare(args)
     if name == "published-table" and args:
