@@ -121,3 +121,11 @@ def test_baseline_layers_start_as_published(activation, bound):
     torch.manual_seed(0)
     W = Dense(400, 300, activation=activation).W
     assert bound * 0.99 < W.abs().max().item() <= bound
+
+
+def test_nalms_static_division_and_root_models_put_a_unit_that_can_hold_the_exponent_after_a_nau():
+    division, roots = build_published_model("nau_sign_nmru", 6), build_published_model("nau_nac_mul", 6)
+    assert [type(layer).__name__ for layer in division] == ["NAU", "SignNMRU"]
+    assert [type(layer).__name__ for layer in roots] == ["NAU", "NACMul"]
+    assert division[1].schedule == MODELS["nmu"].schedule  # the NMU model's schedule, on both layers
+    assert MODELS["nau_nac_mul"].attempts == 10 and "10 attempts" in MODELS["nau_nac_mul"].describe()

@@ -194,6 +194,8 @@ MODELS: dict[str, Model] = {
     "nalu": Model("nalu", "nalu", init=PUBLISHED_NAC_INIT),
     "nau": Model("nau", "nau", functional.NAU_SCHEDULE),
     "nmu": Model("nau", "nmu", functional.NMU_SCHEDULE),
+    "nau_sign_nmru": Model("nau", "sign_nmru", functional.NMU_SCHEDULE),
+    "nau_nac_mul": Model("nau", "nac_mul", functional.NAU_SCHEDULE, init=PUBLISHED_NAC_INIT, attempts=10),
     "inalu": Model("inalu", "inalu"),
     "npu": Model("npu", "npu"),
     "realnpu": Model("realnpu", "realnpu"),
@@ -239,7 +241,9 @@ MODELS: dict[str, Model] = {
 model definitions): NAC+ = ``nac`` (NAC -> NAC), NAC* = ``nac_mul`` (NAC -> NAC in log space) and
 NALU, each with their NAC weights' published initialization ("glorot_w"), NAU (NAU -> NAU,
 sparsity 0.01 from step 5e3 to 5e4 on both layers), NMU (NAU -> NMU,
-sparsity 10 from step 1e6 to 2e6 on both layers), Linear, ReLU and ReLU6 (that activation ->
+sparsity 10 from step 1e6 to 2e6 on both layers; ``nau_sign_nmru`` is nalm's model for the static task's
+division, the NMU model with the sign NMRU as second layer, and ``nau_nac_mul`` for its roots, the NAU
+model with NAC* as second layer, whose exponent W can hold 1/2), Linear, ReLU and ReLU6 (that activation ->
 linear, every layer with a bias that starts at zero, as the published code's layers have). iNALU, NPU and RealNPU have no published model for this task: they are
 stacked unit -> unit with their units' defaults.
 
