@@ -108,6 +108,8 @@ def _by_range(paths: list[str]) -> str:
         for summary in summarize(rows):
             model, operation, interpolation = summary.configuration.key[:3]
             label = f"{model} {operation}" + (f" ({variant})" if variant else "")
+            if (label, interpolation) in cells:
+                raise ValueError(f"{path}: {label} on {interpolation} is in an earlier file too; name a variant")
             labels.append(label)
             cells[label, interpolation] = f"{summary.successes}/{summary.runs}"
     ranges = sorted({interpolation for _, interpolation in cells})

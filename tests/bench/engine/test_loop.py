@@ -383,6 +383,8 @@ def test_a_later_attempt_starts_from_its_own_seed_of_the_generator():
         for (name, p), q in zip(stacked.named_parameters(), alone.parameters()):
             assert torch.equal(p[i].reshape(q.shape), q), name
     assert len({init_seed(seed, attempt) for seed in range(100) for attempt in range(5)}) == 500
+    with pytest.raises(ValueError, match="attempt must be a non-negative integer"):
+        init_seed(3, -1)
 
 
 def test_a_diverged_attempt_leaves_the_next_one_to_train():
@@ -441,7 +443,7 @@ def test_bad_attempts_are_rejected(changes, message):
 def test_attempts_need_a_model_per_attempt():
     with pytest.raises(ValueError, match="use train_seeds"):
         train(builder("nmu")(), TASK, ATTEMPTS)
-    with pytest.raises(ValueError, match="attempt must be at most 1"):
+    with pytest.raises(ValueError, match=r"attempt must be below config.attempts \(2\), got 2"):
         train_stacked(stack_seeds(builder("nmu"), SEEDS), TASK, ATTEMPTS, SEEDS, attempt=2)
 
 

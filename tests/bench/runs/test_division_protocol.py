@@ -177,3 +177,8 @@ def test_a_sweep_of_attempts_keeps_no_checkpoint_of_a_configuration_it_saved(tmp
     rows = run_benchmark(ResultsFile(path, benchmark), workers=1)
     assert len(rows) == 4 and all("5 attempts" in row["model_definition"] for row in rows)
     assert not folder.exists()
+
+
+def test_a_benchmark_refuses_a_models_attempts_longer_than_its_steps_before_any_training():
+    with pytest.raises(ValueError, match=r"model 'sign_nmru_attempts': attempts must be at most steps \(4\)"):
+        replace(PRESETS["mistry2021-div10"], models=("sign_nmru_attempts",), steps=4)

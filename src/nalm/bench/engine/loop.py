@@ -116,8 +116,8 @@ def train_seeds(
     its checkpoint at [`attempt_checkpoint`][nalm.bench.engine.loop.attempt_checkpoint]`(checkpoint, k)`.
 
     ``build()`` makes one single-seed model, e.g. ``lambda: build_unit_stack("nmu", task.input_size)``.
-    Seed s's result equals ``torch.manual_seed(s); train(build(), task, replace(config, seed=s))``
-    up to float32 rounding. Returns one [`TrainResult`][nalm.bench.engine.problem.TrainResult] per seed,
+    With one attempt, seed s's result equals ``torch.manual_seed(s); train(build(), task,
+    replace(config, seed=s))`` up to float32 rounding. Returns one [`TrainResult`][nalm.bench.engine.problem.TrainResult] per seed,
     in the order of ``seeds``.
     """
     seeds = check_seeds(seeds)
@@ -188,7 +188,8 @@ def train_stacked(
     """
     seeds = check_seeds(seeds)
     engine = choice("engine", engine, ENGINES)
-    non_negative_int("attempt", attempt, at_most=config.attempts - 1)
+    if non_negative_int("attempt", attempt) >= config.attempts:
+        raise ValueError(f"attempt must be below config.attempts ({config.attempts}), got {attempt}")
     problem = problem_type(task)(model, task, seeds)
     path = None if checkpoint is None else Path(checkpoint)
     if threads is None:

@@ -42,7 +42,8 @@ class Evaluation:
 
 @dataclass
 class TrainResult:
-    """Every evaluation of a run, and whether it diverged (a non-finite loss stopped it)."""
+    """Every evaluation of a run, and whether it diverged (a non-finite loss stopped it, or one of
+    its attempts, [`TrainConfig.attempts`][nalm.bench.engine.config.TrainConfig])."""
 
     evaluations: list[Evaluation] = field(default_factory=list)
     diverged: bool = False

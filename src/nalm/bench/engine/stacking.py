@@ -18,6 +18,7 @@ from torch import nn
 
 from nalm.bench.engine.problem import trainable
 from nalm.bench.tasks.streams import MAX_SEED
+from nalm.validation import non_negative_int
 
 
 def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
@@ -77,7 +78,7 @@ def init_seed(seed: int, attempt: int = 0) -> int:
     ``seed`` itself for the first attempt (0), seed + attempt * (MAX_SEED + 1) for a later one
     (see [`TrainConfig.attempts`][nalm.bench.engine.config.TrainConfig]), so that no two (seed,
     attempt) pairs start alike."""
-    return seed + attempt * (MAX_SEED + 1)
+    return seed + non_negative_int("attempt", attempt) * (MAX_SEED + 1)
 
 
 def stack_seeds(build: Callable[[], nn.Module], seeds: Sequence[int], attempt: int = 0) -> nn.Module:

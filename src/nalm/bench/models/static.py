@@ -176,13 +176,11 @@ def _single_unit_model(
     return dataclasses.replace(at(2), by_input_size=((10, at(10)),))
 
 
-SIGN_NMRU_ATTEMPTS = Model(
-    "sign_nmru",
-    "sign_nmru",
-    functional.SparsitySchedule(10.0, 10_000, 20_000),
-    learning_rate=1e-2,
-    gradient_clip=1.0,
-    attempts=5,
+SIGN_NMRU = _single_unit_model("sign_nmru", "sign_nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0)
+"""The division paper's "NMRU", the sign NMRU, at two inputs and at ten."""
+
+SIGN_NMRU_ATTEMPTS = dataclasses.replace(
+    SIGN_NMRU.at(10), schedule=functional.SparsitySchedule(10.0, 10_000, 20_000), attempts=5, by_input_size=()
 )
 """nalm's ten-input division model: the sign NMRU with its paper's settings (lambda 10, Adam lr 1e-2,
 gradient norm clipped to 1), trained in 5 attempts of 20,000 steps, each from a fresh start with
@@ -204,13 +202,8 @@ MODELS: dict[str, Model] = {
     "relu6": Model("relu6", "linear", bias=True),
     "nru": _single_unit_model("nru", "nru", 10.0, DIVISION_RAMPS, {2: 1.0, 10: 1e-3}),
     "nmru": _single_unit_model("nmru", "nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0),
-    "sign_nmru": _single_unit_model(
-        "sign_nmru", "sign_nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0
-    ),
-    "sign_nmru_attempts": dataclasses.replace(
-        _single_unit_model("sign_nmru", "sign_nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0),
-        by_input_size=((10, SIGN_NMRU_ATTEMPTS),),
-    ),
+    "sign_nmru": SIGN_NMRU,
+    "sign_nmru_attempts": dataclasses.replace(SIGN_NMRU, by_input_size=((10, SIGN_NMRU_ATTEMPTS),)),
     "tied_sign_nmru": _single_unit_model(
         "tied_sign_nmru", "tied_sign_nmru", 10.0, DIVISION_RAMPS, {2: 1e-2, 10: 1e-2}, gradient_clip=1.0
     ),
@@ -243,7 +236,7 @@ NALU, each with their NAC weights' published initialization ("glorot_w"), NAU (N
 sparsity 0.01 from step 5e3 to 5e4 on both layers), NMU (NAU -> NMU,
 sparsity 10 from step 1e6 to 2e6 on both layers; ``nau_sign_nmru`` is nalm's model for the static task's
 division, the NMU model with the sign NMRU as second layer, and ``nau_nac_mul`` for its roots, the NAU
-model with NAC* as second layer, whose exponent W can hold 1/2), Linear, ReLU and ReLU6 (that activation ->
+model with NAC* as second layer, whose exponent W can hold 1/2, in 10 attempts), Linear, ReLU and ReLU6 (that activation ->
 linear, every layer with a bias that starts at zero, as the published code's layers have). iNALU, NPU and RealNPU have no published model for this task: they are
 stacked unit -> unit with their units' defaults.
 

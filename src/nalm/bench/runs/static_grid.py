@@ -165,6 +165,10 @@ class Benchmark(Grid):
             check_model(model, self.hidden_size, self.time_steps)
         for configuration in self.configurations():
             self.task(configuration)  # checks input_size, subset_ratio, overlap_ratio
+            try:  # the model's own settings (attempts at most steps) against the steps
+                self.train_config(configuration)
+            except ValueError as error:
+                raise ValueError(f"model {configuration.model!r}: {error}") from None
 
     AXES: ClassVar[frozenset[str]] = frozenset({*Grid.AXES, "ranges"})
 
