@@ -387,7 +387,8 @@ def test_a_later_attempt_starts_from_its_own_seed_of_the_generator():
         init_seed(3, -1)
 
 
-def test_a_diverged_attempt_leaves_the_next_one_to_train():
+@pytest.mark.parametrize("engine", ["torch", "compiled"])
+def test_a_diverged_attempt_leaves_the_next_one_to_train(engine):
     build = builder("nmu", torch.float64, **REGULARIZED["nmu"])
 
     def poisoned():  # seed 0's first attempt diverges at its first step
@@ -397,17 +398,19 @@ def test_a_diverged_attempt_leaves_the_next_one_to_train():
                 model[0].W.fill_(float("nan"))
         return model
 
-    healthy = train_seeds(build, TASK, ATTEMPTS, SEEDS, engine="torch")
-    results = train_seeds(poisoned, TASK, ATTEMPTS, SEEDS, engine="torch")
+    healthy = train_seeds(build, TASK, ATTEMPTS, SEEDS, engine=engine)
+    results = train_seeds(poisoned, TASK, ATTEMPTS, SEEDS, engine=engine)
     assert [r.diverged for r in results] == [False, True, False]
     assert [e.step for e in results[1].evaluations] == [1, 40, 50, 60]
     for ours, theirs in zip(results[1].evaluations[1:], healthy[1].evaluations[3:]):
         assert ours.interpolation_mse == pytest.approx(theirs.interpolation_mse, rel=1e-9)
 
 
-@pytest.mark.parametrize("engine", ["torch", "compiled"])
-def test_a_run_of_attempts_resumed_from_its_checkpoints_ends_as_the_uninterrupted_run(tmp_path, monkeypatch, engine):
-    build = builder("nmu", torch.float64, **REGULARIZED["nmu"])
+@pytest.mark.parametrize(("unit", "engine"), [("nmu", "torch"), ("nmu", "compiled"), ("snmu", "torch")])
+def test_a_run_of_attempts_resumed_from_its_checkpoints_ends_as_the_uninterrupted_run(
+    tmp_path, monkeypatch, unit, engine
+):
+    build = builder(unit, torch.float64, **REGULARIZED["nmu"])  # the sNMU draws noise from its own streams
     uninterrupted = train_seeds(build, TASK, ATTEMPTS, SEEDS, engine=engine)
     checkpoint = tmp_path / "run.pt"
     save = loop_module.save_state
@@ -451,3 +454,34 @@ def test_attempts_are_part_of_a_runs_identity():
     assert "attempts" not in CONFIG.identity()
     assert ATTEMPTS.identity()["attempts"] == 2
     assert ATTEMPTS.attempt_steps == 30 and replace(ATTEMPTS, steps=61).attempt_steps == 30
+
+
+@pytest.mark.parametrize("engine", ["torch", "compiled"])
+def test_a_later_attempt_moves_the_data_past_the_steps_of_the_attempts_before_it(tmp_path, monkeypatch, engine):
+    calls = []
+    resume = static_problem_module.StaticProblem.resume
+
+    def spy(problem, steps, batch_size):
+        calls.append((steps, batch_size))
+        resume(problem, steps, batch_size)
+
+    monkeypatch.setattr(static_problem_module.StaticProblem, "resume", spy)
+    three = replace(CONFIG, steps=90, attempts=3)
+    train_seeds(builder("nmu"), TASK, three, SEEDS, engine=engine)
+    assert calls == [(30, CONFIG.batch_size), (60, CONFIG.batch_size)]  # the first starts at the stream's start
+    calls.clear()
+    checkpoint = tmp_path / "run.pt"
+    save = loop_module.save_state
+
+    def crash_in_the_third_attempt(path, run, at, *args):
+        if run.get("attempt") == 2 and at == 20:
+            raise KeyboardInterrupt
+        save(path, run, at, *args)
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(loop_module, "save_state", crash_in_the_third_attempt)
+        train_seeds(builder("nmu"), TASK, three, SEEDS, checkpoint=checkpoint, engine=engine)
+    calls.clear()
+    train_seeds(builder("nmu"), TASK, three, SEEDS, checkpoint=checkpoint, engine=engine)
+    # the first two attempts resume at their ends; the third 10 steps in, as its checkpoint says
+    assert calls == [(30, CONFIG.batch_size), (60, CONFIG.batch_size), (70, CONFIG.batch_size)]

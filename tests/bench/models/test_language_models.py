@@ -1,5 +1,7 @@
 """The language-task models: shapes, padding, the cell's exact solution, penalties and sparsity."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -121,3 +123,14 @@ def test_a_seed_trains_as_it_would_alone_and_a_resumed_run_as_the_uninterrupted_
         train_seeds(build, task, CONFIG, [3, 8], checkpoint=checkpoint)
     resumed = train_seeds(build, task, CONFIG, [3, 8], checkpoint=checkpoint)
     assert [r.evaluations for r in resumed] == [r.evaluations for r in together]
+
+
+def test_a_run_of_attempts_trains_each_from_its_own_start_on_the_later_data():
+    task = LanguageTask()
+    build = lambda: build_language_model("nau", task)
+    both = train_seeds(build, task, replace(CONFIG, steps=12, attempts=2), [3, 8])
+    first = train_seeds(build, task, replace(CONFIG, steps=6), [3, 8])
+    assert [[e.step for e in r.evaluations] for r in both] == [[3, 6, 9, 12]] * 2
+    assert [r.evaluations[:2] for r in both] == [r.evaluations for r in first]
+    continued = train_seeds(build, task, replace(CONFIG, steps=12), [3, 8])  # one model, no fresh start
+    assert [r.evaluations[2:] for r in both] != [r.evaluations[2:] for r in continued]

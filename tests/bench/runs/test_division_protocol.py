@@ -1,6 +1,7 @@
 """The division paper's single-unit protocol: its models' own settings by input size, the constant
 threshold, the model at step 0 in the selection, and the presets that hold them."""
 
+import warnings
 from dataclasses import replace
 
 import pytest
@@ -153,6 +154,7 @@ def test_the_division_model_of_nalm_trains_the_sign_nmru_in_attempts_at_ten_inpu
         assert benchmark.train_config(benchmark.configurations()[0]).attempts == attempts
 
 
+@pytest.mark.filterwarnings("ignore:model 'sign_nmru_attempts'")
 def test_a_sweep_of_attempts_keeps_no_checkpoint_of_a_configuration_it_saved(tmp_path, monkeypatch):
     from nalm.bench.engine import loop
 
@@ -182,3 +184,14 @@ def test_a_sweep_of_attempts_keeps_no_checkpoint_of_a_configuration_it_saved(tmp
 def test_a_benchmark_refuses_a_models_attempts_longer_than_its_steps_before_any_training():
     with pytest.raises(ValueError, match=r"model 'sign_nmru_attempts': attempts must be at most steps \(4\)"):
         replace(PRESETS["mistry2021-div10"], models=("sign_nmru_attempts",), steps=4)
+
+
+def test_a_benchmark_warns_where_a_models_ramp_outlasts_each_of_its_attempts():
+    with pytest.warns(
+        UserWarning, match=r"ends at step 20,000 of each attempt, after the 10,000 steps of each of its 5"
+    ):
+        replace(PRESETS["mistry2021-div10"], models=("sign_nmru_attempts",), steps=50_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        replace(PRESETS["mistry2021-div10"], models=("sign_nmru_attempts",), steps=100_000)  # 20,000 each: fits
+        replace(PRESETS["madsen2020"], models=("nmu",), steps=200_000)  # one attempt: a short run is the user's

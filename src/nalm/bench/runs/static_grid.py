@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import itertools
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -24,7 +25,7 @@ from torch import nn
 from nalm.bench.engine.config import TrainConfig
 from nalm.bench.engine.problem import Evaluation, TrainResult
 from nalm.bench.models.sparsity import network_sparsity
-from nalm.bench.models.static import MODELS, build_published_model, check_model, check_size
+from nalm.bench.models.static import MODELS, Model, build_published_model, check_model, check_size
 from nalm.bench.runs.grid import FieldKind, Grid, Row
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, range_label, value_range
 from nalm.bench.tasks.streams import SeedStreams
@@ -166,9 +167,12 @@ class Benchmark(Grid):
         for configuration in self.configurations():
             self.task(configuration)  # checks input_size, subset_ratio, overlap_ratio
             try:  # the model's own settings (attempts at most steps) against the steps
-                self.train_config(configuration)
+                config = self.train_config(configuration)
             except ValueError as error:
                 raise ValueError(f"model {configuration.model!r}: {error}") from None
+            _warn_if_ramp_outlasts_attempts(
+                configuration.model, MODELS[configuration.model].at(self.input_size), config
+            )
 
     AXES: ClassVar[frozenset[str]] = frozenset({*Grid.AXES, "ranges"})
 
@@ -293,6 +297,19 @@ class Benchmark(Grid):
 
 
 @functools.cache
+def _warn_if_ramp_outlasts_attempts(name: str, model: Model, config: TrainConfig) -> None:
+    """Warn where a model trained in attempts has a sparsity ramp that ends after an attempt's last
+    step: each attempt counts the ramp from its own start, so none would reach the full strength."""
+    schedule = model.schedule
+    if config.attempts > 1 and schedule is not None and schedule.lambda_end > config.attempt_steps:
+        warnings.warn(
+            f"model {name!r}: its sparsity ramp ends at step {schedule.lambda_end:,} of each attempt, after the "
+            f"{config.attempt_steps:,} steps of each of its {config.attempts} attempts ({config.steps:,} steps): "
+            f"no attempt reaches lambda {schedule.lambda_sparse:g}",
+            stacklevel=3,
+        )
+
+
 def _threshold(task: StaticArithmeticTask, samples: int, hidden_layer: bool) -> float:
     """[`success_threshold`][nalm.bench.tasks.thresholds.success_threshold], once per task and process."""
     return success_threshold(task, samples=samples, hidden_layer=hidden_layer)
