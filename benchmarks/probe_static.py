@@ -10,6 +10,10 @@ its sparsity strength and ramp; ``--attempts``, ``--learning-rate``, ``--init``)
 carry the changed definition (``model_definition``) and the changes in words (``variant``), and
 train on the compiled kernels where they cover the model. A change that proves itself becomes a
 registered model, run with ``nalm bench`` on the reported seeds.
+
+``--positive-nau`` clamps every NAU's W to [0, 1] instead of [-1, 1] (its formula, its penalty,
+its clamps after each step; the kernels read the range from the unit): the hidden units can then
+only be sums of inputs, never differences, and 0 is a bound that holds a weight exactly.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import argparse
 import dataclasses
 import json
 
-from nalm import functional
+from nalm import functional, units
 from nalm.bench.engine import train_seeds
 from nalm.bench.models.static import MODELS
 from nalm.bench.runs import PRESETS
+from nalm.torch import NAU
 
 DEVELOPMENT_SEEDS = tuple(range(100, 125))
 
@@ -46,6 +51,19 @@ def changed_model(name: str, args: argparse.Namespace) -> list[str]:
     return changes
 
 
+def with_positive_nau() -> None:
+    """Make every NAU built from now on clamp W to [0, 1]."""
+    bounds = (0.0, 1.0)
+    NAU.definition = dataclasses.replace(
+        units.NAU,
+        formula=lambda x, w, options, ops: functional.nau(x, functional.clamp(w["W"], *bounds, ops=ops), ops=ops),
+        effective=lambda w, options, ops: (functional.clamp(w["W"], *bounds, ops=ops),),
+        penalty=units._sparsity(bounds),
+        clamps={"W": bounds},
+        derived=lambda options: {"schedule": units._schedule(options), "weight_range": bounds},
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, choices=sorted(MODELS), help="the registered model to change")
@@ -58,12 +76,16 @@ def main() -> None:
     parser.add_argument("--init", help="the NAC weights' initialization")
     parser.add_argument("--steps", type=int, default=2_000_000, help="training steps (default 2e6)")
     parser.add_argument("--hidden-size", type=int, default=2, help="hidden units (default 2)")
+    parser.add_argument("--positive-nau", action="store_true", help="clamp the NAU's W to [0, 1]")
     parser.add_argument("--threads", type=int, default=2, help="threads that train (default 2)")
     parser.add_argument("--results", required=True, help="the results file to append the rows to")
     args = parser.parse_args()
     changes = changed_model(args.model, args)
     if args.hidden_size != 2:
         changes.append(f"hidden size {args.hidden_size}")
+    if args.positive_nau:
+        with_positive_nau()
+        changes.append("NAU W clamped to [0, 1]")
     variant = f"{args.model}: " + (", ".join(changes) or "as registered")
     benchmark = dataclasses.replace(
         PRESETS["madsen2020"],

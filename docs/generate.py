@@ -18,7 +18,7 @@ Directives:
 - ``by-range FILE ...``: solved runs per model and operation (rows, file after file, each labelled
   with its rows' ``variant`` where they name one) and interpolation range (columns).
 - ``pooled FILE ...``: each model and operation's success over all its range pairs and seeds, by
-  input size, with its 95% Wilson interval.
+  input size (and by ``variant``, where the rows name one), with its 95% Wilson interval.
 - ``published-table FILE ...``: the whole published table of Madsen and Johansen, each cell beside
   the run among the FILEs that tests it best (as ``nalm report FILE ... --out DIR`` writes it).
 - ``compare FILE:MODEL:OPERATION ...``: the published comparison of the named cells, from several
@@ -125,15 +125,17 @@ def _by_range(paths: list[str]) -> str:
 
 
 def _pooled(paths: list[str]) -> str:
-    """Each model and operation's runs pooled over all its range pairs and seeds, file after file,
-    with the 95% Wilson interval of the pooled success rate."""
+    """Each model and operation's runs (each variant's apart) pooled over all its range pairs and
+    seeds, file after file, with the 95% Wilson interval of the pooled success rate."""
     from nalm.bench.analysis.statistics import wilson_interval
 
     lines = ["| model, operation | inputs | range pairs | solved [95%] |", "|---|---|---|---|"]
     for path in paths:
         pools: dict[tuple[str, int], list[dict]] = {}
         for row in _rows(path):
-            pools.setdefault((f"{row['model']} {row['operation']}", row["settings"]["input_size"]), []).append(row)
+            variant = f" ({row['variant']})" if row.get("variant") else ""
+            label = f"{row['model']} {row['operation']}{variant}"
+            pools.setdefault((label, row["settings"]["input_size"]), []).append(row)
         for (label, inputs), rows in pools.items():
             solved = sum(bool(row["success"]) for row in rows)
             low, high = wilson_interval(solved, len(rows))

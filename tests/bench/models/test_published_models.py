@@ -128,4 +128,4 @@ def test_nalms_static_division_and_root_models_put_a_unit_that_can_hold_the_expo
     assert [type(layer).__name__ for layer in division] == ["NAU", "SignNMRU"]
     assert [type(layer).__name__ for layer in roots] == ["NAU", "NACMul"]
     assert division[1].schedule == MODELS["nmu"].schedule  # the NMU model's schedule, on both layers
-    assert MODELS["nau_nac_mul"].attempts == 10 and "10 attempts" in MODELS["nau_nac_mul"].describe()
+    assert MODELS["nau_nac_mul"].attempts == 20 and "20 attempts" in MODELS["nau_nac_mul"].describe()

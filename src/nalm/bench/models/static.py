@@ -193,7 +193,7 @@ MODELS: dict[str, Model] = {
     "nau": Model("nau", "nau", functional.NAU_SCHEDULE),
     "nmu": Model("nau", "nmu", functional.NMU_SCHEDULE),
     "nau_sign_nmru": Model("nau", "sign_nmru", functional.NMU_SCHEDULE),
-    "nau_nac_mul": Model("nau", "nac_mul", functional.NAU_SCHEDULE, init=PUBLISHED_NAC_INIT, attempts=10),
+    "nau_nac_mul": Model("nau", "nac_mul", functional.NAU_SCHEDULE, init=PUBLISHED_NAC_INIT, attempts=20),
     "inalu": Model("inalu", "inalu"),
     "npu": Model("npu", "npu"),
     "realnpu": Model("realnpu", "realnpu"),
@@ -236,7 +236,9 @@ NALU, each with their NAC weights' published initialization ("glorot_w"), NAU (N
 sparsity 0.01 from step 5e3 to 5e4 on both layers), NMU (NAU -> NMU,
 sparsity 10 from step 1e6 to 2e6 on both layers; ``nau_sign_nmru`` is nalm's model for the static task's
 division, the NMU model with the sign NMRU as second layer, and ``nau_nac_mul`` for its roots, the NAU
-model with NAC* as second layer, whose exponent W can hold 1/2, in 10 attempts), Linear, ReLU and ReLU6 (that activation ->
+model with NAC* as second layer, whose exponent W can hold 1/2, in 20 attempts; it is meant for
+one hidden unit, ``--hidden-size 1``: a second, unused one would sit near 0, where NAC*'s
+log |h| turns a tiny weight into an error), Linear, ReLU and ReLU6 (that activation ->
 linear, every layer with a bias that starts at zero, as the published code's layers have). iNALU, NPU and RealNPU have no published model for this task: they are
 stacked unit -> unit with their units' defaults.
 
