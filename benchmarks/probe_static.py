@@ -2,18 +2,19 @@
 changed, on one operation of the madsen2020 preset, with the development seeds 100-124.
 
     python benchmarks/probe_static.py --model nau_sign_nmru --operation div --second tied_sign_nmru \\
-        --steps 2000000 --results benchmarks/results/division-search/static-div-probes.jsonl
+        --steps 2000000 --results benchmarks/results/division-search/static-div-tied_sign_nmru-dev.jsonl
 
 Each option replaces one thing of the model (``--first``, ``--second``: its layers; ``--schedule``:
 its sparsity strength and ramp; ``--attempts``, ``--learning-rate``, ``--init``) or of the preset
-(``--steps``, ``--hidden-size``), for this process only. The rows, appended to the results file,
+(``--steps``, ``--hidden-size``), for this process only. The rows, appended to the results file (one
+file per probe: a file of several would count a seed once),
 carry the changed definition (``model_definition``) and the changes in words (``variant``), and
 train on the compiled kernels where they cover the model. A change that proves itself becomes a
 registered model, run with ``nalm bench`` on the reported seeds.
 
-``--positive-nau`` clamps every NAU's W to [0, 1] instead of [-1, 1] (its formula, its penalty,
-its clamps after each step; the kernels read the range from the unit): the hidden units can then
-only be sums of inputs, never differences, and 0 is a bound that holds a weight exactly.
+``--positive-nau`` clamps every NAU's W to [0, 1] instead of [-1, 1] (``with_positive_nau``): the
+hidden units can then only be sums of inputs, never differences, and 0 is a bound that holds a
+weight exactly. The rows' ``model_definition`` does not say so; their ``variant`` does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+
+import torch
 
 from nalm import functional, units
 from nalm.bench.engine import train_seeds
@@ -52,10 +55,14 @@ def changed_model(name: str, args: argparse.Namespace) -> list[str]:
 
 
 def with_positive_nau() -> None:
-    """Make every NAU built from now on clamp W to [0, 1]."""
+    """Make every NAU built from now on clamp W to [0, 1]: its formula, its weight as the static
+    task's projected draw reads it (``linear_weight``), its penalty, its clamps and the range the
+    kernels read."""
     bounds = (0.0, 1.0)
+    NAU.linear_weight = lambda self: functional.clamp(self.W, *bounds, ops=torch)  # type: ignore[method-assign]
     NAU.definition = dataclasses.replace(
         units.NAU,
+        formula_text=units.NAU.formula_text.replace("[−1, 1]", "[0, 1]"),
         formula=lambda x, w, options, ops: functional.nau(x, functional.clamp(w["W"], *bounds, ops=ops), ops=ops),
         effective=lambda w, options, ops: (functional.clamp(w["W"], *bounds, ops=ops),),
         penalty=units._sparsity(bounds),

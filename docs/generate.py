@@ -19,8 +19,12 @@ Directives:
   with its rows' ``variant`` where they name one) and interpolation range (columns).
 - ``pooled FILE ...``: each model and operation's success over all its range pairs and seeds, by
   input size (and by ``variant``, where the rows name one), with its 95% Wilson interval.
+- ``runs FILE ...``: one row per results file (each holding one configuration): the model as it
+  ran (its ``variant`` where the rows name one), hidden units, steps, success with its 95% interval,
+  solved-at median, sparsity error and median extrapolation MSE; e.g. a search's ablation table.
 - ``published-table FILE ...``: the whole published table of Madsen and Johansen, each cell beside
   the run among the FILEs that tests it best (as ``nalm report FILE ... --out DIR`` writes it).
+- ``published-cells OPS FILE ...``: the rows of that table for the operations OPS (comma-separated).
 - ``compare FILE:MODEL:OPERATION ...``: the published comparison of the named cells, from several
   results files, in one table.
 - ``units full`` / ``units short``: the table of units, from each unit's definition
@@ -159,12 +163,48 @@ def _compare(cells: list[str]) -> str:
     return comparison_table(comparisons)
 
 
-def _published_table(paths: list[str]) -> str:
-    """The whole published table beside the run of each cell that tests it best among ``paths``."""
+def _runs(paths: list[str]) -> str:
+    """One row per results file of one configuration: how it ran and how it did."""
+    from nalm.bench.analysis.aggregate import summarize
+    from nalm.bench.analysis.published import steps_label
+    from nalm.bench.analysis.report import summary_cells
+
+    lines = [
+        "| results file | model | hidden | steps | solved [95%] | solved at (median) | sparsity error "
+        "| extrapolation MSE (median) |",
+        "|---" * 8 + "|",
+    ]
+    for path in paths:
+        rows = _rows(path)
+        summaries = summarize(rows)
+        runs = {(row.get("variant"), row["model_definition"]) for row in rows}
+        if len(summaries) != 1 or len(runs) != 1:
+            raise ValueError(
+                f"{path}: {len(summaries)} configurations of {len(runs)} definitions or variants; "
+                "a row of this table is one of each"
+            )
+        rate, median, sparsity = summary_cells(summaries[0])
+        changes = (rows[0].get("variant") or "as registered").split(": ")[-1]  # a probe's "model: changes"
+        model = rows[0]["model_definition"] + ("" if changes == "as registered" else f" ({changes})")
+        settings = rows[0]["settings"]
+        lines.append(
+            f"| `{Path(path).name}` | {model.replace('|', chr(92) + '|')} | {settings['hidden_size']} "
+            f"| {steps_label(settings['steps'])} | {rate} "
+            f"| {median} | {sparsity} | {summaries[0].extrapolation_mse_median:.3g} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _published_table(paths: list[str], operations: tuple[str, ...] | None = None) -> str:
+    """The whole published table (or its rows of ``operations``) beside the run of each cell that
+    tests it best among ``paths``."""
     from nalm.bench.analysis.published import published_table
     from nalm.bench.analysis.report import published_table_text
 
-    return published_table_text(published_table({path: _rows(path) for path in paths}))
+    cells = published_table({path: _rows(path) for path in paths})
+    if operations is not None:
+        cells = [cell for cell in cells if cell.published.operation in operations]
+    return published_table_text(cells)
 
 
 def _paper(text: str) -> str:
@@ -231,8 +271,18 @@ def render(directive: str) -> str:
         return _pooled(args)
     if name == "compare" and args:
         return _compare(args)
+    if name == "runs" and args:
+        return _runs(args)
     if name == "published-table" and args:
         return _published_table(args)
+    if name == "published-cells" and len(args) > 1:
+        from nalm.bench.tasks.static import OPERATIONS
+
+        operations = tuple(args[0].split(","))
+        unknown = [op for op in operations if op not in OPERATIONS]
+        if unknown:
+            raise ValueError(f"published-cells: unknown operations {unknown}; choose from {', '.join(OPERATIONS)}")
+        return _published_table(args[1:], operations)
     if name == "units" and len(args) == 1 and args[0] in ("full", "short"):
         return _units(args[0])
     if name == "command" and args:

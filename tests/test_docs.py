@@ -65,6 +65,29 @@ def test_generated_parts_are_the_reports_tables():
     assert summary in report_text(read_results(ROOT / "benchmarks/results/quick.jsonl"))
 
 
+def test_the_runs_table_has_a_row_per_file_and_refuses_a_file_of_several_runs():
+    generator = _generator()
+    search = "benchmarks/results/division-search"
+    files = [
+        f"{search}/static-sqrt-nau_nac_mul-dev.jsonl",
+        f"{search}/static-sqrt-nau_nac_mul-hidden1-20x50k-dev.jsonl",
+    ]
+    table = generator.render("runs " + " ".join(files)).splitlines()
+    assert len(table) == 4 and "10 attempts" in table[2] and "| 2 | 2e6 | 16/25 = 64% [45%, 80%] |" in table[2]
+    assert "20 attempts" in table[3] and "| 1 | 1e6 |" in table[3]
+    assert "min(\\|W\\|" in table[2]  # a model's | would split the Markdown cell
+    with pytest.raises(ValueError, match="a row of this table is one of each"):
+        generator.render(f"runs {search}/probe-noise.jsonl")  # two ranges
+
+
+def test_published_cells_are_the_published_tables_rows_of_those_operations():
+    generator = _generator()
+    cells = generator.render("published-cells div,sqrt benchmarks/results/madsen2020-200k.jsonl").splitlines()[2:]
+    assert len(cells) == 16 and {line.split(" | ")[0] for line in cells} == {"| div", "| sqrt"}
+    with pytest.raises(ValueError, match=r"unknown operations \['dvi'\]"):
+        generator.render("published-cells dvi benchmarks/results/madsen2020-200k.jsonl")
+
+
 REPORTS = sorted(p.parent for p in (ROOT / "benchmarks" / "results").glob("*/report.md"))
 
 

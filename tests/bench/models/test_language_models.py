@@ -7,6 +7,7 @@ import torch
 
 from nalm import functional
 from nalm.bench.engine.config import TrainConfig
+from nalm.bench.engine.language_problem import LanguageProblem
 from nalm.bench.engine.loop import train_seeds
 from nalm.bench.models.language import LANGUAGE_MODELS, LANGUAGE_SCHEDULE, NumberReader, build_language_model
 from nalm.bench.tasks.language import TOKENS, LanguageTask, all_token_ids, words
@@ -125,10 +126,13 @@ def test_a_seed_trains_as_it_would_alone_and_a_resumed_run_as_the_uninterrupted_
     assert [r.evaluations for r in resumed] == [r.evaluations for r in together]
 
 
-def test_a_run_of_attempts_trains_each_from_its_own_start_on_the_later_data():
+def test_a_run_of_attempts_trains_each_from_its_own_start_on_the_later_data(monkeypatch):
     task = LanguageTask()
     build = lambda: build_language_model("nau", task)
+    resumed_at, resume = [], LanguageProblem.resume
+    monkeypatch.setattr(LanguageProblem, "resume", lambda self, *at: resumed_at.append(at) or resume(self, *at))
     both = train_seeds(build, task, replace(CONFIG, steps=12, attempts=2), [3, 8])
+    assert resumed_at == [(6, CONFIG.batch_size)]  # the second attempt reads the numbers after the first's
     first = train_seeds(build, task, replace(CONFIG, steps=6), [3, 8])
     assert [[e.step for e in r.evaluations] for r in both] == [[3, 6, 9, 12]] * 2
     assert [r.evaluations[:2] for r in both] == [r.evaluations for r in first]

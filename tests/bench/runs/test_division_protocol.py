@@ -191,7 +191,20 @@ def test_a_benchmark_warns_where_a_models_ramp_outlasts_each_of_its_attempts():
         UserWarning, match=r"ends at step 20,000 of each attempt, after the 10,000 steps of each of its 5"
     ):
         replace(PRESETS["mistry2021-div10"], models=("sign_nmru_attempts",), steps=50_000)
+    roots = replace(PRESETS["madsen2020"], models=("nau_nac_mul",), operations=("sqrt",), hidden_size=1)
+    with pytest.warns(UserWarning, match=r"the penalty starts in none of them \(lambda 0.01\)"):
+        replace(roots, steps=100_000)  # attempts of 5,000 steps, the ramp from step 5,000
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         replace(PRESETS["mistry2021-div10"], models=("sign_nmru_attempts",), steps=100_000)  # 20,000 each: fits
         replace(PRESETS["madsen2020"], models=("nmu",), steps=200_000)  # one attempt: a short run is the user's
+        replace(roots, steps=1_000_000)
+        with pytest.warns(UserWarning, match="meant for 1 hidden unit"):  # NAC* alone: no penalty to warn of
+            replace(roots, steps=100_000, hidden_size=0)
+
+
+def test_a_benchmark_warns_where_a_model_runs_at_another_hidden_size_than_its_own():
+    with pytest.warns(
+        UserWarning, match=r"'nau_nac_mul' is meant for 1 hidden unit \(--hidden-size 1\); this benchmark has 2"
+    ):
+        replace(PRESETS["madsen2020"], models=("nau_nac_mul",), operations=("sqrt",), steps=1_000_000)

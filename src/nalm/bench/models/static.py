@@ -95,7 +95,9 @@ class Model:
     ``learning_rate`` and ``gradient_clip`` (the largest L2 norm of each seed's gradient over all
     its parameters) are the model's own training settings where its paper gives them; None: the
     benchmark's learning rate, no clipping. ``attempts`` > 1 splits a run's steps into that many
-    attempts, each from a fresh start ([`TrainConfig`][nalm.bench.engine.config.TrainConfig]). ``by_input_size`` holds the definitions a paper uses
+    attempts, each from a fresh start ([`TrainConfig`][nalm.bench.engine.config.TrainConfig]). ``hidden_size``, where given, is the
+    number of hidden units the model is meant for: the hidden size stays the benchmark's setting
+    (``--hidden-size``), and a benchmark of another one warns. ``by_input_size`` holds the definitions a paper uses
     instead at other input sizes, (input size, Model) pairs ([`at`][nalm.bench.models.static.Model.at]).
     """
 
@@ -108,6 +110,7 @@ class Model:
     learning_rate: float | None = None
     gradient_clip: float | None = None
     attempts: int = 1
+    hidden_size: int | None = None
     by_input_size: tuple[tuple[int, Model], ...] = ()
 
     def at(self, input_size: int) -> Model:
@@ -193,7 +196,9 @@ MODELS: dict[str, Model] = {
     "nau": Model("nau", "nau", functional.NAU_SCHEDULE),
     "nmu": Model("nau", "nmu", functional.NMU_SCHEDULE),
     "nau_sign_nmru": Model("nau", "sign_nmru", functional.NMU_SCHEDULE),
-    "nau_nac_mul": Model("nau", "nac_mul", functional.NAU_SCHEDULE, init=PUBLISHED_NAC_INIT, attempts=20),
+    "nau_nac_mul": Model(
+        "nau", "nac_mul", functional.NAU_SCHEDULE, init=PUBLISHED_NAC_INIT, attempts=20, hidden_size=1
+    ),
     "inalu": Model("inalu", "inalu"),
     "npu": Model("npu", "npu"),
     "realnpu": Model("realnpu", "realnpu"),
@@ -236,9 +241,9 @@ NALU, each with their NAC weights' published initialization ("glorot_w"), NAU (N
 sparsity 0.01 from step 5e3 to 5e4 on both layers), NMU (NAU -> NMU,
 sparsity 10 from step 1e6 to 2e6 on both layers; ``nau_sign_nmru`` is nalm's model for the static task's
 division, the NMU model with the sign NMRU as second layer, and ``nau_nac_mul`` for its roots, the NAU
-model with NAC* as second layer, whose exponent W can hold 1/2, in 20 attempts; it is meant for
-one hidden unit, ``--hidden-size 1``: a second, unused one would sit near 0, where NAC*'s
-log |h| turns a tiny weight into an error), Linear, ReLU and ReLU6 (that activation ->
+model with NAC* as second layer, whose exponent W can hold 1/2, in 20 attempts, meant for one
+hidden unit, ``--hidden-size 1``: a second, unused one would sit near 0, where NAC*'s log |h|
+turns a tiny weight into an error), Linear, ReLU and ReLU6 (that activation ->
 linear, every layer with a bias that starts at zero, as the published code's layers have). iNALU, NPU and RealNPU have no published model for this task: they are
 stacked unit -> unit with their units' defaults.
 

@@ -25,7 +25,7 @@ from torch import nn
 from nalm.bench.engine.config import TrainConfig
 from nalm.bench.engine.problem import Evaluation, TrainResult
 from nalm.bench.models.sparsity import network_sparsity
-from nalm.bench.models.static import MODELS, Model, build_published_model, check_model, check_size
+from nalm.bench.models.static import ACTIVATIONS, MODELS, build_published_model, check_model, check_size
 from nalm.bench.runs.grid import FieldKind, Grid, Row
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, range_label, value_range
 from nalm.bench.tasks.streams import SeedStreams
@@ -170,8 +170,34 @@ class Benchmark(Grid):
                 config = self.train_config(configuration)
             except ValueError as error:
                 raise ValueError(f"model {configuration.model!r}: {error}") from None
-            _warn_if_ramp_outlasts_attempts(
-                configuration.model, MODELS[configuration.model].at(self.input_size), config
+            self._warn_about(configuration.model, config)
+
+    def _warn_about(self, name: str, config: TrainConfig) -> None:
+        """Warn where model ``name`` is run other than it is meant to: at another hidden size than
+        its own ([`Model`][nalm.bench.models.static.Model]), or in attempts that end before the
+        sparsity ramp of a layer it builds does (each attempt counts the ramp from its own start)."""
+        model = MODELS[name].at(self.input_size)
+        if model.hidden_size is not None and model.hidden_size != self.hidden_size:
+            warnings.warn(
+                f"model {name!r} is meant for {model.hidden_size} hidden unit{'' if model.hidden_size == 1 else 's'} "
+                f"(--hidden-size {model.hidden_size}); "
+                f"this benchmark has {self.hidden_size}",
+                stacklevel=4,
+            )
+        built = (model.second,) if self.hidden_size == 0 else (model.first, model.second)
+        penalized = any(layer not in ACTIVATIONS and "lambda_sparse" in model.options(layer) for layer in built)
+        schedule = model.schedule
+        if config.attempts > 1 and penalized and schedule is not None and schedule.lambda_end > config.attempt_steps:
+            reached = (
+                "starts in none"
+                if schedule.lambda_start >= config.attempt_steps
+                else "reaches its full strength in none"
+            )
+            warnings.warn(
+                f"model {name!r}: its sparsity ramp ends at step {schedule.lambda_end:,} of each attempt, after the "
+                f"{config.attempt_steps:,} steps of each of its {config.attempts} attempts ({config.steps:,} steps): "
+                f"the penalty {reached} of them (lambda {schedule.lambda_sparse:g})",
+                stacklevel=4,
             )
 
     AXES: ClassVar[frozenset[str]] = frozenset({*Grid.AXES, "ranges"})
@@ -297,19 +323,6 @@ class Benchmark(Grid):
 
 
 @functools.cache
-def _warn_if_ramp_outlasts_attempts(name: str, model: Model, config: TrainConfig) -> None:
-    """Warn where a model trained in attempts has a sparsity ramp that ends after an attempt's last
-    step: each attempt counts the ramp from its own start, so none would reach the full strength."""
-    schedule = model.schedule
-    if config.attempts > 1 and schedule is not None and schedule.lambda_end > config.attempt_steps:
-        warnings.warn(
-            f"model {name!r}: its sparsity ramp ends at step {schedule.lambda_end:,} of each attempt, after the "
-            f"{config.attempt_steps:,} steps of each of its {config.attempts} attempts ({config.steps:,} steps): "
-            f"no attempt reaches lambda {schedule.lambda_sparse:g}",
-            stacklevel=3,
-        )
-
-
 def _threshold(task: StaticArithmeticTask, samples: int, hidden_layer: bool) -> float:
     """[`success_threshold`][nalm.bench.tasks.thresholds.success_threshold], once per task and process."""
     return success_threshold(task, samples=samples, hidden_layer=hidden_layer)
