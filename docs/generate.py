@@ -20,7 +20,8 @@ Directives:
 - ``pooled FILE ...``: each model and operation's success over all its range pairs and seeds, by
   input size (and by ``variant``, where the rows name one), with its 95% Wilson interval.
 - ``runs FILE ...``: one row per results file (each holding one configuration): the model as it
-  ran (its ``variant`` where the rows name one), hidden units, steps, success with its 95% interval,
+  ran (its ``variant`` where the rows name one), hidden units, steps, the benchmark's learning rate
+  (a model with its own says so), success with its 95% interval,
   solved-at median, sparsity error and median extrapolation MSE; e.g. a search's ablation table.
 - ``published-table FILE ...``: the whole published table of Madsen and Johansen, each cell beside
   the run among the FILEs that tests it best (as ``nalm report FILE ... --out DIR`` writes it).
@@ -170,9 +171,9 @@ def _runs(paths: list[str]) -> str:
     from nalm.bench.analysis.report import summary_cells
 
     lines = [
-        "| results file | model | hidden | steps | solved [95%] | solved at (median) | sparsity error "
+        "| results file | model | hidden | steps | lr | solved [95%] | solved at (median) | sparsity error "
         "| extrapolation MSE (median) |",
-        "|---" * 8 + "|",
+        "|---" * 9 + "|",
     ]
     for path in paths:
         rows = _rows(path)
@@ -189,7 +190,7 @@ def _runs(paths: list[str]) -> str:
         settings = rows[0]["settings"]
         lines.append(
             f"| `{Path(path).name}` | {model.replace('|', chr(92) + '|')} | {settings['hidden_size']} "
-            f"| {steps_label(settings['steps'])} | {rate} "
+            f"| {steps_label(settings['steps'])} | {settings['learning_rate']:g} | {rate} "
             f"| {median} | {sparsity} | {summaries[0].extrapolation_mse_median:.3g} |"
         )
     return "\n".join(lines) + "\n"

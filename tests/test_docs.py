@@ -73,8 +73,8 @@ def test_the_runs_table_has_a_row_per_file_and_refuses_a_file_of_several_runs():
         f"{search}/static-sqrt-nau_nac_mul-hidden1-20x50k-dev.jsonl",
     ]
     table = generator.render("runs " + " ".join(files)).splitlines()
-    assert len(table) == 4 and "10 attempts" in table[2] and "| 2 | 2e6 | 16/25 = 64% [45%, 80%] |" in table[2]
-    assert "20 attempts" in table[3] and "| 1 | 1e6 |" in table[3]
+    assert len(table) == 4 and "10 attempts" in table[2] and "| 2 | 2e6 | 0.001 | 16/25 = 64% [45%, 80%] |" in table[2]
+    assert "20 attempts" in table[3] and "| 1 | 1e6 | 0.001 |" in table[3]
     assert "min(\\|W\\|" in table[2]  # a model's | would split the Markdown cell
     with pytest.raises(ValueError, match="a row of this table is one of each"):
         generator.render(f"runs {search}/probe-noise.jsonl")  # two ranges
