@@ -353,6 +353,20 @@ def test_evaluations_without_a_sparsity_error_or_with_a_nan_one_survive_a_checkp
 ATTEMPTS = replace(CONFIG, steps=60, attempts=2)  # two attempts of CONFIG's 30 steps
 
 
+def killed_in_attempt(attempt, step, run_training):
+    """Run ``run_training()`` killed (KeyboardInterrupt) before it saves step ``step`` of attempt ``attempt``."""
+    save = loop_module.save_state
+
+    def crash(path, run, at, *args):
+        if run.get("attempt") == attempt and at == step:
+            raise KeyboardInterrupt
+        save(path, run, at, *args)
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(loop_module, "save_state", crash)
+        run_training()
+
+
 @pytest.mark.parametrize("engine", ["torch", "compiled"])
 def test_a_run_of_attempts_numbers_every_attempts_evaluations_after_the_steps_before_it(engine):
     results = train_seeds(builder("nmu", **REGULARIZED["nmu"]), TASK, ATTEMPTS, SEEDS, engine=engine)
@@ -407,22 +421,13 @@ def test_a_diverged_attempt_leaves_the_next_one_to_train(engine):
 
 
 @pytest.mark.parametrize(("unit", "engine"), [("nmu", "torch"), ("nmu", "compiled"), ("snmu", "torch")])
-def test_a_run_of_attempts_resumed_from_its_checkpoints_ends_as_the_uninterrupted_run(
-    tmp_path, monkeypatch, unit, engine
-):
+def test_a_run_of_attempts_resumed_from_its_checkpoints_ends_as_the_uninterrupted_run(tmp_path, unit, engine):
     build = builder(unit, torch.float64, **REGULARIZED["nmu"])  # the sNMU draws noise from its own streams
     uninterrupted = train_seeds(build, TASK, ATTEMPTS, SEEDS, engine=engine)
     checkpoint = tmp_path / "run.pt"
-    save = loop_module.save_state
-
-    def crash_in_the_second_attempt(path, run, at, *args):
-        if run.get("attempt") == 1 and at == 20:
-            raise KeyboardInterrupt
-        save(path, run, at, *args)
-
-    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(loop_module, "save_state", crash_in_the_second_attempt)
-        train_seeds(build, TASK, ATTEMPTS, SEEDS, checkpoint=checkpoint, engine=engine, definition="x")
+    killed_in_attempt(
+        1, 20, lambda: train_seeds(build, TASK, ATTEMPTS, SEEDS, checkpoint=checkpoint, engine=engine, definition="x")
+    )
     assert saved_step(checkpoint) == 30
     assert saved_step(attempt_checkpoint(checkpoint, 1)) == 10
     assert attempt_checkpoint(checkpoint, 1).name == "run.attempt-1.pt"
@@ -471,16 +476,9 @@ def test_a_later_attempt_moves_the_data_past_the_steps_of_the_attempts_before_it
     assert calls == [(30, CONFIG.batch_size), (60, CONFIG.batch_size)]  # the first starts at the stream's start
     calls.clear()
     checkpoint = tmp_path / "run.pt"
-    save = loop_module.save_state
-
-    def crash_in_the_third_attempt(path, run, at, *args):
-        if run.get("attempt") == 2 and at == 20:
-            raise KeyboardInterrupt
-        save(path, run, at, *args)
-
-    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(loop_module, "save_state", crash_in_the_third_attempt)
-        train_seeds(builder("nmu"), TASK, three, SEEDS, checkpoint=checkpoint, engine=engine)
+    killed_in_attempt(
+        2, 20, lambda: train_seeds(builder("nmu"), TASK, three, SEEDS, checkpoint=checkpoint, engine=engine)
+    )
     calls.clear()
     train_seeds(builder("nmu"), TASK, three, SEEDS, checkpoint=checkpoint, engine=engine)
     # the first two attempts resume at their ends; the third 10 steps in, as its checkpoint says
