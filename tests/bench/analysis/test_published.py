@@ -79,6 +79,9 @@ def runs(model, op, successes, *, steps=200_000, seeds=100, sparsity=lambda seed
         ("nmu", "mul", 0, 200_000, "lower, but our run is shorter: cannot refute; 2e5 of 5e6 steps"),
         ("nmu", "mul", 50, 5_000_000, "disagree (intervals apart)"),
         ("nalu", "mul", 50, 200_000, "disagree (intervals apart); 2e5 of 5e6 steps"),
+        # NAC+ on +: solved at a median of 2.5e5 and a mean of 4.9e5, so 5e5 steps can refute it
+        ("nac", "add", 50, 400_000, "lower, but our run is shorter: cannot refute; 4e5 of 5e6 steps"),
+        ("nac", "add", 50, 500_000, "disagree (intervals apart); 5e5 of 5e6 steps"),
     ],
 )
 def test_each_cell_says_whether_the_intervals_overlap_and_whether_our_run_was_shorter(
@@ -88,6 +91,14 @@ def test_each_cell_says_whether_the_intervals_overlap_and_whether_our_run_was_sh
     assert comparison.published is PUBLISHED[model, op]
     assert comparison.ours.successes == successes
     assert comparison.verdict() == verdict
+
+
+def test_the_budget_that_can_refute_a_cell_is_twice_its_median_and_at_least_its_mean_within_5e6():
+    assert PUBLISHED["nac", "add"].refuting_steps == 500_000  # 2 x 2.5e5 > 4.9e5
+    assert PUBLISHED["nac", "sub"].refuting_steps == 370_000  # the mean 3.7e5 > 2 x 9e3
+    assert PUBLISHED["nac_mul", "sqrt"].refuting_steps == 1_500_000  # the mean 1.5e6 > 2 x 4e5
+    assert PUBLISHED["nac_mul", "mul"].refuting_steps == 5_000_000  # 2 x 2.8e6, capped at the published 5e6
+    assert PUBLISHED["nau", "div"].refuting_steps == 5_000_000  # no seed solved it
 
 
 def test_a_cell_of_another_model_definition_says_so():
@@ -133,7 +144,8 @@ def test_the_whole_table_shows_each_cell_with_the_run_that_tests_it_best(tmp_pat
     assert by_cell["nalu", "mul"].comparison is None and by_cell["nalu", "mul"].source is None
     text = published_table_text(cells)
     assert "| mul | nmu | 90/100 = 90% [83%, 94%] | 98% [93%, 99%] |" in text and "| `long` |" in text
-    assert "| mul | nalu | not run | 0% [0%, 4%] | - |" in text
+    assert "| mul | nalu | not run | 0% [0%, 4%] | - | - / 5e6 |" in text
+    assert "| 2e6 / 2.8e6 |" in text  # nmu mul ran 2e6 steps; twice its solved-at median 1.4e6 can refute it
     path = write_published_table({"short": short}, tmp_path / "table")
     assert "2 of 48 cells have a run here, from 1 results files" in path.read_text()
 

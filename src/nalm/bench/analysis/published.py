@@ -94,6 +94,15 @@ class PublishedCell:
     sparsity_error: float | None
     in_table_1: bool
 
+    @property
+    def refuting_steps(self) -> int:
+        """The budget at which a lower success rate than this cell's refutes it: at least twice its
+        solved-at median and at least its solved-at mean, the published 5e6 where that is more or
+        where no seed solved the cell."""
+        if self.solved_at_median is None or self.solved_at_mean is None:
+            return PUBLISHED_STEPS
+        return min(PUBLISHED_STEPS, math.ceil(max(2 * self.solved_at_median, self.solved_at_mean)))
+
 
 def _number(text: str) -> float | None:
     return None if text == "-" else float(text)
@@ -180,6 +189,7 @@ class Comparison:
             self.steps,
             PUBLISHED_STEPS,
             self.other_definition,
+            self.published.refuting_steps,
         )
 
 
@@ -190,14 +200,16 @@ def verdict(
     steps: int,
     published_steps: int,
     other_definition: str | None = None,
+    refuting_steps: int | None = None,
 ) -> str:
     """Our success rate beside a published one, in plain words: "agree (intervals overlap)" where
     the 95% intervals ``ours`` and ``published`` overlap; "lower, but our run is shorter: cannot
-    refute" where ours is ``lower`` after fewer ``steps`` than the published; else "disagree
-    (intervals apart)". A shorter run says so, and so does a model that ran as another definition."""
+    refute" where ours is ``lower`` after fewer ``steps`` than ``refuting_steps`` (by default the
+    published ``published_steps``); else "disagree (intervals apart)". A shorter run than the
+    published says so, and so does a model that ran as another definition."""
     if ours[0] <= published[1] and published[0] <= ours[1]:
         text = "agree (intervals overlap)"
-    elif lower and steps < published_steps:
+    elif lower and steps < (published_steps if refuting_steps is None else refuting_steps):
         text = "lower, but our run is shorter: cannot refute"
     else:
         text = "disagree (intervals apart)"

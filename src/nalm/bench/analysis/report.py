@@ -134,22 +134,28 @@ def comparison_table(comparisons: list[Comparison]) -> str:
 
 def published_table_text(cells: list[TableCell]) -> str:
     """The whole published table as Markdown: each cell's run that tests it best (its results file
-    and budget) beside the published numbers, or "not run"."""
+    and budget, beside the budget at which a lower rate refutes the cell:
+    [`PublishedCell.refuting_steps`][nalm.bench.analysis.published.PublishedCell.refuting_steps])
+    beside the published numbers, or "not run"."""
     lines = [
-        "| operation | model | ours [95%] | published [95%] | success rates | solved at, median | solved at, mean "
-        "| sparsity error | results file |",
-        "|---" * 9 + "|",
+        "| operation | model | ours [95%] | published [95%] | success rates | steps, ours / to refute "
+        "| solved at, median | solved at, mean | sparsity error | results file |",
+        "|---" * 10 + "|",
     ]
     for cell in cells:
         p, c = cell.published, cell.comparison
         low, high = p.interval
         published = f"{p.success_rate:.0%} [{low:.0%}, {high:.0%}]"
         if c is None:
-            lines.append(f"| {p.operation} | {p.model} | not run | {published} | - | - | - | - | - |")
+            lines.append(
+                f"| {p.operation} | {p.model} | not run | {published} | - | - / {steps_label(p.refuting_steps)} "
+                "| - | - | - | - |"
+            )
             continue
         cells_text = comparison_cells(c, False)
         lines.append(
-            f"| {p.operation} | {p.model} | {cells_text[1]} | {published} | {cells_text[3]} | {cells_text[4]} "
+            f"| {p.operation} | {p.model} | {cells_text[1]} | {published} | {cells_text[3]} "
+            f"| {steps_label(c.steps)} / {steps_label(p.refuting_steps)} | {cells_text[4]} "
             f"| {cells_text[5]} | {cells_text[6]} | `{cell.source}` |"
         )
     return "\n".join(lines) + "\n"
