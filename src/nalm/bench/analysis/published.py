@@ -205,11 +205,13 @@ def verdict(
     """Our success rate beside a published one, in plain words: "agree (intervals overlap)" where
     the 95% intervals ``ours`` and ``published`` overlap; "lower, but our run is shorter: cannot
     refute" where ours is ``lower`` after fewer ``steps`` than ``refuting_steps`` (by default the
-    published ``published_steps``); else "disagree (intervals apart)". A shorter run than the
-    published says so, and so does a model that ran as another definition."""
+    published ``published_steps``); else "disagree (intervals apart)". An agreeing rate that is
+    ``lower`` after fewer steps than that says so too, since a longer run could still part them. A
+    shorter run than the published says so, and so does a model that ran as another definition."""
+    short = lower and steps < (published_steps if refuting_steps is None else refuting_steps)
     if ours[0] <= published[1] and published[0] <= ours[1]:
-        text = "agree (intervals overlap)"
-    elif lower and steps < (published_steps if refuting_steps is None else refuting_steps):
+        text = "agree (intervals overlap)" + ("; lower, after a run too short to refute" if short else "")
+    elif short:
         text = "lower, but our run is shorter: cannot refute"
     else:
         text = "disagree (intervals apart)"
