@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The runs that complete the published static table (Madsen & Johansen 2020, madsen2020 preset),
-# the short ones first, one `nalm bench` command per results file and budget: each non-zero cell at
-# the budget that can refute it (twice its published solved-at median and at least its mean, the
-# full 5e6 where that is more), the cells published as 0% at 2e5 steps. A cell already in its
-# file is skipped and a cell with a checkpoint resumes from it, so running this again continues
-# where a stopped run left off; each command's output goes to the log beside its results file.
+# The runs that complete the published static table (Madsen & Johansen 2020, madsen2020 preset), in
+# the order they are to run, the ones of a few hours first: each cell with a non-zero published rate
+# that no committed run tests yet, at the budget it needs (the larger of twice its published
+# solved-at median and its mean, the full 5e6 where that is more), and each cell published as 0% at
+# 2e5 steps. Each results file holds one budget. A cell already in its file is skipped and a cell
+# with a checkpoint resumes from it, so running this again continues where a stopped run left off;
+# each command's output goes to the log beside its results file.
 #
 #   source .venv/bin/activate && nice -n 19 bash benchmarks/published_table.sh
 #

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from nalm.bench.analysis.aggregate import Summary, summarize
-from nalm.bench.analysis.statistics import beta_fit
+from nalm.bench.analysis.statistics import beta_fit, wilson_interval
 from nalm.bench.models.static import MODELS
 from nalm.bench.runs.grid import Row
 from nalm.bench.runs.presets import PRESETS
@@ -26,6 +26,9 @@ from nalm.bench.runs.rows import configuration_of
 CITATION = 'Madsen & Johansen, "Neural Arithmetic Units", ICLR 2020 (arXiv 2001.05016), Table 1 and appendix'
 PUBLISHED_STEPS = 5_000_000
 PUBLISHED_SEEDS = 100
+ZERO_CELL_STEPS = 200_000
+"""The budget that a run of a cell published as 0% needs: no rate of ours can be lower than it, and
+a seed of ours solved by then already contradicts it (a longer run could still find one)."""
 
 # op, model, success rate %, interval +%, interval -%, solved-at median, solved-at mean,
 # sparsity error (published_sparsity_estimate), in Table 1 (else only in the appendix table).
@@ -95,13 +98,26 @@ class PublishedCell:
     in_table_1: bool
 
     @property
-    def refuting_steps(self) -> int:
-        """The budget at which a lower success rate than this cell's refutes it: at least twice its
-        solved-at median and at least its solved-at mean, the published 5e6 where that is more or
-        where no seed solved the cell."""
+    def needed_steps(self) -> int:
+        """The budget that a run of this cell needs: the larger of twice its solved-at median and
+        its solved-at mean, at most the published 5e6; [`ZERO_CELL_STEPS`][nalm.bench.analysis.published.ZERO_CELL_STEPS] where no published seed
+        solved it."""
         if self.solved_at_median is None or self.solved_at_mean is None:
-            return PUBLISHED_STEPS
+            return ZERO_CELL_STEPS
         return min(PUBLISHED_STEPS, math.ceil(max(2 * self.solved_at_median, self.solved_at_mean)))
+
+    def solved_by(self, steps: int) -> int:
+        """How many of the published 100 seeds had certainly solved the task by ``steps``: all that
+        solved it at the published 5e6; before that, at least half of them by their solved-at
+        median, and all but a share mean / steps of them by any step (Markov's inequality on their
+        solved-at steps)."""
+        solved = round(self.success_rate * PUBLISHED_SEEDS)
+        if steps >= PUBLISHED_STEPS:
+            return solved
+        if self.solved_at_median is None or self.solved_at_mean is None:
+            return 0
+        by_median = 0.5 if steps >= self.solved_at_median else 0.0
+        return math.floor(solved * max(by_median, 1 - self.solved_at_mean / steps))
 
 
 def _number(text: str) -> float | None:
@@ -182,6 +198,7 @@ class Comparison:
 
     def verdict(self) -> str:
         """A plain statement: the intervals agree or not, and whether a short run limits that."""
+        solved_by = self.published.solved_by(self.steps)
         return verdict(
             self.ours.interval,
             self.published.interval,
@@ -189,7 +206,8 @@ class Comparison:
             self.steps,
             PUBLISHED_STEPS,
             self.other_definition,
-            self.published.refuting_steps,
+            self.published.needed_steps,
+            wilson_interval(solved_by, PUBLISHED_SEEDS),
         )
 
 
@@ -200,18 +218,29 @@ def verdict(
     steps: int,
     published_steps: int,
     other_definition: str | None = None,
-    refuting_steps: int | None = None,
+    needed_steps: int | None = None,
+    published_by_then: tuple[float, float] | None = None,
 ) -> str:
-    """Our success rate beside a published one, in plain words: "agree (intervals overlap)" where
-    the 95% intervals ``ours`` and ``published`` overlap; "lower, but our run is shorter: cannot
-    refute" where ours is ``lower`` after fewer ``steps`` than ``refuting_steps`` (by default the
-    published ``published_steps``); else "disagree (intervals apart)". An agreeing rate that is
-    ``lower`` after fewer steps than that says so too, since a longer run could still part them. A
-    shorter run than the published says so, and so does a model that ran as another definition."""
-    short = lower and steps < (published_steps if refuting_steps is None else refuting_steps)
+    """Our success rate beside a published one, in plain words.
+
+    - "agree (intervals overlap)" where the 95% intervals ``ours`` and ``published`` overlap; if
+      ours is ``lower`` after fewer ``steps`` than ``needed_steps`` (by default
+      ``published_steps``), it adds "lower, after fewer steps than needed": a longer run could
+      still part them.
+    - "lower, but our run is shorter: cannot refute" where ours is ``lower`` after fewer steps
+      than ``published_steps`` and its interval reaches that of ``published_by_then``, the
+      published rate certainly reached by our ``steps`` (None: nothing known of it).
+    - Else "disagree (intervals apart)", a higher rate after a shorter run included: that takes
+      a seed solved by our budget to stay solved in a longer run, as the selection of the step
+      with the lowest interpolation error does not promise.
+
+    A shorter run than the published says so, and so does a model that ran as another definition."""
+    needed = published_steps if needed_steps is None else needed_steps
     if ours[0] <= published[1] and published[0] <= ours[1]:
-        text = "agree (intervals overlap)" + ("; lower, after a run too short to refute" if short else "")
-    elif short:
+        text = "agree (intervals overlap)" + (
+            "; lower, after fewer steps than needed" if lower and steps < needed else ""
+        )
+    elif lower and steps < published_steps and (published_by_then is None or ours[1] >= published_by_then[0]):
         text = "lower, but our run is shorter: cannot refute"
     else:
         text = "disagree (intervals apart)"
@@ -222,9 +251,9 @@ def verdict(
     return text
 
 
-def steps_label(steps: float) -> str:
-    """2500000 -> "2.5e6"."""
-    return f"{steps:.2g}".replace("e+0", "e").replace("e+", "e")
+def steps_label(steps: float, digits: int = 2) -> str:
+    """2500000 -> "2.5e6" (``digits`` significant digits: 122000 -> "1.2e5", "1.22e5" with 3)."""
+    return f"{steps:.{digits}g}".replace("e+0", "e").replace("e+", "e")
 
 
 def matches(row: Row) -> bool:

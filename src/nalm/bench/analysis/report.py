@@ -133,12 +133,12 @@ def comparison_table(comparisons: list[Comparison]) -> str:
 
 
 def published_table_text(cells: list[TableCell]) -> str:
-    """The whole published table as Markdown: each cell's run that tests it best (its results file
-    and budget, beside the budget at which a lower rate refutes the cell:
-    [`PublishedCell.refuting_steps`][nalm.bench.analysis.published.PublishedCell.refuting_steps])
-    beside the published numbers, or "not run"."""
+    """The whole published table as Markdown: for each published cell the run that tests it best
+    (its results file and its budget, beside the budget the cell needs:
+    [`PublishedCell.needed_steps`][nalm.bench.analysis.published.PublishedCell.needed_steps]) and
+    the published numbers; "not run" where no run tests it."""
     lines = [
-        "| operation | model | ours [95%] | published [95%] | success rates | steps, ours / to refute "
+        "| operation | model | ours [95%] | published [95%] | success rates | steps, ours / needed "
         "| solved at, median | solved at, mean | sparsity error | results file |",
         "|---" * 10 + "|",
     ]
@@ -146,16 +146,14 @@ def published_table_text(cells: list[TableCell]) -> str:
         p, c = cell.published, cell.comparison
         low, high = p.interval
         published = f"{p.success_rate:.0%} [{low:.0%}, {high:.0%}]"
+        needed = steps_label(p.needed_steps, 3)
         if c is None:
-            lines.append(
-                f"| {p.operation} | {p.model} | not run | {published} | - | - / {steps_label(p.refuting_steps)} "
-                "| - | - | - | - |"
-            )
+            lines.append(f"| {p.operation} | {p.model} | not run | {published} | - | - / {needed} | - | - | - | - |")
             continue
         cells_text = comparison_cells(c, False)
         lines.append(
             f"| {p.operation} | {p.model} | {cells_text[1]} | {published} | {cells_text[3]} "
-            f"| {steps_label(c.steps)} / {steps_label(p.refuting_steps)} | {cells_text[4]} "
+            f"| {steps_label(c.steps, 3)} / {needed} | {cells_text[4]} "
             f"| {cells_text[5]} | {cells_text[6]} | `{cell.source}` |"
         )
     return "\n".join(lines) + "\n"
