@@ -35,3 +35,4 @@ bench madsen2020-2800k 2800000 --models nmu --operations mul                 # 9
 bench madsen2020-5000k 5000000 --models nalu --operations sqrt               # 2%, solved at 2.6e6
 bench madsen2020-5000k 5000000 --models linear --operations sub              # 7%, solved at 3.3e6
 bench madsen2020-3800k 3800000 --models nalu --operations sub                # 14%, solved at 1.9e6
+bench madsen2020-5000k 5000000 --models nac --operations sub                 # 100%; 88/100 at 1e6 cannot refute it
