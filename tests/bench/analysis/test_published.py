@@ -103,6 +103,8 @@ def test_each_cell_says_whether_the_intervals_overlap_and_whether_our_run_was_sh
     assert comparison.published is PUBLISHED[model, op]
     assert comparison.ours.successes == successes
     assert comparison.verdict() == verdict
+    assert comparison.agrees == verdict.startswith("agree")
+    assert comparison.lower == (successes / 100 < PUBLISHED[model, op].success_rate)
 
 
 def test_the_budget_a_cell_needs_is_twice_its_median_and_at_least_its_mean_within_5e6():

@@ -196,19 +196,34 @@ class Comparison:
         ([`published_sparsity_estimate`][nalm.bench.analysis.published.published_sparsity_estimate])."""
         return published_sparsity_estimate(self.ours.sparsity_errors)
 
+    @property
+    def agrees(self) -> bool:
+        """Whether our success rate's 95% interval overlaps the published one's."""
+        return overlap(self.ours.interval, self.published.interval)
+
+    @property
+    def lower(self) -> bool:
+        """Whether our success rate is below the published one."""
+        return self.ours.success_rate < self.published.success_rate
+
     def verdict(self) -> str:
         """A plain statement: the intervals agree or not, and whether a short run limits that."""
         solved_by = self.published.solved_by(self.steps)
         return verdict(
             self.ours.interval,
             self.published.interval,
-            self.ours.success_rate < self.published.success_rate,
+            self.lower,
             self.steps,
             PUBLISHED_STEPS,
             self.other_definition,
             self.published.needed_steps,
             wilson_interval(solved_by, PUBLISHED_SEEDS),
         )
+
+
+def overlap(ours: tuple[float, float], published: tuple[float, float]) -> bool:
+    """Whether two intervals (low, high) share a point."""
+    return ours[0] <= published[1] and published[0] <= ours[1]
 
 
 def verdict(
@@ -236,7 +251,7 @@ def verdict(
 
     A shorter run than the published says so, and so does a model that ran as another definition."""
     needed = published_steps if needed_steps is None else needed_steps
-    if ours[0] <= published[1] and published[0] <= ours[1]:
+    if overlap(ours, published):
         text = "agree (intervals overlap)" + (
             "; lower, after fewer steps than needed" if lower and steps < needed else ""
         )
