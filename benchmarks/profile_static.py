@@ -44,7 +44,7 @@ from nalm.bench.tasks.streams import SeedStreams, draw, draws_per_row, fill_row,
 BATCH = 128
 
 
-@njit(parallel=True, fastmath={"reassoc", "contract"})
+@njit(parallel=True)
 def _draw_rows(positions, per_row, lows, starts, total, spans, columns, rows, out):
     """Draw ``rows`` float32 rows of every seed and their subset sums as the training kernel does,
     one row at a time in cache, keeping only a total (out[s]) so that nothing is stored."""

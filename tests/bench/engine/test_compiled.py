@@ -3,6 +3,9 @@ and whole runs equal the PyTorch loop."""
 
 import copy
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -244,6 +247,41 @@ def test_a_seed_trains_the_same_whatever_seeds_run_beside_it():
     together = train_stacked(stack_seeds(build, [5, 6, 7, 8]), task, config, [5, 6, 7, 8], threads=2)
     alone = train_stacked(stack_seeds(build, [7]), task, config, [7])
     assert together[2].evaluations == alone[0].evaluations  # float32, bit for bit
+
+
+# Every layer op of the kernels, in the benchmark's float32, printed bit for bit (float.hex).
+_RUNS_PRINTED = """
+from nalm.bench.engine import TrainConfig, stack_seeds, train_stacked
+from nalm.bench.models import build_published_model
+from nalm.bench.tasks import StaticArithmeticTask
+MIXED = {"interpolation_range": (-2.0, 2.0), "extrapolation_range": ((-6.0, -2.0), (2.0, 6.0))}
+runs = [("nmu", "mul", {}, {}), ("nac_mul", "mul", {}, {}), ("nalu", "add", {}, {}), ("relu6", "add", {}, {}),
+        ("sign_nmru", "div", {"hidden_size": 0}, dict(subset_ratio=0.1, overlap_ratio=0, **MIXED))]
+config = TrainConfig(steps=40, batch_size=16, learning_rate=0.01, eval_every=20, eval_size=64, gradient_clip=1.0)
+for model, operation, sizes, task_options in runs:
+    task = StaticArithmeticTask(operation, input_size=10, **task_options)
+    build = lambda: build_published_model(model, 10, **sizes)
+    for result in train_stacked(stack_seeds(build, [0, 1]), task, config, [0, 1], engine="compiled"):
+        print(model, [(e.interpolation_mse.hex(), e.extrapolation_mse.hex()) for e in result.evaluations])
+"""
+
+
+def test_runs_are_the_same_whatever_cpu_the_kernels_are_compiled_for():
+    """The kernels compiled for this machine's CPU (its vector width, fused multiply-add) and for a
+    generic one of its kind (x86-64: SSE2 alone) train to the same bits: numba compiles for the CPU
+    that NUMBA_CPU_NAME names (see ARITHMETIC)."""
+
+    def printed(**environment):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CPU_")}
+        done = subprocess.run(
+            [sys.executable, "-c", _RUNS_PRINTED], env={**env, **environment}, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    host = printed()
+    assert host.count("\n") == 10
+    assert printed(NUMBA_CPU_NAME="generic") == host
 
 
 @pytest.mark.parametrize("model", ["sign_nmru", "nmru", "tied_sign_nmru"])

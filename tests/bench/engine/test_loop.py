@@ -11,7 +11,8 @@ from nalm.bench.engine import Evaluation, TrainConfig, TrainResult, stack_seeds,
 from nalm.bench.engine import loop as loop_module
 from nalm.bench.engine import state as state_module
 from nalm.bench.engine import static_problem as static_problem_module
-from nalm.bench.engine.checkpoint import CheckpointWarning
+from nalm.bench.engine.checkpoint import CheckpointWarning, write_checkpoint
+from nalm.bench.engine.compiled import ARITHMETIC
 from nalm.bench.engine.loop import attempt_checkpoint
 from nalm.bench.engine.stacking import clip_seed_gradients, init_seed
 from nalm.bench.models import Dense, build_published_model, build_unit_stack
@@ -300,6 +301,10 @@ def damage(kind, path):
         path.write_bytes(data[:index] + bytes([data[index] ^ 1]) + data[index + 1 :])
     elif kind == "not a checkpoint":
         path.write_text("hello")
+    elif kind == "earlier kernels":  # written by the kernels whose sums the compiler ordered for the CPU
+        state = torch.load(io.BytesIO(data.partition(b"\n")[2]))
+        assert state["run"].pop("arithmetic") == ARITHMETIC
+        write_checkpoint(path, state)
 
 
 def interrupted(build, checkpoint, crash_before_saving):
@@ -309,7 +314,9 @@ def interrupted(build, checkpoint, crash_before_saving):
     assert saved_step(checkpoint) == 20
 
 
-@pytest.mark.parametrize("kind", ["truncated", "empty", "bit flipped", "not a checkpoint", "another run"])
+@pytest.mark.parametrize(
+    "kind", ["truncated", "empty", "bit flipped", "not a checkpoint", "another run", "earlier kernels"]
+)
 def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_again(tmp_path, kind, crash_before_saving):
     build = builder("nau")
     uninterrupted = train_seeds(build, TASK, CONFIG, SEEDS)

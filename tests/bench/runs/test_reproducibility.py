@@ -8,6 +8,7 @@ import sys
 import pytest
 import torch
 
+from nalm.bench.engine.compiled import ARITHMETIC
 from nalm.bench.runs import Benchmark, LanguageBenchmark, ResultsFile, SequenceBenchmark, read_results, run_benchmark
 from nalm.bench.runs.static_grid import _threshold
 
@@ -138,4 +139,5 @@ def test_each_row_records_what_ran_it(reference):
             "torch": torch.__version__,
             "device": "cpu",
             "engine": engine,
+            **({"arithmetic": ARITHMETIC} if engine == "compiled" else {}),
         }

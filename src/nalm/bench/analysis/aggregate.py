@@ -21,6 +21,7 @@ from nalm.bench.runs.language_grid import LanguageConfiguration, solved
 from nalm.bench.runs.rows import configuration_of
 from nalm.bench.runs.static_grid import Configuration
 from nalm.bench.tasks.language import HUNDREDS
+from nalm.bench.tasks.static import OPERATIONS
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,10 @@ def _median_error(values: Iterable[float]) -> float:
 
 
 def summarize(rows: Iterable[Row]) -> list[Summary]:
-    """One [`Summary`][nalm.bench.analysis.aggregate.Summary] per configuration in ``rows``, in the order they first appear."""
+    """One [`Summary`][nalm.bench.analysis.aggregate.Summary] per configuration in ``rows``: the
+    models in the order they first appear, each model's operations in the order of
+    [`OPERATIONS`][nalm.bench.tasks.static.OPERATIONS] (+, −, ×, ÷, a², √a), each operation's range
+    pairs in the order they first appear."""
     groups: dict[Configuration, list[Row]] = {}
     for row in rows:
         configuration = configuration_of(row)
@@ -68,8 +72,14 @@ def summarize(rows: Iterable[Row]) -> list[Summary]:
                 f"summarize reads the static task's runs, got one of task {row.get('task')!r} (see summarize_sequences)"
             )
         groups.setdefault(configuration, []).append(row)
+    models = list(dict.fromkeys(configuration.model for configuration in groups))
+    operations = list(OPERATIONS)
+    appearance = list(groups)
     summaries = []
-    for configuration, runs in groups.items():
+    for configuration in sorted(
+        groups, key=lambda c: (models.index(c.model), operations.index(c.operation), appearance.index(c))
+    ):
+        runs = groups[configuration]
         won = [run for run in runs if run["success"]]
         solved = [run["solved_at"] for run in won]
         sparsity = [run["sparsity_error"] for run in won if run["sparsity_error"] is not None]

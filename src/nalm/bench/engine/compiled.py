@@ -39,13 +39,27 @@ from torch import nn
 from nalm.bench.engine.problem import Scores
 from nalm.bench.models.static import Dense
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, intervals
-from nalm.bench.tasks.streams import BITS, SeedStreams, draws_per_row, fill_row, interval_arrays, row_sum
+from nalm.bench.tasks.streams import (
+    BITS,
+    SeedStreams,
+    draws_per_row,
+    fill_row,
+    fixed_order_dot,
+    interval_arrays,
+    row_sum,
+)
 from nalm.functional import RECIPROCAL_EPS
 from nalm.torch import NAC, NALU, NAU, NMRU, NMU, NACMul, SignNMRU, TiedSignNMRU
 
 OP_NONE, OP_MATMUL, OP_PRODUCT, OP_EXP_LOG, OP_NALU, OP_RECIPROCAL, OP_SIGN_RECIPROCAL = 0, 1, 2, 3, 4, 5, 6
 WEIGHT_PLAIN, WEIGHT_NAC, WEIGHT_TIED = 0, 1, 2
 ACT_NONE, ACT_RELU, ACT_RELU6 = 0, 1, 2
+ARITHMETIC = "fixed-order-1"
+"""The version of the kernels' arithmetic, recorded with each run (in its checkpoint and its rows'
+``ran_with``): every sum in the order the code writes it
+([`fixed_order_dot`][nalm.bench.tasks.streams.fixed_order_dot]), compiled without fast math, so that
+a run's numbers do not depend on the CPU. Rows without it ran kernels that let the compiler
+reorder sums for the CPU's vector width: rerun on another CPU, they may differ in the last bits."""
 OPERATION_CODES = {name: code for code, name in enumerate(OPERATIONS)}
 """The task's operations as the kernels number them (add 0, sub 1, mul 2, div 3, square 4, sqrt 5)."""
 
@@ -59,8 +73,7 @@ class _JitOptions(TypedDict, total=False):
     inline: Literal["never", "always"]
 
 
-_FAST = {"reassoc", "contract"}
-_NJIT: _JitOptions = {"fastmath": _FAST, "error_model": "numpy", "cache": True}
+_NJIT: _JitOptions = {"fastmath": False, "error_model": "numpy", "cache": True}  # see ARITHMETIC
 _INLINE: _JitOptions = {**_NJIT, "inline": "always"}  # helpers: no calls (and no reference counting) per row
 
 
@@ -80,17 +93,13 @@ def _target(code, a, b):
     return np.sqrt(a)
 
 
-_EXACT: _JitOptions = {"fastmath": False, "error_model": "numpy", "cache": True}  # fastmath given, so not inherited
-
-
-@njit(**_EXACT)
+@njit(**_INLINE)
 def _factor(w, u):
-    """One factor of the NMU, w u + (1 - w), rounded as [`nalm.functional.selective_product`][nalm.functional.selective_product] does
-    (kept out of the fast-math kernels, which could reassociate it)."""
+    """One factor of the NMU, w u + (1 - w), rounded as [`nalm.functional.selective_product`][nalm.functional.selective_product] does."""
     return w * u + (1 - w)
 
 
-@njit(**_EXACT)
+@njit(**_NJIT)
 def _log_magnitudes(u, eps, out, exponents):
     """out = log(|u| + eps), elementwise (``exponents``: scratch of u's size).
 
@@ -99,8 +108,7 @@ def _log_magnitudes(u, eps, out, exponents):
     logarithm as the tests check: |u| + eps = m 2^e with m in [0.5, 1), moved to
     [sqrt(1/2), sqrt(2)); log(1 + x) = x - x^2 / 2 + x^3 P(x) for the degree-8 polynomial P of the
     Cephes library's logf; plus e log(2), with log(2) split in two for precision. Zeros,
-    subnormal numbers, inf and NaN take np.log. Compiled without fast math (a callee would
-    otherwise inherit the kernels' and could have its polynomial reassociated: 1.5 ulp).
+    subnormal numbers, inf and NaN take np.log.
     """
     f = out.dtype.type
     n = u.shape[0]
@@ -170,15 +178,6 @@ def _weights(kind, num, P, Wt, Gt, Dt):
 
 
 @njit(**_INLINE)
-def _dot(u, w):
-    """sum_i u[i] w[i] in u's dtype (one plain loop, so that it vectorizes once inlined)."""
-    total = u.dtype.type(0)
-    for i in range(u.shape[0]):
-        total += u[i] * w[i]
-    return total
-
-
-@njit(**_INLINE)
 def _add_scaled(y, u, d):
     """y += u * d for vectors y, u and a scalar d."""
     for i in range(u.shape[0]):
@@ -238,7 +237,7 @@ def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache, training):
                 product *= _factor(w[i], u[i])
             out[k] = product
             continue
-        a = _dot(u, w)
+        a = fixed_order_dot(u, w)
         if op == OP_MATMUL and kind[4]:
             a += b[k]
         cache[0, k] = a
@@ -249,14 +248,14 @@ def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache, training):
                 a = min(max(a, zero), six)
             out[k] = a
             continue
-        exponent = _dot(log_u, w)
+        exponent = fixed_order_dot(log_u, w)
         cache[3, k] = exponent
         m = np.exp(min(exponent, Wt.dtype.type(num[3])))
         cache[1, k] = m
         if op == OP_EXP_LOG:
             out[k] = m
             continue
-        q = _dot(u, Gt[k])
+        q = fixed_order_dot(u, Gt[k])
         g = one / (one + np.exp(-q))
         cache[2, k] = g
         out[k] = g * a + (one - g) * m

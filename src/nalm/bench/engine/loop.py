@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nalm.bench.engine.compiled import ARITHMETIC
 from nalm.bench.engine.config import TrainConfig
 from nalm.bench.engine.digit_problem import DigitProblem
 from nalm.bench.engine.language_problem import LanguageProblem
@@ -198,6 +199,12 @@ def train_stacked(
         return _train(problem, config, engine, path, definition, on_step, attempt)
 
 
+def engine_identity(engine: str) -> dict[str, str]:
+    """What a run records of the engine that trained it: its name and, for the compiled kernels,
+    the version of their arithmetic ([`ARITHMETIC`][nalm.bench.engine.compiled.ARITHMETIC])."""
+    return {"engine": engine, **({"arithmetic": ARITHMETIC} if engine == "compiled" else {})}
+
+
 def _train(
     problem: Problem,
     config: TrainConfig,
@@ -220,7 +227,7 @@ def _train(
     alive = torch.ones(len(seeds), dtype=torch.bool, device=like.device)
     run = {
         **run_identity(problem.task, config, seeds, model, definition),
-        "engine": "torch" if compiled is None else "compiled",
+        **engine_identity("torch" if compiled is None else "compiled"),
     }
     if config.attempts > 1:
         run["attempt"] = attempt

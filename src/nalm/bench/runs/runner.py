@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import torch
 
 import nalm
-from nalm.bench.engine.loop import ENGINES, attempt_checkpoint, train_seeds
+from nalm.bench.engine.loop import ENGINES, attempt_checkpoint, engine_identity, train_seeds
 from nalm.bench.runs.grid import Configuration, Grid, Row
 from nalm.bench.runs.local_executor import train_locally
 from nalm.bench.runs.ray_executor import train_on_ray
@@ -83,13 +83,13 @@ def _run_configuration(
         engine=engine,
         definition=definition,
     )
-    ran_with = {**provenance(device), "engine": benchmark.engine_of(configuration, engine, device)}
+    ran_with = {**provenance(device), **engine_identity(benchmark.engine_of(configuration, engine, device))}
     return [{**row, "ran_with": ran_with} for row in benchmark.rows(configuration, seeds, results, build)]
 
 
 def provenance(device: str) -> dict[str, str]:
     """What ran a row: nalm's and PyTorch's versions and the device (with its name, for a GPU); the
-    runner adds the engine ("compiled" or "torch")."""
+    runner adds the engine ("compiled" or "torch", [`engine_identity`][nalm.bench.engine.loop.engine_identity])."""
     where = torch.device(device)
     name = torch.cuda.get_device_name(where) if where.type == "cuda" else where.type
     return {

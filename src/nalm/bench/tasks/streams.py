@@ -14,8 +14,9 @@ draws are computed there by tensor operations (`_draw_on_device`: 64-bit integer
 that wraps, as SplitMix64's does), so the data never crosses from the CPU and equals the CPU's
 up to the rounding of the scaling and of the sums. [`draw_projection`][nalm.bench.tasks.streams.draw_projection] also
 multiplies x by a per-seed weight as it draws, for models whose first layer is linear, and keeps
-x for the gradient of that weight. Sums may be vectorized in any order (``reassoc``), so results
-are the same from run to run on one machine, but may differ in the last bits between CPUs.
+x for the gradient of that weight. Every sum is added in an order fixed by the code
+([`fixed_order_dot`][nalm.bench.tasks.streams.fixed_order_dot]), never reordered by the compiler, so the
+numbers do not depend on the vector width of the CPU the kernels were compiled for.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ MAX_SEED = (1 << 64) // (STREAM_DRAWS * len(STREAMS)) - 1
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
-_FASTMATH = {"reassoc", "contract"}  # lets sums vectorize; makes no assumption about NaN or inf
 _CPU_DRAWN = ("mps",)
 """Devices without float64, whose data the CPU draws (then moved there)."""
 BITS = {torch.float32: 24, torch.float64: 32}
@@ -144,16 +144,57 @@ def fill_row(row, position, bits, lows, starts, total):
                     break
 
 
+LANES = 8
+"""Partial sums of [`fixed_order_dot`][nalm.bench.tasks.streams.fixed_order_dot] and [`row_sum`][nalm.bench.tasks.streams.row_sum]."""
+
+
+@njit(inline="always")
+def fixed_order_dot(u, w):
+    """sum_i u[i] w[i] in u's dtype, in one order on every CPU: 8 partial sums (sum j takes the
+    terms i = j mod 8 in turn, up to the last multiple of 8), added pairwise, then the remaining
+    terms in turn. The kernels are compiled without fast math, so the compiler keeps this order
+    and rounds each product and sum on its own (no fused multiply-add); the 8 independent sums
+    still fill the vector registers of any CPU."""
+    zero = u.dtype.type(0)
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
+    body = u.shape[0] - u.shape[0] % LANES
+    for i in range(0, body, LANES):
+        s0 += u[i] * w[i]
+        s1 += u[i + 1] * w[i + 1]
+        s2 += u[i + 2] * w[i + 2]
+        s3 += u[i + 3] * w[i + 3]
+        s4 += u[i + 4] * w[i + 4]
+        s5 += u[i + 5] * w[i + 5]
+        s6 += u[i + 6] * w[i + 6]
+        s7 += u[i + 7] * w[i + 7]
+    total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    for i in range(body, u.shape[0]):
+        total += u[i] * w[i]
+    return total
+
+
 @njit(inline="always")
 def row_sum(row, start, stop):
-    """sum(row[start:stop]) in float64."""
-    total = 0.0
-    for j in range(start, stop):
+    """sum(row[start:stop]) in float64, in one order on every CPU (as
+    [`fixed_order_dot`][nalm.bench.tasks.streams.fixed_order_dot] sums)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    body = start + (stop - start) - (stop - start) % LANES
+    for j in range(start, body, LANES):
+        s0 += np.float64(row[j])
+        s1 += np.float64(row[j + 1])
+        s2 += np.float64(row[j + 2])
+        s3 += np.float64(row[j + 3])
+        s4 += np.float64(row[j + 4])
+        s5 += np.float64(row[j + 5])
+        s6 += np.float64(row[j + 6])
+        s7 += np.float64(row[j + 7])
+    total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    for j in range(body, stop):
         total += np.float64(row[j])
     return total
 
 
-@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+@njit(parallel=True, cache=True)
 def _draw(positions, per_row, bits, lows, starts, total, spans, weight_t, x, sums, h):
     """x[s, r] from seed s's stream at positions[s] + r * per_row, sums[s, r] its subset sums, and
     h[s, r, k] = x[s, r] . weight_t[s, k] while the row is in cache (none for a weight_t (S, 0, columns))."""
@@ -165,14 +206,10 @@ def _draw(positions, per_row, bits, lows, starts, total, spans, weight_t, x, sum
             sums[s, r, 0] = row_sum(row, a_start, a_stop)
             sums[s, r, 1] = row_sum(row, b_start, b_stop)
             for k in range(weight_t.shape[1]):
-                w = weight_t[s, k]
-                acc = row[0] * w[0]
-                for j in range(1, row.shape[0]):
-                    acc += row[j] * w[j]
-                h[s, r, k] = acc
+                h[s, r, k] = fixed_order_dot(row, weight_t[s, k])
 
 
-@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+@njit(parallel=True, cache=True)
 def _project_back(x, grad_h_t, grad_weight_t):
     """grad_weight_t[s, k] = sum over rows r of grad_h_t[s, k, r] * x[s, r]."""
     for s in prange(x.shape[0]):
