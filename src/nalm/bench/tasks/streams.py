@@ -154,7 +154,7 @@ def fixed_order_dot(u, w):
     terms i = j mod 8 in turn, up to the last multiple of 8), added pairwise, then the remaining
     terms in turn. The kernels are compiled without fast math, so the compiler keeps this order
     and rounds each product and sum on its own (no fused multiply-add); the 8 independent sums
-    still fill the vector registers of any CPU."""
+    let the CPU add in parallel what one running sum would add one after another."""
     zero = u.dtype.type(0)
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
     body = u.shape[0] - u.shape[0] % LANES
