@@ -72,12 +72,13 @@ def summarize(rows: Iterable[Row]) -> list[Summary]:
                 f"summarize reads the static task's runs, got one of task {row.get('task')!r} (see summarize_sequences)"
             )
         groups.setdefault(configuration, []).append(row)
-    models = list(dict.fromkeys(configuration.model for configuration in groups))
-    operations = list(OPERATIONS)
-    appearance = list(groups)
+    model_order: dict[str, int] = {}
+    for configuration in groups:
+        model_order.setdefault(configuration.model, len(model_order))
+    operation_order = {operation: i for i, operation in enumerate(OPERATIONS)}
     summaries = []
-    for configuration in sorted(
-        groups, key=lambda c: (models.index(c.model), operations.index(c.operation), appearance.index(c))
+    for configuration in sorted(  # sorted() is stable: range pairs keep the order they first appear in
+        groups, key=lambda c: (model_order[c.model], operation_order[c.operation])
     ):
         runs = groups[configuration]
         won = [run for run in runs if run["success"]]

@@ -178,7 +178,7 @@ def row_sum(row, start, stop):
     """sum(row[start:stop]) in float64, in one order on every CPU (as
     [`fixed_order_dot`][nalm.bench.tasks.streams.fixed_order_dot] sums)."""
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    body = start + (stop - start) - (stop - start) % LANES
+    body = stop - (stop - start) % LANES
     for j in range(start, body, LANES):
         s0 += np.float64(row[j])
         s1 += np.float64(row[j + 1])
