@@ -38,16 +38,9 @@ from torch import nn
 
 from nalm.bench.engine.problem import Scores
 from nalm.bench.models.static import Dense
+from nalm.bench.tasks.fixed_order import fixed_order_dot, row_sum
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, intervals
-from nalm.bench.tasks.streams import (
-    BITS,
-    SeedStreams,
-    draws_per_row,
-    fill_row,
-    fixed_order_dot,
-    interval_arrays,
-    row_sum,
-)
+from nalm.bench.tasks.streams import BITS, SeedStreams, draws_per_row, fill_row, interval_arrays
 from nalm.functional import RECIPROCAL_EPS
 from nalm.torch import NAC, NALU, NAU, NMRU, NMU, NACMul, SignNMRU, TiedSignNMRU
 
@@ -57,7 +50,7 @@ ACT_NONE, ACT_RELU, ACT_RELU6 = 0, 1, 2
 ARITHMETIC = "fixed-order-1"
 """The version of the kernels' arithmetic, recorded with each run (in its checkpoint and its rows'
 ``ran_with``): every sum in the order the code writes it
-([`fixed_order_dot`][nalm.bench.tasks.streams.fixed_order_dot]), compiled without fast math, so that
+([`nalm.bench.tasks.fixed_order`][nalm.bench.tasks.fixed_order]), compiled without fast math, so that
 a run's numbers do not depend on the CPU. Rows without it ran kernels that let the compiler
 reorder sums for the CPU's vector width: rerun on another CPU, they may differ in the last bits."""
 OPERATION_CODES = {name: code for code, name in enumerate(OPERATIONS)}

@@ -15,7 +15,7 @@ that wraps, as SplitMix64's does), so the data never crosses from the CPU and eq
 up to the rounding of the scaling and of the sums. [`draw_projection`][nalm.bench.tasks.streams.draw_projection] also
 multiplies x by a per-seed weight as it draws, for models whose first layer is linear, and keeps
 x for the gradient of that weight. Every sum is added in an order fixed by the code
-([`fixed_order_dot`][nalm.bench.tasks.streams.fixed_order_dot]), never reordered by the compiler, so the
+([`nalm.bench.tasks.fixed_order`][nalm.bench.tasks.fixed_order]), never reordered by the compiler, so the
 numbers do not depend on the vector width of the CPU the kernels were compiled for.
 """
 
@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from numba import njit, prange
 from torch.autograd.function import once_differentiable
+
+from nalm.bench.tasks.fixed_order import fixed_order_dot, row_sum
 
 # Idle threads of numba's OpenMP pool sleep rather than spin (GNU OpenMP spins for a while after
 # each parallel region by default): a spinning pool beside PyTorch's work in the same process, or
@@ -142,56 +144,6 @@ def fill_row(row, position, bits, lows, starts, total):
                 if row[j] >= start:
                     row[j] += lows[k] - start
                     break
-
-
-LANES = 8
-"""Partial sums of [`fixed_order_dot`][nalm.bench.tasks.streams.fixed_order_dot] and [`row_sum`][nalm.bench.tasks.streams.row_sum]."""
-
-
-@njit(inline="always")
-def fixed_order_dot(u, w):
-    """sum_i u[i] w[i] in u's dtype, in one order on every CPU: 8 partial sums (sum j takes the
-    terms i = j mod 8 in turn, up to the last multiple of 8), added pairwise, then the remaining
-    terms in turn. The kernels are compiled without fast math, so the compiler keeps this order
-    and rounds each product and sum on its own (no fused multiply-add); the 8 independent sums
-    let the CPU add in parallel what one running sum would add one after another."""
-    zero = u.dtype.type(0)
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
-    body = u.shape[0] - u.shape[0] % LANES
-    for i in range(0, body, LANES):
-        s0 += u[i] * w[i]
-        s1 += u[i + 1] * w[i + 1]
-        s2 += u[i + 2] * w[i + 2]
-        s3 += u[i + 3] * w[i + 3]
-        s4 += u[i + 4] * w[i + 4]
-        s5 += u[i + 5] * w[i + 5]
-        s6 += u[i + 6] * w[i + 6]
-        s7 += u[i + 7] * w[i + 7]
-    total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    for i in range(body, u.shape[0]):
-        total += u[i] * w[i]
-    return total
-
-
-@njit(inline="always")
-def row_sum(row, start, stop):
-    """sum(row[start:stop]) in float64, in one order on every CPU (as
-    [`fixed_order_dot`][nalm.bench.tasks.streams.fixed_order_dot] sums)."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    body = stop - (stop - start) % LANES
-    for j in range(start, body, LANES):
-        s0 += np.float64(row[j])
-        s1 += np.float64(row[j + 1])
-        s2 += np.float64(row[j + 2])
-        s3 += np.float64(row[j + 3])
-        s4 += np.float64(row[j + 4])
-        s5 += np.float64(row[j + 5])
-        s6 += np.float64(row[j + 6])
-        s7 += np.float64(row[j + 7])
-    total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    for j in range(body, stop):
-        total += np.float64(row[j])
-    return total
 
 
 @njit(parallel=True, cache=True)
