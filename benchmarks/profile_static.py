@@ -7,7 +7,7 @@ On ``--threads`` threads and ``--seeds`` seeds side by side, in float32 with the
 (100 inputs, hidden 2), it times
 
 - "draw": the data drawn as the training kernel draws it, one row at a time in cache (the
-  helpers of :mod:`nalm.bench.tasks.streams` in a loop of this script's own): a row's 100 inputs from the
+  helpers of :mod:`nalm.bench.tasks.streams` and :mod:`nalm.bench.tasks.fixed_order` in a loop of this script's own): a row's 100 inputs from the
   SplitMix64 streams and its two subset sums, the work every model does for every row;
 - "log(|x| + eps)": the logarithms of a row's 100 inputs (:func:`nalm.bench.engine.compiled._log_magnitudes`
   on one seed's batch, in cache), which the log-space layers (NAC•, NALU) add to it;
@@ -39,7 +39,8 @@ from nalm.bench.engine import TrainConfig, stack_seeds, train_seeds
 from nalm.bench.engine.compiled import _log_magnitudes, plan
 from nalm.bench.models import MODELS, build_published_model
 from nalm.bench.tasks import StaticArithmeticTask, intervals
-from nalm.bench.tasks.streams import SeedStreams, draw, draws_per_row, fill_row, interval_arrays, row_sum, set_threads
+from nalm.bench.tasks.fixed_order import row_sum
+from nalm.bench.tasks.streams import SeedStreams, draw, draws_per_row, fill_row, interval_arrays, set_threads
 
 BATCH = 128
 
