@@ -153,7 +153,8 @@ def test_the_report_section_puts_both_side_by_side():
     assert "Ours: 2e5 steps" in text
     assert "| nmu mul | 0/100 = 0% [0%, 4%] | 98% [93%, 99%] | lower, but our run is shorter" in text
     assert "| nau sub | 100/100 = 100% [96%, 100%] | 100% [96%, 100%] | agree" in text
-    assert "| 1e6 / 5e3 |" in text  # solved-at median, ours / published
+    assert "| 2e5 / 2.8e6 | - / 1.4e6 |" in text  # nmu mul: steps, ours / needed (twice the median 1.4e6)
+    assert "| 2e5 / 1.6e5 | 1e6 / 5e3 |" in text  # nau sub: needs its mean 1.6e5, more than twice its median
 
 
 def test_the_whole_table_shows_each_cell_with_the_run_that_tests_it_best(tmp_path):

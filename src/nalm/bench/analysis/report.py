@@ -95,11 +95,13 @@ COMPARISON_COLUMNS = (
     "ours [95%]",
     "published [95%]",
     "success rates",
+    "steps, ours / needed",
     "solved at, median",
     "solved at, mean",
     "sparsity error",
 )
-"""The columns of [`comparison_cells`][nalm.bench.analysis.report.comparison_cells]; the last three read "ours / published", the sparsity
+"""The columns of [`comparison_cells`][nalm.bench.analysis.report.comparison_cells]: the steps of our run beside those the cell needs
+([`PublishedCell.needed_steps`][nalm.bench.analysis.published.PublishedCell.needed_steps]); the last three read "ours / published", the sparsity
 error of both summarized as the published one ([`nalm.bench.analysis.published.published_sparsity_estimate`][nalm.bench.analysis.published.published_sparsity_estimate])."""
 
 
@@ -118,6 +120,7 @@ def comparison_cells(comparison: Comparison, with_ranges: bool) -> tuple[str, ..
         summary_cells(ours)[0],
         f"{published.success_rate:.0%} [{low:.0%}, {high:.0%}]",
         comparison.verdict(),
+        f"{steps_label(comparison.steps, 3)} / {steps_label(published.needed_steps, 3)}",
         _pair(ours.solved_at_median, published.solved_at_median, "steps"),
         _pair(ours.solved_at_mean, published.solved_at_mean, "steps"),
         _pair(comparison.sparsity_error, published.sparsity_error, ".2g"),
@@ -136,12 +139,10 @@ def published_table_text(cells: list[TableCell]) -> str:
     """The whole published table as Markdown: for each published cell the run that tests it best
     (its results file and its budget, beside the budget the cell needs:
     [`PublishedCell.needed_steps`][nalm.bench.analysis.published.PublishedCell.needed_steps]) and
-    the published numbers; "not run" where no run tests it."""
-    lines = [
-        "| operation | model | ours [95%] | published [95%] | success rates | steps, ours / needed "
-        "| solved at, median | solved at, mean | sparsity error | results file |",
-        "|---" * 10 + "|",
-    ]
+    the published numbers (the columns of [`comparison_cells`][nalm.bench.analysis.report.comparison_cells]
+    but the first); "not run" where no run tests it."""
+    columns = ("operation", "model", *COMPARISON_COLUMNS[1:], "results file")
+    lines = [f"| {' | '.join(columns)} |", "|---" * len(columns) + "|"]
     for cell in cells:
         p, c = cell.published, cell.comparison
         low, high = p.interval
@@ -150,12 +151,7 @@ def published_table_text(cells: list[TableCell]) -> str:
         if c is None:
             lines.append(f"| {p.operation} | {p.model} | not run | {published} | - | - / {needed} | - | - | - | - |")
             continue
-        cells_text = comparison_cells(c, False)
-        lines.append(
-            f"| {p.operation} | {p.model} | {cells_text[1]} | {published} | {cells_text[3]} "
-            f"| {steps_label(c.steps, 3)} / {needed} | {cells_text[4]} "
-            f"| {cells_text[5]} | {cells_text[6]} | `{cell.source}` |"
-        )
+        lines.append(f"| {p.operation} | {p.model} | {' | '.join(comparison_cells(c, False)[1:])} | `{cell.source}` |")
     return "\n".join(lines) + "\n"
 
 
