@@ -61,12 +61,24 @@ def test_the_dot_product_adds_in_the_documented_order(dtype, length, strided):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("start", "stop"), [(0, 0), (3, 3), (0, 25), (13, 38), (5, 100), (1, 8), (2, 11)])
-def test_row_sums_add_float64_in_the_documented_order(dtype, start, stop):
+@pytest.mark.parametrize("strided", [False, True])
+def test_row_sums_add_float64_in_the_documented_order(dtype, start, stop, strided):
     rows = awkward((40, 100), dtype, 2)
+    if strided:
+        rows = np.repeat(rows, 2, axis=1)[:, ::2]
     out = np.empty(40)
-    row_sums(rows, start, stop, out)
+    row_sums(rows, np.int32(start), np.int32(stop), out)  # the kernels' spans may be any integer type
     expected = [reference_sum([np.float64(v) for v in row[start:stop]], np.float64(0)) for row in rows]
     assert out.tobytes() == np.array(expected).tobytes()
+
+
+def test_the_tail_is_added_after_the_partial_sums():
+    """2^53 + 1 rounds back to 2^53 in float64 (a tie, to even), so the tail's ones vanish one by
+    one after the partial sums; added to each other first they would make 2^53 + 2."""
+    u = np.array([2.0**53, 0, 0, 0, 0, 0, 0, 0, 1, 1]).reshape(1, -1)
+    out = np.empty(1)
+    dots(u, np.ones_like(u), out)
+    assert out[0] == 2.0**53
 
 
 def test_infinities_and_nan_pass_through_as_ieee_arithmetic_has_them():

@@ -10,7 +10,11 @@ width of the CPU the kernels were compiled for.
 The 8 partial sums are one vector of 8 lanes in the code the compiler gets (LLVM's ``<8 x float>``
 or ``<8 x double>``): a vector add rounds each lane as the scalar add would, so the order stays
 the one above, while the CPU adds the 8 lanes in one or two instructions where it has the vector
-width (AVX2, AVX-512) and in turn where it has not.
+width (AVX2, AVX-512) and in narrower pieces where it has not (SSE2: 4 or 2 lanes at a time).
+
+The kernels that use these functions inline them, and numba's on-disk cache checks only the file
+that defines a kernel: after editing this module, delete the cached kernels (the ``*.nbi`` and
+``*.nbc`` files in ``src/nalm/bench/**/__pycache__``) or they keep the earlier code.
 """
 
 from __future__ import annotations
@@ -37,17 +41,18 @@ def _vector_loader(context, builder, array_type, array, start) -> Callable[[ir.V
     view = context.make_array(array_type)(context, builder, array)
     stride = cgutils.unpack_tuple(builder, view.strides, 1)[0]
     base = builder.bitcast(view.data, ir.IntType(8).as_pointer())
-    itemsize = context.get_abi_sizeof(element)
+    align = context.get_abi_sizeof(element) if array_type.aligned else 1
 
     def address(index: ir.Value) -> ir.Value:
         return builder.gep(base, [builder.mul(builder.add(start, index), stride)])
 
     def load(i: ir.Value) -> ir.Value:
         if array_type.layout == "C":
-            return builder.load(builder.bitcast(address(i), vector.as_pointer()), align=itemsize)
+            return builder.load(builder.bitcast(address(i), vector.as_pointer()), align=align)
         lanes = ir.Constant(vector, ir.Undefined)
         for j in range(LANES):
-            value = builder.load(builder.bitcast(address(builder.add(i, i.type(j))), element.as_pointer()))
+            pointer = builder.bitcast(address(builder.add(i, i.type(j))), element.as_pointer())
+            value = builder.load(pointer, align=align)
             lanes = builder.insert_element(lanes, value, ir.IntType(32)(j))
         return lanes
 
@@ -69,8 +74,10 @@ def _lane_sum(builder, count: ir.Value, accumulator: ir.VectorType, term: Callab
     total.add_incoming(ir.Constant(accumulator, None), entry)
     builder.cbranch(builder.icmp_signed("<", i, count), add, done)
     builder.position_at_end(add)
-    i.add_incoming(builder.add(i, count.type(LANES)), add)
-    total.add_incoming(builder.fadd(total, term(i)), add)
+    added = builder.fadd(total, term(i))
+    following = builder.add(i, count.type(LANES))
+    i.add_incoming(following, builder.block)  # the block that term(i) ended in
+    total.add_incoming(added, builder.block)
     builder.branch(loop)
     builder.position_at_end(done)
     sums = [builder.extract_element(total, ir.IntType(32)(j)) for j in range(LANES)]
@@ -142,7 +149,8 @@ def fixed_order_dot(u, w):
 
 @njit(inline="always")
 def row_sum(row, start, stop):
-    """sum(row[start:stop]) in float64, in the order of this module (as
+    """sum(row[start:stop]) in float64 for 0 <= start <= stop <= len(row) (unchecked: no
+    negative indices), in the order of this module (as
     [`fixed_order_dot`][nalm.bench.tasks.fixed_order.fixed_order_dot] sums)."""
     body = stop - (stop - start) % LANES
     total = _sum_lanes(row, start, body - start)  # type: ignore[call-arg,var-annotated]
