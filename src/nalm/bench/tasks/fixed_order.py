@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llvmlite import ir
+from llvmlite import ir  # numba's own code generator, installed (and pinned) with it
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
