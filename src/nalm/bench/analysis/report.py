@@ -29,6 +29,7 @@ from nalm.bench.analysis.published import (
     CITATION,
     PUBLISHED_FIT_STEP,
     Comparison,
+    PublishedCell,
     TableCell,
     compare,
     published_table,
@@ -111,16 +112,25 @@ def _pair(ours: float | None, published: float | None, spec: str) -> str:
     return f"{_number(ours, spec)} / {_number(published, spec)}"
 
 
+def _published_rate(published: PublishedCell) -> str:
+    low, high = published.interval
+    return f"{published.success_rate:.0%} [{low:.0%}, {high:.0%}]"
+
+
+def _budget(steps: int | None, published: PublishedCell) -> str:
+    """Our steps ("-": no run) / the steps the cell needs."""
+    return f"{'-' if steps is None else steps_label(steps, 3)} / {steps_label(published.needed_steps, 3)}"
+
+
 def comparison_cells(comparison: Comparison, with_ranges: bool) -> tuple[str, ...]:
     """One configuration beside its published cell, as text (columns [`COMPARISON_COLUMNS`][nalm.bench.analysis.report.COMPARISON_COLUMNS])."""
     ours, published = comparison.ours, comparison.published
-    low, high = published.interval
     return (
         ours.configuration.label(with_ranges),
         summary_cells(ours)[0],
-        f"{published.success_rate:.0%} [{low:.0%}, {high:.0%}]",
+        _published_rate(published),
         comparison.verdict(),
-        f"{steps_label(comparison.steps, 3)} / {steps_label(published.needed_steps, 3)}",
+        _budget(comparison.steps, published),
         _pair(ours.solved_at_median, published.solved_at_median, "steps"),
         _pair(ours.solved_at_mean, published.solved_at_mean, "steps"),
         _pair(comparison.sparsity_error, published.sparsity_error, ".2g"),
@@ -145,13 +155,12 @@ def published_table_text(cells: list[TableCell]) -> str:
     lines = [f"| {' | '.join(columns)} |", "|---" * len(columns) + "|"]
     for cell in cells:
         p, c = cell.published, cell.comparison
-        low, high = p.interval
-        published = f"{p.success_rate:.0%} [{low:.0%}, {high:.0%}]"
-        needed = steps_label(p.needed_steps, 3)
+        row: tuple[str, ...]
         if c is None:
-            lines.append(f"| {p.operation} | {p.model} | not run | {published} | - | - / {needed} | - | - | - | - |")
-            continue
-        lines.append(f"| {p.operation} | {p.model} | {' | '.join(comparison_cells(c, False)[1:])} | `{cell.source}` |")
+            row = ("not run", _published_rate(p), "-", _budget(None, p), "-", "-", "-", "-")
+        else:
+            row = (*comparison_cells(c, False)[1:], f"`{cell.source}`")
+        lines.append(f"| {p.operation} | {p.model} | {' | '.join(row)} |")
     return "\n".join(lines) + "\n"
 
 
