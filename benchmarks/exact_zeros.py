@@ -64,11 +64,14 @@ def main() -> None:
     parser.add_argument("--only-b", action="store_true", help="count only the inputs of the subset b")
     args = parser.parse_args()
     benchmark = PRESETS[args.preset]
+    try:
+        configuration = benchmark.on_interpolation_range(args.low, args.high).configurations()[0]
+    except ValueError as error:
+        parser.error(f"{args.preset}: {error}")
     rows = rows_of(args.results, args.model, args.low, args.high) if args.results else {}
     print(f"{args.preset}: U[{args.low:g},{args.high:g}], {benchmark.input_size} inputs, batch {benchmark.batch_size}")
     print("seed  first steps with an exact 0   " + ("diverged  last step  solved at  success" if rows else ""))
     with_zero = 0
-    configuration = next(c for c in benchmark.configurations() if c.interpolation_range == (args.low, args.high))
     task = benchmark.task(configuration)
     for seed in range(args.first_seed, args.first_seed + benchmark.seeds):
         columns = task.subsets(seed)[1] if args.only_b else slice(None)

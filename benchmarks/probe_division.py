@@ -120,13 +120,12 @@ def main() -> None:
     if (args.low is None) != (args.high is None):
         parser.error("give both --low and --high, or neither")
     benchmark = PRESETS["mistry2021-div10"]
-    configurations = [
-        c
-        for c in benchmark.configurations()
-        if c.model == "sign_nmru" and (args.low is None or c.interpolation_range == (args.low, args.high))
-    ]
-    if not configurations:
-        parser.error(f"no range pair of mistry2021-div10 starts with U[{args.low:g},{args.high:g}]")
+    if args.low is not None:
+        try:
+            benchmark = benchmark.on_interpolation_range(args.low, args.high)
+        except ValueError as error:
+            parser.error(f"mistry2021-div10: {error}")
+    configurations = [c for c in benchmark.configurations() if c.model == "sign_nmru"]
     changes = with_settings(args.ramp, args.sparsity, args.learning_rate, args.attempts)
     if args.change == "noise":
         with_noise(*args.noise_range)

@@ -66,6 +66,15 @@ def test_a_benchmark_expands_to_model_x_operation_x_ranges():
     assert TINY.train_config().steps == 30
 
 
+def test_a_benchmark_narrows_to_an_interpolation_range_or_names_the_ones_it_has():
+    grid = PRESETS["primer2021"]
+    narrowed = grid.on_interpolation_range(-2, 2)
+    assert narrowed.ranges == tuple(pair for pair in grid.ranges if pair[0] == (-2.0, 2.0)) != ()
+    assert {c.interpolation_range for c in narrowed.configurations()} == {(-2.0, 2.0)}
+    with pytest.raises(ValueError, match=r"no range pair starts with U\[5,7\]; the interpolation ranges: .*U\[-2,2\]"):
+        grid.on_interpolation_range(5, 7)
+
+
 def test_presets_hold_the_published_settings():
     madsen = preset("madsen2020")
     assert (madsen.steps, madsen.seeds, madsen.eval_every) == (5_000_000, 100, 1_000)

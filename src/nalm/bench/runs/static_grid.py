@@ -209,6 +209,15 @@ class Benchmark(Grid):
             for model, operation, pair in itertools.product(self.models, self.operations, self.ranges)
         ]
 
+    def on_interpolation_range(self, low: float, high: float) -> Benchmark:
+        """This benchmark with only those of its range pairs whose interpolation range is U[low, high]
+        (ValueError, naming its interpolation ranges, where it has none)."""
+        pairs = tuple(pair for pair in self.ranges if pair[0] == (low, high))
+        if not pairs:
+            have = ", ".join(range_label(interpolation) for interpolation, _ in self.ranges)
+            raise ValueError(f"no range pair starts with U[{low:g},{high:g}]; the interpolation ranges: {have}")
+        return dataclasses.replace(self, ranges=pairs)
+
     def task(self, configuration: Configuration) -> StaticArithmeticTask:
         return StaticArithmeticTask(
             operation=configuration.operation,
