@@ -9,7 +9,7 @@ On ``--threads`` threads and ``--seeds`` seeds side by side, in float32 with the
 - "draw": the data drawn as the training kernel draws it, one row at a time in cache (the
   helpers of :mod:`nalm.bench.tasks.streams` and :mod:`nalm.bench.tasks.fixed_order` in a loop of this script's own): a row's 100 inputs from the
   SplitMix64 streams and its two subset sums, the work every model does for every row;
-- "log(|x| + eps)": the logarithms of a row's 100 inputs (:func:`nalm.bench.engine.compiled._log_magnitudes`
+- "log(|x| + eps)": the logarithms of a row's 100 inputs (:func:`nalm.bench.engine.vector_log.log_magnitudes`
   on one seed's batch, in cache), which the log-space layers (NAC•, NALU) add to it;
 - the whole training step (:mod:`nalm.bench.engine.compiled`, or the PyTorch loop for the models it does not
   know), each figure the difference of runs of n and 2n steps (so building the models and the
@@ -36,7 +36,8 @@ from rich.console import Console
 from rich.table import Table
 
 from nalm.bench.engine import TrainConfig, stack_seeds, train_seeds
-from nalm.bench.engine.compiled import _log_magnitudes, plan
+from nalm.bench.engine.compiled import plan
+from nalm.bench.engine.vector_log import log_magnitudes
 from nalm.bench.models import MODELS, build_published_model
 from nalm.bench.tasks import StaticArithmeticTask, intervals
 from nalm.bench.tasks.fixed_order import row_sum
@@ -94,7 +95,7 @@ def main() -> None:
         )
 
     batch = np.asarray(draw(streams, BATCH, task.input_size, bounds, spans)[0][0]).reshape(-1)  # one seed's
-    logs, spare = np.empty_like(batch), np.empty_like(batch)
+    logs = np.empty_like(batch)
 
     def build() -> torch.nn.Module:
         return build_published_model(args.model, task.input_size)
@@ -114,7 +115,7 @@ def main() -> None:
     per_row = {  # seconds per row of all the seeds, and the threads that shared it
         "draw": (seconds(drawn, 5) / draw_rows, args.threads),
         "log(|x| + eps)": (
-            seconds(lambda: _log_magnitudes(batch, np.float32(1e-7), logs, spare), 200) / BATCH * args.seeds,
+            seconds(lambda: log_magnitudes(batch, np.float32(1e-7), logs), 200) / BATCH * args.seeds,
             1,
         ),
     }

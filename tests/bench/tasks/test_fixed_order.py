@@ -27,7 +27,7 @@ def reference_sum(terms: list, zero):
 @njit
 def dots(U, W, out):
     for k in range(U.shape[0]):
-        out[k] = fixed_order_dot(U[k], W[k])
+        out[k] = fixed_order_dot(U[k], W, k)
 
 
 @njit
@@ -52,7 +52,7 @@ def awkward(shape, dtype, seed):
 def test_the_dot_product_adds_in_the_documented_order(dtype, length, strided):
     U, W = awkward((40, length), dtype, 0), awkward((40, length), dtype, 1)
     if strided:  # every other element of a wider array: the element by element loads
-        U = np.repeat(U, 2, axis=1)[:, ::2]
+        U, W = np.repeat(U, 2, axis=1)[:, ::2], np.repeat(W, 2, axis=1)[:, ::2]
     out = np.empty(40, dtype)
     dots(U, W, out)
     expected = [reference_sum(list(u * w), dtype(0)) for u, w in zip(U, W, strict=True)]

@@ -37,6 +37,7 @@ from numba import njit, prange
 from torch import nn
 
 from nalm.bench.engine.problem import Scores
+from nalm.bench.engine.vector_log import log_magnitudes
 from nalm.bench.models.static import Dense
 from nalm.bench.tasks.fixed_order import fixed_order_dot, row_sum
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, intervals
@@ -92,60 +93,6 @@ def _factor(w, u):
     return w * u + (1 - w)
 
 
-@njit(**_NJIT)
-def _log_magnitudes(u, eps, out, exponents):
-    """out = log(|u| + eps), elementwise (``exponents``: scratch of u's size).
-
-    float64 takes np.log. float32 takes a polynomial logarithm in loops that vectorize, about 0.8 ns
-    a value (``benchmarks/profile_static.py``; the C library's is not vectorized), within 1 ulp of the exact
-    logarithm as the tests check: |u| + eps = m 2^e with m in [0.5, 1), moved to
-    [sqrt(1/2), sqrt(2)); log(1 + x) = x - x^2 / 2 + x^3 P(x) for the degree-8 polynomial P of the
-    Cephes library's logf; plus e log(2), with log(2) split in two for precision. Zeros,
-    subnormal numbers, inf and NaN take np.log.
-    """
-    f = out.dtype.type
-    n = u.shape[0]
-    if out.itemsize != 4:
-        for i in range(n):
-            out[i] = np.log(np.abs(u[i]) + eps)
-        return
-    bits = out.view(np.int32)
-    for i in range(n):
-        out[i] = np.abs(u[i]) + eps
-    for i in range(n):
-        b = bits[i]
-        exponents[i] = f((b >> 23) & 0xFF) - f(126)
-        bits[i] = (b & 0x807FFFFF) | 0x3F000000  # the mantissa m, in [0.5, 1)
-    one, half = f(1), f(0.5)
-    for i in range(n):
-        x, e = out[i], exponents[i]
-        below = f(x < f(0.70710678))  # m < sqrt(1/2): take 2m and e - 1
-        x = x + x * below - one
-        e = e - below
-        z = x * x
-        y = f(7.0376836292e-2)
-        y = y * x + f(-1.1514610310e-1)
-        y = y * x + f(1.1676998740e-1)
-        y = y * x + f(-1.2420140846e-1)
-        y = y * x + f(1.4249322787e-1)
-        y = y * x + f(-1.6668057665e-1)
-        y = y * x + f(2.0000714765e-1)
-        y = y * x + f(-2.4999993993e-1)
-        y = y * x + f(3.3333331174e-1)
-        y = y * x * z + e * f(-2.12194440e-4) - half * z
-        out[i] = x + y + e * f(0.693359375)
-    low, high = f(1.17549435e-38), f(3.40282347e38)
-    outside = False  # found in a loop that vectorizes; a branch per value costs more than the logarithm
-    for i in range(n):
-        magnitude = np.abs(u[i]) + eps
-        outside |= not low <= magnitude <= high
-    if outside:
-        for i in range(n):
-            magnitude = np.abs(u[i]) + eps
-            if not low <= magnitude <= high:
-                out[i] = np.log(magnitude)
-
-
 @njit(**_INLINE)
 def _weights(kind, num, P, Wt, Gt, Dt):
     """Wt[k, i] = the layer's effective weight (i, k), Gt[k, i] its gate, from the raw P (3, in, out)
@@ -171,35 +118,35 @@ def _weights(kind, num, P, Wt, Gt, Dt):
 
 
 @njit(**_INLINE)
-def _add_scaled(y, u, d):
-    """y += u * d for vectors y, u and a scalar d."""
+def _add_scaled(Y, k, u, d):
+    """Y[k] += u * d for a matrix Y, a vector u and a scalar d."""
     for i in range(u.shape[0]):
-        y[i] += u[i] * d
+        Y[k, i] += u[i] * d
 
 
 @njit(**_INLINE)
-def _reciprocal_product(u2, w, signed):
+def _reciprocal_product(u2, W, k, signed):
     """(prod_{j < n} f_j) * (prod_{j >= n} f_j) over u2 = [u, 1/u] (2n,), f_j = w_j v_j + 1 - w_j with
-    v = u2 (signed) or |u2|: the two products of [`nalm.functional.nmru`][nalm.functional.nmru], in its order."""
+    w = W[k] and v = u2 (signed) or |u2|: the two products of [`nalm.functional.nmru`][nalm.functional.nmru], in its order."""
     n = u2.shape[0] // 2
     first, second = u2.dtype.type(1), u2.dtype.type(1)
     for j in range(n):
-        first *= _factor(w[j], u2[j] if signed else np.abs(u2[j]))
+        first *= _factor(W[k, j], u2[j] if signed else np.abs(u2[j]))
     for j in range(n, 2 * n):
-        second *= _factor(w[j], u2[j] if signed else np.abs(u2[j]))
+        second *= _factor(W[k, j], u2[j] if signed else np.abs(u2[j]))
     return first * second
 
 
 @njit(**_INLINE)
-def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache, training):
+def _forward(kind, num, u, log_u, Wt, Gt, b, out, cache, training):
     """out (n_out,) = the layer of u (n_in,) (b (n_out,): the MATMUL op's bias, read where kind[4]
     is 1); cache (4, n_out) keeps (a or pre-activation, m, g, exponent); log_u gets log(|u| + eps)
     (n_in,) for the log-space ops, u' = [u, 1/(u + eps)] (2 n_in,) for the reciprocal ones, with
-    eps = 0 where not ``training`` (spare: scratch, (n_in,))."""
+    eps = 0 where not ``training``."""
     op, act = kind[0], kind[2]
     zero, one, six = Wt.dtype.type(0), Wt.dtype.type(1), Wt.dtype.type(6)
     if op == OP_EXP_LOG or op == OP_NALU:
-        _log_magnitudes(u, Wt.dtype.type(num[2]), log_u, spare)
+        log_magnitudes(u, Wt.dtype.type(num[2]), log_u)
     if op == OP_RECIPROCAL or op == OP_SIGN_RECIPROCAL:
         eps = Wt.dtype.type(num[2]) if training else zero
         n = u.shape[0]
@@ -207,30 +154,29 @@ def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache, training):
             log_u[i] = u[i]
             log_u[n + i] = one / (u[i] + eps)
     for k in range(Wt.shape[0]):
-        w = Wt[k]
         if op == OP_RECIPROCAL or op == OP_SIGN_RECIPROCAL:
-            product = _reciprocal_product(log_u, w, op == OP_RECIPROCAL)
+            product = _reciprocal_product(log_u, Wt, k, op == OP_RECIPROCAL)
             if op == OP_RECIPROCAL:
                 out[k] = product
                 continue
-            pi, phases = Wt.dtype.type(np.pi), cache[2]  # pi [u'_j < 0] . W over u's rows, then over 1/u's
-            phases[k] = zero
+            pi = Wt.dtype.type(np.pi)  # pi [u'_j < 0] . W over u's rows (into cache[2, k]), then over 1/u's
+            cache[2, k] = zero
             for j in range(n):
-                phases[k] += (pi if log_u[j] < 0 else zero) * w[j]
+                cache[2, k] += (pi if log_u[j] < 0 else zero) * Wt[k, j]
             phase = zero
             for j in range(n, 2 * n):
-                phase += (pi if log_u[j] < 0 else zero) * w[j]
-            phase += phases[k]
+                phase += (pi if log_u[j] < 0 else zero) * Wt[k, j]
+            phase += cache[2, k]
             cache[1, k], cache[3, k] = product, phase
             out[k] = product * np.cos(phase)
             continue
         if op == OP_PRODUCT:
             product = one
             for i in range(u.shape[0]):
-                product *= _factor(w[i], u[i])
+                product *= _factor(Wt[k, i], u[i])
             out[k] = product
             continue
-        a = fixed_order_dot(u, w)
+        a = fixed_order_dot(u, Wt, k)
         if op == OP_MATMUL and kind[4]:
             a += b[k]
         cache[0, k] = a
@@ -241,14 +187,14 @@ def _forward(kind, num, u, log_u, spare, Wt, Gt, b, out, cache, training):
                 a = min(max(a, zero), six)
             out[k] = a
             continue
-        exponent = fixed_order_dot(log_u, w)
+        exponent = fixed_order_dot(log_u, Wt, k)
         cache[3, k] = exponent
         m = np.exp(min(exponent, Wt.dtype.type(num[3])))
         cache[1, k] = m
         if op == OP_EXP_LOG:
             out[k] = m
             continue
-        q = fixed_order_dot(u, Gt[k])
+        q = fixed_order_dot(u, Gt, k)
         g = one / (one + np.exp(-q))
         cache[2, k] = g
         out[k] = g * a + (one - g) * m
@@ -265,19 +211,19 @@ def _backward(kind, num, u, log_u, spare, Wt, Gt, out, cache, grad_out, gWt, gGt
     if want_grad_u:
         grad_u[:] = 0
     for k in range(Wt.shape[0]):
-        w, d = Wt[k], grad_out[k]
+        d = grad_out[k]
         if op == OP_RECIPROCAL or op == OP_SIGN_RECIPROCAL:
-            _reciprocal_backward(op, log_u, w, cache[:, k], d, gWt[k], grad_u, want_grad_u, spare)
+            _reciprocal_backward(op, log_u, Wt, k, cache, d, gWt, grad_u, want_grad_u, spare)
             continue
         if op == OP_PRODUCT:
             for i in range(u.shape[0]):  # the product of the other factors
                 others = one
                 for j in range(u.shape[0]):
                     if j != i:
-                        others *= _factor(w[j], u[j])
+                        others *= _factor(Wt[k, j], u[j])
                 gWt[k, i] += d * others * (u[i] - one)
                 if want_grad_u:
-                    grad_u[i] += d * others * w[i]
+                    grad_u[i] += d * others * Wt[k, i]
             continue
         if op == OP_MATMUL:
             pre = cache[0, k]
@@ -285,9 +231,10 @@ def _backward(kind, num, u, log_u, spare, Wt, Gt, out, cache, grad_out, gWt, gGt
                 d = 0 * d
             if kind[4]:
                 gb[k] += d
-            _add_scaled(gWt[k], u, d)
+            _add_scaled(gWt, k, u, d)
             if want_grad_u:
-                _add_scaled(grad_u, w, d)
+                for i in range(u.shape[0]):
+                    grad_u[i] += Wt[k, i] * d
             continue
         m = cache[1, k]
         if op == OP_NALU:
@@ -301,46 +248,46 @@ def _backward(kind, num, u, log_u, spare, Wt, Gt, out, cache, grad_out, gWt, gGt
             d_q = 0 * d
         if not cache[3, k] <= num[3]:  # the exponent was capped: no gradient through it
             d_exponent = 0 * d
-        _add_scaled(gWt[k], u, d_a)
-        _add_scaled(gWt[k], log_u, d_exponent)
+        _add_scaled(gWt, k, u, d_a)
+        _add_scaled(gWt, k, log_u, d_exponent)
         if op == OP_NALU:
-            _add_scaled(gGt[k], u, d_q)
+            _add_scaled(gGt, k, u, d_q)
         if want_grad_u:
             for i in range(u.shape[0]):
                 magnitude = np.abs(u[i]) + eps
                 log_grad = np.sign(u[i]) / magnitude
-                grad_u[i] += w[i] * (d_a + d_exponent * log_grad) + Gt[k, i] * d_q
+                grad_u[i] += Wt[k, i] * (d_a + d_exponent * log_grad) + Gt[k, i] * d_q
 
 
 @njit(**_INLINE)
-def _reciprocal_backward(op, u2, w, cache, d, gw, grad_u, want_grad_u, others):
-    """The reciprocal ops' gradients for one output: gw (2n,) += d out / d W times d and, with
-    ``want_grad_u``, grad_u (n,) += d out / d u times d, through u' = u2 = [u, 1/(u + eps)]
-    (d u'_(n+i) / d u_i = -u'_(n+i)^2). cache: the output's column of `_forward`'s cache (the
-    sign NMRU's magnitude m and phase in rows 1 and 3); others (2n,): scratch, which gets the
+def _reciprocal_backward(op, u2, W, k, cache, d, gW, grad_u, want_grad_u, others):
+    """The reciprocal ops' gradients for output k: gW[k] (2n,) += d out_k / d W[k] times d and, with
+    ``want_grad_u``, grad_u (n,) += d out_k / d u times d, through u' = u2 = [u, 1/(u + eps)]
+    (d u'_(n+i) / d u_i = -u'_(n+i)^2). cache: `_forward`'s cache (the sign NMRU's magnitude m
+    and phase of output k in cache[1, k] and cache[3, k]); others (2n,): scratch, which gets the
     product of the other factors of each factor (the product before it times the one after it)."""
     one = u2.dtype.type(1)
     signed = op == OP_RECIPROCAL
     cosine, sine = one, u2.dtype.type(0)
     if not signed:
-        cosine, sine = np.cos(cache[3]), np.sin(cache[3])
+        cosine, sine = np.cos(cache[3, k]), np.sin(cache[3, k])
     size = u2.shape[0]
     before = one
     for j in range(size):
         others[j] = before
-        before *= _factor(w[j], u2[j] if signed else np.abs(u2[j]))
+        before *= _factor(W[k, j], u2[j] if signed else np.abs(u2[j]))
     after = one
     for j in range(size - 1, -1, -1):
         others[j] *= after
-        after *= _factor(w[j], u2[j] if signed else np.abs(u2[j]))
+        after *= _factor(W[k, j], u2[j] if signed else np.abs(u2[j]))
     n = size // 2
     for j in range(size):
         v = u2[j] if signed else np.abs(u2[j])
-        gw[j] += d * cosine * others[j] * (v - one)
+        gW[k, j] += d * cosine * others[j] * (v - one)
         if not signed and u2[j] < 0:
-            gw[j] -= d * cache[1] * sine * u2.dtype.type(np.pi)
+            gW[k, j] -= d * cache[1, k] * sine * u2.dtype.type(np.pi)
         if want_grad_u:
-            grad_v = d * cosine * others[j] * w[j] * (one if signed else np.sign(u2[j]))
+            grad_v = d * cosine * others[j] * W[k, j] * (one if signed else np.sign(u2[j]))
             grad_u[j % n] += grad_v if j < n else -grad_v * u2[j] * u2[j]
 
 
@@ -515,7 +462,7 @@ def _train_steps(data, first, second, run):
         dtype = P2.dtype.type
         x, log_x, grad_x = np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype)
         h, log_h, grad_h = np.empty(hidden, P2.dtype), np.empty(rows2, P2.dtype), np.empty(hidden, P2.dtype)
-        spare_x, spare_h = np.empty(n_x, P2.dtype), np.empty(rows2, P2.dtype)
+        others = np.empty(rows2, P2.dtype)  # scratch of the reciprocal ops' backward pass
         z, grad_z = np.empty(1, P2.dtype), np.empty(1, P2.dtype)
         cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
         W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
@@ -538,10 +485,10 @@ def _train_steps(data, first, second, run):
                 target = _draw_row(x, position, bits, lows, starts, total, spans[s], code)
                 position += np.uint64(per_row)
                 if kind1[0] != OP_NONE:
-                    _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, B1[s], h, cache1, True)
+                    _forward(kind1, num1, x, log_x, W1t, G1t, B1[s], h, cache1, True)
                 else:
                     h[:] = x
-                _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, B2[s], z, cache2, True)
+                _forward(kind2, num2, h, log_h, W2t, G2t, B2[s], z, cache2, True)
                 error = z[0] - target
                 squared += np.float64(error * error)
                 grad_z[0] = scale * error
@@ -550,7 +497,7 @@ def _train_steps(data, first, second, run):
                     num2,
                     h,
                     log_h,
-                    spare_h,
+                    others,
                     W2t,
                     G2t,
                     z,
@@ -564,7 +511,7 @@ def _train_steps(data, first, second, run):
                 )
                 if kind1[0] != OP_NONE:
                     _backward(
-                        kind1, num1, x, log_x, spare_x, W1t, G1t, h, cache1, grad_h, gW1t, gG1t, gb1, grad_x, False
+                        kind1, num1, x, log_x, others, W1t, G1t, h, cache1, grad_h, gW1t, gG1t, gb1, grad_x, False
                     )
             mse = squared / batch
             loss = mse + lam2[t] * _sparsity(kind2, W2t)
@@ -609,7 +556,6 @@ def _squared_errors(data, rows, first, second, out):
     for s in prange(P2.shape[0]):
         x, log_x = np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype)
         h, log_h, z = np.empty(hidden, P2.dtype), np.empty(rows2, P2.dtype), np.empty(1, P2.dtype)
-        spare_x, spare_h = np.empty(n_x, P2.dtype), np.empty(hidden, P2.dtype)
         cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
         W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
         W2t, G2t = np.empty((1, rows2), P2.dtype), np.empty((1, rows2), P2.dtype)
@@ -621,10 +567,10 @@ def _squared_errors(data, rows, first, second, out):
         for r in range(rows):
             target = _draw_row(x, positions[s] + np.uint64(r * per_row), bits, lows, starts, total, spans[s], code)
             if kind1[0] != OP_NONE:
-                _forward(kind1, num1, x, log_x, spare_x, W1t, G1t, B1[s], h, cache1, False)
+                _forward(kind1, num1, x, log_x, W1t, G1t, B1[s], h, cache1, False)
             else:
                 h[:] = x
-            _forward(kind2, num2, h, log_h, spare_h, W2t, G2t, B2[s], z, cache2, False)
+            _forward(kind2, num2, h, log_h, W2t, G2t, B2[s], z, cache2, False)
             error = z[0] - target
             total_error += np.float64(error * error)
         out[s] = total_error

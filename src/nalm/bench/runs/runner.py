@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import numba
 import torch
 
 import nalm
@@ -50,8 +51,11 @@ def run_configuration(
 
 @contextmanager
 def one_torch_thread() -> Iterator[None]:
-    """Within the block, PyTorch's intra-op parallelism is one thread."""
+    """Within the block, PyTorch's intra-op parallelism is one thread. numba's threads are started
+    first: with its OpenMP layer, their start sets the OpenMP thread count that PyTorch reads, which
+    would undo the one thread at the block's first compiled kernel."""
     previous = torch.get_num_threads()
+    numba.get_num_threads()  # starts numba's threads where they have not started
     torch.set_num_threads(1)
     try:
         yield

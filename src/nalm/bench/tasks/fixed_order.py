@@ -33,14 +33,18 @@ LANES = 8
 _FLOATS = (types.float32, types.float64)
 
 
-def _vector_loader(context, builder, array_type, array, start) -> Callable[[ir.Value], ir.Value]:
-    """A function of the index i that loads array[start + i : start + i + LANES] as one vector
-    (one load where the array is contiguous, element by element through its stride elsewhere)."""
+def _vector_loader(context, builder, array_type, array, start, row=None) -> Callable[[ir.Value], ir.Value]:
+    """A function of the index i that loads array[start + i : start + i + LANES] (a 1-d array) or
+    array[row, start + i : start + i + LANES] (a 2-d one) as one vector: one load where the
+    elements are contiguous, element by element through their stride elsewhere."""
     element = context.get_value_type(array_type.dtype)
     vector = ir.VectorType(element, LANES)
     view = context.make_array(array_type)(context, builder, array)
-    stride = cgutils.unpack_tuple(builder, view.strides, 1)[0]
+    strides = cgutils.unpack_tuple(builder, view.strides, array_type.ndim)
+    stride = strides[-1]
     base = builder.bitcast(view.data, ir.IntType(8).as_pointer())
+    if row is not None:
+        base = builder.gep(base, [builder.mul(row, strides[0])])
     align = context.get_abi_sizeof(element) if array_type.aligned else 1
 
     def address(index: ir.Value) -> ir.Value:
@@ -87,28 +91,31 @@ def _lane_sum(builder, count: ir.Value, accumulator: ir.VectorType, term: Callab
 
 
 @intrinsic
-def _dot_lanes(typingctx, u, w, count):
-    """sum_i u[i] w[i] over i < count (a multiple of LANES), in u's dtype, in the lanes' order."""
+def _dot_lanes(typingctx, u, W, k, count):
+    """sum_i u[i] W[k, i] over i < count (a multiple of LANES), in u's dtype, in the lanes' order."""
     if not (
         isinstance(u, types.Array)
-        and isinstance(w, types.Array)
-        and u.ndim == w.ndim == 1
-        and u.dtype == w.dtype
+        and isinstance(W, types.Array)
+        and u.ndim == 1
+        and W.ndim == 2
+        and u.dtype == W.dtype
         and u.dtype in _FLOATS
+        and isinstance(k, types.Integer)
         and isinstance(count, types.Integer)
     ):
         return None
 
     def codegen(context, builder, signature, args):
-        u_type, w_type, count_type = signature.args
+        u_type, w_type, k_type, count_type = signature.args
         start = context.get_constant(types.intp, 0)
+        row = context.cast(builder, args[2], k_type, types.intp)
         load_u = _vector_loader(context, builder, u_type, args[0], start)
-        load_w = _vector_loader(context, builder, w_type, args[1], start)
-        count = context.cast(builder, args[2], count_type, types.intp)
+        load_w = _vector_loader(context, builder, w_type, args[1], start, row)
+        count = context.cast(builder, args[3], count_type, types.intp)
         accumulator = ir.VectorType(context.get_value_type(u_type.dtype), LANES)
         return _lane_sum(builder, count, accumulator, lambda i: builder.fmul(load_u(i), load_w(i)))
 
-    return u.dtype(u, w, count), codegen
+    return u.dtype(u, W, k, count), codegen
 
 
 @intrinsic
@@ -137,13 +144,15 @@ def _sum_lanes(typingctx, row, start, count):
 
 
 @njit(inline="always")
-def fixed_order_dot(u, w):
-    """sum_i u[i] w[i] of two float vectors of one length and dtype, in that dtype, in the order of
-    this module: 8 partial sums, added pairwise, then the remaining terms in turn."""
+def fixed_order_dot(u, W, k):
+    """sum_i u[i] W[k, i] of a float vector u (n,) and row k of a matrix W (rows, n) of u's dtype,
+    in that dtype, in the order of this module: 8 partial sums, added pairwise, then the
+    remaining terms in turn. (A row given as W and k, not as W[k]: a view made per call costs
+    more than the sum, for numba counts its references.)"""
     body = u.shape[0] - u.shape[0] % LANES
-    total = _dot_lanes(u, w, body)  # type: ignore[call-arg,var-annotated]  # numba adds the typing context
+    total = _dot_lanes(u, W, k, body)  # type: ignore[call-arg,var-annotated]  # numba adds the typing context
     for i in range(body, u.shape[0]):
-        total += u[i] * w[i]
+        total += u[i] * W[k, i]
     return total
 
 

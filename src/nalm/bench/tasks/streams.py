@@ -152,13 +152,14 @@ def _draw(positions, per_row, bits, lows, starts, total, spans, weight_t, x, sum
     h[s, r, k] = x[s, r] . weight_t[s, k] while the row is in cache (none for a weight_t (S, 0, columns))."""
     for s in prange(x.shape[0]):
         a_start, a_stop, b_start, b_stop = spans[s, 0], spans[s, 1], spans[s, 2], spans[s, 3]
+        weight = weight_t[s]
         for r in range(x.shape[1]):
             row = x[s, r]
             fill_row(row, positions[s] + np.uint64(r * per_row), bits, lows, starts, total)
             sums[s, r, 0] = row_sum(row, a_start, a_stop)
             sums[s, r, 1] = row_sum(row, b_start, b_stop)
             for k in range(weight_t.shape[1]):
-                h[s, r, k] = fixed_order_dot(row, weight_t[s, k])
+                h[s, r, k] = fixed_order_dot(row, weight, k)
 
 
 @njit(parallel=True, cache=True)
