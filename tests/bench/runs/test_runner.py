@@ -186,6 +186,47 @@ def test_a_sweep_killed_mid_configuration_resumes_from_its_checkpoint(tiny_resul
     assert not folder.exists()  # removed when the sweep is done
 
 
+def test_a_sweep_keeps_the_checkpoint_of_another_grid_on_the_same_file(tiny_results, tmp_path, monkeypatch):
+    """One file, two commands (one model each, as benchmarks/published_table.sh runs them): the
+    one that ends does not delete the other's checkpoint, which resumes from where it was."""
+    path, rows = tiny_results
+    shared = tmp_path / "shared.jsonl"
+    nau, linear = replace(TINY, models=("nau",)), replace(TINY, models=("linear",))
+    with monkeypatch.context() as patch:  # the linear grid stops at its first checkpoint
+        real_save = loop_module.save_state
+
+        def save_then_stop(*args):
+            real_save(*args)
+            raise KeyboardInterrupt
+
+        patch.setattr(loop_module, "save_state", save_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            run_benchmark(ResultsFile(shared, linear), workers=1)
+    folder = tmp_path / "shared.jsonl.checkpoints"
+    (kept,) = folder.iterdir()
+    (folder / "nau-add-0000000000000000.pt.x.partial").write_bytes(b"")  # another grid's, cut off
+    before = kept.read_bytes()
+    stale = ResultsFile(shared, nau).checkpoint(nau.configurations()[0], nau.seed_list())
+    stale.with_name(stale.name + ".1234.partial").write_bytes(b"")  # this grid's, cut off: removed
+    run_benchmark(ResultsFile(shared, nau), workers=1)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([kept.name, "nau-add-0000000000000000.pt.x.partial"])
+    assert kept.read_bytes() == before
+    resumed_at = []
+    real_restore = loop_module.restore_state
+
+    def restore(*args):
+        resumed_at.append(real_restore(*args))
+        return resumed_at[-1]
+
+    monkeypatch.setattr(loop_module, "restore_state", restore)
+    run_benchmark(ResultsFile(shared, linear), workers=1)
+    assert resumed_at[0] == 10  # its first evaluation's checkpoint, kept
+    assert sorted(map(json.dumps, read_results(shared))) == sorted(map(json.dumps, rows))
+    (folder / "nau-add-0000000000000000.pt.x.partial").unlink()
+    run_benchmark(ResultsFile(shared, TINY), workers=1)  # nothing left to train: an empty folder goes
+    assert not folder.exists()
+
+
 def test_more_seeds_train_the_whole_stack_and_append_only_the_new_ones(tiny_results, tmp_path):
     path, rows = tiny_results
     grown = tmp_path / "grown.jsonl"

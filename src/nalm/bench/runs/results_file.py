@@ -18,7 +18,6 @@ import errno
 import hashlib
 import json
 import os
-import shutil
 import socket
 import tempfile
 import warnings
@@ -271,8 +270,16 @@ class ResultsFile:
         return self.real_path.with_name(self.real_path.name + ".checkpoints")
 
     def remove_checkpoints(self) -> None:
-        """Delete the checkpoint folder and what is in it (checkpoints of runs since saved or abandoned)."""
-        shutil.rmtree(self._checkpoints, ignore_errors=True)
+        """Delete the checkpoints of the benchmark's configurations (with those of their later
+        attempts and any left cut off while written), then the checkpoint folder where nothing else
+        is in it. The checkpoints of another grid on the same file (other models, operations,
+        ranges or seeds, from another command) stay: they may be of a run in flight or to resume."""
+        for configuration in self.benchmark.configurations():
+            name = self.checkpoint(configuration, self.benchmark.seed_list()).stem
+            for path in self._checkpoints.glob(f"{name}.*"):
+                path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not empty, or not there
+            self._checkpoints.rmdir()
 
     def append(self, rows: Iterable[Row]) -> None:
         """Write ``rows`` as JSON lines in one write, then flush them to disk. If the file system

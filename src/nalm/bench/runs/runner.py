@@ -156,7 +156,7 @@ def run_benchmark(
                 attempt_checkpoint(checkpoints[configuration.key], attempt).unlink(missing_ok=True)
             if on_done is not None:
                 on_done(configuration, rows)
-        results.remove_checkpoints()  # everything is saved: what is left belongs to no pending run
+        results.remove_checkpoints()  # everything of this grid is saved
     order = {c.key: i for i, c in enumerate(benchmark.configurations())}
     seeds = set(benchmark.seed_list())
     rows = [row for row in read_results(results.path) if configuration_of(row).key in order and row["seed"] in seeds]
