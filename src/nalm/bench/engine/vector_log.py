@@ -8,8 +8,8 @@ plus e log(2), with log(2) split in two for precision. Zeros, subnormal numbers,
 rounds every product and sum on its own (no fused multiply-add, no reordering), so the bits are
 those of the same steps on one value, whatever the vector width of the CPU; the last n mod 8
 values go through the same code in a vector padded with ones (one call for the 2 values of a
-hidden layer, where a loop of numba's would take them one by one). This costs about 0.5 ns a value
-(``benchmarks/profile_static.py``); the C library's logf is not vectorized.
+hidden layer, where a loop of numba's would take them one by one). This costs about 0.7 ns a value
+on a long vector (``benchmarks/profile_static.py``); the C library's logf is not vectorized.
 
 As for [`nalm.bench.tasks.fixed_order`][nalm.bench.tasks.fixed_order], numba's on-disk cache checks
 only the file that defines a kernel: after editing this module, delete the cached kernels (the
