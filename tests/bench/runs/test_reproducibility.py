@@ -18,7 +18,6 @@ from nalm.bench.runs import (
     run_benchmark,
 )
 from nalm.bench.runs.static_grid import _threshold
-from nalm.bench.tasks import success_threshold
 
 STATIC = Benchmark(
     models=("nau", "npu"),  # the compiled engine, and the PyTorch loop (stack-dependent rounding)
@@ -112,28 +111,6 @@ def test_the_success_threshold_in_a_row_does_not_depend_on_the_thread_count(tmp_
     _threshold.cache_clear()
     run_benchmark(ResultsFile(tmp_path / "one.jsonl", benchmark), workers=1)
     assert read_results(tmp_path / "two.jsonl")[0]["threshold"] == read_results(tmp_path / "one.jsonl")[0]["threshold"]
-
-
-def test_the_threshold_takes_one_thread_in_a_fresh_process_whatever_its_thread_count(tmp_path):
-    """In a process whose compiled kernels start within the run (numba's OpenMP threads, whose start
-    sets the thread count PyTorch reads), the threshold is still that of one PyTorch thread, and the
-    process gets its own thread count back."""
-    options = "models=('nau',), operations=('sub',), seeds=1, steps=2, eval_every=2, eval_size=8"
-    script = (
-        "import sys, torch\n"
-        "from nalm.bench.runs import Benchmark, ResultsFile, run_benchmark\n"
-        "torch.set_num_threads(4)\n"
-        f"run_benchmark(ResultsFile(sys.argv[1], Benchmark({options})), workers=1)\n"
-        "assert torch.get_num_threads() == 4, torch.get_num_threads()\n"
-    )
-    subprocess.run([sys.executable, "-c", script, str(tmp_path / "fresh.jsonl")], check=True)
-    benchmark = Benchmark(models=("nau",), operations=("sub",), seeds=1, steps=2, eval_every=2, eval_size=8)
-    task = benchmark.task(benchmark.configurations()[0])
-    torch.set_num_threads(1)
-    one_thread = success_threshold(task, samples=benchmark.threshold_samples)
-    torch.set_num_threads(4)  # a different last bit: what the fresh process would have written
-    assert success_threshold(task, samples=benchmark.threshold_samples) != one_thread
-    assert read_results(tmp_path / "fresh.jsonl")[0]["threshold"] == one_thread
 
 
 def test_an_unreachable_ray_address_fails_at_once_with_one_line_and_frees_the_file(tmp_path, capsys):

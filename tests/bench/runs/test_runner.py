@@ -227,6 +227,28 @@ def test_a_sweep_keeps_the_checkpoint_of_another_grid_on_the_same_file(tiny_resu
     assert not folder.exists()
 
 
+def test_a_grid_removes_its_checkpoints_in_every_form_and_no_other_grid_s(tmp_path):
+    nau, linear = replace(TINY, models=("nau",)), replace(TINY, models=("linear",))
+    results = ResultsFile(tmp_path / "shared.jsonl", nau)
+    folder = tmp_path / "shared.jsonl.checkpoints"
+    folder.mkdir()
+
+    def names(benchmark):
+        stems = [
+            ResultsFile(results.path, benchmark).checkpoint(c, benchmark.seed_list()).stem
+            for c in benchmark.configurations()
+        ]
+        forms = (".pt", "-0.pt", "-1.attempt-2.pt", ".attempt-1.pt", ".pt.k3j9.partial", "-3.pt.x1.partial")
+        return {stem + form for stem in stems for form in forms}
+
+    for name in names(nau) | names(linear):
+        (folder / name).write_bytes(b"")
+    results.remove_checkpoints()
+    assert {p.name for p in folder.iterdir()} == names(linear)
+    ResultsFile(results.path, linear).remove_checkpoints()
+    assert not folder.exists()
+
+
 def test_more_seeds_train_the_whole_stack_and_append_only_the_new_ones(tiny_results, tmp_path):
     path, rows = tiny_results
     grown = tmp_path / "grown.jsonl"

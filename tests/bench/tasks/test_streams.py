@@ -1,6 +1,8 @@
 """The benchmark's random data: counter-based streams and the drawing kernels."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -284,3 +286,19 @@ def test_the_kernels_idle_threads_sleep_unless_the_user_says_otherwise(given, ex
     code = "import os, nalm.bench.tasks.streams; print(os.environ['OMP_WAIT_POLICY'])"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+def test_starting_numba_s_threads_keeps_pytorch_s_thread_count():
+    """With numba's OpenMP layer, the start of its threads sets the OpenMP thread count, which
+    PyTorch reads: a process on one PyTorch thread stays on one (checked in a fresh process)."""
+    script = (
+        "import torch\n"
+        "from nalm.bench.tasks.streams import SeedStreams, draw, set_threads\n"
+        "torch.set_num_threads(1)\n"
+        "assert torch.get_num_threads() == 1\n"  # PyTorch in use before numba's threads start
+        "set_threads(2)\n"  # as the compiled kernels' training starts them
+        "draw(SeedStreams([0, 1], 'train'), 4, 10, [(1.0, 2.0)], [[0, 2, 2, 4]] * 2)\n"
+        "assert torch.get_num_threads() == 1, torch.get_num_threads()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr

@@ -1,6 +1,7 @@
 """The success threshold against values worked out by hand."""
 
 import pytest
+import torch
 
 from nalm.bench.tasks import StaticArithmeticTask
 from nalm.bench.tasks.thresholds import success_threshold
@@ -63,3 +64,19 @@ def test_the_threshold_draws_its_samples_in_chunks_of_bounded_size(monkeypatch):
     success_threshold(task, samples=30_000)
     assert sum(rows) == 30_000
     assert max(rows) * task.input_size <= thresholds.CHUNK_ELEMENTS
+
+
+@pytest.mark.parametrize("time_steps", [1, 10])
+def test_the_threshold_takes_the_same_bits_on_any_number_of_pytorch_threads(time_steps):
+    """Its sums do not split over PyTorch's threads (a matmul and a sum did, and the threshold in a
+    row took the last bits of whatever thread count the process had)."""
+    task = StaticArithmeticTask("sub", time_steps=time_steps)
+    previous = torch.get_num_threads()
+    try:
+        values = set()
+        for threads in (1, 2, 3, 4):
+            torch.set_num_threads(threads)
+            values.add(success_threshold(task, samples=200_000))
+    finally:
+        torch.set_num_threads(previous)
+    assert len(values) == 1

@@ -41,7 +41,7 @@ from nalm.bench.engine.vector_log import log_magnitudes
 from nalm.bench.models.static import Dense
 from nalm.bench.tasks.fixed_order import fixed_order_dot, row_sum
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, intervals
-from nalm.bench.tasks.streams import BITS, SeedStreams, draws_per_row, fill_row, interval_arrays
+from nalm.bench.tasks.streams import BITS, SeedStreams, draws_per_row, fill_row, interval_arrays, start_threads
 from nalm.functional import RECIPROCAL_EPS
 from nalm.torch import NAC, NALU, NAU, NMRU, NMU, NACMul, SignNMRU, TiedSignNMRU
 
@@ -462,7 +462,7 @@ def _train_steps(data, first, second, run):
         dtype = P2.dtype.type
         x, log_x, grad_x = np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype), np.empty(n_x, P2.dtype)
         h, log_h, grad_h = np.empty(hidden, P2.dtype), np.empty(rows2, P2.dtype), np.empty(hidden, P2.dtype)
-        others = np.empty(rows2, P2.dtype)  # scratch of the reciprocal ops' backward pass
+        others = np.empty(rows2, P2.dtype)  # scratch of the reciprocal ops' backward (layer 2 only, see plan)
         z, grad_z = np.empty(1, P2.dtype), np.empty(1, P2.dtype)
         cache1, cache2 = np.zeros((4, hidden), P2.dtype), np.zeros((4, 1), P2.dtype)
         W1t, G1t = np.empty((P1.shape[3], P1.shape[2]), P2.dtype), np.empty((P1.shape[3], P1.shape[2]), P2.dtype)
@@ -472,6 +472,9 @@ def _train_steps(data, first, second, run):
         gP1, gP2 = np.empty_like(P1[s]), np.empty_like(P2[s])
         gb1, gb2 = np.empty(hidden, P2.dtype), np.empty(1, P2.dtype)
         position = positions[s]
+        span = spans[s]  # the seed's rows of read-only arrays, once (not a view per row)
+        b1 = B1[s]
+        b2 = B2[s]
         for t in range(lam1.shape[0]):
             step = first_step + t
             if kind1[0] != OP_NONE:
@@ -482,13 +485,13 @@ def _train_steps(data, first, second, run):
             squared = 0.0
             scale = dtype(2.0 / batch)
             for _ in range(batch):
-                target = _draw_row(x, position, bits, lows, starts, total, spans[s], code)
+                target = _draw_row(x, position, bits, lows, starts, total, span, code)
                 position += np.uint64(per_row)
                 if kind1[0] != OP_NONE:
-                    _forward(kind1, num1, x, log_x, W1t, G1t, B1[s], h, cache1, True)
+                    _forward(kind1, num1, x, log_x, W1t, G1t, b1, h, cache1, True)
                 else:
                     h[:] = x
-                _forward(kind2, num2, h, log_h, W2t, G2t, B2[s], z, cache2, True)
+                _forward(kind2, num2, h, log_h, W2t, G2t, b2, z, cache2, True)
                 error = z[0] - target
                 squared += np.float64(error * error)
                 grad_z[0] = scale * error
@@ -564,13 +567,16 @@ def _squared_errors(data, rows, first, second, out):
             _weights(kind1, num1, P1[s], W1t, G1t, D1t)
         _weights(kind2, num2, P2[s], W2t, G2t, D2t)
         total_error = 0.0
+        span = spans[s]  # once per seed, as in _train_steps
+        b1 = B1[s]
+        b2 = B2[s]
         for r in range(rows):
-            target = _draw_row(x, positions[s] + np.uint64(r * per_row), bits, lows, starts, total, spans[s], code)
+            target = _draw_row(x, positions[s] + np.uint64(r * per_row), bits, lows, starts, total, span, code)
             if kind1[0] != OP_NONE:
-                _forward(kind1, num1, x, log_x, W1t, G1t, B1[s], h, cache1, False)
+                _forward(kind1, num1, x, log_x, W1t, G1t, b1, h, cache1, False)
             else:
                 h[:] = x
-            _forward(kind2, num2, h, log_h, W2t, G2t, B2[s], z, cache2, False)
+            _forward(kind2, num2, h, log_h, W2t, G2t, b2, z, cache2, False)
             error = z[0] - target
             total_error += np.float64(error * error)
         out[s] = total_error
@@ -817,6 +823,7 @@ class CompiledRun:
         if group["weight_decay"] or group["amsgrad"] or group["maximize"]:
             raise ValueError("the compiled kernels run plain Adam: no weight decay, amsgrad or maximize")
         self.adam = np.array([group["lr"], *group["betas"], group["eps"]], dtype=np.float64)
+        start_threads()  # before the kernels run, keeping PyTorch's thread count
 
     def _moments(self, parameter: nn.Parameter) -> tuple[torch.Tensor, torch.Tensor]:
         state = self.optimizer.state[parameter]

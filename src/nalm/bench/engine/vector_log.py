@@ -86,13 +86,15 @@ def _log_vector(builder: ir.IRBuilder, u: ir.Value, eps: ir.Value) -> tuple[ir.V
 
 @intrinsic
 def _log_lanes(typingctx, u, eps, out):
-    """out = log(|u| + eps) for contiguous float32 vectors u and out of one length (the polynomial
-    alone); True where every |u_i| + eps is a normal float32, so that nothing is left to redo."""
+    """out[:n] = log(|u| + eps) for contiguous float32 vectors u (n,) and out (at least n; unchecked)
+    by the polynomial alone; True where every |u_i| + eps is a normal float32, so that nothing
+    is left to redo."""
     if not (
         isinstance(u, types.Array)
         and isinstance(out, types.Array)
         and u.ndim == out.ndim == 1
         and u.layout == out.layout == "C"
+        and out.mutable
         and u.dtype == out.dtype == eps == types.float32
     ):
         return None
@@ -147,6 +149,8 @@ def _log_into_typed(u, eps, out):
             raise TypingError("the float32 logarithm takes contiguous vectors")
 
         def float32_log(u, eps, out):
+            if out.shape[0] != u.shape[0]:
+                raise ValueError("log_magnitudes: u and out differ in length")
             eps = np.float32(eps)
             if not _log_lanes(u, eps, out):  # type: ignore[call-arg]  # redo those that are not normal float32s
                 low, high = np.float32(NORMAL[0]), np.float32(NORMAL[1])
@@ -166,6 +170,9 @@ def _log_into_typed(u, eps, out):
 
 @njit(fastmath=False, error_model="numpy", cache=True, inline="always")
 def log_magnitudes(u, eps, out):
-    """out (n,) = log(|u| + eps) for a float vector u (n,): float32 (contiguous vectors) by the
-    polynomial of this module, eight values at a time, float64 by ``np.log``."""
+    """out (n,) = log(|u| + eps) for a float vector u (n,) of out's dtype: float32 (contiguous
+    vectors) by the polynomial of this module, eight values at a time, float64 by ``np.log``.
+    Inlined, it takes its caller's flags: the caller must be compiled without fast math, or the
+    compiler may fuse or reorder the polynomial's steps (the kernels are compiled so, see
+    [`ARITHMETIC`][nalm.bench.engine.compiled.ARITHMETIC])."""
     _log_into(u, eps, out)

@@ -18,6 +18,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import socket
 import tempfile
 import warnings
@@ -27,6 +28,10 @@ from types import ModuleType
 
 from nalm.bench.runs.grid import Configuration, Grid, Row
 from nalm.bench.runs.rows import complete_line, configuration_of, from_json, row_problem, to_json
+
+_CHECKPOINT_NAME = re.compile(r"(.+-[0-9a-f]{16})(?:-\d+)?\.")
+"""A checkpoint file's name: MODEL-OPERATION-DIGEST (group 1, `ResultsFile.checkpoint`'s stem),
+then -K for a chunk of seeds on Ray, then a dot (.pt, .attempt-K.pt, .pt.XXXX.partial)."""
 
 fcntl: ModuleType | None
 try:
@@ -270,14 +275,17 @@ class ResultsFile:
         return self.real_path.with_name(self.real_path.name + ".checkpoints")
 
     def remove_checkpoints(self) -> None:
-        """Delete the checkpoints of the benchmark's configurations (with those of their later
-        attempts and any left cut off while written), then the checkpoint folder where nothing else
-        is in it. The checkpoints of another grid on the same file (other models, operations,
-        ranges or seeds, from another command) stay: they may be of a run in flight or to resume."""
-        for configuration in self.benchmark.configurations():
-            name = self.checkpoint(configuration, self.benchmark.seed_list()).stem
-            for path in self._checkpoints.glob(f"{name}.*"):
-                path.unlink(missing_ok=True)
+        """Delete the checkpoints of the benchmark's configurations (with those of their chunks of
+        seeds on Ray, NAME-K.pt, of their later attempts and any left cut off while written), then
+        the checkpoint folder where nothing else is in it. The checkpoints of another grid on the
+        same file (other models, operations, ranges or seeds, from another command) stay: an
+        interrupted run of it resumes from them."""
+        stems = {self.checkpoint(c, self.benchmark.seed_list()).stem for c in self.benchmark.configurations()}
+        if self._checkpoints.is_dir():
+            for path in self._checkpoints.iterdir():
+                name = _CHECKPOINT_NAME.match(path.name)
+                if name is not None and name[1] in stems:
+                    path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # not empty, or not there
             self._checkpoints.rmdir()
 

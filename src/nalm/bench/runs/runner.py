@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import numba
 import torch
 
 import nalm
@@ -51,11 +50,9 @@ def run_configuration(
 
 @contextmanager
 def one_torch_thread() -> Iterator[None]:
-    """Within the block, PyTorch's intra-op parallelism is one thread. numba's threads are started
-    first: with its OpenMP layer, their start sets the OpenMP thread count that PyTorch reads, which
-    would undo the one thread at the block's first compiled kernel."""
+    """Within the block, PyTorch's intra-op parallelism is one thread (which the start of the
+    compiled kernels' threads keeps, [`nalm.bench.tasks.streams.start_threads`][nalm.bench.tasks.streams.start_threads])."""
     previous = torch.get_num_threads()
-    numba.get_num_threads()  # starts numba's threads where they have not started
     torch.set_num_threads(1)
     try:
         yield

@@ -214,7 +214,7 @@ class Benchmark(Grid):
         (ValueError, naming its interpolation ranges, where it has none)."""
         pairs = tuple(pair for pair in self.ranges if pair[0] == (low, high))
         if not pairs:
-            have = ", ".join(range_label(interpolation) for interpolation, _ in self.ranges)
+            have = ", ".join(dict.fromkeys(range_label(interpolation) for interpolation, _ in self.ranges))
             raise ValueError(f"no range pair starts with U[{low:g},{high:g}]; the interpolation ranges: {have}")
         return dataclasses.replace(self, ranges=pairs)
 

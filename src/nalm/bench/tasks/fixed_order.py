@@ -147,8 +147,9 @@ def _sum_lanes(typingctx, row, start, count):
 def fixed_order_dot(u, W, k):
     """sum_i u[i] W[k, i] of a float vector u (n,) and row k of a matrix W (rows, n) of u's dtype,
     in that dtype, in the order of this module: 8 partial sums, added pairwise, then the
-    remaining terms in turn. (A row given as W and k, not as W[k]: a view made per call costs
-    more than the sum, for numba counts its references.)"""
+    remaining terms in turn, for 0 <= k < rows and W at least n wide (unchecked: no negative
+    k). (A row given as W and k, not as W[k]: a view made per call costs more than the sum, for
+    numba counts its references.)"""
     body = u.shape[0] - u.shape[0] % LANES
     total = _dot_lanes(u, W, k, body)  # type: ignore[call-arg,var-annotated]  # numba adds the typing context
     for i in range(body, u.shape[0]):

@@ -221,6 +221,7 @@ def draw(
     sums = np.empty((n_seeds, rows, 2))
     no_weight = np.empty((n_seeds, 0, columns), dtype=x.dtype)
     no_projection = np.empty((n_seeds, rows, 0), dtype=x.dtype)
+    start_threads()
     _draw(positions, draws_per_row(columns), BITS[native], *intervals, spans, no_weight, x, sums, no_projection)
     if native == dtype:
         return torch.from_numpy(x).to(device), torch.from_numpy(sums)
@@ -313,6 +314,7 @@ class _Projection(torch.autograd.Function):
         sums = np.empty((weight.shape[0], rows, 2))
         h = np.empty((weight.shape[0], rows, weight.shape[2]), dtype=x.dtype)
         weight_t = weight.detach().transpose(1, 2).contiguous().numpy()
+        start_threads()
         _draw(
             positions, draws_per_row(columns), BITS[weight.dtype], *interval_arrays(bounds), spans, weight_t, x, sums, h
         )
@@ -412,8 +414,24 @@ def _numpy(dtype: torch.dtype) -> np.dtype:
     return torch.empty((), dtype=dtype).numpy().dtype
 
 
+_started = False
+
+
+def start_threads() -> None:
+    """Start numba's threads (once per process) and keep PyTorch's thread count: with numba's
+    OpenMP layer, their start sets the OpenMP thread count that PyTorch reads, and a PyTorch that
+    was to run on one thread would run on numba's. Called before the first parallel kernel runs."""
+    global _started
+    if not _started:
+        torch_threads = torch.get_num_threads()
+        numba.get_num_threads()  # starts them
+        torch.set_num_threads(torch_threads)
+        _started = True
+
+
 def set_threads(threads: int) -> int:
     """Let the kernels use ``threads`` threads (at most numba's configured maximum); return the old number."""
+    start_threads()
     old = numba.get_num_threads()
     # numba.config sets NUMBA_NUM_THREADS at import, through globals(), where mypy cannot see it
     configured: int = getattr(numba.config, "NUMBA_NUM_THREADS")  # noqa: B009

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from nalm.bench.tasks.static import OPERATIONS, StaticArithmeticTask
@@ -25,7 +27,8 @@ def success_threshold(
     The exact solution's first layer selects subsets a and b (weights 1, the rest 0). Perturbing
     it by ``eps`` (zeros become eps, ones 1 - eps) and keeping the exact operation on top gives
     a hidden pair (a', b'); the threshold is mean((a' op b' - a op b)^2) over ``samples`` points of
-    the extrapolation range, computed in float64.
+    the extrapolation range, computed in float64, in an order that does not depend on PyTorch's
+    thread count (each row's sums on one thread, the mean's sum exact).
 
     ``hidden_layer=False`` is for one unit reading a and b directly (the single-unit task): its
     exact weights (+-1 on a and b, or the exponents of a product) are moved eps towards zero, so
@@ -50,8 +53,8 @@ def success_threshold(
         n = min(max(1, 100_000 // task.time_steps), max(1, CHUNK_ELEMENTS // values_per_row), samples - done)
         x, target = task.sample(n, task.extrapolation_range, [subsets], streams, torch.float64)
         x, target = x[0], target[0]
-        if hidden_layer:
-            inputs = x @ perturbed
+        if hidden_layer:  # each row's dot products by one thread (PyTorch's matmul splits over threads)
+            inputs = torch.stack([(x * perturbed[:, j]).sum(dim=-1) for j in range(2)], dim=-1)
             hidden = inputs
             if task.time_steps > 1:  # h_t = h_{t-1} R + x_t P
                 hidden = torch.zeros_like(inputs[:, 0])
@@ -62,6 +65,6 @@ def success_threshold(
             nearly = (1 - eps) * target
         else:
             nearly = torch.sign(target) * target.abs() ** (1 - eps)
-        total += torch.sum((nearly - target) ** 2).item()
+        total += math.fsum(((nearly - target) ** 2).reshape(-1).tolist())  # exact: in no order
         done += n
     return total / samples
