@@ -83,3 +83,13 @@ def _strided_log(u, out):
 def test_a_float32_vector_that_is_not_contiguous_is_refused_when_compiled():
     with pytest.raises(TypingError, match="contiguous"):
         _strided_log(np.ones(16, np.float32), np.empty(8, np.float32))
+
+
+def test_a_float32_out_of_another_length_or_read_only_is_refused():
+    u = np.ones(9, np.float32)
+    with pytest.raises(ValueError, match="differ in length"):
+        log_magnitudes(u, np.float32(1e-7), np.empty(8, np.float32))
+    read_only = np.empty(9, np.float32)
+    read_only.flags.writeable = False
+    with pytest.raises(TypingError):
+        log_magnitudes(u, np.float32(1e-7), read_only)
