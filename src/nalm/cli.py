@@ -505,6 +505,7 @@ def _bench_command(args: argparse.Namespace, console: Console) -> None:
             engine=args.engine,
             on_start=lambda n: progress.update(bar, total=n),
             on_done=done,
+            on_resume=lambda c, step: console.print(f"{c.label(True)}: resumes from its checkpoint, at step {step:,}"),
         )
     console.print(_table(rows))
 

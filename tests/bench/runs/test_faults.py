@@ -4,10 +4,12 @@ These start real ``nalm bench`` processes (Linux: they read /proc for the worker
 a few seconds each.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -127,6 +129,19 @@ def test_ctrl_c_stops_the_sweep_at_once_with_one_line(tmp_path):
         time.sleep(0.05)
     assert not any(alive(pid) for pid in workers)
     assert list(results.with_name(results.name + ".checkpoints").glob("*.pt"))  # kept for the rerun
+    again = start(results, start_new_session=True)  # says where each configuration resumes, first
+    stop = threading.Timer(60, os.killpg, (again.pid, signal.SIGINT))  # should the line never come
+    stop.start()
+    try:
+        said = ""
+        while "resumes from its checkpoint, at step " not in said and again.poll() is None:
+            said = again.stdout.readline()
+    finally:
+        stop.cancel()
+        with contextlib.suppress(ProcessLookupError):  # gone already
+            os.killpg(again.pid, signal.SIGINT)
+        again.communicate(timeout=30)
+    assert "resumes from its checkpoint, at step " in said
 
 
 def test_a_second_sweep_on_the_same_file_exits_at_once(tmp_path):

@@ -182,7 +182,9 @@ def test_a_sweep_killed_mid_configuration_resumes_from_its_checkpoint(tiny_resul
     (checkpoint,) = folder.iterdir()
     header, _, payload = checkpoint.read_bytes().partition(b"\n")
     assert header.startswith(b"nalm-checkpoint-1 ") and torch.load(io.BytesIO(payload))["step"] == 20
-    assert run_benchmark(ResultsFile(partial, TINY), workers=1) == rows
+    resumed = []
+    assert run_benchmark(ResultsFile(partial, TINY), workers=1, on_resume=lambda c, s: resumed.append((c, s))) == rows
+    assert resumed == [(TINY.configurations()[0], 20)]  # told before it trains
     assert not folder.exists()  # removed when the sweep is done
 
 

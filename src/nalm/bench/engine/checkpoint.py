@@ -74,6 +74,17 @@ def _payload(data: bytes) -> bytes:
     return payload
 
 
+def saved_step(path: Path) -> int | None:
+    """The step of the checkpoint at ``path``, or None where there is none or it cannot be read: a
+    look only (whether it is the run's own is checked, and a bad file set aside, when the run reads it)."""
+    try:
+        state = torch.load(io.BytesIO(_payload(path.read_bytes())), map_location="cpu", weights_only=True)
+    except Exception:  # missing, unreadable, cut off or foreign: nothing to report
+        return None
+    step = state.get("step") if isinstance(state, dict) else None
+    return step if isinstance(step, int) else None
+
+
 def set_aside_folder(path: Path) -> Path:
     """Where a checkpoint that cannot be used is moved: next to the checkpoint folder of a sweep
     (``RESULTS.set-aside/``, which outlives the sweep), or beside the file."""

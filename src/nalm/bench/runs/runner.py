@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import torch
 
 import nalm
+from nalm.bench.engine.checkpoint import saved_step
 from nalm.bench.engine.loop import ENGINES, attempt_checkpoint, engine_identity, train_seeds
 from nalm.bench.runs.grid import Configuration, Grid, Row
 from nalm.bench.runs.local_executor import train_locally
@@ -110,6 +111,7 @@ def run_benchmark(
     engine: str = "auto",
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[Configuration, list[Row]], None] | None = None,
+    on_resume: Callable[[Configuration, int], None] | None = None,
 ) -> list[Row]:
     """Train every configuration of ``results.benchmark`` that ``results`` lacks, ``workers``
     processes at a time, appending each one's rows as it finishes, holding the file's lock
@@ -124,7 +126,9 @@ def run_benchmark(
     benchmark's configurations and seeds, in the grid's order, then by seed.
 
     ``on_start(n)`` is told how many configurations are to train, ``on_done(configuration, rows)``
-    each one as it is saved (e.g. for a progress bar). With ``workers=1``, or with one configuration
+    each one as it is saved (e.g. for a progress bar), ``on_resume(configuration, step)`` each one
+    that has a checkpoint, before any trains (the run resumes there where the checkpoint is its own,
+    else it sets it aside with a warning). With ``workers=1``, or with one configuration
     to train, they train in this process (the compiled kernels on ``workers`` threads); otherwise in spawned
     processes of one thread each, so a script that calls this needs ``if __name__ == "__main__":``.
     """
@@ -143,6 +147,11 @@ def run_benchmark(
         if on_start is not None:
             on_start(len(pending))
         checkpoints = {configuration.key: results.checkpoint(configuration, seeds) for configuration, seeds in pending}
+        if on_resume is not None:
+            for configuration, _ in pending:
+                step = saved_step(checkpoints[configuration.key])
+                if step is not None:
+                    on_resume(configuration, step)
         missing = {configuration.key: set(results.missing_seeds(configuration)) for configuration, _ in pending}
         for configuration, rows in train_all(
             run_configuration, benchmark, pending, list(checkpoints.values()), engine=engine, **options
