@@ -74,11 +74,17 @@ def _payload(data: bytes) -> bytes:
     return payload
 
 
+def _state(data: bytes, device: torch.device | str) -> Any:
+    """What a checkpoint's bytes hold (tensors and plain values only), on ``device``; an error where
+    they are not a whole nalm checkpoint."""
+    return torch.load(io.BytesIO(_payload(data)), map_location=device, weights_only=True)
+
+
 def saved_step(path: Path) -> int | None:
     """The step of the checkpoint at ``path``, or None where there is none or it cannot be read: a
     look only (whether it is the run's own is checked, and a bad file set aside, when the run reads it)."""
     try:
-        state = torch.load(io.BytesIO(_payload(path.read_bytes())), map_location="cpu", weights_only=True)
+        state = _state(path.read_bytes(), "cpu")
     except Exception:  # missing, unreadable, cut off or foreign: nothing to report
         return None
     step = state.get("step") if isinstance(state, dict) else None
@@ -104,7 +110,7 @@ def read_checkpoint(path: Path, run: dict[str, Any], device: torch.device | str)
     except OSError as error:
         raise ValueError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
     try:
-        state = torch.load(io.BytesIO(_payload(data)), map_location=device, weights_only=True)
+        state = _state(data, device)
         if not isinstance(state, dict) or state.get("run") != run:
             raise ValueError("it belongs to another run")
     except Exception as error:  # damaged or foreign content: set the file aside and start again

@@ -101,9 +101,9 @@ def _log_lanes(typingctx, u, eps, out):
 
     def codegen(context, builder, signature, args):
         u_type, _, out_type = signature.args
-        u_data = context.make_array(u_type)(context, builder, args[0]).data
+        u_array = context.make_array(u_type)(context, builder, args[0])
+        u_data, size = u_array.data, cgutils.unpack_tuple(builder, u_array.shape, 1)[0]
         out_data = context.make_array(out_type)(context, builder, args[2]).data
-        size = cgutils.unpack_tuple(builder, context.make_array(u_type)(context, builder, args[0]).shape, 1)[0]
         eps = builder.insert_element(ir.Constant(_VF, ir.Undefined), args[1], _I32(0))
         eps = builder.shuffle_vector(eps, ir.Constant(_VF, ir.Undefined), ir.Constant(_VI, [0] * LANES))
         flags = ir.VectorType(ir.IntType(1), LANES)
