@@ -2,13 +2,17 @@
 and whole runs equal the PyTorch loop."""
 
 import copy
+import inspect
 import os
 import subprocess
 import sys
+import warnings
 
+import numba
 import numpy as np
 import pytest
 import torch
+from numba.core.errors import NumbaPerformanceWarning
 
 from nalm.bench.engine import TrainConfig, compiled, stack_seeds, train_stacked
 from nalm.bench.engine.stacking import clip_seed_gradients
@@ -304,3 +308,26 @@ def test_models_the_kernels_do_not_know_are_left_to_pytorch():
     with torch.no_grad():
         outside[0].W[0, 0, 0] = 1.5  # its phase would read the raw W, the kernels the clamped one
     assert compiled.plan(outside) is None
+
+
+@pytest.mark.parametrize("kernel", ["_train_steps", "_squared_errors"])
+def test_the_seed_loop_of_each_kernel_runs_in_parallel(kernel):
+    """numba makes a prange loop a parallel loop, or, where the loop has another way out (a raise,
+    an assert), runs it on one thread with a NumbaPerformanceWarning (and each array operation in it
+    as a parallel loop of its own: a raise in the inlined logarithm once made the kernels ten times
+    slower). Compiled afresh for the signature of a real run, since a kernel loaded from numba's
+    cache keeps no diagnostics (about 45 s of compilation in all)."""
+    task = StaticArithmeticTask("add", input_size=10)
+    config = TrainConfig(steps=4, batch_size=4, eval_every=4, eval_size=8)
+    train_stacked(stack_seeds(lambda: build_published_model("nalu", 10), [0, 1]), task, config, [0, 1])
+    dispatcher = getattr(compiled, kernel)
+    options = {k: v for k, v in dispatcher.targetoptions.items() if k not in ("cache", "nopython")}
+    fresh = numba.njit(**options)(dispatcher.py_func)
+    signature = dispatcher.signatures[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NumbaPerformanceWarning)
+        fresh.compile(signature)
+    parfors = fresh.get_metadata(signature)["parfor_diagnostics"].initial_parfors
+    source, first = inspect.getsourcelines(dispatcher.py_func)
+    seed_loop = first + next(i for i, line in enumerate(source) if "in prange(" in line)
+    assert seed_loop in {parfor.loc.line for parfor in parfors}

@@ -37,7 +37,7 @@ from numba import njit, prange
 from torch import nn
 
 from nalm.bench.engine.problem import Scores
-from nalm.bench.engine.vector_log import log_magnitudes
+from nalm.bench.engine.vector_log import log_into
 from nalm.bench.models.static import Dense
 from nalm.bench.tasks.fixed_order import fixed_order_dot, row_sum
 from nalm.bench.tasks.static import OPERATIONS, Range, StaticArithmeticTask, intervals
@@ -146,7 +146,7 @@ def _forward(kind, num, u, log_u, Wt, Gt, b, out, cache, training):
     op, act = kind[0], kind[2]
     zero, one, six = Wt.dtype.type(0), Wt.dtype.type(1), Wt.dtype.type(6)
     if op == OP_EXP_LOG or op == OP_NALU:
-        log_magnitudes(u, Wt.dtype.type(num[2]), log_u)
+        log_into(u, Wt.dtype.type(num[2]), log_u)
     if op == OP_RECIPROCAL or op == OP_SIGN_RECIPROCAL:
         eps = Wt.dtype.type(num[2]) if training else zero
         n = u.shape[0]

@@ -138,19 +138,20 @@ def _log_lanes(typingctx, u, eps, out):
     return types.boolean(u, eps, out), codegen
 
 
-def _log_into(u, eps, out):
-    """out = log(|u| + eps) in the compiled kernels, chosen by dtype (see `log_magnitudes`)."""
+def log_into(u, eps, out):
+    """out[:n] = log(|u| + eps) for u (n,), as `log_magnitudes` but without its check of the
+    lengths, for the kernels' parallel loops, whose buffers have u's length by construction: a
+    ``raise`` in such a loop makes numba run the loop on one thread (and the array operations in
+    it as parallel loops of their own, ten times slower in all)."""
 
 
-@overload(_log_into, jit_options={"fastmath": False, "error_model": "numpy"}, inline="always")
+@overload(log_into, jit_options={"fastmath": False, "error_model": "numpy"}, inline="always")
 def _log_into_typed(u, eps, out):
     if out.dtype == types.float32:
         if not u.layout == out.layout == "C":
             raise TypingError("the float32 logarithm takes contiguous vectors")
 
         def float32_log(u, eps, out):
-            if out.shape[0] != u.shape[0]:
-                raise ValueError("log_magnitudes: u and out differ in length")
             eps = np.float32(eps)
             if not _log_lanes(u, eps, out):  # type: ignore[call-arg]  # redo those that are not normal float32s
                 low, high = np.float32(NORMAL[0]), np.float32(NORMAL[1])
@@ -175,4 +176,6 @@ def log_magnitudes(u, eps, out):
     Inlined, it takes its caller's flags: the caller must be compiled without fast math, or the
     compiler may fuse or reorder the polynomial's steps (the kernels are compiled so, see
     [`ARITHMETIC`][nalm.bench.engine.compiled.ARITHMETIC])."""
-    _log_into(u, eps, out)
+    if out.shape[0] != u.shape[0]:
+        raise ValueError("log_magnitudes: u and out differ in length")
+    log_into(u, eps, out)
