@@ -22,7 +22,7 @@ from rich.table import Table
 from nalm.bench.engine import TrainConfig
 from nalm.bench.models.digits import build_sequence_model
 from nalm.bench.runs import SequenceBenchmark
-from speed_static import seed_steps_per_second
+from speed_static import figure, seed_steps_per_second
 
 
 def main() -> None:
@@ -45,7 +45,7 @@ def main() -> None:
             build = lambda: build_sequence_model(model, task)  # noqa: B023 (called in this iteration only)
             seed_steps_per_second(build, task, warm_up, 2)  # loads the images, warms the allocator
             rates = [seed_steps_per_second(build, task, config, n) for n in args.seeds]
-            table.add_row(model, operation, str(task.train_length), *(f"{rate:,.0f}" for rate in rates))
+            table.add_row(model, operation, str(task.train_length), *(figure(rate) for rate in rates))
     console = Console()
     console.print(table)
     console.print(f"load average (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())}")

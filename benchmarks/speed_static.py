@@ -20,6 +20,7 @@ line times the PyTorch loop there.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from collections.abc import Callable
@@ -87,7 +88,13 @@ def seed_steps_per_second(
         return time.perf_counter() - start
 
     once = seconds(config.steps)
-    return n_seeds * config.steps / max(seconds(2 * config.steps) - once, 1e-9)
+    extra = seconds(2 * config.steps) - once
+    return n_seeds * config.steps / extra if extra > 0 else math.nan  # too few steps to time
+
+
+def figure(rate: float) -> str:
+    """A rate as the table prints it: "too few steps" where the longer run was not the slower."""
+    return "too few steps" if math.isnan(rate) else f"{rate:,.0f}"
 
 
 def main() -> None:
@@ -136,9 +143,9 @@ def main() -> None:
         table.add_row(
             model,
             "compiled" if compiled else "pytorch",
-            *(f"{rates[n]:,.0f}" for n in args.seeds),
-            f"{pytorch:,.0f}",
-            speedup,
+            *(figure(rates[n]) for n in args.seeds),
+            figure(pytorch),
+            "-" if "nan" in speedup else speedup,
         )
     console = Console()
     console.print(table)
