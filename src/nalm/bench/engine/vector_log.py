@@ -139,8 +139,8 @@ def _log_lanes(typingctx, u, eps, out):
 
 
 def log_into(u, eps, out):
-    """out[:n] = log(|u| + eps) for u (n,), as `log_magnitudes` but without its check of the
-    lengths, for the kernels' parallel loops, whose buffers have u's length by construction: a
+    """out[:n] = log(|u| + eps) for u (n,), in compiled code only: `log_magnitudes` without its
+    check of the lengths, for the kernels' parallel loops, whose buffers have u's length by construction: a
     ``raise`` in such a loop makes numba run the loop on one thread (and the array operations in
     it as parallel loops of their own, ten times slower in all)."""
 
