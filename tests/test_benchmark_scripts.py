@@ -1,5 +1,6 @@
 """The scripts in benchmarks/ import (their names from nalm exist) and print their options."""
 
+import re
 import shlex
 import subprocess
 import sys
@@ -17,18 +18,20 @@ def test_each_benchmark_script_runs_its_help(script):
     assert "usage:" in done.stdout
 
 
-def _published_table_script() -> tuple[str, list[tuple[str, int, object]]]:
-    """The script's text and its runs: (results stem, steps, the grid its options give)."""
+def _published_table_script() -> tuple[str, list[tuple[str, str, int, object]]]:
+    """The script's text and its runs: (lane, results stem, steps, the grid its options give)."""
     from nalm.cli import benchmark_from_args, build_parser
 
     script = Path(__file__).parents[1] / "benchmarks" / "published_table.sh"
     text = script.read_text()
-    runs = []
+    runs, lane = [], ""
     for line in text.splitlines():
-        if line.startswith("bench "):
+        if re.match(r"lane_\w+\(\) \{", line):
+            lane = line.split("(")[0]
+        elif line.strip().startswith("bench "):
             _, stem, steps, *options = shlex.split(line, comments=True)
             args = build_parser().parse_args(["bench", "--preset", "madsen2020", *options, "--steps", steps])
-            runs.append((stem, int(steps), benchmark_from_args(args)))
+            runs.append((lane, stem, int(steps), benchmark_from_args(args)))
     return text, runs
 
 
@@ -40,7 +43,7 @@ def test_the_published_table_script_runs_each_cell_at_the_budget_it_needs():
     assert done.returncode == 0, done.stderr
     assert 'nalm bench --preset madsen2020 --no-progress "$@" --steps "$steps"' in text
     assert runs
-    for stem, steps, benchmark in runs:
+    for _, stem, steps, benchmark in runs:
         assert stem.startswith("madsen2020-") and benchmark.configurations(), stem
         for configuration in benchmark.configurations():
             assert steps >= PUBLISHED[configuration.model, configuration.operation].needed_steps, (stem, configuration)
@@ -55,10 +58,20 @@ def test_every_published_cell_is_tested_by_a_committed_run_or_the_script():
     results = Path(__file__).parents[1] / "benchmarks" / "results"
     files = {path.name: read_results(path) for path in sorted(results.glob("madsen2020-*.jsonl"))}
     scripted = {
-        (c.model, c.operation) for _, _, benchmark in _published_table_script()[1] for c in benchmark.configurations()
+        (c.model, c.operation) for *_, benchmark in _published_table_script()[1] for c in benchmark.configurations()
     }
     for cell in published_table(files):
         c, key = cell.comparison, (cell.published.model, cell.published.operation)
         done = c is not None and c.other_definition is None
         done = done and (c.steps >= cell.published.needed_steps or (c.agrees and not c.lower))
         assert done or key in scripted, key
+
+
+def test_the_published_table_scripts_lanes_run_side_by_side_on_files_of_their_own():
+    """A results file takes one sweep at a time (its lock): a file of both lanes would stop one."""
+    text, runs = _published_table_script()
+    lanes = {lane for lane, *_ in runs}
+    assert lanes == {"lane_one", "lane_two"}
+    files = {lane: {stem for other, stem, *_ in runs if other == lane} for lane in lanes}
+    assert not files["lane_one"] & files["lane_two"]
+    assert "lane_one &" in text and "lane_two &" in text
