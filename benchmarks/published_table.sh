@@ -2,7 +2,7 @@
 # The runs that complete the published static table (Madsen & Johansen 2020, madsen2020 preset): each
 # cell with a non-zero published rate that no committed run tests yet, at the budget it needs (the
 # larger of twice its published solved-at median and its mean, the full 5e6 where that is more), and
-# each cell published as 0% at 2e5 steps. Two lanes run side by side, one per core, each in turn,
+# each cell published as 0% at 2e5 steps. Two lanes run side by side, each in turn,
 # the ones of a few hours first; a results file holds one budget and belongs to one lane (a file
 # takes one sweep at a time). A cell already in its file is skipped and a cell with a checkpoint
 # resumes from it, so running this again continues where a stopped run left off; each command's
@@ -10,7 +10,7 @@
 #
 #   source .venv/bin/activate && nice -n 19 bash benchmarks/published_table.sh
 #
-# Stop it with Ctrl-C, or from elsewhere: pkill -f published_table.sh; pkill -f "nalm bench --preset madsen2020"
+# Stop it with Ctrl-C or kill PID (of this script): both lanes' runs save their checkpoints and end.
 # docs/results/madsen2020.md shows the whole table and the commands of the runs before these.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,11 +44,30 @@ lane_two() {  # its 5e6 cells in a file of their own, beside lane one's
     bench madsen2020-5000k-sub 5000000 --models nac --operations sub             # 100%; 88/100 at 1e6 cannot refute it
 }
 
-lane_one &
+lane() {  # lane NAME FUNCTION: run the lane's cells in turn; say when it stops, and with what status
+    trap "code=\$?; echo \"\$(date -u +%FT%TZ) lane $1 stopped (status \$code)\" >&2" EXIT
+    "$2"
+}
+
+stop() {  # Ctrl-C or kill: interrupt both lanes' runs (each saves its checkpoint), then wait for them
+    kill -INT -- "-$one" "-$two" 2> /dev/null || true
+}
+
+set -m  # each lane in a process group of its own, which stop() reaches whole
+lane one lane_one &
 one=$!
-lane_two &
+lane two lane_two &
 two=$!
+set +m
+trap stop INT TERM
 status=0
-wait "$one" || status=$?
-wait "$two" || status=$?
+for pid in "$one" "$two"; do
+    until wait "$pid"; do
+        code=$?
+        if ! kill -0 "$pid" 2> /dev/null; then  # it ended (else a signal ended the wait)
+            status=$code
+            break
+        fi
+    done
+done
 exit "$status"

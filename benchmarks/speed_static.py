@@ -73,7 +73,7 @@ def seed_steps_per_second(
     """Seed-steps per second of training ``n_seeds`` models of ``build()`` side by side on ``task``, as a
     long run trains them: ``config.steps`` divided by the difference in time of runs of
     ``config.steps`` and twice as many steps, so that building the models, setting up the kernels
-    and the last evaluation cancel."""
+    and the last evaluation cancel; NaN where the longer run was not the slower (too few steps to time)."""
 
     def seconds(steps: int) -> float:
         start = time.perf_counter()
@@ -139,13 +139,14 @@ def main() -> None:
         rates = {n: rate(model, benchmark, configs[n], n, args.threads) for n in args.seeds}
         rate(model, benchmark, warm_up, 2, args.threads, engine="torch")
         pytorch = rate(model, benchmark, pytorch_config, side, args.threads, engine="torch")
-        speedup = f"{rates[side] / pytorch:.1f}x" if side in rates else "-"
+        ratio = rates[side] / pytorch if side in rates else math.nan
+        speedup = "-" if math.isnan(ratio) else f"{ratio:.1f}x"
         table.add_row(
             model,
             "compiled" if compiled else "pytorch",
             *(figure(rates[n]) for n in args.seeds),
             figure(pytorch),
-            "-" if "nan" in speedup else speedup,
+            speedup,
         )
     console = Console()
     console.print(table)

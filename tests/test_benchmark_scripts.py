@@ -1,9 +1,12 @@
-"""The scripts in benchmarks/ import (their names from nalm exist) and print their options."""
+"""The scripts in benchmarks/ import (their names from nalm exist) and print their options;
+published_table.sh runs its cells at their budgets, in two lanes that stop as it says."""
 
+import os
 import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,8 @@ def _published_table_script() -> tuple[str, list[tuple[str, str, int, object]]]:
     for line in text.splitlines():
         if re.match(r"lane_\w+\(\) \{", line):
             lane = line.split("(")[0]
+        elif line == "}":
+            lane = ""
         elif line.strip().startswith("bench "):
             _, stem, steps, *options = shlex.split(line, comments=True)
             args = build_parser().parse_args(["bench", "--preset", "madsen2020", *options, "--steps", steps])
@@ -71,7 +76,77 @@ def test_the_published_table_scripts_lanes_run_side_by_side_on_files_of_their_ow
     """A results file takes one sweep at a time (its lock): a file of both lanes would stop one."""
     text, runs = _published_table_script()
     lanes = {lane for lane, *_ in runs}
-    assert lanes == {"lane_one", "lane_two"}
+    assert lanes == {"lane_one", "lane_two"}  # every run in a lane
     files = {lane: {stem for other, stem, *_ in runs if other == lane} for lane in lanes}
     assert not files["lane_one"] & files["lane_two"]
-    assert "lane_one &" in text and "lane_two &" in text
+
+
+_FAKE_NALM = """#!/usr/bin/env bash
+trap 'echo "interrupted $*" >> "$FAKE_LOG"; exit 130' INT
+echo "start $*" >> "$FAKE_LOG"
+case "$*" in *"--results benchmarks/results/$FAKE_FAIL.jsonl"*) exit 3;; esac
+sleep "$FAKE_SLEEP" &
+wait $!
+"""
+
+
+def _run_script(tmp_path, fail="", sleep=0):
+    """The script, copied into tmp_path (it writes beside its results), started with a fake nalm
+    that logs each command to tmp_path/log (and fails on the results file stem ``fail``)."""
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    script = Path(__file__).parents[1] / "benchmarks" / "published_table.sh"
+    (tmp_path / "benchmarks" / "published_table.sh").write_text(script.read_text())
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "nalm").write_text(_FAKE_NALM)
+    (tmp_path / "bin" / "nalm").chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+        "FAKE_LOG": str(tmp_path / "log"),
+        "FAKE_FAIL": fail,
+        "FAKE_SLEEP": str(sleep),
+    }
+    return subprocess.Popen(
+        ["bash", str(tmp_path / "benchmarks" / "published_table.sh")],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _commands(tmp_path, word="start"):
+    log = tmp_path / "log"
+    return [line for line in log.read_text().splitlines() if line.startswith(word)] if log.exists() else []
+
+
+def test_the_published_table_script_runs_both_lanes_to_the_end(tmp_path):
+    _, runs = _published_table_script()
+    process = _run_script(tmp_path)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert len(_commands(tmp_path)) == len(runs)
+    assert "lane one stopped (status 0)" in stderr and "lane two stopped (status 0)" in stderr
+
+
+def test_a_failed_run_stops_its_lane_not_the_other_and_the_script_fails(tmp_path):
+    _, runs = _published_table_script()
+    first_of_two = next(stem for lane, stem, *_ in runs if lane == "lane_two")
+    process = _run_script(tmp_path, fail=first_of_two)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 3
+    assert len(_commands(tmp_path)) == sum(lane == "lane_one" for lane, *_ in runs) + 1
+    assert "lane two stopped (status 3)" in stderr and "lane one stopped (status 0)" in stderr
+
+
+def test_stopping_the_script_interrupts_both_lanes_runs_and_starts_no_other(tmp_path):
+    process = _run_script(tmp_path, sleep=60)
+    deadline = time.monotonic() + 30
+    while len(_commands(tmp_path)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(_commands(tmp_path)) == 2  # one run of each lane, running
+    process.terminate()  # SIGTERM to the script alone, as `kill PID` sends it
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode != 0
+    assert len(_commands(tmp_path, "interrupted")) == 2  # each run got the interrupt and ended
+    assert len(_commands(tmp_path)) == 2  # and no lane went on to its next run
+    assert "lane one stopped (status 130)" in stderr and "lane two stopped (status 130)" in stderr

@@ -143,6 +143,7 @@ def log_into(u, eps, out):
     check of the lengths, for the kernels' parallel loops, whose buffers have u's length by construction: a
     ``raise`` in such a loop makes numba run the loop on one thread (and the array operations in
     it as parallel loops of their own, ten times slower in all)."""
+    raise TypeError("log_into runs in compiled code only: from Python, call log_magnitudes")
 
 
 @overload(log_into, jit_options={"fastmath": False, "error_model": "numpy"}, inline="always")
