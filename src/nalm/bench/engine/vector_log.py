@@ -142,7 +142,10 @@ def log_into(u, eps, out):
     """out[:n] = log(|u| + eps) for u (n,), in compiled code only: `log_magnitudes` without its
     check of the lengths, for the kernels' parallel loops, whose buffers have u's length by construction: a
     ``raise`` in such a loop makes numba run the loop on one thread (and the array operations in
-    it as parallel loops of their own, ten times slower in all)."""
+    it as parallel loops of their own, ten times slower in all). Inlined, it takes its caller's
+    flags: the caller must be compiled without fast math, or the compiler may fuse or reorder the
+    polynomial's steps (the kernels are compiled so, see
+    [`ARITHMETIC`][nalm.bench.engine.compiled.ARITHMETIC])."""
     raise TypeError("log_into runs in compiled code only: from Python, call log_magnitudes")
 
 
@@ -173,10 +176,9 @@ def _log_into_typed(u, eps, out):
 @njit(fastmath=False, error_model="numpy", cache=True, inline="always")
 def log_magnitudes(u, eps, out):
     """out (n,) = log(|u| + eps) for a float vector u (n,) of out's dtype: float32 (contiguous
-    vectors) by the polynomial of this module, eight values at a time, float64 by ``np.log``.
-    Inlined, it takes its caller's flags: the caller must be compiled without fast math, or the
-    compiler may fuse or reorder the polynomial's steps (the kernels are compiled so, see
-    [`ARITHMETIC`][nalm.bench.engine.compiled.ARITHMETIC])."""
+    vectors) by the polynomial of this module, eight values at a time, float64 by ``np.log``;
+    an error where out's length is not u's. For callers outside the kernels' parallel loops (which
+    call `log_into`); inlined into compiled code, it takes its caller's flags as `log_into` does."""
     if out.shape[0] != u.shape[0]:
         raise ValueError("log_magnitudes: u and out differ in length")
     log_into(u, eps, out)
