@@ -2,7 +2,7 @@
 # The runs that complete the published static table (Madsen & Johansen 2020, madsen2020 preset): each
 # cell with a non-zero published rate that no committed run tests yet, at the budget it needs (the
 # larger of twice its published solved-at median and its mean, the full 5e6 where that is more), and
-# each cell published as 0% at 2e5 steps. Two lanes run side by side, each in turn,
+# each cell published as 0% at 2e5 steps. Two lanes run side by side, each its cells in turn,
 # the ones of a few hours first; a results file holds one budget and belongs to one lane (a file
 # takes one sweep at a time). A cell already in its file is skipped and a cell with a checkpoint
 # resumes from it, so running this again continues where a stopped run left off; each command's
